@@ -1,0 +1,50 @@
+//! The error that crosses the wire: every variant carries only user-readable text.
+//! Internal causes are logged on the server and become [`AppError::Internal`].
+
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
+
+use crate::recipe::RecipeError;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, thiserror::Error)]
+pub enum AppError {
+    #[error("Not found.")]
+    NotFound,
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("The file is too large: the limit is {limit_mb} MB.")]
+    TooLarge { limit_mb: u64 },
+    #[error("{0}")]
+    UnsupportedType(String),
+    #[error("{0}")]
+    QuotaExceeded(String),
+    #[error("This edit cannot be applied: {0}")]
+    Recipe(#[from] RecipeError),
+    #[error("Something went wrong on our side. Please try again.")]
+    Internal,
+    #[error("The request could not be completed: {0}")]
+    Transport(String),
+}
+
+impl AppError {
+    /// The HTTP status this error is answered with.
+    pub fn status(&self) -> u16 {
+        match self {
+            AppError::NotFound => 404,
+            AppError::BadRequest(_) | AppError::Recipe(_) | AppError::Transport(_) => 400,
+            AppError::TooLarge { .. } => 413,
+            AppError::UnsupportedType(_) => 415,
+            AppError::QuotaExceeded(_) => 403,
+            AppError::Internal => 500,
+        }
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        AppError::Transport(value.to_string())
+    }
+}

@@ -1,0 +1,85 @@
+//! Identifiers and the data the pages show. Ids are parsed at the boundary, so a malformed id
+//! never reaches a query.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+macro_rules! id_type {
+    ($($(#[$doc:meta])* $name:ident),+) => {$(
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub Uuid);
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.as_hyphenated().fmt(f)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = uuid::Error;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Uuid::parse_str(s).map($name)
+            }
+        }
+    )+};
+}
+
+id_type!(
+    /// Whoever owns photos: a guest tied to a browser session until accounts exist.
+    OwnerId,
+    /// An uploaded original.
+    PhotoId,
+    /// A saved, edited result of a photo.
+    VersionId
+);
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PhotoSummary {
+    pub id: PhotoId,
+    pub name: String,
+    pub width: u32,
+    pub height: u32,
+    pub created_at: i64,
+}
+
+impl PhotoSummary {
+    pub fn original_url(&self) -> String {
+        format!("/media/photos/{}/original", self.id)
+    }
+    pub fn thumbnail_url(&self) -> String {
+        format!("/media/photos/{}/thumbnail", self.id)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GalleryItem {
+    pub id: VersionId,
+    pub photo_id: PhotoId,
+    pub name: String,
+    pub width: u32,
+    pub height: u32,
+    pub steps: usize,
+    pub created_at: i64,
+}
+
+impl GalleryItem {
+    pub fn image_url(&self) -> String {
+        format!("/media/versions/{}/image", self.id)
+    }
+    pub fn thumbnail_url(&self) -> String {
+        format!("/media/versions/{}/thumbnail", self.id)
+    }
+}
+
+/// What the upload endpoint answers, as JSON, for one file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum UploadReply {
+    Stored(PhotoSummary),
+    Refused { error: String },
+}

@@ -1,0 +1,192 @@
+//! One `Settings` for the whole server: embedded defaults, then an optional TOML file, then
+//! `ATELIER_*` environment variables. Everything has a default, so zero configuration works.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use serde::Deserialize;
+
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Address to listen on.
+    pub addr: SocketAddr,
+    /// The URL people use to reach Atelier; `https://` turns on Secure cookies.
+    pub public_url: String,
+    /// Everything Atelier keeps on disk lives under here by default.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; defaults to a SQLite file in `data_dir`. May hold a password.
+    pub database_url: Option<String>,
+    /// Where stored objects go; defaults to `data_dir/objects`.
+    pub storage_dir: Option<PathBuf>,
+    /// Where the compiled site (WASM, CSS, static files) is served from.
+    pub site_root: PathBuf,
+    pub max_upload_bytes: u64,
+    /// Width × height above which an image is refused before it is decoded.
+    pub max_image_pixels: u64,
+    pub max_photos_per_owner: u64,
+    pub max_bytes_per_owner: u64,
+    /// Sessions end after this long without a request.
+    pub session_idle_days: i64,
+    pub log_filter: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            public_url: "http://127.0.0.1:3000".into(),
+            data_dir: PathBuf::from("data"),
+            database_url: None,
+            storage_dir: None,
+            site_root: PathBuf::from("target/site"),
+            max_upload_bytes: 40 * 1024 * 1024,
+            max_image_pixels: 64_000_000,
+            max_photos_per_owner: 2_000,
+            max_bytes_per_owner: 10 * 1024 * 1024 * 1024,
+            session_idle_days: 30,
+            log_filter: "info,atelier=debug,server=debug".into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the settings file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("the settings file {path} is invalid: {source}")]
+    Parse { path: PathBuf, source: toml::de::Error },
+    #[error("{name} has an invalid value: {message}")]
+    Env { name: &'static str, message: String },
+}
+
+impl Settings {
+    /// Defaults, then `ATELIER_CONFIG` (or `./atelier.toml` when present), then `ATELIER_*`.
+    pub fn load() -> Result<Self, ConfigError> {
+        let explicit = std::env::var_os("ATELIER_CONFIG").map(PathBuf::from);
+        let file = explicit.clone().or_else(|| Some(PathBuf::from("atelier.toml")).filter(|p| p.exists()));
+        let mut settings = match file {
+            Some(path) => Self::from_file(&path)?,
+            None => Self::default(),
+        };
+        settings.apply_env(|name| std::env::var(name).ok())?;
+        Ok(settings)
+    }
+
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Parse { path: path.into(), source })
+    }
+
+    pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        fn parse<T: FromStr>(name: &'static str, value: &str) -> Result<T, ConfigError>
+        where
+            T::Err: fmt::Display,
+        {
+            value.parse().map_err(|error: T::Err| ConfigError::Env { name, message: error.to_string() })
+        }
+        macro_rules! from_env {
+            ($($field:ident => $name:literal),+ $(,)?) => {$(
+                if let Some(value) = var($name) {
+                    self.$field = parse($name, &value)?;
+                }
+            )+};
+        }
+        from_env!(
+            addr => "ATELIER_ADDR",
+            public_url => "ATELIER_PUBLIC_URL",
+            data_dir => "ATELIER_DATA_DIR",
+            site_root => "ATELIER_SITE_ROOT",
+            max_upload_bytes => "ATELIER_MAX_UPLOAD_BYTES",
+            max_image_pixels => "ATELIER_MAX_IMAGE_PIXELS",
+            max_photos_per_owner => "ATELIER_MAX_PHOTOS_PER_OWNER",
+            max_bytes_per_owner => "ATELIER_MAX_BYTES_PER_OWNER",
+            session_idle_days => "ATELIER_SESSION_IDLE_DAYS",
+            log_filter => "ATELIER_LOG",
+        );
+        if let Some(url) = var("ATELIER_DATABASE_URL") {
+            self.database_url = Some(url);
+        }
+        if let Some(dir) = var("ATELIER_STORAGE_DIR") {
+            self.storage_dir = Some(dir.into());
+        }
+        Ok(())
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", self.data_dir.join("atelier.db").display()))
+    }
+
+    pub fn storage_dir(&self) -> PathBuf {
+        self.storage_dir.clone().unwrap_or_else(|| self.data_dir.join("objects"))
+    }
+
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+}
+
+/// Secrets (a database password) must never reach the logs, so `Debug` redacts the URL.
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("addr", &self.addr)
+            .field("public_url", &self.public_url)
+            .field("data_dir", &self.data_dir)
+            .field("database", &self.database_url().split(':').next().unwrap_or("unknown"))
+            .field("storage_dir", &self.storage_dir())
+            .field("site_root", &self.site_root)
+            .field("max_upload_bytes", &self.max_upload_bytes)
+            .field("max_image_pixels", &self.max_image_pixels)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_overrides_defaults_and_bad_values_name_the_variable() {
+        let mut settings = Settings::default();
+        settings
+            .apply_env(|name| match name {
+                "ATELIER_ADDR" => Some("127.0.0.1:4000".into()),
+                "ATELIER_DATABASE_URL" => Some("postgres://atelier:hunter2@db/atelier".into()),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(settings.addr.port(), 4000);
+        let shown = format!("{settings:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+
+        let error = Settings::default()
+            .apply_env(|name| (name == "ATELIER_MAX_UPLOAD_BYTES").then(|| "lots".to_string()))
+            .unwrap_err();
+        assert!(error.to_string().contains("ATELIER_MAX_UPLOAD_BYTES"));
+    }
+
+    #[test]
+    fn defaults_keep_everything_under_the_data_directory() {
+        let settings = Settings::default();
+        assert_eq!(settings.database_url(), "sqlite://data/atelier.db?mode=rwc");
+        assert_eq!(settings.storage_dir(), PathBuf::from("data/objects"));
+        assert!(!settings.secure_cookies());
+    }
+
+    #[test]
+    fn a_settings_file_is_read_and_unknown_keys_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("atelier.toml");
+        std::fs::write(&path, "max_upload_bytes = 1024\npublic_url = \"https://photos.example\"\n").unwrap();
+        let settings = Settings::from_file(&path).unwrap();
+        assert_eq!(settings.max_upload_bytes, 1024);
+        assert!(settings.secure_cookies());
+        std::fs::write(&path, "max_upload_byte = 1\n").unwrap();
+        assert!(matches!(Settings::from_file(&path), Err(ConfigError::Parse { .. })));
+    }
+}

@@ -1,0 +1,285 @@
+//! The database: one pool for SQLite or Postgres (sqlx's `Any` driver, so the same queries serve
+//! both), migrations embedded and applied at start-up, and a repository function per query.
+//!
+//! Queries use `$n` placeholders and portable SQL, which both backends accept.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use app::model::{GalleryItem, OwnerId, PhotoId, PhotoSummary, VersionId};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: AnyPool,
+}
+
+pub fn now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+/// A stored photo or version as the server needs it (object keys included).
+#[derive(Clone, Debug)]
+pub struct StoredImage {
+    pub content_type: String,
+    pub name: String,
+    pub object_key: String,
+    pub thumbnail_key: String,
+}
+
+pub struct NewPhoto<'a> {
+    pub id: PhotoId,
+    pub owner: OwnerId,
+    pub name: &'a str,
+    pub content_type: &'a str,
+    pub width: u32,
+    pub height: u32,
+    pub byte_size: u64,
+    pub object_key: &'a str,
+    pub thumbnail_key: &'a str,
+}
+
+pub struct NewVersion<'a> {
+    pub id: VersionId,
+    pub photo: PhotoId,
+    pub owner: OwnerId,
+    pub recipe_json: &'a str,
+    pub content_type: &'a str,
+    pub width: u32,
+    pub height: u32,
+    pub byte_size: u64,
+    pub object_key: &'a str,
+    pub thumbnail_key: &'a str,
+}
+
+fn parse_id<T: std::str::FromStr>(row: &AnyRow, column: &str) -> Result<T, sqlx::Error> {
+    let text: String = row.try_get(column)?;
+    text.parse().map_err(|_| sqlx::Error::Decode(format!("{column} is not a valid id: {text}").into()))
+}
+
+fn dimension(row: &AnyRow, column: &str) -> Result<u32, sqlx::Error> {
+    let value: i64 = row.try_get(column)?;
+    u32::try_from(value).map_err(|_| sqlx::Error::Decode(format!("{column} out of range").into()))
+}
+
+fn photo_summary(row: &AnyRow) -> Result<PhotoSummary, sqlx::Error> {
+    Ok(PhotoSummary {
+        id: parse_id(row, "id")?,
+        name: row.try_get("name")?,
+        width: dimension(row, "width")?,
+        height: dimension(row, "height")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn gallery_item(row: &AnyRow) -> Result<GalleryItem, sqlx::Error> {
+    let recipe: String = row.try_get("recipe")?;
+    let steps = serde_json::from_str::<app::recipe::EditRecipe>(&recipe).map(|r| r.ops.len()).unwrap_or(0);
+    Ok(GalleryItem {
+        id: parse_id(row, "id")?,
+        photo_id: parse_id(row, "photo_id")?,
+        name: row.try_get("name")?,
+        width: dimension(row, "width")?,
+        height: dimension(row, "height")?,
+        steps,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn stored_image(row: &AnyRow) -> Result<StoredImage, sqlx::Error> {
+    Ok(StoredImage {
+        content_type: row.try_get("content_type")?,
+        name: row.try_get("name")?,
+        object_key: row.try_get("object_key")?,
+        thumbnail_key: row.try_get("thumbnail_key")?,
+    })
+}
+
+/// Versions with their photo's name, filtered by `$where`.
+macro_rules! select_versions {
+    ($where:literal) => {
+        concat!(
+            "SELECT v.id, v.photo_id, p.name, v.width, v.height, v.recipe, v.created_at, ",
+            "v.content_type, v.object_key, v.thumbnail_key ",
+            "FROM versions v JOIN photos p ON p.id = v.photo_id WHERE ",
+            $where
+        )
+    };
+}
+
+impl Db {
+    /// Connects, tunes SQLite for concurrent use, and applies pending migrations.
+    pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        sqlx::any::install_default_drivers();
+        let is_sqlite = url.starts_with("sqlite:");
+        let pool = AnyPoolOptions::new()
+            .max_connections(if is_sqlite { 4 } else { 16 })
+            .after_connect(move |connection, _| {
+                Box::pin(async move {
+                    if is_sqlite {
+                        // WAL lets readers proceed during a write; the timeout makes writers queue
+                        // instead of failing with "database is locked".
+                        sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *connection).await?;
+                        sqlx::query("PRAGMA busy_timeout = 5000").execute(&mut *connection).await?;
+                        sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *connection).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(url)
+            .await
+            .context("connecting to the database")?;
+        sqlx::migrate!("../migrations").run(&pool).await.context("applying database migrations")?;
+        Ok(Self { pool })
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ())
+    }
+
+    // --- owners ---
+
+    pub async fn insert_guest_owner(&self, id: OwnerId) -> Result<(), sqlx::Error> {
+        sqlx::query("INSERT INTO owners (id, kind, created_at) VALUES ($1, 'guest', $2)")
+            .bind(id.to_string())
+            .bind(now())
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+    }
+
+    pub async fn owner_exists(&self, id: OwnerId) -> Result<bool, sqlx::Error> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM owners WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get::<i64, _>("n")? > 0)
+    }
+
+    /// Photos and bytes the owner holds, for quotas.
+    pub async fn owner_usage(&self, id: OwnerId) -> Result<(u64, u64), sqlx::Error> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n, CAST(COALESCE(SUM(byte_size), 0) AS BIGINT) AS bytes FROM photos WHERE owner_id = $1",
+        )
+        .bind(id.to_string())
+        .fetch_one(&self.pool)
+        .await?;
+        let count: i64 = row.try_get("n")?;
+        let bytes: i64 = row.try_get("bytes")?;
+        Ok((count.max(0) as u64, bytes.max(0) as u64))
+    }
+
+    // --- photos ---
+
+    pub async fn insert_photo(&self, photo: &NewPhoto<'_>) -> Result<i64, sqlx::Error> {
+        let created_at = now();
+        sqlx::query(
+            "INSERT INTO photos (id, owner_id, name, content_type, width, height, byte_size, object_key, thumbnail_key, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(photo.id.to_string())
+        .bind(photo.owner.to_string())
+        .bind(photo.name)
+        .bind(photo.content_type)
+        .bind(i64::from(photo.width))
+        .bind(i64::from(photo.height))
+        .bind(photo.byte_size as i64)
+        .bind(photo.object_key)
+        .bind(photo.thumbnail_key)
+        .bind(created_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(created_at)
+    }
+
+    pub async fn list_photos(&self, owner: OwnerId) -> Result<Vec<PhotoSummary>, sqlx::Error> {
+        sqlx::query("SELECT id, name, width, height, created_at FROM photos WHERE owner_id = $1 ORDER BY created_at DESC, id")
+            .bind(owner.to_string())
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(photo_summary)
+            .collect()
+    }
+
+    pub async fn photo(&self, owner: OwnerId, id: PhotoId) -> Result<Option<PhotoSummary>, sqlx::Error> {
+        sqlx::query("SELECT id, name, width, height, created_at FROM photos WHERE owner_id = $1 AND id = $2")
+            .bind(owner.to_string())
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(photo_summary)
+            .transpose()
+    }
+
+    pub async fn photo_image(&self, owner: OwnerId, id: PhotoId) -> Result<Option<StoredImage>, sqlx::Error> {
+        sqlx::query("SELECT content_type, name, object_key, thumbnail_key FROM photos WHERE owner_id = $1 AND id = $2")
+            .bind(owner.to_string())
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(stored_image)
+            .transpose()
+    }
+
+    // --- versions ---
+
+    pub async fn insert_version(&self, version: &NewVersion<'_>) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO versions (id, photo_id, owner_id, recipe, content_type, width, height, byte_size, object_key, thumbnail_key, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(version.id.to_string())
+        .bind(version.photo.to_string())
+        .bind(version.owner.to_string())
+        .bind(version.recipe_json)
+        .bind(version.content_type)
+        .bind(i64::from(version.width))
+        .bind(i64::from(version.height))
+        .bind(version.byte_size as i64)
+        .bind(version.object_key)
+        .bind(version.thumbnail_key)
+        .bind(now())
+        .execute(&self.pool)
+        .await
+        .map(|_| ())
+    }
+
+    pub async fn gallery(&self, owner: OwnerId) -> Result<Vec<GalleryItem>, sqlx::Error> {
+        sqlx::query(select_versions!("v.owner_id = $1 ORDER BY v.created_at DESC, v.id"))
+            .bind(owner.to_string())
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(gallery_item)
+            .collect()
+    }
+
+    pub async fn version(&self, owner: OwnerId, id: VersionId) -> Result<Option<(GalleryItem, StoredImage)>, sqlx::Error> {
+        sqlx::query(select_versions!("v.owner_id = $1 AND v.id = $2"))
+            .bind(owner.to_string())
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(|row| Ok((gallery_item(row)?, stored_image(row)?)))
+            .transpose()
+    }
+
+    /// Deletes the row; returns whether it existed for this owner.
+    pub async fn delete_version(&self, owner: OwnerId, id: VersionId) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query("DELETE FROM versions WHERE owner_id = $1 AND id = $2")
+            .bind(owner.to_string())
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+}

@@ -1,0 +1,150 @@
+//! The Atelier server: keeps the contracts `app` declares. `Application::build` wires settings,
+//! database, storage and routes; `main.rs` only parses the command line.
+
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod images;
+pub mod photos;
+pub mod sessions;
+pub mod state;
+pub mod storage;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use app::services::Photos;
+use app::{shell, App};
+use axum::Router;
+use leptos::config::LeptosOptions;
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tokio::net::TcpListener;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::trace::TraceLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+use crate::config::Settings;
+use crate::db::Db;
+use crate::images::Images;
+use crate::photos::{PhotoStore, Quotas};
+use crate::sessions::DbSessionStore;
+use crate::state::AppState;
+use crate::storage::Storage;
+
+/// Pages and server functions take small bodies; only the upload route accepts large ones.
+const PAGE_BODY_LIMIT: usize = 256 * 1024;
+pub const SESSION_COOKIE: &str = "atelier_session";
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    sessions: DbSessionStore,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&settings.data_dir)
+            .with_context(|| format!("creating the data directory {}", settings.data_dir.display()))?;
+        let db = Db::connect(&settings.database_url()).await?;
+        let storage = Storage::local(&settings.storage_dir()).context("opening object storage")?;
+        let listener = TcpListener::bind(settings.addr).await.with_context(|| format!("listening on {}", settings.addr))?;
+        let addr = listener.local_addr()?;
+
+        let leptos_options = LeptosOptions::builder()
+            .output_name("atelier")
+            .site_root(settings.site_root.to_string_lossy().into_owned())
+            .site_pkg_dir("pkg")
+            .site_addr(addr)
+            .build();
+        let photos = Arc::new(PhotoStore {
+            db: db.clone(),
+            storage,
+            images: Images::new(settings.max_image_pixels),
+            quotas: Quotas { max_photos: settings.max_photos_per_owner, max_bytes: settings.max_bytes_per_owner },
+        });
+        let sessions = DbSessionStore::new(db.clone());
+        let session_layer = SessionManagerLayer::new(sessions.clone())
+            .with_name(SESSION_COOKIE)
+            .with_http_only(true)
+            .with_same_site(SameSite::Lax)
+            .with_secure(settings.secure_cookies())
+            .with_expiry(Expiry::OnInactivity(tower_sessions::cookie::time::Duration::days(settings.session_idle_days)));
+        let state = AppState { leptos_options, settings: Arc::new(settings), db, photos };
+
+        let service: Photos = state.photos.clone();
+        let pages = Router::new()
+            .leptos_routes_with_context(&state, generate_route_list(App), move || provide_context(service.clone()), {
+                let options = state.leptos_options.clone();
+                move || shell(options.clone())
+            })
+            .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+            .layer(RequestBodyLimitLayer::new(PAGE_BODY_LIMIT));
+        let router = pages
+            .merge(http::routes())
+            .layer(session_layer)
+            .layer(TraceLayer::new_for_http())
+            .with_state(state);
+        Ok(Self { listener, router, sessions })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// The complete router, for tests that drive it without a socket.
+    pub fn router(&self) -> Router {
+        self.router.clone()
+    }
+
+    /// Serves until Ctrl-C or SIGTERM, then lets in-flight requests finish.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let sessions = self.sessions.clone();
+        tokio::spawn(async move {
+            let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
+            loop {
+                every_hour.tick().await;
+                match sessions.delete_expired().await {
+                    Ok(removed) => tracing::info!(removed, "expired sessions removed"),
+                    Err(error) => tracing::warn!(%error, "removing expired sessions failed"),
+                }
+            }
+        });
+        tracing::info!(addr = %self.listener.local_addr()?, "Atelier is listening");
+        axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown_signal()).await?;
+        tracing::info!("Atelier stopped");
+        Ok(())
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::warn!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,50 @@
+//! `atelier [serve|migrate]`: starts the server (the default) or only applies migrations.
+
+use std::process::ExitCode;
+
+use server::config::Settings;
+use server::db::Db;
+use server::Application;
+use tracing_subscriber::EnvFilter;
+
+const USAGE: &str = "usage: atelier [serve|migrate]\n\nSettings come from atelier.toml (or ATELIER_CONFIG) and ATELIER_* variables.";
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let settings = match Settings::load() {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("atelier: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.log_filter));
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+
+    let command = std::env::args().nth(1);
+    let outcome = match command.as_deref() {
+        None | Some("serve") => {
+            tracing::info!(?settings, "starting");
+            match Application::build(settings).await {
+                Ok(app) => app.run_until_stopped().await,
+                Err(error) => Err(error),
+            }
+        }
+        Some("migrate") => Db::connect(&settings.database_url()).await.map(|_| tracing::info!("migrations applied")),
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => {
+            eprintln!("atelier: unknown command {other:?}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("{error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

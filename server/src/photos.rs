@@ -1,0 +1,215 @@
+//! Photos, versions and the gallery: the `PhotoService` the pages call, plus upload and media
+//! delivery for the HTTP routes. Every read is scoped by owner, so another owner's id is simply
+//! not found.
+
+use app::error::AppError;
+use app::model::{GalleryItem, OwnerId, PhotoId, PhotoSummary, VersionId};
+use app::recipe::EditRecipe;
+use app::services::PhotoService;
+use async_trait::async_trait;
+use bytes::Bytes;
+use uuid::Uuid;
+
+use crate::db::{Db, NewPhoto, NewVersion, StoredImage};
+use crate::error::OrInternal;
+use crate::images::{self, Images};
+use crate::storage::{keys, Storage};
+
+/// The longest filename kept for display; it is never used as a path.
+const MAX_NAME_CHARS: usize = 200;
+
+#[derive(Clone, Debug)]
+pub struct Quotas {
+    pub max_photos: u64,
+    pub max_bytes: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct PhotoStore {
+    pub db: Db,
+    pub storage: Storage,
+    pub images: Images,
+    pub quotas: Quotas,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Variant {
+    Full,
+    Thumbnail,
+}
+
+/// What the media routes send back.
+pub struct Media {
+    pub data: Bytes,
+    pub content_type: String,
+    pub filename: String,
+}
+
+/// A display name from whatever the browser sent: no path, no control characters, bounded.
+pub fn display_name(raw: Option<&str>) -> String {
+    let raw = raw.unwrap_or_default();
+    let base = raw.rsplit(['/', '\\']).next().unwrap_or_default();
+    let clean: String = base.chars().filter(|c| !c.is_control()).take(MAX_NAME_CHARS).collect();
+    let clean = clean.trim();
+    if clean.is_empty() { "photo".into() } else { clean.into() }
+}
+
+impl PhotoStore {
+    /// Validates, normalises (orientation applied, metadata dropped) and stores one upload.
+    pub async fn upload(&self, owner: OwnerId, name: &str, bytes: Bytes) -> Result<PhotoSummary, AppError> {
+        let (count, used) = self.db.owner_usage(owner).await.or_internal("reading quota usage")?;
+        if count >= self.quotas.max_photos {
+            return Err(AppError::QuotaExceeded(format!("Your workspace holds its limit of {count} photos.")));
+        }
+        if used.saturating_add(bytes.len() as u64) > self.quotas.max_bytes {
+            return Err(AppError::QuotaExceeded("This photo would exceed your storage quota.".into()));
+        }
+        let encoded = self
+            .images
+            .run(move |max_pixels| {
+                let image = images::decode(&bytes, max_pixels)?;
+                images::encode(&image).or_internal("encoding an upload")
+            })
+            .await?;
+
+        let id = PhotoId(Uuid::new_v4());
+        let (object_key, thumbnail_key) = keys::photo(owner, id);
+        let byte_size = encoded.data.len() as u64;
+        self.put_pair(&object_key, encoded.data, &thumbnail_key, encoded.thumbnail).await?;
+        let row = NewPhoto {
+            id,
+            owner,
+            name,
+            content_type: encoded.content_type,
+            width: encoded.width,
+            height: encoded.height,
+            byte_size,
+            object_key: &object_key,
+            thumbnail_key: &thumbnail_key,
+        };
+        match self.db.insert_photo(&row).await {
+            Ok(created_at) => Ok(PhotoSummary { id, name: name.into(), width: encoded.width, height: encoded.height, created_at }),
+            Err(error) => {
+                self.delete_pair(&object_key, &thumbnail_key).await;
+                Err(error).or_internal("recording an upload")
+            }
+        }
+    }
+
+    pub async fn photo_media(&self, owner: OwnerId, id: PhotoId, variant: Variant) -> Result<Media, AppError> {
+        let stored = self.db.photo_image(owner, id).await.or_internal("looking up a photo")?.ok_or(AppError::NotFound)?;
+        self.media(stored, variant).await
+    }
+
+    pub async fn version_media(&self, owner: OwnerId, id: VersionId, variant: Variant) -> Result<Media, AppError> {
+        let (_, stored) = self.db.version(owner, id).await.or_internal("looking up a version")?.ok_or(AppError::NotFound)?;
+        self.media(stored, variant).await
+    }
+
+    async fn media(&self, stored: StoredImage, variant: Variant) -> Result<Media, AppError> {
+        let (key, content_type) = match variant {
+            Variant::Full => (&stored.object_key, stored.content_type.clone()),
+            Variant::Thumbnail => (&stored.thumbnail_key, "image/jpeg".to_string()),
+        };
+        let data = self.storage.get(key).await.or_internal("reading a stored image")?;
+        Ok(Media { data, content_type, filename: stored.name })
+    }
+
+    async fn put_pair(&self, key: &str, data: Vec<u8>, thumbnail_key: &str, thumbnail: Vec<u8>) -> Result<(), AppError> {
+        let stored = async {
+            self.storage.put(key, data).await?;
+            self.storage.put(thumbnail_key, thumbnail).await
+        };
+        if let Err(error) = stored.await {
+            self.delete_pair(key, thumbnail_key).await;
+            return Err(error).or_internal("storing an image");
+        }
+        Ok(())
+    }
+
+    /// Best effort: a failure is logged, and the object is left for the retention sweep.
+    async fn delete_pair(&self, key: &str, thumbnail_key: &str) {
+        for key in [key, thumbnail_key] {
+            if let Err(error) = self.storage.delete(key).await {
+                tracing::warn!(%error, "could not delete a stored object");
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl PhotoService for PhotoStore {
+    async fn list_photos(&self, owner: OwnerId) -> Result<Vec<PhotoSummary>, AppError> {
+        self.db.list_photos(owner).await.or_internal("listing photos")
+    }
+
+    async fn photo(&self, owner: OwnerId, photo: PhotoId) -> Result<PhotoSummary, AppError> {
+        self.db.photo(owner, photo).await.or_internal("reading a photo")?.ok_or(AppError::NotFound)
+    }
+
+    async fn save_version(&self, owner: OwnerId, photo: PhotoId, recipe: EditRecipe) -> Result<GalleryItem, AppError> {
+        recipe.validate_len()?;
+        let stored = self.db.photo_image(owner, photo).await.or_internal("reading a photo")?.ok_or(AppError::NotFound)?;
+        let original = self.storage.get(&stored.object_key).await.or_internal("reading an original")?;
+        let replay_recipe = recipe.clone();
+        let encoded = self
+            .images
+            .run(move |max_pixels| {
+                let image = images::decode(&original, max_pixels).or_internal("decoding a stored original")?;
+                let edited = images::replay(image, &replay_recipe)?;
+                images::encode(&edited).or_internal("encoding an edit")
+            })
+            .await?;
+
+        let id = VersionId(Uuid::new_v4());
+        let (object_key, thumbnail_key) = keys::version(owner, id);
+        let byte_size = encoded.data.len() as u64;
+        self.put_pair(&object_key, encoded.data, &thumbnail_key, encoded.thumbnail).await?;
+        let recipe_json = serde_json::to_string(&recipe).or_internal("serialising a recipe")?;
+        let row = NewVersion {
+            id,
+            photo,
+            owner,
+            recipe_json: &recipe_json,
+            content_type: encoded.content_type,
+            width: encoded.width,
+            height: encoded.height,
+            byte_size,
+            object_key: &object_key,
+            thumbnail_key: &thumbnail_key,
+        };
+        if let Err(error) = self.db.insert_version(&row).await {
+            self.delete_pair(&object_key, &thumbnail_key).await;
+            return Err(error).or_internal("recording a version");
+        }
+        let (item, _) = self.db.version(owner, id).await.or_internal("reading a new version")?.ok_or(AppError::Internal)?;
+        Ok(item)
+    }
+
+    async fn gallery(&self, owner: OwnerId) -> Result<Vec<GalleryItem>, AppError> {
+        self.db.gallery(owner).await.or_internal("listing the gallery")
+    }
+
+    async fn delete_version(&self, owner: OwnerId, version: VersionId) -> Result<(), AppError> {
+        let (_, stored) = self.db.version(owner, version).await.or_internal("reading a version")?.ok_or(AppError::NotFound)?;
+        if !self.db.delete_version(owner, version).await.or_internal("deleting a version")? {
+            return Err(AppError::NotFound);
+        }
+        self.delete_pair(&stored.object_key, &stored.thumbnail_key).await;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::display_name;
+
+    #[test]
+    fn display_names_drop_paths_and_control_characters() {
+        assert_eq!(display_name(Some("../../etc/passwd")), "passwd");
+        assert_eq!(display_name(Some("C:\\Users\\me\\cat.jpg")), "cat.jpg");
+        assert_eq!(display_name(Some("a\u{0}b\nc.png")), "abc.png");
+        assert_eq!(display_name(None), "photo");
+        assert_eq!(display_name(Some("x".repeat(500).as_str())).len(), 200);
+    }
+}

@@ -1,0 +1,18 @@
+//! The one `AppState`, built once at start-up.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+
+use crate::config::Settings;
+use crate::db::Db;
+use crate::photos::PhotoStore;
+
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub settings: Arc<Settings>,
+    pub db: Db,
+    pub photos: Arc<PhotoStore>,
+}
