@@ -30,38 +30,61 @@ mod context {
         })?;
         session_owner(&session).await
     }
+
+    /// Answers an error with the status it names rather than a blanket 500.
+    pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
+        if let Err(error) = &result {
+            if let (Some(response), Ok(status)) = (
+                use_context::<leptos_axum::ResponseOptions>(),
+                http::StatusCode::from_u16(error.status()),
+            ) {
+                response.set_status(status);
+            }
+        }
+        result
+    }
 }
 
-#[server]
+#[server(endpoint = "photos/list")]
 pub async fn list_photos() -> Result<Vec<PhotoSummary>, AppError> {
-    match context::owner().await? {
-        Some(owner) => context::photos()?.list_photos(owner).await,
-        None => Ok(Vec::new()),
-    }
+    context::respond(async {
+        match context::owner().await? {
+            Some(owner) => context::photos()?.list_photos(owner).await,
+            None => Ok(Vec::new()),
+        }
+    }.await)
 }
 
-#[server]
+#[server(endpoint = "photos/get")]
 pub async fn get_photo(id: PhotoId) -> Result<PhotoSummary, AppError> {
-    let owner = context::owner().await?.ok_or(AppError::NotFound)?;
-    context::photos()?.photo(owner, id).await
+    context::respond(async {
+        let owner = context::owner().await?.ok_or(AppError::NotFound)?;
+        context::photos()?.photo(owner, id).await
+    }.await)
 }
 
-#[server(input = Json)]
+#[server(endpoint = "gallery/save", input = Json)]
 pub async fn save_to_gallery(photo: PhotoId, recipe: EditRecipe) -> Result<GalleryItem, AppError> {
-    let owner = context::owner().await?.ok_or(AppError::NotFound)?;
-    context::photos()?.save_version(owner, photo, recipe).await
+    context::respond(async {
+        let owner = context::owner().await?.ok_or(AppError::NotFound)?;
+        context::photos()?.save_version(owner, photo, recipe).await
+    }.await)
 }
 
-#[server]
+#[server(endpoint = "gallery/list")]
 pub async fn list_gallery() -> Result<Vec<GalleryItem>, AppError> {
-    match context::owner().await? {
-        Some(owner) => context::photos()?.gallery(owner).await,
-        None => Ok(Vec::new()),
-    }
+    context::respond(async {
+        match context::owner().await? {
+            Some(owner) => context::photos()?.gallery(owner).await,
+            None => Ok(Vec::new()),
+        }
+    }.await)
 }
 
-#[server]
+#[server(endpoint = "gallery/delete")]
 pub async fn delete_gallery_item(id: VersionId) -> Result<(), AppError> {
-    let owner = context::owner().await?.ok_or(AppError::NotFound)?;
-    context::photos()?.delete_version(owner, id).await
+    context::respond(async {
+        let owner = context::owner().await?.ok_or(AppError::NotFound)?;
+        context::photos()?.delete_version(owner, id).await
+    }.await)
 }

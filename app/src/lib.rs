@@ -15,7 +15,7 @@ pub mod services;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes, A};
-use leptos_router::path;
+use leptos_router::{path, SsrMode};
 
 use crate::pages::{EditorPage, GalleryPage, NotFound, WorkspacePage};
 
@@ -63,7 +63,8 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=|| view! { <NotFound/> }>
                     <Route path=path!("/") view=WorkspacePage/>
                     <Route path=path!("/gallery") view=GalleryPage/>
-                    <Route path=path!("/photos/:id") view=EditorPage/>
+                    // Async so an unknown or foreign photo answers with a real 404 status.
+                    <Route path=path!("/photos/:id") view=EditorPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
             <footer class="footer">

@@ -68,8 +68,9 @@ async fn upload(
         .and_then(|value| value.to_str().ok())
         .map(|value| percent_decode_str(value).decode_utf8_lossy().into_owned());
     let name = display_name(name.as_deref());
+    let encoded = state.photos.ingest(bytes).await?;
     let owner = ensure_owner(&state, &session).await?;
-    let photo = state.photos.upload(owner, &name, bytes).await?;
+    let photo = state.photos.store(owner, &name, encoded).await?;
     tracing::info!(photo = %photo.id, width = photo.width, height = photo.height, "photo uploaded");
     Ok((StatusCode::CREATED, Json(photo)))
 }

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::db::{Db, NewPhoto, NewVersion, StoredImage};
 use crate::error::OrInternal;
-use crate::images::{self, Images};
+use crate::images::{self, Encoded, Images};
 use crate::storage::{keys, Storage};
 
 /// The longest filename kept for display; it is never used as a path.
@@ -55,26 +55,29 @@ pub fn display_name(raw: Option<&str>) -> String {
 }
 
 impl PhotoStore {
-    /// Validates, normalises (orientation applied, metadata dropped) and stores one upload.
-    pub async fn upload(&self, owner: OwnerId, name: &str, bytes: Bytes) -> Result<PhotoSummary, AppError> {
-        let (count, used) = self.db.owner_usage(owner).await.or_internal("reading quota usage")?;
-        if count >= self.quotas.max_photos {
-            return Err(AppError::QuotaExceeded(format!("Your workspace holds its limit of {count} photos.")));
-        }
-        if used.saturating_add(bytes.len() as u64) > self.quotas.max_bytes {
-            return Err(AppError::QuotaExceeded("This photo would exceed your storage quota.".into()));
-        }
-        let encoded = self
-            .images
+    /// Validates and normalises an upload (orientation applied, metadata dropped). Nothing is
+    /// stored, so a refused file leaves no trace.
+    pub async fn ingest(&self, bytes: Bytes) -> Result<Encoded, AppError> {
+        self.images
             .run(move |max_pixels| {
                 let image = images::decode(&bytes, max_pixels)?;
                 images::encode(&image).or_internal("encoding an upload")
             })
-            .await?;
+            .await
+    }
 
+    /// Stores an ingested photo for `owner`, within their quota.
+    pub async fn store(&self, owner: OwnerId, name: &str, encoded: Encoded) -> Result<PhotoSummary, AppError> {
+        let (count, used) = self.db.owner_usage(owner).await.or_internal("reading quota usage")?;
+        if count >= self.quotas.max_photos {
+            return Err(AppError::QuotaExceeded(format!("Your workspace holds its limit of {count} photos.")));
+        }
+        let byte_size = encoded.data.len() as u64;
+        if used.saturating_add(byte_size) > self.quotas.max_bytes {
+            return Err(AppError::QuotaExceeded("This photo would exceed your storage quota.".into()));
+        }
         let id = PhotoId(Uuid::new_v4());
         let (object_key, thumbnail_key) = keys::photo(owner, id);
-        let byte_size = encoded.data.len() as u64;
         self.put_pair(&object_key, encoded.data, &thumbnail_key, encoded.thumbnail).await?;
         let row = NewPhoto {
             id,

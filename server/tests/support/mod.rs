@@ -1,0 +1,169 @@
+//! Starts the real router on a fresh database (a SQLite file, or a new Postgres database when
+//! ATELIER_TEST_POSTGRES_URL is set) and speaks HTTP to it, cookies included.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use axum::body::Body;
+use axum::http::{header, HeaderMap, Request, StatusCode};
+use axum::Router;
+use server::config::Settings;
+use server::Application;
+use sqlx::Connection;
+use tempfile::TempDir;
+use tower::ServiceExt;
+
+pub struct TestApp {
+    pub router: Router,
+    pub settings: Settings,
+    _dir: TempDir,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|_| panic!("not JSON ({}): {}", self.status, String::from_utf8_lossy(&self.body)))
+    }
+
+    /// The `name=value` part of the session cookie the server set, if any.
+    pub fn session_cookie(&self) -> Option<String> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .find(|value| value.starts_with(server::SESSION_COOKIE))
+            .and_then(|value| value.split(';').next())
+            .map(str::to_string)
+    }
+}
+
+pub fn fixture(name: &str) -> Vec<u8> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../end2end/fixtures").join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
+}
+
+fn settings_in(dir: &TempDir) -> Settings {
+    Settings {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.path().to_path_buf(),
+        log_filter: "warn".into(),
+        ..Settings::default()
+    }
+}
+
+impl TestApp {
+    pub async fn sqlite() -> Self {
+        Self::sqlite_with(|_| {}).await
+    }
+
+    pub async fn sqlite_with(adjust: impl FnOnce(&mut Settings)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = settings_in(&dir);
+        adjust(&mut settings);
+        Self::start(settings, dir).await
+    }
+
+    /// A brand-new Postgres database per test, or `None` when no server is configured.
+    pub async fn postgres() -> Option<Self> {
+        let Ok(admin_url) = std::env::var("ATELIER_TEST_POSTGRES_URL") else {
+            eprintln!("ATELIER_TEST_POSTGRES_URL is not set: skipping the Postgres run of this test");
+            return None;
+        };
+        let name = format!("atelier_test_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = sqlx::PgConnection::connect(&admin_url).await.expect("connecting to the test Postgres");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await.unwrap();
+        let base = admin_url.rsplit_once('/').map(|(base, _)| base).unwrap_or(&admin_url);
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = settings_in(&dir);
+        settings.database_url = Some(format!("{base}/{name}"));
+        Some(Self::start(settings, dir).await)
+    }
+
+    async fn start(settings: Settings, dir: TempDir) -> Self {
+        let app = Application::build(settings.clone()).await.expect("the application builds");
+        Self { router: app.router(), settings, _dir: dir }
+    }
+
+    pub async fn send(&self, request: Request<Body>) -> Reply {
+        let response = self.router.clone().oneshot(request).await.expect("the router answers");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap().to_vec();
+        Reply { status, headers, body }
+    }
+
+    pub async fn upload(&self, cookie: Option<&str>, name: &str, data: Vec<u8>) -> Reply {
+        let mut request = Request::post("/api/photos")
+            .header("x-file-name", name)
+            .header(header::CONTENT_TYPE, "image/jpeg")
+            .header(header::CONTENT_LENGTH, data.len());
+        if let Some(cookie) = cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        self.send(request.body(Body::from(data)).unwrap()).await
+    }
+
+    pub async fn get(&self, uri: &str, cookie: Option<&str>) -> Reply {
+        let mut request = Request::get(uri);
+        if let Some(cookie) = cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        self.send(request.body(Body::empty()).unwrap()).await
+    }
+
+    /// Calls a server function with a JSON body, as the browser's Json-encoded calls do.
+    pub async fn call_json(&self, endpoint: &str, cookie: Option<&str>, args: serde_json::Value) -> Reply {
+        self.call(endpoint, cookie, "application/json", args.to_string()).await
+    }
+
+    /// Calls a server function with a form body, the default encoding.
+    pub async fn call_form(&self, endpoint: &str, cookie: Option<&str>, form: &str) -> Reply {
+        self.call(endpoint, cookie, "application/x-www-form-urlencoded", form.to_string()).await
+    }
+
+    async fn call(&self, endpoint: &str, cookie: Option<&str>, content_type: &str, body: String) -> Reply {
+        let mut request = Request::post(format!("/api/{endpoint}"))
+            .header(header::CONTENT_TYPE, content_type)
+            .header(header::ACCEPT, "application/json");
+        if let Some(cookie) = cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        self.send(request.body(Body::from(body)).unwrap()).await
+    }
+
+    /// Uploads `name` as a new visitor and returns that visitor's cookie and the photo.
+    pub async fn new_owner_with_photo(&self, name: &str) -> (String, serde_json::Value) {
+        let reply = self.upload(None, name, fixture(name)).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&reply.body));
+        let cookie = reply.session_cookie().expect("the first upload starts a session");
+        (cookie, reply.json())
+    }
+}
+
+/// Runs each listed `async fn(TestApp)` once on SQLite and once on Postgres.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(super::support::TestApp::sqlite().await).await;
+            })+
+        }
+        mod postgres {
+            $(#[tokio::test]
+            async fn $name() {
+                if let Some(app) = super::support::TestApp::postgres().await {
+                    super::$name(app).await;
+                }
+            })+
+        }
+    };
+}
