@@ -1,0 +1,41 @@
+import { defineConfig } from '@playwright/test';
+
+// A port of its own, so a running dev server on 3000 is never mistaken for the one under test.
+const port = Number(process.env.ATELIER_E2E_PORT ?? 3100);
+const binary = process.env.ATELIER_E2E_BINARY ?? 'target/debug/atelier';
+
+export default defineConfig({
+  testDir: './tests',
+  timeout: 60_000,
+  expect: { timeout: 15_000 },
+  workers: 1,
+  reporter: [['list']],
+  use: {
+    baseURL: `http://127.0.0.1:${port}`,
+    browserName: 'chromium',
+    trace: 'retain-on-failure',
+    launchOptions: {
+      // Debian's Chromium; Playwright never downloads a browser in this project.
+      executablePath: '/usr/bin/chromium',
+      args: [
+        '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+        '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      ],
+    },
+  },
+  webServer: {
+    // The real server binary on a fresh data directory.
+    command: `rm -rf target/e2e-data && exec ${binary}`,
+    cwd: '..',
+    url: `http://127.0.0.1:${port}/healthz`,
+    reuseExistingServer: false,
+    timeout: 120_000,
+    env: {
+      ATELIER_ADDR: `127.0.0.1:${port}`,
+      ATELIER_PUBLIC_URL: `http://127.0.0.1:${port}`,
+      ATELIER_DATA_DIR: 'target/e2e-data',
+      ATELIER_SITE_ROOT: 'target/site',
+      ATELIER_LOG: 'warn',
+    },
+  },
+});
