@@ -23,12 +23,15 @@ mod context {
         })
     }
 
-    pub async fn owner() -> Result<Option<OwnerId>, AppError> {
-        let session: tower_sessions::Session = leptos_axum::extract().await.map_err(|error| {
+    pub async fn session() -> Result<tower_sessions::Session, AppError> {
+        leptos_axum::extract().await.map_err(|error| {
             tracing::error!(%error, "no session on a server-function request");
             AppError::Internal
-        })?;
-        session_owner(&session).await
+        })
+    }
+
+    pub async fn owner() -> Result<Option<OwnerId>, AppError> {
+        session_owner(&session().await?).await
     }
 
     /// Answers an error with the status it names rather than a blanket 500.
@@ -43,6 +46,16 @@ mod context {
         }
         result
     }
+}
+
+/// Opens the visitor's private workspace before a batch of uploads, so parallel first uploads
+/// all land in the same one.
+#[server(endpoint = "workspace/open")]
+pub async fn open_workspace() -> Result<(), AppError> {
+    context::respond(async {
+        let photos = context::photos()?;
+        crate::services::ensure_session_owner(&context::session().await?, photos.as_ref()).await.map(|_| ())
+    }.await)
 }
 
 #[server(endpoint = "photos/list")]

@@ -36,32 +36,46 @@ pub fn Dropzone(#[prop(into)] on_uploaded: Callback<()>) -> impl IntoView {
     #[cfg(feature = "hydrate")]
     let start = move |files: web_sys::FileList| {
         let first_key = uploads.with_untracked(|list| list.len());
-        for index in 0..files.length() {
-            let Some(file) = files.item(index) else { continue };
-            let item = UploadItem {
-                key: first_key + index as usize,
-                name: file.name(),
-                progress: RwSignal::new(0.0),
-                state: RwSignal::new(UploadState::Uploading),
-            };
-            uploads.update(|list| list.push(item.clone()));
-            let (progress, state) = (item.progress, item.state);
-            let sent = crate::browser::upload(
-                &file,
-                move |percent| progress.set(percent),
-                move |outcome| match outcome {
-                    Ok(_) => {
-                        progress.set(100.0);
-                        state.set(UploadState::Done);
-                        on_uploaded.run(());
-                    }
-                    Err(message) => state.set(UploadState::Failed(message)),
-                },
-            );
-            if let Err(message) = sent {
-                state.set(UploadState::Failed(message));
+        let items: Vec<(web_sys::File, UploadItem)> = (0..files.length())
+            .filter_map(|index| files.item(index))
+            .enumerate()
+            .map(|(offset, file)| {
+                let item = UploadItem {
+                    key: first_key + offset,
+                    name: file.name(),
+                    progress: RwSignal::new(0.0),
+                    state: RwSignal::new(UploadState::Uploading),
+                };
+                (file, item)
+            })
+            .collect();
+        uploads.update(|list| list.extend(items.iter().map(|(_, item)| item.clone())));
+        leptos::task::spawn_local(async move {
+            if let Err(error) = crate::api::open_workspace().await {
+                for (_, item) in &items {
+                    item.state.set(UploadState::Failed(error.to_string()));
+                }
+                return;
             }
-        }
+            for (file, item) in items {
+                let (progress, state) = (item.progress, item.state);
+                let sent = crate::browser::upload(
+                    &file,
+                    move |percent| progress.set(percent),
+                    move |outcome| match outcome {
+                        Ok(_) => {
+                            progress.set(100.0);
+                            state.set(UploadState::Done);
+                            on_uploaded.run(());
+                        }
+                        Err(message) => state.set(UploadState::Failed(message)),
+                    },
+                );
+                if let Err(message) = sent {
+                    state.set(UploadState::Failed(message));
+                }
+            }
+        });
     };
 
     let on_drop = move |event: DragEvent| {

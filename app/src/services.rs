@@ -17,6 +17,8 @@ pub trait PhotoService: Send + Sync + 'static {
     async fn save_version(&self, owner: OwnerId, photo: PhotoId, recipe: EditRecipe) -> Result<GalleryItem, AppError>;
     async fn gallery(&self, owner: OwnerId) -> Result<Vec<GalleryItem>, AppError>;
     async fn delete_version(&self, owner: OwnerId, version: VersionId) -> Result<(), AppError>;
+    /// `current` when it still exists, otherwise a new guest owner.
+    async fn guest_owner(&self, current: Option<OwnerId>) -> Result<OwnerId, AppError>;
 }
 
 /// Provided to every server function through Leptos context.
@@ -31,4 +33,17 @@ pub async fn session_owner(session: &Session) -> Result<Option<OwnerId>, AppErro
         tracing::error!(%error, "reading the session failed");
         AppError::Internal
     })
+}
+
+/// The session's owner, creating a guest owner (and so the session) when there is none yet.
+pub async fn ensure_session_owner(session: &Session, photos: &dyn PhotoService) -> Result<OwnerId, AppError> {
+    let current = session_owner(session).await?;
+    let owner = photos.guest_owner(current).await?;
+    if current != Some(owner) {
+        session.insert(OWNER_KEY, owner).await.map_err(|error| {
+            tracing::error!(%error, "writing the session failed");
+            AppError::Internal
+        })?;
+    }
+    Ok(owner)
 }

@@ -1,8 +1,8 @@
 //! Routes that are not pages or server functions: uploads, authorised media, health.
 
 use app::error::AppError;
-use app::model::{OwnerId, PhotoId, PhotoSummary, VersionId};
-use app::services::{session_owner, OWNER_KEY};
+use app::model::{PhotoId, PhotoSummary, VersionId};
+use app::services::{ensure_session_owner, session_owner};
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -11,9 +11,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use percent_encoding::{percent_decode_str, utf8_percent_encode, NON_ALPHANUMERIC};
 use tower_sessions::Session;
-use uuid::Uuid;
 
-use crate::error::{ApiError, OrInternal};
+use crate::error::ApiError;
 use crate::photos::{display_name, Media, Variant};
 use crate::state::AppState;
 
@@ -25,19 +24,6 @@ pub fn routes() -> Router<AppState> {
         .route("/media/photos/{id}/{variant}", get(photo_media))
         .route("/media/versions/{id}/{variant}", get(version_media))
         .route("/healthz", get(healthz))
-}
-
-/// The visitor's owner id, creating a guest owner on their first upload.
-async fn ensure_owner(state: &AppState, session: &Session) -> Result<OwnerId, AppError> {
-    if let Some(owner) = session_owner(session).await? {
-        if state.db.owner_exists(owner).await.or_internal("looking up an owner")? {
-            return Ok(owner);
-        }
-    }
-    let owner = OwnerId(Uuid::new_v4());
-    state.db.insert_guest_owner(owner).await.or_internal("creating a guest owner")?;
-    session.insert(OWNER_KEY, owner).await.or_internal("writing the session")?;
-    Ok(owner)
 }
 
 /// One file per request (the raw body), so each file gets its own progress bar and limit.
@@ -69,7 +55,7 @@ async fn upload(
         .map(|value| percent_decode_str(value).decode_utf8_lossy().into_owned());
     let name = display_name(name.as_deref());
     let encoded = state.photos.ingest(bytes).await?;
-    let owner = ensure_owner(&state, &session).await?;
+    let owner = ensure_session_owner(&session, state.photos.as_ref()).await?;
     let photo = state.photos.store(owner, &name, encoded).await?;
     tracing::info!(photo = %photo.id, width = photo.width, height = photo.height, "photo uploaded");
     Ok((StatusCode::CREATED, Json(photo)))

@@ -189,6 +189,17 @@ impl PhotoService for PhotoStore {
         Ok(item)
     }
 
+    async fn guest_owner(&self, current: Option<OwnerId>) -> Result<OwnerId, AppError> {
+        if let Some(owner) = current {
+            if self.db.owner_exists(owner).await.or_internal("looking up an owner")? {
+                return Ok(owner);
+            }
+        }
+        let owner = OwnerId(Uuid::new_v4());
+        self.db.insert_guest_owner(owner).await.or_internal("creating a guest owner")?;
+        Ok(owner)
+    }
+
     async fn gallery(&self, owner: OwnerId) -> Result<Vec<GalleryItem>, AppError> {
         self.db.gallery(owner).await.or_internal("listing the gallery")
     }

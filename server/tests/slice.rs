@@ -182,6 +182,21 @@ async fn an_invalid_recipe_is_a_typed_error_and_stores_nothing(app: TestApp) {
     assert_eq!(app.call_form("gallery/list", Some(&cookie), "").await.json(), json!([]));
 }
 
+async fn opening_the_workspace_first_keeps_parallel_uploads_together(app: TestApp) {
+    let opened = app.call_form("workspace/open", None, "").await;
+    assert_eq!(opened.status, StatusCode::OK);
+    let cookie = opened.session_cookie().expect("opening the workspace starts a session");
+    for name in ["chelsea.png", "coffee.png"] {
+        let reply = app.upload(Some(&cookie), name, fixture(name)).await;
+        assert_eq!(reply.status, StatusCode::CREATED);
+        assert!(reply.session_cookie().is_none(), "the session is reused, not replaced");
+    }
+    let again = app.call_form("workspace/open", Some(&cookie), "").await;
+    assert_eq!(again.status, StatusCode::OK);
+    let listed = app.call_form("photos/list", Some(&cookie), "").await.json();
+    assert_eq!(listed.as_array().map(Vec::len), Some(2));
+}
+
 async fn health_reports_the_database(app: TestApp) {
     let reply = app.get("/healthz", None).await;
     assert_eq!(reply.status, StatusCode::OK);
@@ -208,6 +223,7 @@ on_both_databases!(
     saving_replays_the_recipe_on_the_original_and_deleting_removes_it,
     an_invalid_recipe_is_a_typed_error_and_stores_nothing,
     health_reports_the_database,
+    opening_the_workspace_first_keeps_parallel_uploads_together,
     the_session_cookie_is_http_only_and_same_site_lax,
 );
 
