@@ -28,16 +28,21 @@ pub struct StoredImage {
     pub thumbnail_key: String,
 }
 
+/// The image and thumbnail objects a new photo or version row points at.
+pub struct StoredFiles {
+    pub content_type: &'static str,
+    pub width: u32,
+    pub height: u32,
+    pub byte_size: u64,
+    pub object_key: String,
+    pub thumbnail_key: String,
+}
+
 pub struct NewPhoto<'a> {
     pub id: PhotoId,
     pub owner: OwnerId,
     pub name: &'a str,
-    pub content_type: &'a str,
-    pub width: u32,
-    pub height: u32,
-    pub byte_size: u64,
-    pub object_key: &'a str,
-    pub thumbnail_key: &'a str,
+    pub files: &'a StoredFiles,
 }
 
 pub struct NewVersion<'a> {
@@ -45,12 +50,7 @@ pub struct NewVersion<'a> {
     pub photo: PhotoId,
     pub owner: OwnerId,
     pub recipe_json: &'a str,
-    pub content_type: &'a str,
-    pub width: u32,
-    pub height: u32,
-    pub byte_size: u64,
-    pub object_key: &'a str,
-    pub thumbnail_key: &'a str,
+    pub files: &'a StoredFiles,
 }
 
 fn parse_id<T: std::str::FromStr>(row: &AnyRow, column: &str) -> Result<T, sqlx::Error> {
@@ -185,12 +185,12 @@ impl Db {
         .bind(photo.id.to_string())
         .bind(photo.owner.to_string())
         .bind(photo.name)
-        .bind(photo.content_type)
-        .bind(i64::from(photo.width))
-        .bind(i64::from(photo.height))
-        .bind(photo.byte_size as i64)
-        .bind(photo.object_key)
-        .bind(photo.thumbnail_key)
+        .bind(photo.files.content_type)
+        .bind(i64::from(photo.files.width))
+        .bind(i64::from(photo.files.height))
+        .bind(photo.files.byte_size as i64)
+        .bind(&photo.files.object_key)
+        .bind(&photo.files.thumbnail_key)
         .bind(created_at)
         .execute(&self.pool)
         .await?;
@@ -207,26 +207,18 @@ impl Db {
             .collect()
     }
 
-    pub async fn photo(&self, owner: OwnerId, id: PhotoId) -> Result<Option<PhotoSummary>, sqlx::Error> {
-        sqlx::query("SELECT id, name, width, height, created_at FROM photos WHERE owner_id = $1 AND id = $2")
-            .bind(owner.to_string())
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(photo_summary)
-            .transpose()
-    }
-
-    pub async fn photo_image(&self, owner: OwnerId, id: PhotoId) -> Result<Option<StoredImage>, sqlx::Error> {
-        sqlx::query("SELECT content_type, name, object_key, thumbnail_key FROM photos WHERE owner_id = $1 AND id = $2")
-            .bind(owner.to_string())
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(stored_image)
-            .transpose()
+    pub async fn photo(&self, owner: OwnerId, id: PhotoId) -> Result<Option<(PhotoSummary, StoredImage)>, sqlx::Error> {
+        sqlx::query(
+            "SELECT id, name, width, height, created_at, content_type, object_key, thumbnail_key
+             FROM photos WHERE owner_id = $1 AND id = $2",
+        )
+        .bind(owner.to_string())
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(|row| Ok((photo_summary(row)?, stored_image(row)?)))
+        .transpose()
     }
 
     // --- versions ---
@@ -240,12 +232,12 @@ impl Db {
         .bind(version.photo.to_string())
         .bind(version.owner.to_string())
         .bind(version.recipe_json)
-        .bind(version.content_type)
-        .bind(i64::from(version.width))
-        .bind(i64::from(version.height))
-        .bind(version.byte_size as i64)
-        .bind(version.object_key)
-        .bind(version.thumbnail_key)
+        .bind(version.files.content_type)
+        .bind(i64::from(version.files.width))
+        .bind(i64::from(version.files.height))
+        .bind(version.files.byte_size as i64)
+        .bind(&version.files.object_key)
+        .bind(&version.files.thumbnail_key)
         .bind(now())
         .execute(&self.pool)
         .await

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use uuid::Uuid;
 
-use crate::db::{Db, NewPhoto, NewVersion, StoredImage};
+use crate::db::{Db, NewPhoto, NewVersion, StoredFiles, StoredImage};
 use crate::error::OrInternal;
 use crate::images::{self, Encoded, Images};
 use crate::storage::{keys, Storage};
@@ -72,35 +72,22 @@ impl PhotoStore {
         if count >= self.quotas.max_photos {
             return Err(AppError::QuotaExceeded(format!("Your workspace holds its limit of {count} photos.")));
         }
-        let byte_size = encoded.data.len() as u64;
-        if used.saturating_add(byte_size) > self.quotas.max_bytes {
+        if used.saturating_add(encoded.data.len() as u64) > self.quotas.max_bytes {
             return Err(AppError::QuotaExceeded("This photo would exceed your storage quota.".into()));
         }
         let id = PhotoId(Uuid::new_v4());
-        let (object_key, thumbnail_key) = keys::photo(owner, id);
-        self.put_pair(&object_key, encoded.data, &thumbnail_key, encoded.thumbnail).await?;
-        let row = NewPhoto {
-            id,
-            owner,
-            name,
-            content_type: encoded.content_type,
-            width: encoded.width,
-            height: encoded.height,
-            byte_size,
-            object_key: &object_key,
-            thumbnail_key: &thumbnail_key,
-        };
-        match self.db.insert_photo(&row).await {
-            Ok(created_at) => Ok(PhotoSummary { id, name: name.into(), width: encoded.width, height: encoded.height, created_at }),
+        let files = self.put_files(keys::photo(owner, id), encoded).await?;
+        match self.db.insert_photo(&NewPhoto { id, owner, name, files: &files }).await {
+            Ok(created_at) => Ok(PhotoSummary { id, name: name.into(), width: files.width, height: files.height, created_at }),
             Err(error) => {
-                self.delete_pair(&object_key, &thumbnail_key).await;
+                self.delete_files(&files.object_key, &files.thumbnail_key).await;
                 Err(error).or_internal("recording an upload")
             }
         }
     }
 
     pub async fn photo_media(&self, owner: OwnerId, id: PhotoId, variant: Variant) -> Result<Media, AppError> {
-        let stored = self.db.photo_image(owner, id).await.or_internal("looking up a photo")?.ok_or(AppError::NotFound)?;
+        let (_, stored) = self.db.photo(owner, id).await.or_internal("looking up a photo")?.ok_or(AppError::NotFound)?;
         self.media(stored, variant).await
     }
 
@@ -118,20 +105,30 @@ impl PhotoStore {
         Ok(Media { data, content_type, filename: stored.name })
     }
 
-    async fn put_pair(&self, key: &str, data: Vec<u8>, thumbnail_key: &str, thumbnail: Vec<u8>) -> Result<(), AppError> {
+    /// Stores an encoded image and its thumbnail under `(object_key, thumbnail_key)`; on failure
+    /// nothing is left behind.
+    async fn put_files(&self, (object_key, thumbnail_key): (String, String), encoded: Encoded) -> Result<StoredFiles, AppError> {
+        let files = StoredFiles {
+            content_type: encoded.content_type,
+            width: encoded.width,
+            height: encoded.height,
+            byte_size: encoded.data.len() as u64,
+            object_key,
+            thumbnail_key,
+        };
         let stored = async {
-            self.storage.put(key, data).await?;
-            self.storage.put(thumbnail_key, thumbnail).await
+            self.storage.put(&files.object_key, encoded.data).await?;
+            self.storage.put(&files.thumbnail_key, encoded.thumbnail).await
         };
         if let Err(error) = stored.await {
-            self.delete_pair(key, thumbnail_key).await;
+            self.delete_files(&files.object_key, &files.thumbnail_key).await;
             return Err(error).or_internal("storing an image");
         }
-        Ok(())
+        Ok(files)
     }
 
     /// Best effort: a failure is logged, and the object is left for the retention sweep.
-    async fn delete_pair(&self, key: &str, thumbnail_key: &str) {
+    async fn delete_files(&self, key: &str, thumbnail_key: &str) {
         for key in [key, thumbnail_key] {
             if let Err(error) = self.storage.delete(key).await {
                 tracing::warn!(%error, "could not delete a stored object");
@@ -147,12 +144,13 @@ impl PhotoService for PhotoStore {
     }
 
     async fn photo(&self, owner: OwnerId, photo: PhotoId) -> Result<PhotoSummary, AppError> {
-        self.db.photo(owner, photo).await.or_internal("reading a photo")?.ok_or(AppError::NotFound)
+        let (summary, _) = self.db.photo(owner, photo).await.or_internal("reading a photo")?.ok_or(AppError::NotFound)?;
+        Ok(summary)
     }
 
     async fn save_version(&self, owner: OwnerId, photo: PhotoId, recipe: EditRecipe) -> Result<GalleryItem, AppError> {
         recipe.validate_len()?;
-        let stored = self.db.photo_image(owner, photo).await.or_internal("reading a photo")?.ok_or(AppError::NotFound)?;
+        let (_, stored) = self.db.photo(owner, photo).await.or_internal("reading a photo")?.ok_or(AppError::NotFound)?;
         let original = self.storage.get(&stored.object_key).await.or_internal("reading an original")?;
         let replay_recipe = recipe.clone();
         let encoded = self
@@ -164,25 +162,11 @@ impl PhotoService for PhotoStore {
             })
             .await?;
 
-        let id = VersionId(Uuid::new_v4());
-        let (object_key, thumbnail_key) = keys::version(owner, id);
-        let byte_size = encoded.data.len() as u64;
-        self.put_pair(&object_key, encoded.data, &thumbnail_key, encoded.thumbnail).await?;
         let recipe_json = serde_json::to_string(&recipe).or_internal("serialising a recipe")?;
-        let row = NewVersion {
-            id,
-            photo,
-            owner,
-            recipe_json: &recipe_json,
-            content_type: encoded.content_type,
-            width: encoded.width,
-            height: encoded.height,
-            byte_size,
-            object_key: &object_key,
-            thumbnail_key: &thumbnail_key,
-        };
-        if let Err(error) = self.db.insert_version(&row).await {
-            self.delete_pair(&object_key, &thumbnail_key).await;
+        let id = VersionId(Uuid::new_v4());
+        let files = self.put_files(keys::version(owner, id), encoded).await?;
+        if let Err(error) = self.db.insert_version(&NewVersion { id, photo, owner, recipe_json: &recipe_json, files: &files }).await {
+            self.delete_files(&files.object_key, &files.thumbnail_key).await;
             return Err(error).or_internal("recording a version");
         }
         let (item, _) = self.db.version(owner, id).await.or_internal("reading a new version")?.ok_or(AppError::Internal)?;
@@ -209,7 +193,7 @@ impl PhotoService for PhotoStore {
         if !self.db.delete_version(owner, version).await.or_internal("deleting a version")? {
             return Err(AppError::NotFound);
         }
-        self.delete_pair(&stored.object_key, &stored.thumbnail_key).await;
+        self.delete_files(&stored.object_key, &stored.thumbnail_key).await;
         Ok(())
     }
 }
