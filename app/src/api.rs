@@ -84,6 +84,14 @@ pub async fn save_to_gallery(photo: PhotoId, recipe: EditRecipe) -> Result<Galle
     }.await)
 }
 
+#[server(endpoint = "gallery/get")]
+pub async fn get_version(id: VersionId) -> Result<GalleryItem, AppError> {
+    context::respond(async {
+        let owner = context::owner().await?.ok_or(AppError::NotFound)?;
+        context::photos()?.version(owner, id).await
+    }.await)
+}
+
 #[server(endpoint = "gallery/list")]
 pub async fn list_gallery() -> Result<Vec<GalleryItem>, AppError> {
     context::respond(async {

@@ -6,7 +6,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{CanvasRenderingContext2d, File, HtmlCanvasElement, HtmlImageElement, ImageData, ProgressEvent, XmlHttpRequest};
 
 use crate::model::{PhotoSummary, UploadReply};
-use crate::recipe::PhotonImage;
+use crate::recipe::{EditOp, Filter, PhotonImage};
 
 pub const UPLOAD_URL: &str = "/api/photos";
 
@@ -53,6 +53,29 @@ pub fn draw(canvas: &HtmlCanvasElement, image: &PhotonImage) -> Result<(), Strin
     let data = ImageData::new_with_u8_clamped_array_and_sh(Clamped(&pixels), image.get_width(), image.get_height())
         .map_err(js_message)?;
     context_2d(canvas)?.put_image_data(&data, 0.0, 0.0).map_err(js_message)
+}
+
+/// Small previews of `filters` applied to `image`, as data URLs for `<img>` buttons.
+pub fn filter_previews(image: &PhotonImage, filters: &[Filter]) -> Vec<(Filter, String)> {
+    const SIDE: f64 = 72.0;
+    let (width, height) = (image.get_width(), image.get_height());
+    let scale = SIDE / f64::from(width.max(height).max(1));
+    let small = photon_rs::transform::resize(
+        image,
+        ((f64::from(width) * scale).round() as u32).max(1),
+        ((f64::from(height) * scale).round() as u32).max(1),
+        photon_rs::transform::SamplingFilter::Triangle,
+    );
+    let Ok(canvas) = leptos::prelude::document().create_element("canvas") else { return Vec::new() };
+    let canvas: HtmlCanvasElement = canvas.unchecked_into();
+    filters
+        .iter()
+        .filter_map(|&name| {
+            let filtered = EditOp::Filter { name }.apply(small.clone()).ok()?;
+            draw(&canvas, &filtered).ok()?;
+            canvas.to_data_url_with_type("image/jpeg").ok().map(|url| (name, url))
+        })
+        .collect()
 }
 
 /// Sends one file to the upload endpoint, reporting progress (0–100) and then the outcome.

@@ -5,6 +5,7 @@ pub mod api;
 #[cfg(feature = "hydrate")]
 pub mod browser;
 pub mod components;
+pub mod editor;
 pub mod error;
 pub mod model;
 pub mod pages;

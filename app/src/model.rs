@@ -63,11 +63,15 @@ pub struct GalleryItem {
     pub name: String,
     pub width: u32,
     pub height: u32,
-    pub steps: usize,
+    pub recipe: crate::recipe::EditRecipe,
     pub created_at: i64,
 }
 
 impl GalleryItem {
+    /// Opens the editor on the original with this version's recipe, to change it.
+    pub fn edit_url(&self) -> String {
+        format!("/photos/{}?version={}", self.photo_id, self.id)
+    }
     pub fn image_url(&self) -> String {
         format!("/media/versions/{}/image", self.id)
     }

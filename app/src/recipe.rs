@@ -8,8 +8,9 @@ use serde::{Deserialize, Serialize};
 
 /// Enough for any real editing session; bounds the work a single request can ask for.
 pub const MAX_STEPS: usize = 500;
-/// photon's brightness works on 8-bit channels.
-pub const MAX_BRIGHTNESS: i16 = 255;
+/// The largest side and area a resize may ask for.
+pub const MAX_SIDE: u32 = 16_384;
+pub const MAX_RESIZE_PIXELS: u64 = 100_000_000;
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct EditRecipe {
@@ -23,11 +24,29 @@ pub enum EditOp {
     Crop { x: u32, y: u32, width: u32, height: u32 },
     /// Clockwise quarter turns: 1 = 90°, 2 = 180°, 3 = 270°.
     Rotate { quarter_turns: u8 },
+    /// Clockwise, -45° to 45°; the canvas grows to hold the turned image.
+    Straighten { degrees: f32 },
     FlipHorizontal,
     FlipVertical,
+    /// Lanczos resampling to exactly `width` × `height`.
+    Resize { width: u32, height: u32 },
     Grayscale,
     /// Added to every colour channel, -255..=255.
     Brightness { amount: i16 },
+    /// -100..=100.
+    Contrast { amount: i16 },
+    /// -100 (grey) ..= 100 (vivid).
+    Saturation { amount: i16 },
+    /// -180..=180 degrees around the colour wheel.
+    Hue { degrees: i16 },
+    /// 0.2..=5.0; above 1 brightens the midtones.
+    Gamma { value: f32 },
+    Sharpen,
+    /// Gaussian blur radius in pixels, 1..=100.
+    Blur { radius: u16 },
+    /// Darkens towards the corners, 1..=100.
+    Vignette { strength: u8 },
+    Filter { name: Filter },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, thiserror::Error)]
@@ -40,8 +59,18 @@ pub enum RecipeError {
     CropOutside { x: u32, y: u32, width: u32, height: u32, image_width: u32, image_height: u32 },
     #[error("rotation must be 1 to 3 quarter turns, not {0}")]
     InvalidRotation(u8),
-    #[error("brightness must be between -{MAX_BRIGHTNESS} and {MAX_BRIGHTNESS}, not {0}")]
-    BrightnessOutOfRange(i16),
+    #[error("{what} must be between {min} and {max}, not {value}")]
+    OutOfRange { what: String, min: f64, max: f64, value: f64 },
+    #[error("a resize to {width}×{height} is outside 1–{MAX_SIDE} pixels a side or {MAX_RESIZE_PIXELS} pixels in all")]
+    InvalidSize { width: u32, height: u32 },
+}
+
+fn in_range(what: &str, value: f64, min: f64, max: f64) -> Result<(), RecipeError> {
+    if value.is_finite() && (min..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(RecipeError::OutOfRange { what: what.into(), min, max, value })
+    }
 }
 
 impl EditRecipe {
@@ -60,7 +89,35 @@ impl EditRecipe {
 }
 
 impl EditOp {
+    /// Checks the parameters that do not depend on the image.
+    pub fn validate(&self) -> Result<(), RecipeError> {
+        match *self {
+            EditOp::Rotate { quarter_turns } if !(1..=3).contains(&quarter_turns) => {
+                Err(RecipeError::InvalidRotation(quarter_turns))
+            }
+            EditOp::Straighten { degrees } => in_range("straightening", f64::from(degrees), -45.0, 45.0),
+            EditOp::Resize { width, height } => {
+                let area = u64::from(width) * u64::from(height);
+                if width == 0 || height == 0 || width > MAX_SIDE || height > MAX_SIDE || area > MAX_RESIZE_PIXELS {
+                    Err(RecipeError::InvalidSize { width, height })
+                } else {
+                    Ok(())
+                }
+            }
+            EditOp::Brightness { amount } => in_range("brightness", f64::from(amount), -255.0, 255.0),
+            EditOp::Contrast { amount } => in_range("contrast", f64::from(amount), -100.0, 100.0),
+            EditOp::Saturation { amount } => in_range("saturation", f64::from(amount), -100.0, 100.0),
+            EditOp::Hue { degrees } => in_range("hue", f64::from(degrees), -180.0, 180.0),
+            EditOp::Gamma { value } => in_range("gamma", f64::from(value), 0.2, 5.0),
+            EditOp::Blur { radius } => in_range("blur radius", f64::from(radius), 1.0, 100.0),
+            EditOp::Vignette { strength } => in_range("vignette strength", f64::from(strength), 1.0, 100.0),
+            _ => Ok(()),
+        }
+    }
+
     pub fn apply(&self, mut image: PhotonImage) -> Result<PhotonImage, RecipeError> {
+        use photon_rs::{colour_spaces, conv, effects, monochrome, transform};
+        self.validate()?;
         match *self {
             EditOp::Crop { x, y, width, height } => {
                 if width == 0 || height == 0 {
@@ -72,32 +129,30 @@ impl EditOp {
                 if !fits {
                     return Err(RecipeError::CropOutside { x, y, width, height, image_width, image_height });
                 }
-                Ok(photon_rs::transform::crop(&image, x, y, x + width, y + height))
+                return Ok(transform::crop(&image, x, y, x + width, y + height));
             }
-            EditOp::Rotate { quarter_turns } => match quarter_turns {
-                1..=3 => Ok((0..quarter_turns).fold(image, |image, _| rotate_clockwise(&image))),
-                other => Err(RecipeError::InvalidRotation(other)),
-            },
-            EditOp::FlipHorizontal => {
-                photon_rs::transform::fliph(&mut image);
-                Ok(image)
+            EditOp::Rotate { quarter_turns } => {
+                return Ok((0..quarter_turns).fold(image, |image, _| rotate_clockwise(&image)));
             }
-            EditOp::FlipVertical => {
-                photon_rs::transform::flipv(&mut image);
-                Ok(image)
+            EditOp::Straighten { degrees } => return Ok(transform::rotate(&image, degrees)),
+            EditOp::Resize { width, height } => {
+                return Ok(transform::resize(&image, width, height, transform::SamplingFilter::Lanczos3));
             }
-            EditOp::Grayscale => {
-                photon_rs::monochrome::grayscale(&mut image);
-                Ok(image)
-            }
-            EditOp::Brightness { amount } => {
-                if !(-MAX_BRIGHTNESS..=MAX_BRIGHTNESS).contains(&amount) {
-                    return Err(RecipeError::BrightnessOutOfRange(amount));
-                }
-                photon_rs::effects::adjust_brightness(&mut image, amount);
-                Ok(image)
-            }
+            EditOp::FlipHorizontal => transform::fliph(&mut image),
+            EditOp::FlipVertical => transform::flipv(&mut image),
+            EditOp::Grayscale => monochrome::grayscale(&mut image),
+            EditOp::Brightness { amount } => effects::adjust_brightness(&mut image, amount),
+            EditOp::Contrast { amount } => effects::adjust_contrast(&mut image, f32::from(amount) * 2.55),
+            EditOp::Saturation { amount } if amount >= 0 => colour_spaces::saturate_hsl(&mut image, f32::from(amount) / 100.0),
+            EditOp::Saturation { amount } => colour_spaces::desaturate_hsl(&mut image, f32::from(-amount) / 100.0),
+            EditOp::Hue { degrees } => colour_spaces::hue_rotate_hsl(&mut image, f32::from(degrees) / 360.0),
+            EditOp::Gamma { value } => colour_spaces::gamma_correction(&mut image, value, value, value),
+            EditOp::Sharpen => conv::sharpen(&mut image),
+            EditOp::Blur { radius } => conv::gaussian_blur(&mut image, i32::from(radius)),
+            EditOp::Vignette { strength } => image = vignette(&image, strength),
+            EditOp::Filter { name } => name.apply(&mut image),
         }
+        Ok(image)
     }
 
     /// A short description for the history list.
@@ -105,12 +160,122 @@ impl EditOp {
         match self {
             EditOp::Crop { width, height, .. } => format!("Crop to {width}×{height}"),
             EditOp::Rotate { quarter_turns } => format!("Rotate {}°", u32::from(*quarter_turns) * 90),
+            EditOp::Straighten { degrees } => format!("Straighten {degrees:+.1}°"),
             EditOp::FlipHorizontal => "Flip horizontally".into(),
             EditOp::FlipVertical => "Flip vertically".into(),
+            EditOp::Resize { width, height } => format!("Resize to {width}×{height}"),
             EditOp::Grayscale => "Grayscale".into(),
             EditOp::Brightness { amount } => format!("Brightness {amount:+}"),
+            EditOp::Contrast { amount } => format!("Contrast {amount:+}"),
+            EditOp::Saturation { amount } => format!("Saturation {amount:+}"),
+            EditOp::Hue { degrees } => format!("Hue {degrees:+}°"),
+            EditOp::Gamma { value } => format!("Gamma {value:.2}"),
+            EditOp::Sharpen => "Sharpen".into(),
+            EditOp::Blur { radius } => format!("Blur {radius}px"),
+            EditOp::Vignette { strength } => format!("Vignette {strength}"),
+            EditOp::Filter { name } => format!("Filter: {}", name.label()),
         }
     }
+}
+
+macro_rules! filters {
+    ($($variant:ident => $key:literal, $label:literal;)+) => {
+        /// The named photon filters, in the order the editor shows them.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum Filter { $($variant),+ }
+
+        impl Filter {
+            pub const ALL: &'static [Filter] = &[$(Filter::$variant),+];
+
+            pub fn label(self) -> &'static str {
+                match self { $(Filter::$variant => $label),+ }
+            }
+
+            /// The name photon's `filters::filter` knows it by (and the serialised name).
+            pub fn key(self) -> &'static str {
+                match self { $(Filter::$variant => $key),+ }
+            }
+        }
+    };
+}
+
+filters! {
+    Oceanic => "oceanic", "Oceanic";
+    Islands => "islands", "Islands";
+    Marine => "marine", "Marine";
+    Seagreen => "seagreen", "Sea green";
+    Flagblue => "flagblue", "Flag blue";
+    Diamante => "diamante", "Diamante";
+    Liquid => "liquid", "Liquid";
+    Radio => "radio", "Radio";
+    Twenties => "twenties", "Twenties";
+    Rosetint => "rosetint", "Rose tint";
+    Mauve => "mauve", "Mauve";
+    Bluechrome => "bluechrome", "Blue chrome";
+    Vintage => "vintage", "Vintage";
+    Perfume => "perfume", "Perfume";
+    Serenity => "serenity", "Serenity";
+    Golden => "golden", "Golden";
+    PastelPink => "pastel_pink", "Pastel pink";
+    Cali => "cali", "Cali";
+    Dramatic => "dramatic", "Dramatic";
+    Firenze => "firenze", "Firenze";
+    Obsidian => "obsidian", "Obsidian";
+    Lofi => "lofi", "Lo-fi";
+    Neue => "neue", "Neue";
+    Lix => "lix", "Lix";
+    Ryo => "ryo", "Ryo";
+    DuotoneViolette => "duotone_violette", "Duotone violet";
+    DuotoneHorizon => "duotone_horizon", "Duotone horizon";
+    DuotoneLilac => "duotone_lilac", "Duotone lilac";
+    DuotoneOchre => "duotone_ochre", "Duotone ochre";
+    Sepia => "sepia", "Sepia";
+    Invert => "invert", "Invert";
+    Solarize => "solarize", "Solarize";
+    Primary => "primary", "Primary";
+    Normalize => "normalize", "Auto levels";
+}
+
+impl Filter {
+    fn apply(self, image: &mut PhotonImage) {
+        use photon_rs::{channels, effects, filters, monochrome};
+        match self {
+            Filter::Neue => filters::neue(image),
+            Filter::Lix => filters::lix(image),
+            Filter::Ryo => filters::ryo(image),
+            Filter::DuotoneViolette => filters::duotone_violette(image),
+            Filter::DuotoneHorizon => filters::duotone_horizon(image),
+            Filter::DuotoneLilac => filters::duotone_lilac(image),
+            Filter::DuotoneOchre => filters::duotone_ochre(image),
+            Filter::Sepia => monochrome::sepia(image),
+            Filter::Invert => channels::invert(image),
+            Filter::Solarize => effects::solarize(image),
+            Filter::Primary => effects::primary(image),
+            Filter::Normalize => effects::normalize(image),
+            // The rest are photon's own named presets.
+            other => filters::filter(image, other.key()),
+        }
+    }
+}
+
+/// Darkens each pixel by its squared distance from the centre. Ours, not photon's (it has none),
+/// and still the single implementation both sides run.
+fn vignette(image: &PhotonImage, strength: u8) -> PhotonImage {
+    let (width, height) = (image.get_width(), image.get_height());
+    let mut pixels = image.get_raw_pixels();
+    let (cx, cy) = (width as f32 / 2.0, height as f32 / 2.0);
+    let reach = cx * cx + cy * cy;
+    let amount = f32::from(strength) / 100.0;
+    for (index, pixel) in pixels.chunks_exact_mut(4).enumerate() {
+        let x = (index as u32 % width) as f32 + 0.5 - cx;
+        let y = (index as u32 / width) as f32 + 0.5 - cy;
+        let factor = 1.0 - amount * ((x * x + y * y) / reach);
+        for channel in &mut pixel[..3] {
+            *channel = (f32::from(*channel) * factor).round().clamp(0.0, 255.0) as u8;
+        }
+    }
+    PhotonImage::new(pixels, width, height)
 }
 
 /// An exact 90° turn on the RGBA buffer. photon's `rotate` shears for arbitrary angles, which is
@@ -205,7 +370,7 @@ mod tests {
     fn brightness_raises_channels_and_rejects_out_of_range_amounts() {
         let out = apply(EditOp::Brightness { amount: 20 }).unwrap();
         assert_eq!(out.get_raw_pixels()[..3], [20, 120, 220]);
-        assert_eq!(apply(EditOp::Brightness { amount: 300 }).err(), Some(RecipeError::BrightnessOutOfRange(300)));
+        assert!(matches!(apply(EditOp::Brightness { amount: 300 }), Err(RecipeError::OutOfRange { .. })));
     }
 
     #[test]
@@ -213,6 +378,115 @@ mod tests {
         assert_eq!(apply(EditOp::Rotate { quarter_turns: 4 }).err(), Some(RecipeError::InvalidRotation(4)));
         let long = EditRecipe { ops: vec![EditOp::Grayscale; MAX_STEPS + 1] };
         assert_eq!(long.apply(numbered()).err(), Some(RecipeError::TooManySteps));
+    }
+
+    /// A 40×30 gradient with every channel different, for the colour operations.
+    fn gradient() -> PhotonImage {
+        let pixels = (0..30u32)
+            .flat_map(|y| (0..40u32).flat_map(move |x| [(x * 6) as u8, (y * 8) as u8, 128, 255]))
+            .collect();
+        PhotonImage::new(pixels, 40, 30)
+    }
+
+    fn mean(image: &PhotonImage) -> f64 {
+        let pixels = image.get_raw_pixels();
+        let sum: u64 = pixels.chunks(4).flat_map(|p| p[..3].iter().map(|&c| u64::from(c))).sum();
+        sum as f64 / (pixels.len() / 4 * 3) as f64
+    }
+
+    fn run(op: EditOp, image: PhotonImage) -> PhotonImage {
+        op.apply(image).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn resize_gives_exact_dimensions_and_rejects_absurd_sizes() {
+        let out = run(EditOp::Resize { width: 17, height: 9 }, gradient());
+        assert_eq!((out.get_width(), out.get_height()), (17, 9));
+        for (width, height) in [(0, 10), (10, 0), (MAX_SIDE + 1, 1), (MAX_SIDE, MAX_SIDE)] {
+            assert_eq!(
+                EditOp::Resize { width, height }.apply(gradient()).err(),
+                Some(RecipeError::InvalidSize { width, height })
+            );
+        }
+    }
+
+    #[test]
+    fn straightening_grows_the_canvas_and_is_bounded() {
+        let out = run(EditOp::Straighten { degrees: 10.0 }, gradient());
+        assert!(out.get_width() > 40 && out.get_height() > 30, "{}×{}", out.get_width(), out.get_height());
+        assert!(matches!(EditOp::Straighten { degrees: 60.0 }.apply(gradient()), Err(RecipeError::OutOfRange { .. })));
+        assert!(matches!(EditOp::Straighten { degrees: f32::NAN }.apply(gradient()), Err(RecipeError::OutOfRange { .. })));
+    }
+
+    #[test]
+    fn contrast_spreads_values_apart() {
+        let spread = |image: &PhotonImage| {
+            let reds: Vec<u8> = image.get_raw_pixels().chunks(4).map(|p| p[0]).collect();
+            reds.iter().max().unwrap() - reds.iter().min().unwrap()
+        };
+        let before = spread(&gradient());
+        assert!(spread(&run(EditOp::Contrast { amount: 60 }, gradient())) > before);
+        assert!(spread(&run(EditOp::Contrast { amount: -60 }, gradient())) < before);
+    }
+
+    #[test]
+    fn saturation_minus_100_is_grey_and_hue_changes_colours() {
+        let grey = run(EditOp::Saturation { amount: -100 }, gradient());
+        for pixel in grey.get_raw_pixels().chunks(4) {
+            assert!(pixel[0].abs_diff(pixel[1]) <= 1 && pixel[1].abs_diff(pixel[2]) <= 1, "{pixel:?}");
+        }
+        let shifted = run(EditOp::Hue { degrees: 120 }, gradient());
+        assert_ne!(shifted.get_raw_pixels(), gradient().get_raw_pixels());
+        assert!(matches!(EditOp::Hue { degrees: 181 }.apply(gradient()), Err(RecipeError::OutOfRange { .. })));
+    }
+
+    #[test]
+    fn gamma_above_one_brightens_and_below_one_darkens() {
+        let before = mean(&gradient());
+        assert!(mean(&run(EditOp::Gamma { value: 2.0 }, gradient())) > before);
+        assert!(mean(&run(EditOp::Gamma { value: 0.5 }, gradient())) < before);
+        assert!(matches!(EditOp::Gamma { value: 0.0 }.apply(gradient()), Err(RecipeError::OutOfRange { .. })));
+    }
+
+    #[test]
+    fn blur_smooths_and_sharpen_keeps_dimensions() {
+        let edges = |image: &PhotonImage| -> u64 {
+            let pixels = image.get_raw_pixels();
+            pixels.chunks(4).zip(pixels.chunks(4).skip(1)).map(|(a, b)| u64::from(a[0].abs_diff(b[0]))).sum()
+        };
+        let mut stripes = PhotonImage::new(
+            (0..40 * 30).flat_map(|i| if i % 2 == 0 { [0, 0, 0, 255] } else { [255, 255, 255, 255] }).collect(),
+            40,
+            30,
+        );
+        let before = edges(&stripes);
+        stripes = run(EditOp::Blur { radius: 2 }, stripes);
+        assert!(edges(&stripes) < before / 2);
+        let sharp = run(EditOp::Sharpen, gradient());
+        assert_eq!((sharp.get_width(), sharp.get_height()), (40, 30));
+        assert!(matches!(EditOp::Blur { radius: 0 }.apply(gradient()), Err(RecipeError::OutOfRange { .. })));
+    }
+
+    #[test]
+    fn vignette_darkens_corners_more_than_the_centre() {
+        let flat = PhotonImage::new(vec![200; 40 * 30 * 4], 40, 30);
+        let out = run(EditOp::Vignette { strength: 80 }, flat);
+        let pixels = out.get_raw_pixels();
+        let at = |x: usize, y: usize| pixels[(y * 40 + x) * 4];
+        assert!(at(0, 0) < 80, "corner {}", at(0, 0));
+        assert!(at(20, 15) >= 199, "centre {}", at(20, 15));
+    }
+
+    #[test]
+    fn there_are_at_least_thirty_filters_and_each_changes_the_photo() {
+        assert!(Filter::ALL.len() >= 30);
+        for &name in Filter::ALL {
+            let out = run(EditOp::Filter { name }, gradient());
+            assert_eq!((out.get_width(), out.get_height()), (40, 30), "{name:?}");
+            assert_ne!(out.get_raw_pixels(), gradient().get_raw_pixels(), "{name:?} changed nothing");
+            let json = serde_json::to_string(&EditOp::Filter { name }).unwrap();
+            assert!(json.contains(name.key()), "{json}");
+        }
     }
 
     #[test]

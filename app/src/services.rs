@@ -15,6 +15,7 @@ pub trait PhotoService: Send + Sync + 'static {
     async fn photo(&self, owner: OwnerId, photo: PhotoId) -> Result<PhotoSummary, AppError>;
     /// Replays `recipe` on the full-resolution original and stores the result as a new version.
     async fn save_version(&self, owner: OwnerId, photo: PhotoId, recipe: EditRecipe) -> Result<GalleryItem, AppError>;
+    async fn version(&self, owner: OwnerId, version: VersionId) -> Result<GalleryItem, AppError>;
     async fn gallery(&self, owner: OwnerId) -> Result<Vec<GalleryItem>, AppError>;
     async fn delete_version(&self, owner: OwnerId, version: VersionId) -> Result<(), AppError>;
     /// `current` when it still exists, otherwise a new guest owner.

@@ -41,7 +41,7 @@ test('a photo goes from upload through a WASM edit into the gallery', async ({ p
 
   // Edits run in WASM in the page: no request reaches the server while editing.
   const requests: string[] = [];
-  page.on('request', (request) => requests.push(request.url()));
+  page.on('request', (request) => { if (request.url().startsWith('http')) requests.push(request.url()); });
   await page.getByRole('button', { name: 'Rotate 90°' }).click();
   await page.getByRole('button', { name: 'Grayscale' }).click();
   await expect(page.locator('canvas.editor-canvas')).toHaveAttribute('data-steps', '2');
@@ -60,9 +60,24 @@ test('a photo goes from upload through a WASM edit into the gallery', async ({ p
   expect(await item.locator('img').evaluate((img: HTMLImageElement) => img.naturalHeight)).toBe(360);
 
   // The saved image is the server's replay of the same recipe: rotated and gray.
-  const href = await item.locator('a').getAttribute('href');
-  const saved = await page.request.get(href!);
-  expect(saved.status()).toBe(200);
+  const href = await item.getByRole('link', { name: 'Edited chelsea.jpg' }).getAttribute('href');
+  const saved = await page.evaluate(async (src) => {
+    const image = new Image();
+    image.src = src;
+    await image.decode();
+    const canvas = document.createElement('canvas');
+    canvas.width = image.naturalWidth;
+    canvas.height = image.naturalHeight;
+    const context = canvas.getContext('2d')!;
+    context.drawImage(image, 0, 0);
+    const data = context.getImageData(0, 0, canvas.width, canvas.height).data;
+    let colourful = 0;
+    for (let i = 0; i < data.length; i += 4) {
+      if (Math.abs(data[i] - data[i + 1]) > 8 || Math.abs(data[i + 1] - data[i + 2]) > 8) colourful++;
+    }
+    return { width: canvas.width, height: canvas.height, colourful };
+  }, href!);
+  expect(saved).toEqual({ width: 300, height: 451, colourful: 0 });
 
   // A reload renders the gallery on the server, with the item still there.
   await page.reload();

@@ -75,14 +75,14 @@ fn photo_summary(row: &AnyRow) -> Result<PhotoSummary, sqlx::Error> {
 
 fn gallery_item(row: &AnyRow) -> Result<GalleryItem, sqlx::Error> {
     let recipe: String = row.try_get("recipe")?;
-    let steps = serde_json::from_str::<app::recipe::EditRecipe>(&recipe).map(|r| r.ops.len()).unwrap_or(0);
+    let recipe = serde_json::from_str(&recipe).map_err(|e| sqlx::Error::Decode(format!("stored recipe: {e}").into()))?;
     Ok(GalleryItem {
         id: parse_id(row, "id")?,
         photo_id: parse_id(row, "photo_id")?,
         name: row.try_get("name")?,
         width: dimension(row, "width")?,
         height: dimension(row, "height")?,
-        steps,
+        recipe,
         created_at: row.try_get("created_at")?,
     })
 }

@@ -184,6 +184,11 @@ impl PhotoService for PhotoStore {
         Ok(owner)
     }
 
+    async fn version(&self, owner: OwnerId, version: VersionId) -> Result<GalleryItem, AppError> {
+        let (item, _) = self.db.version(owner, version).await.or_internal("reading a version")?.ok_or(AppError::NotFound)?;
+        Ok(item)
+    }
+
     async fn gallery(&self, owner: OwnerId) -> Result<Vec<GalleryItem>, AppError> {
         self.db.gallery(owner).await.or_internal("listing the gallery")
     }
