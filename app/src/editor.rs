@@ -9,6 +9,11 @@ use crate::api::save_to_gallery;
 use crate::model::PhotoSummary;
 use crate::recipe::{EditOp, EditRecipe, Filter};
 
+/// Photos larger than this (longest side) are edited on a scaled copy; the server replays the
+/// recipe on the full-resolution original when saving.
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+const PREVIEW_MAX_SIDE: u32 = 2048;
+
 // Only the browser moves past the first state.
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 #[derive(Clone, Debug, PartialEq)]
@@ -73,6 +78,8 @@ pub fn Editor(photo: PhotoSummary, #[prop(default = EditRecipe::default())] init
     let compare = RwSignal::new(0u32);
     let filter_previews = RwSignal::new(Vec::<(Filter, String)>::new());
     let canvas = NodeRef::<leptos::html::Canvas>::new();
+    #[cfg(feature = "hydrate")]
+    let original_size = (photo.width, photo.height);
 
     let commit = move |op: EditOp| {
         pending.set(None);
@@ -97,11 +104,27 @@ pub fn Editor(photo: PhotoSummary, #[prop(default = EditRecipe::default())] init
     #[cfg(feature = "hydrate")]
     {
         let original = StoredValue::new(None::<crate::recipe::PhotonImage>);
+        // Preview pixels per original pixel.
+        let scale = StoredValue::new(1.0f64);
         let url = photo.original_url();
         leptos::task::spawn_local(async move {
             match crate::browser::load_image(&url).await {
                 Ok(image) => {
-                    original.set_value(Some(image));
+                    let (width, height) = (image.get_width(), image.get_height());
+                    let longest = width.max(height);
+                    let preview = if longest > PREVIEW_MAX_SIDE {
+                        let factor = f64::from(PREVIEW_MAX_SIDE) / f64::from(longest);
+                        scale.set_value(factor);
+                        photon_rs::transform::resize(
+                            &image,
+                            ((f64::from(width) * factor).round() as u32).max(1),
+                            ((f64::from(height) * factor).round() as u32).max(1),
+                            photon_rs::transform::SamplingFilter::Triangle,
+                        )
+                    } else {
+                        image
+                    };
+                    original.set_value(Some(preview));
                     canvas_state.set(CanvasState::Ready);
                 }
                 Err(message) => canvas_state.set(CanvasState::Failed(message)),
@@ -116,9 +139,14 @@ pub fn Editor(photo: PhotoSummary, #[prop(default = EditRecipe::default())] init
                 return;
             }
             let (Some(canvas), Some(image)) = (canvas.get(), original.get_value()) else { return };
-            match preview.apply(image) {
+            let factor = scale.get_value();
+            match preview.scaled(factor).apply(image) {
                 Ok(edited) => {
-                    let (width, height) = (edited.get_width(), edited.get_height());
+                    // Sizes and crop coordinates are always in full-resolution pixels.
+                    let full = |preview: u32| (f64::from(preview) / factor).round() as u32;
+                    let (width, height) = preview
+                        .output_size(original_size)
+                        .unwrap_or((full(edited.get_width()), full(edited.get_height())));
                     size.set((width, height));
                     edit_error.set(crate::browser::draw(&canvas, &edited).err());
                     if dragging.is_none() {

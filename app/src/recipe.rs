@@ -81,6 +81,40 @@ impl EditRecipe {
         Ok(())
     }
 
+    /// The same edit for a copy of the image scaled by `factor` (the editor previews large photos
+    /// at screen size): pixel-sized parameters shrink with it, rounded down so a crop that fits the
+    /// full image still fits the smaller one.
+    pub fn scaled(&self, factor: f64) -> EditRecipe {
+        let scale = |value: u32| ((f64::from(value) * factor).floor() as u32).max(1);
+        let ops = self
+            .ops
+            .iter()
+            .map(|op| match *op {
+                EditOp::Crop { x, y, width, height } => EditOp::Crop {
+                    x: (f64::from(x) * factor).floor() as u32,
+                    y: (f64::from(y) * factor).floor() as u32,
+                    width: scale(width),
+                    height: scale(height),
+                },
+                EditOp::Resize { width, height } => EditOp::Resize { width: scale(width), height: scale(height) },
+                EditOp::Blur { radius } => EditOp::Blur { radius: scale(u32::from(radius)).min(100) as u16 },
+                ref other => other.clone(),
+            })
+            .collect();
+        EditRecipe { ops }
+    }
+
+    /// The result's size for an input of `size`, without touching pixels; `None` when a step
+    /// (straightening) only knows its size by running.
+    pub fn output_size(&self, size: (u32, u32)) -> Option<(u32, u32)> {
+        self.ops.iter().try_fold(size, |(width, height), op| match *op {
+            EditOp::Crop { width, height, .. } | EditOp::Resize { width, height } => Some((width, height)),
+            EditOp::Rotate { quarter_turns } if quarter_turns % 2 == 1 => Some((height, width)),
+            EditOp::Straighten { .. } => None,
+            _ => Some((width, height)),
+        })
+    }
+
     /// Applies every step in order; the first invalid step stops the replay with a typed error.
     pub fn apply(&self, image: PhotonImage) -> Result<PhotonImage, RecipeError> {
         self.validate_len()?;
@@ -487,6 +521,40 @@ mod tests {
             let json = serde_json::to_string(&EditOp::Filter { name }).unwrap();
             assert!(json.contains(name.key()), "{json}");
         }
+    }
+
+    #[test]
+    fn a_scaled_recipe_fits_the_scaled_image() {
+        let recipe = EditRecipe {
+            ops: vec![
+                EditOp::Crop { x: 3, y: 1, width: 37, height: 29 },
+                EditOp::Blur { radius: 3 },
+                EditOp::Resize { width: 30, height: 21 },
+            ],
+        };
+        let half = recipe.scaled(0.5);
+        assert_eq!(half.ops[0], EditOp::Crop { x: 1, y: 0, width: 18, height: 14 });
+        assert_eq!(half.ops[1], EditOp::Blur { radius: 1 });
+        let small = PhotonImage::new(vec![90; 20 * 15 * 4], 20, 15);
+        let out = half.apply(small).unwrap();
+        assert_eq!((out.get_width(), out.get_height()), (15, 10));
+        assert_eq!(recipe.scaled(1.0), recipe);
+    }
+
+    #[test]
+    fn output_size_matches_what_apply_produces() {
+        let recipe = EditRecipe {
+            ops: vec![
+                EditOp::Crop { x: 2, y: 2, width: 30, height: 20 },
+                EditOp::Rotate { quarter_turns: 1 },
+                EditOp::Filter { name: Filter::Golden },
+                EditOp::Resize { width: 10, height: 14 },
+                EditOp::Rotate { quarter_turns: 3 },
+            ],
+        };
+        let out = recipe.apply(gradient()).unwrap();
+        assert_eq!(recipe.output_size((40, 30)), Some((out.get_width(), out.get_height())));
+        assert_eq!(EditRecipe { ops: vec![EditOp::Straighten { degrees: 3.0 }] }.output_size((40, 30)), None);
     }
 
     #[test]

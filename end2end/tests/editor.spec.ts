@@ -96,3 +96,39 @@ test('the compare slider shows the original over the edit', async ({ page }) => 
   await expect(before).toBeVisible();
   await expect(before).toHaveCSS('clip-path', 'inset(0px 50% 0px 0px)');
 });
+
+test('a 24-megapixel photo is edited on a screen-sized preview and saved at full resolution', async ({ page }) => {
+  await page.goto('/');
+  await expect(page.locator('body[data-hydrated="true"]')).toBeAttached();
+  // Paint a 6000×4000 photo in the page and drop it on the workspace.
+  const drop = await page.evaluateHandle(async () => {
+    const canvas = document.createElement('canvas');
+    canvas.width = 6000;
+    canvas.height = 4000;
+    const context = canvas.getContext('2d')!;
+    const gradient = context.createLinearGradient(0, 0, 6000, 4000);
+    gradient.addColorStop(0, '#2a6f97');
+    gradient.addColorStop(1, '#f4a261');
+    context.fillStyle = gradient;
+    context.fillRect(0, 0, 6000, 4000);
+    context.fillStyle = '#e63946';
+    context.fillRect(1000, 1000, 1500, 1000);
+    const blob: Blob = await new Promise((resolve) => canvas.toBlob((b) => resolve(b!), 'image/jpeg', 0.9));
+    const transfer = new DataTransfer();
+    transfer.items.add(new File([blob], 'large.jpg', { type: 'image/jpeg' }));
+    return transfer;
+  });
+  await page.dispatchEvent('.dropzone', 'drop', { dataTransfer: drop });
+  await expect(page.locator('.upload[data-state="done"]')).toHaveCount(1, { timeout: 30_000 });
+  await page.locator('.photos .card a', { hasText: 'large.jpg' }).click();
+  await expect(canvas(page)).toHaveAttribute('data-state', 'ready', { timeout: 30_000 });
+
+  const preview = await canvas(page).evaluate((c: HTMLCanvasElement) => [c.width, c.height]);
+  expect(preview).toEqual([2048, 1365]);
+  await expect(page.locator('.editor-header .card-meta')).toHaveText('6000×4000');
+  await page.getByRole('button', { name: 'Rotate 90°' }).click();
+  await expect(page.locator('.editor-header .card-meta')).toHaveText('4000×6000');
+  await page.getByRole('button', { name: 'Save to gallery' }).click();
+  await expect(page).toHaveURL(/\/gallery$/, { timeout: 30_000 });
+  await expect(page.locator('.gallery-item', { hasText: 'large.jpg' })).toContainText('4000×6000 · 1 edits');
+});
