@@ -132,3 +132,17 @@ test('a 24-megapixel photo is edited on a screen-sized preview and saved at full
   await expect(page).toHaveURL(/\/gallery$/, { timeout: 30_000 });
   await expect(page.locator('.gallery-item', { hasText: 'large.jpg' })).toContainText('4000×6000 · 1 edits');
 });
+
+test('a direct visit to the editor renders it on the server and hydrates it', async ({ page }) => {
+  await page.goto('/');
+  await expect(page.locator('body[data-hydrated="true"]')).toBeAttached();
+  await page.locator('input[type=file]').setInputFiles(fixture('chelsea.png'));
+  await page.locator('.photos .card a').click();
+  await expect(canvas(page)).toHaveAttribute('data-state', 'ready');
+
+  await page.reload();
+  await expect(page.locator('body[data-hydrated="true"]')).toBeAttached();
+  await expect(canvas(page)).toHaveAttribute('data-state', 'ready');
+  await page.getByRole('button', { name: 'Grayscale' }).click();
+  await expect(canvas(page)).toHaveAttribute('data-steps', '1');
+});
