@@ -2,6 +2,7 @@
 //! the edit recipe. `server/` keeps the contracts; `frontend/` hydrates these pages.
 
 pub mod api;
+pub mod bench;
 #[cfg(feature = "hydrate")]
 pub mod browser;
 pub mod components;
