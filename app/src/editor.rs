@@ -160,6 +160,15 @@ pub fn Editor(photo: PhotoSummary, #[prop(default = EditRecipe::default())] init
             }
         });
         let keys = window_event_listener(leptos::ev::keydown, move |event| {
+            use wasm_bindgen::JsCast;
+            // Inside a number field, Ctrl+Z undoes the typing, not the photo.
+            let typing = event
+                .target()
+                .and_then(|target| target.dyn_into::<web_sys::HtmlInputElement>().ok())
+                .is_some_and(|input| input.type_() != "range" && input.type_() != "checkbox");
+            if typing {
+                return;
+            }
             let command = event.ctrl_key() || event.meta_key();
             match event.key().as_str() {
                 "z" | "Z" if command && event.shift_key() => redo_step(),
