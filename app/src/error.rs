@@ -19,6 +19,8 @@ pub enum AppError {
     UnsupportedType(String),
     #[error("{0}")]
     QuotaExceeded(String),
+    #[error("{0}")]
+    Forbidden(String),
     #[error("This edit cannot be applied: {0}")]
     Recipe(#[from] RecipeError),
     #[error("Something went wrong on our side. Please try again.")]
@@ -35,7 +37,7 @@ impl AppError {
             AppError::BadRequest(_) | AppError::Recipe(_) | AppError::Transport(_) => 400,
             AppError::TooLarge { .. } => 413,
             AppError::UnsupportedType(_) => 415,
-            AppError::QuotaExceeded(_) => 403,
+            AppError::QuotaExceeded(_) | AppError::Forbidden(_) => 403,
             AppError::Internal => 500,
         }
     }

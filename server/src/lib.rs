@@ -2,6 +2,7 @@
 //! database, storage and routes; `main.rs` only parses the command line.
 
 pub mod config;
+pub mod csrf;
 pub mod db;
 pub mod error;
 pub mod http;
@@ -87,6 +88,7 @@ impl Application {
         let router = pages
             .merge(http::routes())
             .layer(session_layer)
+            .layer(axum::middleware::from_fn(csrf::refuse_cross_site))
             .layer(TraceLayer::new_for_http())
             .with_state(state);
         Ok(Self { listener, router, sessions })

@@ -217,7 +217,46 @@ async fn the_session_cookie_is_http_only_and_same_site_lax(app: TestApp) {
     assert!(cookie.contains("Path=/"), "{cookie}");
 }
 
+async fn cross_site_writes_are_refused_with_403_and_store_nothing(app: TestApp) {
+    use axum::body::Body;
+    use axum::http::Request;
+    let upload = |origin_headers: &[(&str, &str)]| {
+        let mut request = Request::post("/api/photos").header("host", "127.0.0.1:3000");
+        for (name, value) in origin_headers {
+            request = request.header(*name, *value);
+        }
+        request.body(Body::from(fixture("chelsea.png"))).unwrap()
+    };
+    let refused = app.send(upload(&[("sec-fetch-site", "cross-site"), ("origin", "https://evil.example")])).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(refused.session_cookie().is_none());
+    assert_eq!(app.send(upload(&[("origin", "https://evil.example")])).await.status, StatusCode::FORBIDDEN);
+
+    let accepted = app.send(upload(&[("sec-fetch-site", "same-origin"), ("origin", "http://127.0.0.1:3000")])).await;
+    assert_eq!(accepted.status, StatusCode::CREATED);
+    let cookie = accepted.session_cookie().unwrap();
+    let id = accepted.json()["id"].as_str().unwrap().to_string();
+
+    // Server functions too: a cross-site save is refused before it runs.
+    let save = Request::post("/api/gallery/save")
+        .header("content-type", "application/json")
+        .header("cookie", &cookie)
+        .header("sec-fetch-site", "cross-site")
+        .body(Body::from(json!({ "photo": id, "recipe": { "ops": [] } }).to_string()))
+        .unwrap();
+    assert_eq!(app.send(save).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.call_form("gallery/list", Some(&cookie), "").await.json(), json!([]));
+    // Reading stays possible (GET is never state-changing here).
+    let thumb = Request::get(format!("/media/photos/{id}/thumbnail"))
+        .header("cookie", &cookie)
+        .header("sec-fetch-site", "cross-site")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(app.send(thumb).await.status, StatusCode::OK);
+}
+
 on_both_databases!(
+    cross_site_writes_are_refused_with_403_and_store_nothing,
     upload_is_accepted_listed_and_thumbnailed,
     a_png_renamed_to_jpg_is_handled_by_its_content,
     html_renamed_to_jpg_is_refused_with_415,
