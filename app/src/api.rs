@@ -34,6 +34,15 @@ mod context {
         session_owner(&session().await?).await
     }
 
+    /// Runs `work` for the session's owner; a visitor who owns nothing gets `NotFound`, as a
+    /// stranger does.
+    pub async fn as_owner<T, Fut>(work: impl FnOnce(Photos, OwnerId) -> Fut) -> Result<T, AppError>
+    where
+        Fut: std::future::Future<Output = Result<T, AppError>>,
+    {
+        respond(async { work(photos()?, owner().await?.ok_or(AppError::NotFound)?).await }.await)
+    }
+
     /// Answers an error with the status it names rather than a blanket 500.
     pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
         if let Err(error) = &result {
@@ -70,26 +79,17 @@ pub async fn list_photos() -> Result<Vec<PhotoSummary>, AppError> {
 
 #[server(endpoint = "photos/get")]
 pub async fn get_photo(id: PhotoId) -> Result<PhotoSummary, AppError> {
-    context::respond(async {
-        let owner = context::owner().await?.ok_or(AppError::NotFound)?;
-        context::photos()?.photo(owner, id).await
-    }.await)
+    context::as_owner(|photos, owner| async move { photos.photo(owner, id).await }).await
 }
 
 #[server(endpoint = "gallery/save", input = Json)]
 pub async fn save_to_gallery(photo: PhotoId, recipe: EditRecipe) -> Result<GalleryItem, AppError> {
-    context::respond(async {
-        let owner = context::owner().await?.ok_or(AppError::NotFound)?;
-        context::photos()?.save_version(owner, photo, recipe).await
-    }.await)
+    context::as_owner(|photos, owner| async move { photos.save_version(owner, photo, recipe).await }).await
 }
 
 #[server(endpoint = "gallery/get")]
 pub async fn get_version(id: VersionId) -> Result<GalleryItem, AppError> {
-    context::respond(async {
-        let owner = context::owner().await?.ok_or(AppError::NotFound)?;
-        context::photos()?.version(owner, id).await
-    }.await)
+    context::as_owner(|photos, owner| async move { photos.version(owner, id).await }).await
 }
 
 #[server(endpoint = "gallery/list")]
@@ -104,8 +104,5 @@ pub async fn list_gallery() -> Result<Vec<GalleryItem>, AppError> {
 
 #[server(endpoint = "gallery/delete")]
 pub async fn delete_gallery_item(id: VersionId) -> Result<(), AppError> {
-    context::respond(async {
-        let owner = context::owner().await?.ok_or(AppError::NotFound)?;
-        context::photos()?.delete_version(owner, id).await
-    }.await)
+    context::as_owner(|photos, owner| async move { photos.delete_version(owner, id).await }).await
 }

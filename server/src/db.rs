@@ -223,7 +223,8 @@ impl Db {
 
     // --- versions ---
 
-    pub async fn insert_version(&self, version: &NewVersion<'_>) -> Result<(), sqlx::Error> {
+    pub async fn insert_version(&self, version: &NewVersion<'_>) -> Result<i64, sqlx::Error> {
+        let created_at = now();
         sqlx::query(
             "INSERT INTO versions (id, photo_id, owner_id, recipe, content_type, width, height, byte_size, object_key, thumbnail_key, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
@@ -238,10 +239,10 @@ impl Db {
         .bind(version.files.byte_size as i64)
         .bind(&version.files.object_key)
         .bind(&version.files.thumbnail_key)
-        .bind(now())
+        .bind(created_at)
         .execute(&self.pool)
-        .await
-        .map(|_| ())
+        .await?;
+        Ok(created_at)
     }
 
     pub async fn gallery(&self, owner: OwnerId) -> Result<Vec<GalleryItem>, sqlx::Error> {

@@ -165,12 +165,22 @@ impl PhotoService for PhotoStore {
         let recipe_json = serde_json::to_string(&recipe).or_internal("serialising a recipe")?;
         let id = VersionId(Uuid::new_v4());
         let files = self.put_files(keys::version(owner, id), encoded).await?;
-        if let Err(error) = self.db.insert_version(&NewVersion { id, photo, owner, recipe_json: &recipe_json, files: &files }).await {
-            self.delete_files(&files.object_key, &files.thumbnail_key).await;
-            return Err(error).or_internal("recording a version");
+        let version = NewVersion { id, photo, owner, recipe_json: &recipe_json, files: &files };
+        match self.db.insert_version(&version).await {
+            Ok(created_at) => Ok(GalleryItem {
+                id,
+                photo_id: photo,
+                name: stored.name,
+                width: files.width,
+                height: files.height,
+                recipe,
+                created_at,
+            }),
+            Err(error) => {
+                self.delete_files(&files.object_key, &files.thumbnail_key).await;
+                Err(error).or_internal("recording a version")
+            }
         }
-        let (item, _) = self.db.version(owner, id).await.or_internal("reading a new version")?.ok_or(AppError::Internal)?;
-        Ok(item)
     }
 
     async fn guest_owner(&self, current: Option<OwnerId>) -> Result<OwnerId, AppError> {
