@@ -1,5 +1,5 @@
 // WASM side of the editor benchmark: times the same operations as server/benches/editor_ops.rs
-// inside Debian's Chromium, through the `bench_recipe` export of Atelier's own bundle.
+// inside Debian's Chromium, through the `bench_recipe` export of the editor's worker bundle.
 const { chromium } = require('../end2end/node_modules/playwright-core');
 
 const [url, sizesJson, namesJson] = process.argv.slice(2);
@@ -16,7 +16,8 @@ const names = JSON.parse(namesJson);
   await page.goto(url);
   await page.waitForSelector('body[data-hydrated="true"]', { state: 'attached' });
   const results = await page.evaluate(async ({ sizes, names }) => {
-    const module = await import('/pkg/atelier.js');
+    const module = await import('/pkg/atelier_editor.js');
+    await module.default({ module_or_path: '/pkg/atelier_editor_bg.wasm' });
     const out = {};
     for (const [label, width, height, runs] of sizes) {
       for (const name of names) out[`${label}/${name}`] = module.bench_recipe(name, width, height, runs);

@@ -3,6 +3,7 @@ import { defineConfig } from '@playwright/test';
 // A port of its own, so a running dev server on 3000 is never mistaken for the one under test.
 const port = Number(process.env.ATELIER_E2E_PORT ?? 3100);
 const binary = process.env.ATELIER_E2E_BINARY ?? 'target/debug/atelier';
+const oidcPort = 3102;
 
 export default defineConfig({
   testDir: './tests',
@@ -23,7 +24,14 @@ export default defineConfig({
       ],
     },
   },
-  webServer: {
+  webServer: [{
+    // A real OpenID provider on loopback (issuer http://localhost:3102).
+    command: 'exec node oidc/provider.mjs',
+    url: `http://localhost:${oidcPort}/.well-known/openid-configuration`,
+    reuseExistingServer: false,
+    timeout: 30_000,
+    env: { OIDC_PORT: String(oidcPort), APP_URL: `http://127.0.0.1:${port}` },
+  }, {
     // The real server binary on a fresh data directory.
     command: `rm -rf target/e2e-data && exec ${binary}`,
     cwd: '..',
@@ -36,6 +44,7 @@ export default defineConfig({
       ATELIER_DATA_DIR: 'target/e2e-data',
       ATELIER_SITE_ROOT: 'target/site',
       ATELIER_LOG: 'warn',
+      ATELIER_CONFIG: 'end2end/atelier-e2e.toml',
     },
-  },
+  }],
 });

@@ -9,7 +9,7 @@ use crate::model::{GalleryItem, PhotoId, PhotoSummary, VersionId};
 use crate::recipe::EditRecipe;
 
 #[cfg(feature = "ssr")]
-mod context {
+pub(crate) mod context {
     use leptos::prelude::use_context;
 
     use crate::error::AppError;

@@ -1,12 +1,15 @@
-//! Browser-only glue: canvas pixels in and out of photon images, and uploads with progress.
+//! Browser-only glue: preview pixels, the editor's Web Worker, and uploads with progress.
 
 use wasm_bindgen::closure::Closure;
-use wasm_bindgen::{Clamped, JsCast, JsValue};
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{CanvasRenderingContext2d, File, HtmlCanvasElement, HtmlImageElement, ImageData, ProgressEvent, XmlHttpRequest};
+use web_sys::{
+    CanvasRenderingContext2d, Event, File, HtmlCanvasElement, HtmlImageElement, ImageData, MessageEvent, ProgressEvent,
+    Worker, WorkerOptions, WorkerType, XmlHttpRequest,
+};
 
 use crate::model::{PhotoSummary, UploadReply};
-use crate::recipe::{EditOp, Filter, PhotonImage};
+use crate::recipe::{EditRecipe, Filter};
 
 pub const UPLOAD_URL: &str = "/api/photos";
 
@@ -23,59 +26,145 @@ fn context_2d(canvas: &HtmlCanvasElement) -> Result<CanvasRenderingContext2d, St
         .map_err(|_| "this browser has no 2D canvas".to_string())
 }
 
-/// Decodes the image at `url` with the browser's decoder and returns its RGBA pixels.
-pub async fn load_image(url: &str) -> Result<PhotonImage, String> {
+/// The photo's preview pixels: decoded by the browser and scaled to fit the editor's preview, so a
+/// 24-megapixel photo never has to sit in WASM memory.
+pub struct Source {
+    pub width: u32,
+    pub height: u32,
+    pixels: js_sys::Uint8ClampedArray,
+}
+
+/// Decodes the image at `url` and scales it to at most `max_side` pixels a side; returns the
+/// pixels and the preview-to-original scale.
+pub async fn load_preview(url: &str, max_side: u32) -> Result<(Source, f64), String> {
     let image = HtmlImageElement::new().map_err(js_message)?;
     image.set_src(url);
     JsFuture::from(image.decode())
         .await
-        .map_err(|_| "The photo could not be loaded.".to_string())?;
+        .map_err(|_| "The browser could not open this photo: it may be damaged or too large to hold.".to_string())?;
     let (width, height) = (image.natural_width(), image.natural_height());
-    let canvas: HtmlCanvasElement = leptos::prelude::document()
-        .create_element("canvas")
-        .map_err(js_message)?
-        .unchecked_into();
-    canvas.set_width(width);
-    canvas.set_height(height);
+    let longest = width.max(height).max(1);
+    let scale = if longest > max_side { f64::from(max_side) / f64::from(longest) } else { 1.0 };
+    let fit = |length: u32| ((f64::from(length) * scale).round() as u32).max(1);
+    let (preview_width, preview_height) = (fit(width), fit(height));
+    let canvas = new_canvas()?;
+    canvas.set_width(preview_width);
+    canvas.set_height(preview_height);
     let context = context_2d(&canvas)?;
-    context.draw_image_with_html_image_element(&image, 0.0, 0.0).map_err(js_message)?;
-    let pixels = context
-        .get_image_data(0.0, 0.0, f64::from(width), f64::from(height))
+    context
+        .draw_image_with_html_image_element_and_dw_and_dh(&image, 0.0, 0.0, f64::from(preview_width), f64::from(preview_height))
+        .map_err(js_message)?;
+    let data = context
+        .get_image_data(0.0, 0.0, f64::from(preview_width), f64::from(preview_height))
         .map_err(|_| "This photo is too large for the browser to hold.".to_string())?;
-    Ok(PhotonImage::new(pixels.data().0, width, height))
+    let pixels = js_sys::Reflect::get(&data, &"data".into()).map_err(js_message)?.unchecked_into();
+    Ok((Source { width: preview_width, height: preview_height, pixels }, scale))
+}
+
+fn new_canvas() -> Result<HtmlCanvasElement, String> {
+    Ok(leptos::prelude::document().create_element("canvas").map_err(js_message)?.unchecked_into())
 }
 
 /// Shows `image` on `canvas`, resizing the canvas to the image.
-pub fn draw(canvas: &HtmlCanvasElement, image: &PhotonImage) -> Result<(), String> {
-    canvas.set_width(image.get_width());
-    canvas.set_height(image.get_height());
-    let pixels = image.get_raw_pixels();
-    let data = ImageData::new_with_u8_clamped_array_and_sh(Clamped(&pixels), image.get_width(), image.get_height())
-        .map_err(js_message)?;
-    context_2d(canvas)?.put_image_data(&data, 0.0, 0.0).map_err(js_message)
+pub fn draw(canvas: &HtmlCanvasElement, image: &ImageData) -> Result<(), String> {
+    canvas.set_width(image.width());
+    canvas.set_height(image.height());
+    context_2d(canvas)?.put_image_data(image, 0.0, 0.0).map_err(js_message)
 }
 
-/// Small previews of `filters` applied to `image`, as data URLs for `<img>` buttons.
-pub fn filter_previews(image: &PhotonImage, filters: &[Filter]) -> Vec<(Filter, String)> {
-    const SIDE: f64 = 72.0;
-    let (width, height) = (image.get_width(), image.get_height());
-    let scale = SIDE / f64::from(width.max(height).max(1));
-    let small = photon_rs::transform::resize(
-        image,
-        ((f64::from(width) * scale).round() as u32).max(1),
-        ((f64::from(height) * scale).round() as u32).max(1),
-        photon_rs::transform::SamplingFilter::Triangle,
-    );
-    let Ok(canvas) = leptos::prelude::document().create_element("canvas") else { return Vec::new() };
-    let canvas: HtmlCanvasElement = canvas.unchecked_into();
-    filters
+/// A finished render from the editor's worker.
+pub struct Rendered {
+    /// The request it answers.
+    pub id: u32,
+    pub image: ImageData,
+    /// Each filter's thumbnail as a data URL, when they were asked for.
+    pub thumbnails: Vec<(Filter, String)>,
+}
+
+/// The editor's Web Worker (`/editor-worker.js`), which runs recipes in WASM off the main thread.
+/// Dropping it stops the worker.
+pub struct EditorWorker {
+    worker: Worker,
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+    _on_error: Closure<dyn FnMut(Event)>,
+}
+
+pub const WORKER_URL: &str = "/editor-worker.js";
+
+impl EditorWorker {
+    /// Starts the worker; `on_reply` receives each render, or why it failed (a request id of 0
+    /// when the worker itself could not start).
+    pub fn start(on_reply: impl Fn(Result<Rendered, (u32, String)>) + 'static) -> Result<Self, String> {
+        let options = WorkerOptions::new();
+        options.set_type(WorkerType::Module);
+        let worker = Worker::new_with_options(WORKER_URL, &options).map_err(js_message)?;
+        let on_reply = std::rc::Rc::new(on_reply);
+        let replies = on_reply.clone();
+        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| replies(read_reply(&event.data())));
+        let on_error = Closure::<dyn FnMut(Event)>::new(move |_| {
+            on_reply(Err((0, "The editor's image engine could not start; reload the page to try again.".into())))
+        });
+        worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+        Ok(EditorWorker { worker, _on_message: on_message, _on_error: on_error })
+    }
+
+    /// Asks for `recipe` (already scaled to the preview) applied to `source`, plus filter
+    /// thumbnails of the result when `thumbnail_side` is not 0. The pixels are copied and moved
+    /// to the worker, so `source` stays ready for the next request.
+    pub fn render(&self, id: u32, source: &Source, recipe: &EditRecipe, thumbnail_side: u32) -> Result<(), String> {
+        let recipe = serde_json::to_string(recipe).map_err(|error| error.to_string())?;
+        let pixels = source.pixels.slice(0, source.pixels.length());
+        let message = js_sys::Object::new();
+        for (key, value) in [
+            ("id", JsValue::from(id)),
+            ("width", source.width.into()),
+            ("height", source.height.into()),
+            ("pixels", pixels.clone().into()),
+            ("recipe", recipe.into()),
+            ("thumbnailSide", thumbnail_side.into()),
+        ] {
+            js_sys::Reflect::set(&message, &key.into(), &value).map_err(js_message)?;
+        }
+        let transfer = js_sys::Array::of1(&pixels.buffer());
+        self.worker.post_message_with_transfer(&message, &transfer).map_err(js_message)
+    }
+}
+
+impl Drop for EditorWorker {
+    fn drop(&mut self) {
+        self.worker.terminate();
+    }
+}
+
+fn field(object: &JsValue, key: &str) -> JsValue {
+    js_sys::Reflect::get(object, &key.into()).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn image_data(frame: &JsValue) -> Result<ImageData, String> {
+    let width = field(frame, "width").as_f64().ok_or("the worker sent no width")? as u32;
+    let height = field(frame, "height").as_f64().ok_or("the worker sent no height")? as u32;
+    let pixels: js_sys::Uint8ClampedArray = field(frame, "pixels").dyn_into().map_err(|_| "the worker sent no pixels")?;
+    ImageData::new_with_js_u8_clamped_array_and_sh(&pixels, width, height).map_err(js_message)
+}
+
+fn read_reply(data: &JsValue) -> Result<Rendered, (u32, String)> {
+    let id = field(data, "id").as_f64().unwrap_or(0.0) as u32;
+    if let Some(error) = field(data, "error").as_string() {
+        return Err((id, error));
+    }
+    let image = image_data(&field(data, "image")).map_err(|error| (id, error))?;
+    let canvas = new_canvas().map_err(|error| (id, error))?;
+    let thumbnails = js_sys::Array::from(&field(data, "thumbnails"))
         .iter()
-        .filter_map(|&name| {
-            let filtered = EditOp::Filter { name }.apply(small.clone()).ok()?;
-            draw(&canvas, &filtered).ok()?;
-            canvas.to_data_url_with_type("image/jpeg").ok().map(|url| (name, url))
+        .filter_map(|frame| {
+            let name = field(&frame, "name").as_string()?;
+            let filter = Filter::ALL.iter().copied().find(|filter| filter.key() == name)?;
+            draw(&canvas, &image_data(&frame).ok()?).ok()?;
+            canvas.to_data_url_with_type("image/jpeg").ok().map(|url| (filter, url))
         })
-        .collect()
+        .collect();
+    Ok(Rendered { id, image, thumbnails })
 }
 
 /// Sends one file to the upload endpoint, reporting progress (0–100) and then the outcome.

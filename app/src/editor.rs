@@ -13,6 +13,9 @@ use crate::recipe::{EditOp, EditRecipe, Filter};
 /// recipe on the full-resolution original when saving.
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 const PREVIEW_MAX_SIDE: u32 = 2048;
+/// The longest side of the filter thumbnails.
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+const THUMBNAIL_SIDE: u32 = 72;
 
 // Only the browser moves past the first state.
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
@@ -77,6 +80,10 @@ pub fn Editor(photo: PhotoSummary, #[prop(default = EditRecipe::default())] init
     let keep_aspect = RwSignal::new(true);
     let compare = RwSignal::new(0u32);
     let filter_previews = RwSignal::new(Vec::<(Filter, String)>::new());
+    // How many steps the canvas shows (None before the first render), and whether the worker is
+    // busy: the page can tell a finished preview from one still on its way.
+    let drawn_steps = RwSignal::new(None::<usize>);
+    let rendering = RwSignal::new(false);
     let canvas = NodeRef::<leptos::html::Canvas>::new();
     #[cfg(feature = "hydrate")]
     let original_size = (photo.width, photo.height);
@@ -103,60 +110,117 @@ pub fn Editor(photo: PhotoSummary, #[prop(default = EditRecipe::default())] init
 
     #[cfg(feature = "hydrate")]
     {
-        let original = StoredValue::new(None::<crate::recipe::PhotonImage>);
+        use crate::browser::{EditorWorker, Rendered, Source};
+
+        /// A render to ask the worker for: the full-resolution recipe, and whether it is a
+        /// committed state (then the filter thumbnails and crop/resize fields follow it).
+        #[derive(Clone)]
+        struct Job {
+            recipe: EditRecipe,
+            committed: bool,
+        }
+        let source = StoredValue::new_local(None::<Source>);
         // Preview pixels per original pixel.
         let scale = StoredValue::new(1.0f64);
+        let worker = StoredValue::new_local(None::<EditorWorker>);
+        let loaded = RwSignal::new(false);
+        // One render at a time: while one runs, only the newest wish waits (a dragged slider
+        // never builds a backlog).
+        let next_id = StoredValue::new(0u32);
+        let in_flight = StoredValue::new(None::<(u32, Job)>);
+        let queued = StoredValue::new(None::<Job>);
+
+        let send = move |job: Job| {
+            let id = next_id.get_value().wrapping_add(1).max(1);
+            next_id.set_value(id);
+            let preview = job.recipe.scaled(scale.get_value());
+            let thumbnails = if job.committed { THUMBNAIL_SIDE } else { 0 };
+            let sent = worker.with_value(|worker| {
+                source.with_value(|source| match (worker, source) {
+                    (Some(worker), Some(source)) => worker.render(id, source, &preview, thumbnails),
+                    _ => Err("The editor is still loading.".to_string()),
+                })
+            });
+            match sent {
+                Ok(()) => {
+                    in_flight.set_value(Some((id, job)));
+                    rendering.set(true);
+                }
+                Err(message) => edit_error.set(Some(message)),
+            }
+        };
+        let show = move |job: &Job, rendered: Rendered| {
+            let Some(canvas) = canvas.get_untracked() else { return };
+            let factor = scale.get_value();
+            // Sizes and crop coordinates are always in full-resolution pixels.
+            let full = |preview: u32| (f64::from(preview) / factor).round() as u32;
+            let (width, height) = job
+                .recipe
+                .output_size(original_size)
+                .unwrap_or((full(rendered.image.width()), full(rendered.image.height())));
+            size.set((width, height));
+            edit_error.set(crate::browser::draw(&canvas, &rendered.image).err());
+            drawn_steps.set(Some(job.recipe.ops.len()));
+            if job.committed {
+                crop.set((0, 0, width, height));
+                resize.set((width, height));
+                aspect.set(None);
+                filter_previews.set(rendered.thumbnails);
+            }
+            canvas_state.set(CanvasState::Ready);
+        };
+        let on_reply = move |reply: Result<Rendered, (u32, String)>| {
+            let answered = in_flight.get_value().filter(|(id, _)| match &reply {
+                Ok(rendered) => rendered.id == *id,
+                Err((reply_id, _)) => *reply_id == *id || *reply_id == 0,
+            });
+            match reply {
+                Err((0, message)) => canvas_state.set(CanvasState::Failed(message)),
+                Err((_, message)) => edit_error.set(Some(message)),
+                Ok(rendered) => {
+                    if let Some((_, job)) = &answered {
+                        show(job, rendered);
+                    }
+                }
+            }
+            if answered.is_some() {
+                in_flight.set_value(None);
+                match queued.try_update_value(Option::take).flatten() {
+                    Some(next) => send(next),
+                    None => rendering.set(false),
+                }
+            }
+        };
+
         let url = photo.original_url();
         leptos::task::spawn_local(async move {
-            match crate::browser::load_image(&url).await {
-                Ok(image) => {
-                    let (width, height) = (image.get_width(), image.get_height());
-                    let longest = width.max(height);
-                    let preview = if longest > PREVIEW_MAX_SIDE {
-                        let factor = f64::from(PREVIEW_MAX_SIDE) / f64::from(longest);
-                        scale.set_value(factor);
-                        photon_rs::transform::resize(
-                            &image,
-                            ((f64::from(width) * factor).round() as u32).max(1),
-                            ((f64::from(height) * factor).round() as u32).max(1),
-                            photon_rs::transform::SamplingFilter::Triangle,
-                        )
-                    } else {
-                        image
-                    };
-                    original.set_value(Some(preview));
-                    canvas_state.set(CanvasState::Ready);
+            match EditorWorker::start(on_reply) {
+                Ok(started) => worker.set_value(Some(started)),
+                Err(message) => return canvas_state.set(CanvasState::Failed(message)),
+            }
+            match crate::browser::load_preview(&url, PREVIEW_MAX_SIDE).await {
+                Ok((preview, factor)) => {
+                    scale.set_value(factor);
+                    source.set_value(Some(preview));
+                    loaded.set(true);
                 }
                 Err(message) => canvas_state.set(CanvasState::Failed(message)),
             }
         });
-        // Redraw whenever the recipe or the dragged slider changes.
+        // Re-render whenever the recipe or the dragged slider changes.
         Effect::new(move |_| {
-            let mut preview = recipe.get();
+            let mut wanted = recipe.get();
             let dragging = pending.get();
-            preview.ops.extend(dragging.clone());
-            if canvas_state.get() != CanvasState::Ready {
+            let committed = dragging.is_none();
+            wanted.ops.extend(dragging);
+            if !loaded.get() {
                 return;
             }
-            let (Some(canvas), Some(image)) = (canvas.get(), original.get_value()) else { return };
-            let factor = scale.get_value();
-            match preview.scaled(factor).apply(image) {
-                Ok(edited) => {
-                    // Sizes and crop coordinates are always in full-resolution pixels.
-                    let full = |preview: u32| (f64::from(preview) / factor).round() as u32;
-                    let (width, height) = preview
-                        .output_size(original_size)
-                        .unwrap_or((full(edited.get_width()), full(edited.get_height())));
-                    size.set((width, height));
-                    edit_error.set(crate::browser::draw(&canvas, &edited).err());
-                    if dragging.is_none() {
-                        crop.set((0, 0, width, height));
-                        resize.set((width, height));
-                        aspect.set(None);
-                        filter_previews.set(crate::browser::filter_previews(&edited, Filter::ALL));
-                    }
-                }
-                Err(error) => edit_error.set(Some(error.to_string())),
+            let job = Job { recipe: wanted, committed };
+            if in_flight.with_value(Option::is_some) {
+                queued.set_value(Some(job));
+            } else {
+                send(job);
             }
         });
         let keys = window_event_listener(leptos::ev::keydown, move |event| {
@@ -279,6 +343,8 @@ pub fn Editor(photo: PhotoSummary, #[prop(default = EditRecipe::default())] init
                                 CanvasState::Failed(_) => "failed",
                             }
                             data-steps=move || recipe.with(|recipe| recipe.ops.len())
+                            data-drawn-steps=move || drawn_steps.get().map(|steps| steps.to_string())
+                            aria-busy=move || rendering.get().to_string()
                             on:pointerdown=move |event| {
                                 if let Some(point) = to_image(&event) {
                                     drag_from.set(Some(point));
@@ -317,6 +383,7 @@ pub fn Editor(photo: PhotoSummary, #[prop(default = EditRecipe::default())] init
                         CanvasState::Failed(message) => Some(view! { <p class="error" role="alert">{message}</p> }.into_any()),
                         CanvasState::Ready => None,
                     }}
+                    <progress class="rendering" aria-label="Applying edits" hidden=move || !rendering.get()></progress>
                     <label class="slider compare">
                         "Compare with the original"
                         <input

@@ -23,6 +23,11 @@ pub enum AppError {
     Forbidden(String),
     #[error("This edit cannot be applied: {0}")]
     Recipe(#[from] RecipeError),
+    /// Not signed in where an account is needed.
+    #[error("Please sign in first.")]
+    Unauthorized,
+    #[error("{0}")]
+    TooManyRequests(String),
     #[error("Something went wrong on our side. Please try again.")]
     Internal,
     #[error("The request could not be completed: {0}")]
@@ -38,6 +43,8 @@ impl AppError {
             AppError::TooLarge { .. } => 413,
             AppError::UnsupportedType(_) => 415,
             AppError::QuotaExceeded(_) | AppError::Forbidden(_) => 403,
+            AppError::Unauthorized => 401,
+            AppError::TooManyRequests(_) => 429,
             AppError::Internal => 500,
         }
     }

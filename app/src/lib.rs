@@ -1,8 +1,9 @@
 //! Atelier as the user and API clients see it: pages, components, server-function contracts and
 //! the edit recipe. `server/` keeps the contracts; `frontend/` hydrates these pages.
 
+pub mod account_pages;
 pub mod api;
-pub mod bench;
+pub mod auth;
 #[cfg(feature = "hydrate")]
 pub mod browser;
 pub mod components;
@@ -10,7 +11,8 @@ pub mod editor;
 pub mod error;
 pub mod model;
 pub mod pages;
-pub mod recipe;
+/// The edit recipe lives in its own crate so the page's bundle can leave its pixel code out.
+pub use ::recipe;
 #[cfg(feature = "ssr")]
 pub mod services;
 
@@ -19,6 +21,7 @@ use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes, A};
 use leptos_router::{path, SsrMode};
 
+use crate::account_pages::{AccountMenu, AccountPage, AdminPage, ResetPage, SignInPage, SignUpPage, VerifyPage};
 use crate::pages::{EditorPage, GalleryPage, NotFound, WorkspacePage};
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -60,6 +63,7 @@ pub fn App() -> impl IntoView {
                     <A href="/">"Workspace"</A>
                     <A href="/gallery">"Gallery"</A>
                 </nav>
+                <AccountMenu/>
             </header>
             <main>
                 <Routes fallback=|| view! { <NotFound/> }>
@@ -67,6 +71,13 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/gallery") view=GalleryPage/>
                     // Async so an unknown or foreign photo answers with a real 404 status.
                     <Route path=path!("/photos/:id") view=EditorPage ssr=SsrMode::Async/>
+                    <Route path=path!("/signin") view=SignInPage/>
+                    <Route path=path!("/signup") view=SignUpPage/>
+                    <Route path=path!("/verify") view=VerifyPage/>
+                    <Route path=path!("/reset") view=ResetPage/>
+                    <Route path=path!("/account") view=AccountPage/>
+                    // Async so that anyone but an admin gets a real 404 status.
+                    <Route path=path!("/admin") view=AdminPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
             <footer class="footer">

@@ -30,8 +30,10 @@ macro_rules! id_type {
 }
 
 id_type!(
-    /// Whoever owns photos: a guest tied to a browser session until accounts exist.
+    /// A workspace that owns photos: a guest's, tied to a browser session, or an account's.
     OwnerId,
+    /// A signed-up person.
+    AccountId,
     /// An uploaded original.
     PhotoId,
     /// A saved, edited result of a photo.
@@ -86,4 +88,55 @@ impl GalleryItem {
 pub enum UploadReply {
     Stored(PhotoSummary),
     Refused { error: String },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    User,
+    Admin,
+}
+
+/// The signed-in person as the pages show them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Account {
+    pub id: AccountId,
+    pub display_name: String,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub has_password: bool,
+    pub role: Role,
+}
+
+/// One of the account's signed-in browsers, for the session list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    /// A hash of the session id: enough to name it, useless as a cookie.
+    pub handle: String,
+    pub device: String,
+    pub signed_in_at: i64,
+    pub expires_at: i64,
+    pub current: bool,
+}
+
+/// A configured sign-in provider, as the sign-in page lists it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Provider {
+    pub id: String,
+    pub name: String,
+}
+
+/// What an admin sees on the admin page.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AdminOverview {
+    pub accounts: Vec<AdminAccountRow>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AdminAccountRow {
+    pub display_name: String,
+    pub email: Option<String>,
+    pub role: Role,
+    pub photos: u64,
+    pub created_at: i64,
 }

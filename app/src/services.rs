@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use tower_sessions::Session;
 
 use crate::error::AppError;
-use crate::model::{GalleryItem, OwnerId, PhotoId, PhotoSummary, VersionId};
+use crate::model::{Account, AdminOverview, GalleryItem, OwnerId, PhotoId, PhotoSummary, Provider, SessionInfo, VersionId};
 use crate::recipe::EditRecipe;
 
 #[async_trait]
@@ -25,8 +25,38 @@ pub trait PhotoService: Send + Sync + 'static {
 /// Provided to every server function through Leptos context.
 pub type Photos = Arc<dyn PhotoService>;
 
-/// The session key holding the visitor's owner id.
+/// Session keys: the visitor's workspace, and once signed in the account, when and where.
 pub const OWNER_KEY: &str = "owner_id";
+pub const ACCOUNT_KEY: &str = "account_id";
+pub const SIGNED_IN_AT_KEY: &str = "signed_in_at";
+pub const DEVICE_KEY: &str = "device";
+
+/// Accounts and sign-in. Every method that changes who is signed in rotates the session id.
+#[async_trait]
+pub trait AccountService: Send + Sync + 'static {
+    /// The sign-in providers configured, for the sign-in page.
+    fn providers(&self) -> Vec<Provider>;
+    async fn current(&self, session: &Session) -> Result<Option<Account>, AppError>;
+    /// Answers the same whether or not the address already has an account (which is told by
+    /// e-mail instead), so the form cannot be used to find out who has one.
+    async fn sign_up(&self, session: &Session, email: String, password: String, display_name: String) -> Result<(), AppError>;
+    /// Follows the link from the sign-up e-mail: verifies the address and signs in.
+    async fn verify_email(&self, session: &Session, token: String, device: String) -> Result<Account, AppError>;
+    async fn sign_in(&self, session: &Session, email: String, password: String, device: String) -> Result<Account, AppError>;
+    async fn sign_out(&self, session: &Session) -> Result<(), AppError>;
+    /// Ends every session of the account, this one included.
+    async fn sign_out_everywhere(&self, session: &Session) -> Result<(), AppError>;
+    async fn change_password(&self, session: &Session, current: String, new: String) -> Result<(), AppError>;
+    /// Sends a reset link when the address has an account; answers the same either way.
+    async fn request_password_reset(&self, email: String) -> Result<(), AppError>;
+    async fn reset_password(&self, session: &Session, token: String, new: String, device: String) -> Result<Account, AppError>;
+    async fn sessions(&self, session: &Session) -> Result<Vec<SessionInfo>, AppError>;
+    async fn end_session(&self, session: &Session, handle: String) -> Result<(), AppError>;
+    /// Admins only; anyone else gets `NotFound`, as if the page did not exist.
+    async fn admin_overview(&self, session: &Session) -> Result<AdminOverview, AppError>;
+}
+
+pub type Accounts = Arc<dyn AccountService>;
 
 /// The owner tied to this session, if the visitor has stored anything yet.
 pub async fn session_owner(session: &Session) -> Result<Option<OwnerId>, AppError> {
@@ -47,4 +77,20 @@ pub async fn ensure_session_owner(session: &Session, photos: &dyn PhotoService) 
         })?;
     }
     Ok(owner)
+}
+
+/// A short description of the browser for the session list ("Chrome on Linux").
+pub fn describe_device(user_agent: &str) -> String {
+    let browser = [("Edg/", "Edge"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"), ("Chromium/", "Chromium"), ("Safari/", "Safari")]
+        .iter()
+        .find(|(marker, _)| user_agent.contains(marker))
+        .map_or("A browser", |(_, name)| name);
+    let system = [("Android", "Android"), ("iPhone", "iOS"), ("iPad", "iPadOS"), ("Windows", "Windows"), ("Mac OS", "macOS"), ("Linux", "Linux")]
+        .iter()
+        .find(|(marker, _)| user_agent.contains(marker))
+        .map(|(_, name)| *name);
+    match system {
+        Some(system) => format!("{browser} on {system}"),
+        None => browser.to_string(),
+    }
 }

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use app::bench::{benchmark_ops, preview_frame_recipe, synthetic_photo};
+use recipe::bench::{benchmark_ops, preview_frame_recipe, synthetic_photo};
 
 /// The sizes the benchmark uses: 2 MP and 12 MP (and the editor's preview size).
 pub const SIZES: [(&str, u32, u32, u32); 2] = [("2MP", 1732, 1155, 3), ("12MP", 4243, 2828, 1)];

@@ -30,6 +30,13 @@ pub struct Settings {
     pub max_bytes_per_owner: u64,
     /// Sessions end after this long without a request.
     pub session_idle_days: i64,
+    /// A signed-in session ends this long after signing in, however active.
+    pub session_absolute_days: i64,
+    /// `smtps://user:password@host` to send e-mail; without it mail is written to `data_dir/mail`.
+    pub smtp_url: Option<String>,
+    pub mail_from: String,
+    /// Sign-in providers (`[[providers]]` tables in the settings file).
+    pub providers: Vec<crate::accounts::oidc::ProviderSettings>,
     pub log_filter: String,
 }
 
@@ -46,7 +53,11 @@ impl Default for Settings {
             max_image_pixels: 64_000_000,
             max_photos_per_owner: 2_000,
             max_bytes_per_owner: 10 * 1024 * 1024 * 1024,
-            session_idle_days: 30,
+            session_idle_days: 14,
+            session_absolute_days: 30,
+            smtp_url: None,
+            mail_from: "Atelier <atelier@localhost>".into(),
+            providers: Vec::new(),
             log_filter: "info,atelier=debug,server=debug".into(),
         }
     }
@@ -104,10 +115,15 @@ impl Settings {
             max_photos_per_owner => "ATELIER_MAX_PHOTOS_PER_OWNER",
             max_bytes_per_owner => "ATELIER_MAX_BYTES_PER_OWNER",
             session_idle_days => "ATELIER_SESSION_IDLE_DAYS",
+            session_absolute_days => "ATELIER_SESSION_ABSOLUTE_DAYS",
+            mail_from => "ATELIER_MAIL_FROM",
             log_filter => "ATELIER_LOG",
         );
         if let Some(url) = var("ATELIER_DATABASE_URL") {
             self.database_url = Some(url);
+        }
+        if let Some(url) = var("ATELIER_SMTP_URL") {
+            self.smtp_url = Some(url);
         }
         if let Some(dir) = var("ATELIER_STORAGE_DIR") {
             self.storage_dir = Some(dir.into());
@@ -123,6 +139,10 @@ impl Settings {
 
     pub fn storage_dir(&self) -> PathBuf {
         self.storage_dir.clone().unwrap_or_else(|| self.data_dir.join("objects"))
+    }
+
+    pub fn mail_dir(&self) -> PathBuf {
+        self.data_dir.join("mail")
     }
 
     pub fn secure_cookies(&self) -> bool {
@@ -142,6 +162,8 @@ impl fmt::Debug for Settings {
             .field("site_root", &self.site_root)
             .field("max_upload_bytes", &self.max_upload_bytes)
             .field("max_image_pixels", &self.max_image_pixels)
+            .field("smtp", &self.smtp_url.is_some())
+            .field("providers", &self.providers)
             .finish_non_exhaustive()
     }
 }

@@ -6,7 +6,7 @@ use std::io::Cursor;
 use std::sync::Arc;
 
 use app::error::AppError;
-use app::recipe::{EditRecipe, PhotonImage};
+use recipe::{EditRecipe, PhotonImage};
 use image::codecs::jpeg::JpegEncoder;
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits, RgbaImage};
 use tokio::sync::Semaphore;

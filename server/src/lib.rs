@@ -1,6 +1,7 @@
 //! The Atelier server: keeps the contracts `app` declares. `Application::build` wires settings,
 //! database, storage and routes; `main.rs` only parses the command line.
 
+pub mod accounts;
 pub mod config;
 pub mod csrf;
 pub mod db;
@@ -17,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use app::services::Photos;
+use app::services::{Accounts, Photos};
 use app::{shell, App};
 use axum::Router;
 use leptos::config::LeptosOptions;
@@ -29,6 +30,9 @@ use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
+use crate::accounts::mail::Mailer;
+use crate::accounts::oidc::Providers;
+use crate::accounts::AccountStore;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::images::Images;
@@ -69,17 +73,30 @@ impl Application {
             quotas: Quotas { max_photos: settings.max_photos_per_owner, max_bytes: settings.max_bytes_per_owner },
         });
         let sessions = DbSessionStore::new(db.clone());
+        let accounts = Arc::new(AccountStore {
+            db: db.clone(),
+            sessions: sessions.clone(),
+            mailer: Mailer::new(&settings.mail_from, settings.smtp_url.as_deref(), settings.mail_dir())?,
+            public_url: settings.public_url.clone(),
+            providers: Arc::new(Providers::new(&settings.public_url, &settings.providers)?),
+        });
+        let absolute_secs = settings.session_absolute_days * 24 * 3600;
         let session_layer = SessionManagerLayer::new(sessions.clone())
             .with_name(SESSION_COOKIE)
             .with_http_only(true)
             .with_same_site(SameSite::Lax)
             .with_secure(settings.secure_cookies())
             .with_expiry(Expiry::OnInactivity(tower_sessions::cookie::time::Duration::days(settings.session_idle_days)));
-        let state = AppState { leptos_options, settings: Arc::new(settings), db, photos };
+        let state = AppState { leptos_options, settings: Arc::new(settings), db, photos, accounts };
 
         let service: Photos = state.photos.clone();
+        let account_service: Accounts = state.accounts.clone();
+        let provide_services = move || {
+            provide_context(service.clone());
+            provide_context(account_service.clone());
+        };
         let pages = Router::new()
-            .leptos_routes_with_context(&state, generate_route_list(App), move || provide_context(service.clone()), {
+            .leptos_routes_with_context(&state, generate_route_list(App), provide_services, {
                 let options = state.leptos_options.clone();
                 move || shell(options.clone())
             })
@@ -87,6 +104,8 @@ impl Application {
             .layer(RequestBodyLimitLayer::new(PAGE_BODY_LIMIT));
         let router = pages
             .merge(http::routes())
+            .merge(accounts::routes())
+            .layer(axum::middleware::from_fn_with_state(absolute_secs, accounts::enforce_absolute_timeout))
             .layer(session_layer)
             .layer(axum::middleware::from_fn(csrf::refuse_cross_site))
             .layer(TraceLayer::new_for_http())

@@ -1,4 +1,5 @@
-//! `atelier [serve|migrate]`: starts the server (the default) or only applies migrations.
+//! `atelier [serve|migrate|make-admin EMAIL]`: starts the server (the default), only applies
+//! migrations, or makes the account with that e-mail an administrator.
 
 use std::process::ExitCode;
 
@@ -7,7 +8,7 @@ use server::db::Db;
 use server::Application;
 use tracing_subscriber::EnvFilter;
 
-const USAGE: &str = "usage: atelier [serve|migrate]\n\nSettings come from atelier.toml (or ATELIER_CONFIG) and ATELIER_* variables.";
+const USAGE: &str = "usage: atelier [serve|migrate|make-admin EMAIL]\n\nSettings come from atelier.toml (or ATELIER_CONFIG) and ATELIER_* variables.";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -31,6 +32,13 @@ async fn main() -> ExitCode {
             }
         }
         Some("migrate") => Db::connect(&settings.database_url()).await.map(|_| tracing::info!("migrations applied")),
+        Some("make-admin") => match std::env::args().nth(2) {
+            Some(email) => make_admin(&settings, &email).await,
+            None => {
+                eprintln!("atelier: make-admin needs the account's e-mail address\n{USAGE}");
+                return ExitCode::from(2);
+            }
+        },
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())
@@ -46,5 +54,17 @@ async fn main() -> ExitCode {
             tracing::error!("{error:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The first administrator comes from here (later ones too): no page can make one.
+async fn make_admin(settings: &Settings, email: &str) -> anyhow::Result<()> {
+    let email = server::accounts::normalize_email(email).map_err(|error| anyhow::anyhow!("{error}"))?;
+    let db = Db::connect(&settings.database_url()).await?;
+    if db.grant_admin(&email).await? {
+        println!("{email} is now an administrator");
+        Ok(())
+    } else {
+        anyhow::bail!("no account has the e-mail address {email}")
     }
 }

@@ -4,7 +4,7 @@
 
 use app::error::AppError;
 use app::model::{GalleryItem, OwnerId, PhotoId, PhotoSummary, VersionId};
-use app::recipe::EditRecipe;
+use recipe::EditRecipe;
 use app::services::PhotoService;
 use async_trait::async_trait;
 use bytes::Bytes;

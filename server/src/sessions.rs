@@ -25,11 +25,48 @@ impl DbSessionStore {
         Self { db }
     }
 
+    /// Ends every session of `account` except `keep` (the one asking, for "sign out elsewhere").
+    pub async fn delete_for_account(&self, account: &str, keep: Option<Id>) -> Result<u64, sqlx::Error> {
+        let keep = keep.map(|id| id.to_string()).unwrap_or_default();
+        let done = sqlx::query("DELETE FROM sessions WHERE account_id = $1 AND id <> $2")
+            .bind(account)
+            .bind(keep)
+            .execute(self.db.pool())
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// The account's live sessions: id, data and expiry.
+    pub async fn for_account(&self, account: &str) -> Result<Vec<Record>, sqlx::Error> {
+        let rows = sqlx::query("SELECT id, data, expires_at FROM sessions WHERE account_id = $1 AND expires_at > $2")
+            .bind(account)
+            .bind(now())
+            .fetch_all(self.db.pool())
+            .await?;
+        let decode = |row: &sqlx::any::AnyRow| -> Result<Record, String> {
+            let id: String = row.try_get("id").map_err(|e| e.to_string())?;
+            let data: String = row.try_get("data").map_err(|e| e.to_string())?;
+            let expires_at: i64 = row.try_get("expires_at").map_err(|e| e.to_string())?;
+            Ok(Record {
+                id: id.parse().map_err(|_| "bad session id".to_string())?,
+                data: serde_json::from_str(&data).map_err(|e| e.to_string())?,
+                expiry_date: OffsetDateTime::from_unix_timestamp(expires_at).map_err(|e| e.to_string())?,
+            })
+        };
+        // A record that no longer decodes is skipped here (and ends at its expiry), not fatal.
+        Ok(rows.iter().filter_map(|row| decode(row).ok()).collect())
+    }
+
     /// Removes expired records; returns how many went.
     pub async fn delete_expired(&self) -> Result<u64, sqlx::Error> {
         let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now()).execute(self.db.pool()).await?;
         Ok(done.rows_affected())
     }
+}
+
+/// The signed-in account a record belongs to, mirrored into its own column.
+fn account_of(record: &Record) -> Option<String> {
+    record.data.get(app::services::ACCOUNT_KEY).and_then(|value| value.as_str()).map(str::to_owned)
 }
 
 #[async_trait]
@@ -38,10 +75,13 @@ impl SessionStore for DbSessionStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         let data = serde_json::to_string(&record.data).map_err(|e| session_store::Error::Encode(e.to_string()))?;
         loop {
-            let inserted = sqlx::query("INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING")
-                .bind(record.id.to_string())
-                .bind(&data)
-                .bind(record.expiry_date.unix_timestamp())
+            let inserted = sqlx::query(
+                "INSERT INTO sessions (id, data, expires_at, account_id) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(record.id.to_string())
+            .bind(&data)
+            .bind(record.expiry_date.unix_timestamp())
+            .bind(account_of(record))
                 .execute(self.db.pool())
                 .await
                 .map_err(backend)?;
@@ -55,12 +95,13 @@ impl SessionStore for DbSessionStore {
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         let data = serde_json::to_string(&record.data).map_err(|e| session_store::Error::Encode(e.to_string()))?;
         sqlx::query(
-            "INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3)
-             ON CONFLICT (id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at",
+            "INSERT INTO sessions (id, data, expires_at, account_id) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at, account_id = excluded.account_id",
         )
         .bind(record.id.to_string())
         .bind(data)
         .bind(record.expiry_date.unix_timestamp())
+        .bind(account_of(record))
         .execute(self.db.pool())
         .await
         .map(|_| ())

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
+use crate::accounts::AccountStore;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::photos::PhotoStore;
@@ -15,4 +16,5 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub db: Db,
     pub photos: Arc<PhotoStore>,
+    pub accounts: Arc<AccountStore>,
 }

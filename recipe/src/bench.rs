@@ -1,7 +1,7 @@
 //! Shared by the editor benchmark's two sides (native in `server/benches/editor_ops.rs`, WASM
-//! through `frontend::bench_recipe`), so both time the same operations on the same pixels.
+//! through `editor-worker`'s `bench_recipe`), so both time the same operations on the same pixels.
 
-use crate::recipe::{EditOp, EditRecipe, Filter, PhotonImage};
+use crate::{EditOp, EditRecipe, Filter, PhotonImage};
 
 /// A deterministic photo-like test image: smooth gradients with some texture.
 pub fn synthetic_photo(width: u32, height: u32) -> PhotonImage {

@@ -1,0 +1,112 @@
+import { test, expect, Page } from '@playwright/test';
+import fs from 'node:fs';
+import path from 'node:path';
+
+const fixture = (name: string) => path.join(__dirname, '..', 'fixtures', name);
+const mailDir = path.join(__dirname, '..', '..', 'target', 'e2e-data', 'mail');
+
+async function hydrated(page: Page, url: string) {
+  await page.goto(url);
+  await expect(page.locator('body[data-hydrated="true"]')).toBeAttached();
+}
+
+/** The newest link to `pathPrefix` in a mail written to `to` (the file transport's .eml files). */
+async function linkFromMail(to: string, pathPrefix: string): Promise<string> {
+  let found: string | undefined;
+  await expect.poll(() => {
+    const files = fs.existsSync(mailDir) ? fs.readdirSync(mailDir).filter((f) => f.endsWith('.eml')) : [];
+    for (const file of files) {
+      // Undo quoted-printable soft breaks and escapes, in case the transport used them.
+      const text = fs.readFileSync(path.join(mailDir, file), 'utf8').replace(/=\r?\n/g, '').replace(/=3D/g, '=');
+      if (!text.includes(`To: ${to}`)) continue;
+      const match = text.match(new RegExp(`https?://[^\\s]+${pathPrefix.replace('?', '\\?')}[^\\s]+`));
+      if (match) found = match[0];
+    }
+    return found;
+  }, { timeout: 10_000 }).toBeTruthy();
+  return found!;
+}
+
+test('sign in through a real OpenID provider, keep the guest upload, sign out and lose access', async ({ page }) => {
+  // As a guest: upload a photo.
+  await hydrated(page, '/');
+  await page.locator('input[type=file]').setInputFiles(fixture('coffee.png'));
+  const card = page.locator('.photos .card a', { hasText: 'coffee.png' });
+  await expect(card).toBeVisible();
+  const photoUrl = await card.getAttribute('href');
+  expect(photoUrl).toMatch(/^\/photos\//);
+
+  // Sign in at the provider on localhost (a different site from 127.0.0.1).
+  await hydrated(page, '/signin');
+  await page.getByRole('link', { name: 'Continue with Test SSO' }).click();
+  await expect(page).toHaveURL(/^http:\/\/localhost:3102\//);
+  await page.locator('input[name=login]').fill('ada');
+  await page.locator('input[name=password]').fill('any password');
+  await page.locator('button[type=submit]').click();
+
+  // Back home, signed in, with the guest photo adopted by the account.
+  await expect(page).toHaveURL(/^http:\/\/127\.0\.0\.1:3100\/$/);
+  await expect(page.locator('.account-name')).toHaveText('Ada Lovelace');
+  await expect(page.locator('.photos .card a', { hasText: 'coffee.png' })).toBeVisible();
+  const cookies = await page.context().cookies();
+  const session = cookies.find((c) => c.name === 'atelier_session');
+  expect(session?.httpOnly).toBe(true);
+  expect(session?.sameSite).toBe('Lax');
+
+  // Sign out: the photo is no longer reachable from this browser.
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await expect(page.locator('.account-name')).toHaveText('Sign in');
+  const response = await page.goto(photoUrl!);
+  expect(response?.status()).toBe(404);
+  await expect(page.getByRole('heading', { name: 'Not found' })).toBeVisible();
+
+  // Signing in again finds the same account (issuer + subject) and its photo.
+  await hydrated(page, '/signin');
+  await page.getByRole('link', { name: 'Continue with Test SSO' }).click();
+  await expect(page).toHaveURL(/^http:\/\/127\.0\.0\.1:3100\/$/);
+  await expect(page.locator('.account-name')).toHaveText('Ada Lovelace');
+  await expect(page.locator('.photos .card a', { hasText: 'coffee.png' })).toBeVisible();
+});
+
+test('sign up with e-mail and password, confirm by e-mail, sign out and sign in again', async ({ page }) => {
+  const email = `grace-${Date.now()}@example.test`;
+  const password = 'a long enough password';
+  await hydrated(page, '/signup');
+  await page.getByLabel('Your name').fill('Grace Hopper');
+  await page.getByLabel('E-mail').fill(email);
+  await page.getByLabel('Password (at least 10 characters)').fill(password);
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await expect(page.getByRole('status')).toContainText('Check your inbox');
+
+  // Not signed in before the address is confirmed.
+  await hydrated(page, '/signin');
+  await page.getByLabel('E-mail').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await expect(page.getByRole('alert')).toContainText('Confirm your e-mail address first');
+
+  const link = await linkFromMail(email, '/verify?token=');
+  await hydrated(page, link);
+  await page.getByRole('button', { name: 'Confirm and sign in' }).click();
+  await expect(page.locator('.account-name')).toHaveText('Grace Hopper');
+
+  await hydrated(page, '/account');
+  await expect(page.getByRole('list', { name: 'Sessions' }).locator('li')).toHaveCount(1);
+  await expect(page.getByRole('list', { name: 'Sessions' })).toContainText('this browser');
+
+  await page.locator('.account-menu').getByRole('button', { name: 'Sign out' }).click();
+  await expect(page.locator('.account-name')).toHaveText('Sign in');
+
+  await hydrated(page, '/signin');
+  await page.getByLabel('E-mail').fill(email);
+  await page.getByLabel('Password').fill('not the password');
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await expect(page.getByRole('alert')).toHaveText('The e-mail address or password is not right.');
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await expect(page.locator('.account-name')).toHaveText('Grace Hopper');
+
+  // Not an admin: the admin page does not exist for this account.
+  const admin = await page.goto('/admin');
+  expect(admin?.status()).toBe(404);
+});

@@ -1,0 +1,236 @@
+//! The edit recipe: an ordered list of operations, and (feature `render`) the single
+//! implementation of each.
+//!
+//! The editor's Web Worker applies a recipe live (this crate compiled to WASM) and the server
+//! replays the very same code natively on the full-resolution original when a version is saved.
+//! The page itself only needs the types, so its bundle is built without `render` and carries no
+//! image code.
+
+use serde::{Deserialize, Serialize};
+
+#[cfg(feature = "render")]
+pub mod bench;
+#[cfg(feature = "render")]
+mod render;
+#[cfg(feature = "render")]
+pub use render::PhotonImage;
+
+/// Enough for any real editing session; bounds the work a single request can ask for.
+pub const MAX_STEPS: usize = 500;
+/// The largest side and area a resize may ask for.
+pub const MAX_SIDE: u32 = 16_384;
+pub const MAX_RESIZE_PIXELS: u64 = 100_000_000;
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EditRecipe {
+    pub ops: Vec<EditOp>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum EditOp {
+    /// Keep the rectangle whose top-left corner is (`x`, `y`).
+    Crop { x: u32, y: u32, width: u32, height: u32 },
+    /// Clockwise quarter turns: 1 = 90°, 2 = 180°, 3 = 270°.
+    Rotate { quarter_turns: u8 },
+    /// Clockwise, -45° to 45°; the canvas grows to hold the turned image.
+    Straighten { degrees: f32 },
+    FlipHorizontal,
+    FlipVertical,
+    /// Lanczos resampling to exactly `width` × `height`.
+    Resize { width: u32, height: u32 },
+    Grayscale,
+    /// Added to every colour channel, -255..=255.
+    Brightness { amount: i16 },
+    /// -100..=100.
+    Contrast { amount: i16 },
+    /// -100 (grey) ..= 100 (vivid).
+    Saturation { amount: i16 },
+    /// -180..=180 degrees around the colour wheel.
+    Hue { degrees: i16 },
+    /// 0.2..=5.0; above 1 brightens the midtones.
+    Gamma { value: f32 },
+    Sharpen,
+    /// Gaussian blur radius in pixels, 1..=100.
+    Blur { radius: u16 },
+    /// Darkens towards the corners, 1..=100.
+    Vignette { strength: u8 },
+    Filter { name: Filter },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, thiserror::Error)]
+pub enum RecipeError {
+    #[error("a recipe holds at most {MAX_STEPS} steps")]
+    TooManySteps,
+    #[error("the crop must be at least one pixel wide and high")]
+    EmptyCrop,
+    #[error("the crop {width}×{height} at ({x}, {y}) lies outside the {image_width}×{image_height} image")]
+    CropOutside { x: u32, y: u32, width: u32, height: u32, image_width: u32, image_height: u32 },
+    #[error("rotation must be 1 to 3 quarter turns, not {0}")]
+    InvalidRotation(u8),
+    #[error("{what} must be between {min} and {max}, not {value}")]
+    OutOfRange { what: String, min: f64, max: f64, value: f64 },
+    #[error("a resize to {width}×{height} is outside 1–{MAX_SIDE} pixels a side or {MAX_RESIZE_PIXELS} pixels in all")]
+    InvalidSize { width: u32, height: u32 },
+}
+
+fn in_range(what: &str, value: f64, min: f64, max: f64) -> Result<(), RecipeError> {
+    if value.is_finite() && (min..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(RecipeError::OutOfRange { what: what.into(), min, max, value })
+    }
+}
+
+impl EditRecipe {
+    pub fn validate_len(&self) -> Result<(), RecipeError> {
+        if self.ops.len() > MAX_STEPS {
+            return Err(RecipeError::TooManySteps);
+        }
+        Ok(())
+    }
+
+    /// The same edit for a copy of the image scaled by `factor` (the editor previews large photos
+    /// at screen size): pixel-sized parameters shrink with it, rounded down so a crop that fits the
+    /// full image still fits the smaller one.
+    pub fn scaled(&self, factor: f64) -> EditRecipe {
+        let scale = |value: u32| ((f64::from(value) * factor).floor() as u32).max(1);
+        let ops = self
+            .ops
+            .iter()
+            .map(|op| match *op {
+                EditOp::Crop { x, y, width, height } => EditOp::Crop {
+                    x: (f64::from(x) * factor).floor() as u32,
+                    y: (f64::from(y) * factor).floor() as u32,
+                    width: scale(width),
+                    height: scale(height),
+                },
+                EditOp::Resize { width, height } => EditOp::Resize { width: scale(width), height: scale(height) },
+                EditOp::Blur { radius } => EditOp::Blur { radius: scale(u32::from(radius)).min(100) as u16 },
+                ref other => other.clone(),
+            })
+            .collect();
+        EditRecipe { ops }
+    }
+
+    /// The result's size for an input of `size`, without touching pixels; `None` when a step
+    /// (straightening) only knows its size by running.
+    pub fn output_size(&self, size: (u32, u32)) -> Option<(u32, u32)> {
+        self.ops.iter().try_fold(size, |(width, height), op| match *op {
+            EditOp::Crop { width, height, .. } | EditOp::Resize { width, height } => Some((width, height)),
+            EditOp::Rotate { quarter_turns } if quarter_turns % 2 == 1 => Some((height, width)),
+            EditOp::Straighten { .. } => None,
+            _ => Some((width, height)),
+        })
+    }
+
+}
+
+impl EditOp {
+    /// Checks the parameters that do not depend on the image.
+    pub fn validate(&self) -> Result<(), RecipeError> {
+        match *self {
+            EditOp::Rotate { quarter_turns } if !(1..=3).contains(&quarter_turns) => {
+                Err(RecipeError::InvalidRotation(quarter_turns))
+            }
+            EditOp::Straighten { degrees } => in_range("straightening", f64::from(degrees), -45.0, 45.0),
+            EditOp::Resize { width, height } => {
+                let area = u64::from(width) * u64::from(height);
+                if width == 0 || height == 0 || width > MAX_SIDE || height > MAX_SIDE || area > MAX_RESIZE_PIXELS {
+                    Err(RecipeError::InvalidSize { width, height })
+                } else {
+                    Ok(())
+                }
+            }
+            EditOp::Brightness { amount } => in_range("brightness", f64::from(amount), -255.0, 255.0),
+            EditOp::Contrast { amount } => in_range("contrast", f64::from(amount), -100.0, 100.0),
+            EditOp::Saturation { amount } => in_range("saturation", f64::from(amount), -100.0, 100.0),
+            EditOp::Hue { degrees } => in_range("hue", f64::from(degrees), -180.0, 180.0),
+            EditOp::Gamma { value } => in_range("gamma", f64::from(value), 0.2, 5.0),
+            EditOp::Blur { radius } => in_range("blur radius", f64::from(radius), 1.0, 100.0),
+            EditOp::Vignette { strength } => in_range("vignette strength", f64::from(strength), 1.0, 100.0),
+            _ => Ok(()),
+        }
+    }
+
+    /// A short description for the history list.
+    pub fn label(&self) -> String {
+        match self {
+            EditOp::Crop { width, height, .. } => format!("Crop to {width}×{height}"),
+            EditOp::Rotate { quarter_turns } => format!("Rotate {}°", u32::from(*quarter_turns) * 90),
+            EditOp::Straighten { degrees } => format!("Straighten {degrees:+.1}°"),
+            EditOp::FlipHorizontal => "Flip horizontally".into(),
+            EditOp::FlipVertical => "Flip vertically".into(),
+            EditOp::Resize { width, height } => format!("Resize to {width}×{height}"),
+            EditOp::Grayscale => "Grayscale".into(),
+            EditOp::Brightness { amount } => format!("Brightness {amount:+}"),
+            EditOp::Contrast { amount } => format!("Contrast {amount:+}"),
+            EditOp::Saturation { amount } => format!("Saturation {amount:+}"),
+            EditOp::Hue { degrees } => format!("Hue {degrees:+}°"),
+            EditOp::Gamma { value } => format!("Gamma {value:.2}"),
+            EditOp::Sharpen => "Sharpen".into(),
+            EditOp::Blur { radius } => format!("Blur {radius}px"),
+            EditOp::Vignette { strength } => format!("Vignette {strength}"),
+            EditOp::Filter { name } => format!("Filter: {}", name.label()),
+        }
+    }
+}
+
+macro_rules! filters {
+    ($($variant:ident => $key:literal, $label:literal;)+) => {
+        /// The named photon filters, in the order the editor shows them.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum Filter { $($variant),+ }
+
+        impl Filter {
+            pub const ALL: &'static [Filter] = &[$(Filter::$variant),+];
+
+            pub fn label(self) -> &'static str {
+                match self { $(Filter::$variant => $label),+ }
+            }
+
+            /// The name photon's `filters::filter` knows it by (and the serialised name).
+            pub fn key(self) -> &'static str {
+                match self { $(Filter::$variant => $key),+ }
+            }
+        }
+    };
+}
+
+filters! {
+    Oceanic => "oceanic", "Oceanic";
+    Islands => "islands", "Islands";
+    Marine => "marine", "Marine";
+    Seagreen => "seagreen", "Sea green";
+    Flagblue => "flagblue", "Flag blue";
+    Diamante => "diamante", "Diamante";
+    Liquid => "liquid", "Liquid";
+    Radio => "radio", "Radio";
+    Twenties => "twenties", "Twenties";
+    Rosetint => "rosetint", "Rose tint";
+    Mauve => "mauve", "Mauve";
+    Bluechrome => "bluechrome", "Blue chrome";
+    Vintage => "vintage", "Vintage";
+    Perfume => "perfume", "Perfume";
+    Serenity => "serenity", "Serenity";
+    Golden => "golden", "Golden";
+    PastelPink => "pastel_pink", "Pastel pink";
+    Cali => "cali", "Cali";
+    Dramatic => "dramatic", "Dramatic";
+    Firenze => "firenze", "Firenze";
+    Obsidian => "obsidian", "Obsidian";
+    Lofi => "lofi", "Lo-fi";
+    Neue => "neue", "Neue";
+    Lix => "lix", "Lix";
+    Ryo => "ryo", "Ryo";
+    DuotoneViolette => "duotone_violette", "Duotone violet";
+    DuotoneHorizon => "duotone_horizon", "Duotone horizon";
+    DuotoneLilac => "duotone_lilac", "Duotone lilac";
+    DuotoneOchre => "duotone_ochre", "Duotone ochre";
+    Sepia => "sepia", "Sepia";
+    Invert => "invert", "Invert";
+    Solarize => "solarize", "Solarize";
+    Primary => "primary", "Primary";
+    Normalize => "normalize", "Auto levels";
+}
