@@ -84,7 +84,25 @@ test('crop, filter, undo, redo, save, then re-open the version and change one st
   await newest.getByRole('link', { name: 'Edit again' }).click();
   await expect(canvas(page)).toHaveAttribute('data-state', 'ready');
   await expect(canvas(page)).toHaveAttribute('data-steps', '3');
+  await expect(canvas(page)).toHaveAttribute('data-drawn-steps', '3');
   expect(await differenceFromCanvas(page, imageUrl!)).toBeLessThan(3);
+});
+
+test('the editor\'s WASM loads only with the editor, and runs in a Web Worker', async ({ page }) => {
+  const requested: string[] = [];
+  page.on('request', (request) => requested.push(new URL(request.url()).pathname));
+  await page.goto('/');
+  await expect(page.locator('body[data-hydrated="true"]')).toBeAttached();
+  await page.goto('/gallery');
+  await expect(page.locator('body[data-hydrated="true"]')).toBeAttached();
+  expect(requested).toContain('/pkg/atelier.wasm');
+  expect(requested.filter((path) => path.includes('atelier_editor'))).toEqual([]);
+
+  await openUploaded(page, 'chelsea.png');
+  expect(requested).toContain('/pkg/atelier_editor_bg.wasm');
+  expect(page.workers().some((worker) => worker.url().endsWith('/editor-worker.js'))).toBe(true);
+  await page.getByRole('button', { name: 'Grayscale' }).click();
+  await expect(canvas(page)).toHaveAttribute('data-drawn-steps', '1');
 });
 
 test('the compare slider shows the original over the edit', async ({ page }) => {

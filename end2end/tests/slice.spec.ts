@@ -45,6 +45,8 @@ test('a photo goes from upload through a WASM edit into the gallery', async ({ p
   await page.getByRole('button', { name: 'Rotate 90°' }).click();
   await page.getByRole('button', { name: 'Grayscale' }).click();
   await expect(page.locator('canvas.editor-canvas')).toHaveAttribute('data-steps', '2');
+  // The worker renders asynchronously: wait until the canvas shows both steps.
+  await expect(page.locator('canvas.editor-canvas')).toHaveAttribute('data-drawn-steps', '2');
   expect(await canvasPixels(page)).toEqual({ width: 300, height: 451, colourful: 0 });
   await page.getByRole('button', { name: 'Flip ↔' }).click();
   await page.getByRole('button', { name: 'Undo' }).click();
