@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use serde_json::json;
-use support::{fixture, TestApp};
+use support::TestApp;
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -211,7 +211,6 @@ async fn a_provider_callback_without_its_attempt_is_refused(app: TestApp) {
     assert_eq!(reply.headers["location"], "/signin?failed=expired");
     let unknown = app.get("/auth/nobody/start", None).await;
     assert_eq!(unknown.headers["location"], "/signin?failed=unavailable");
-    let _ = fixture;
 }
 
 on_both_databases!(

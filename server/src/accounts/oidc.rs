@@ -1,5 +1,5 @@
-//! Sign-in through OpenID Connect providers (any issuer by discovery, plus a Google preset):
-//! authorization code flow with PKCE S256; `state`, `nonce` and the verifier kept in the session
+//! Sign-in through providers: OpenID Connect (any issuer by discovery, plus a Google preset) and
+//! GitHub (plain OAuth 2.0 and its user API). Authorization code flow with PKCE S256; `state`, `nonce` and the verifier kept in the session
 //! for one attempt and deleted on first use; a fixed redirect URI; ID tokens validated by
 //! `openidconnect` (signature, issuer, audience, nonce, expiry). Access tokens are used for
 //! nothing and kept nowhere, so they never reach the browser or the logs.
@@ -34,12 +34,17 @@ pub struct ProviderSettings {
     pub id: String,
     /// Shown on the sign-in button.
     pub name: String,
-    /// `oidc` (needs `issuer`) or `google`.
+    /// `oidc` (needs `issuer`), `google` or `github`.
     #[serde(default = "oidc_kind")]
     pub kind: String,
     pub issuer: Option<String>,
     pub client_id: String,
     pub client_secret: Option<String>,
+    /// GitHub Enterprise: the web and API base URLs (default github.com and api.github.com).
+    #[serde(default)]
+    pub github_url: Option<String>,
+    #[serde(default)]
+    pub github_api_url: Option<String>,
 }
 
 fn oidc_kind() -> String {
@@ -62,8 +67,12 @@ const ATTEMPT_KEY: &str = "login_attempt";
 
 struct Configured {
     settings: ProviderSettings,
-    issuer: String,
-    discovered: Mutex<Option<(Instant, Client)>>,
+    kind: Kind,
+}
+
+enum Kind {
+    Oidc { issuer: String, discovered: Mutex<Option<(Instant, Client)>> },
+    GitHub { web: String, api: String },
 }
 
 pub struct Providers {
@@ -93,14 +102,19 @@ impl Providers {
             if settings.id.is_empty() || !settings.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
                 anyhow::bail!("provider id {:?} must be letters, digits, '-' or '_'", settings.id);
             }
-            let issuer = match (settings.kind.as_str(), &settings.issuer) {
-                ("google", _) => "https://accounts.google.com".to_string(),
-                ("oidc", Some(issuer)) => issuer.clone(),
+            let oidc = |issuer: &str| Kind::Oidc { issuer: issuer.to_string(), discovered: Mutex::new(None) };
+            let kind = match (settings.kind.as_str(), &settings.issuer) {
+                ("google", _) => oidc("https://accounts.google.com"),
+                ("oidc", Some(issuer)) => oidc(issuer),
                 ("oidc", None) => anyhow::bail!("provider {} needs an issuer", settings.id),
-                (other, _) => anyhow::bail!("provider {} has an unknown kind {other:?} (oidc or google)", settings.id),
+                ("github", _) => Kind::GitHub {
+                    web: settings.github_url.clone().unwrap_or_else(|| "https://github.com".into()).trim_end_matches('/').into(),
+                    api: settings.github_api_url.clone().unwrap_or_else(|| "https://api.github.com".into()).trim_end_matches('/').into(),
+                },
+                (other, _) => anyhow::bail!("provider {} has an unknown kind {other:?} (oidc, google or github)", settings.id),
             };
             order.push(settings.id.clone());
-            by_id.insert(settings.id.clone(), Configured { settings: settings.clone(), issuer, discovered: Mutex::new(None) });
+            by_id.insert(settings.id.clone(), Configured { settings: settings.clone(), kind });
         }
         let http = reqwest::ClientBuilder::new()
             .redirect(reqwest::redirect::Policy::none())
@@ -122,31 +136,169 @@ impl Providers {
         format!("{}/auth/{id}/callback", self.public_url)
     }
 
-    async fn client(&self, id: &str) -> Result<Client, String> {
-        let provider = self.by_id.get(id).ok_or("unknown provider")?;
-        let mut cached = provider.discovered.lock().await;
+    fn get(&self, id: &str) -> Result<&Configured, String> {
+        self.by_id.get(id).ok_or_else(|| "unknown provider".to_string())
+    }
+
+    fn redirect(&self, id: &str) -> Result<RedirectUrl, String> {
+        RedirectUrl::new(self.redirect_uri(id)).map_err(|e| format!("redirect URI: {e}"))
+    }
+
+    /// The URL to send the browser to, with the attempt's `state` and `nonce` (empty for
+    /// plain OAuth 2.0, which has none).
+    async fn authorize(&self, id: &str, challenge: PkceCodeChallenge) -> Result<(String, String, String), String> {
+        let provider = self.get(id)?;
+        match &provider.kind {
+            Kind::Oidc { .. } => {
+                let (url, state, nonce) = self
+                    .oidc_client(id)
+                    .await?
+                    .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
+                    .add_scope(Scope::new("email".into()))
+                    .add_scope(Scope::new("profile".into()))
+                    .set_pkce_challenge(challenge)
+                    .url();
+                Ok((url.to_string(), state.secret().clone(), nonce.secret().clone()))
+            }
+            Kind::GitHub { web, .. } => {
+                let (url, state) = github_client(&provider.settings, web, self.redirect(id)?)?
+                    .authorize_url(CsrfToken::new_random)
+                    .add_scope(Scope::new("read:user".into()))
+                    .add_scope(Scope::new("user:email".into()))
+                    .set_pkce_challenge(challenge)
+                    .url();
+                Ok((url.to_string(), state.secret().clone(), String::new()))
+            }
+        }
+    }
+
+    /// Trades the code for the person it stands for.
+    async fn identify(&self, id: &str, code: String, verifier: String, nonce: String) -> Result<Identity, String> {
+        let provider = self.get(id)?;
+        match &provider.kind {
+            Kind::Oidc { .. } => self.identify_oidc(id, code, verifier, nonce).await,
+            Kind::GitHub { web, api } => {
+                let token = github_client(&provider.settings, web, self.redirect(id)?)?
+                    .exchange_code(AuthorizationCode::new(code))
+                    .set_pkce_verifier(PkceCodeVerifier::new(verifier))
+                    .request_async(&self.http)
+                    .await
+                    .map_err(|e| format!("code exchange: {e}"))?;
+                use oauth2::TokenResponse as _;
+                github_identity(&self.http, web, api, token.access_token().secret()).await
+            }
+        }
+    }
+
+    async fn oidc_client(&self, id: &str) -> Result<Client, String> {
+        let provider = self.get(id)?;
+        let Kind::Oidc { issuer, discovered } = &provider.kind else { return Err("not an OpenID provider".into()) };
+        let mut cached = discovered.lock().await;
         if let Some((at, client)) = cached.as_ref() {
             if at.elapsed() < DISCOVERY_TTL {
                 return Ok(client.clone());
             }
         }
-        let issuer = IssuerUrl::new(provider.issuer.clone()).map_err(|e| format!("issuer URL: {e}"))?;
+        let issuer = IssuerUrl::new(issuer.clone()).map_err(|e| format!("issuer URL: {e}"))?;
         let metadata = CoreProviderMetadata::discover_async(issuer, &self.http).await.map_err(|e| format!("discovery: {e}"))?;
         let client = CoreClient::from_provider_metadata(
             metadata,
             ClientId::new(provider.settings.client_id.clone()),
             provider.settings.client_secret.clone().map(ClientSecret::new),
         )
-        .set_redirect_uri(RedirectUrl::new(self.redirect_uri(id)).map_err(|e| format!("redirect URI: {e}"))?);
+        .set_redirect_uri(self.redirect(id)?);
         *cached = Some((Instant::now(), client.clone()));
         Ok(client)
     }
 
-    async fn forget(&self, id: &str) {
-        if let Some(provider) = self.by_id.get(id) {
-            *provider.discovered.lock().await = None;
-        }
+    async fn identify_oidc(&self, id: &str, code: String, verifier: String, nonce: String) -> Result<Identity, String> {
+        let client = self.oidc_client(id).await?;
+        let tokens = client
+            .exchange_code(AuthorizationCode::new(code))
+            .map_err(|e| format!("token endpoint: {e}"))?
+            .set_pkce_verifier(PkceCodeVerifier::new(verifier))
+            .request_async(&self.http)
+            .await
+            .map_err(|e| format!("code exchange: {e}"))?;
+        let id_token = tokens.id_token().ok_or("no ID token in the answer")?;
+        let claims = match id_token.claims(&client.id_token_verifier(), &Nonce::new(nonce)) {
+            Ok(claims) => claims,
+            Err(error) => {
+                // Perhaps the provider rotated its keys: discover again next time.
+                if let Ok(Kind::Oidc { discovered, .. }) = self.get(id).map(|p| &p.kind) {
+                    *discovered.lock().await = None;
+                }
+                return Err(format!("ID token: {error}"));
+            }
+        };
+        Ok(Identity {
+            issuer: claims.issuer().as_str().to_string(),
+            subject: claims.subject().as_str().to_string(),
+            email: claims.email().map(|email| email.as_str().to_string()),
+            email_verified: claims.email_verified().unwrap_or(false),
+            name: claims.name().and_then(|name| name.get(None)).map(|name| name.as_str().to_string()),
+        })
     }
+}
+
+type GitHubClient = oauth2::basic::BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
+
+fn github_client(settings: &ProviderSettings, web: &str, redirect: RedirectUrl) -> Result<GitHubClient, String> {
+    let url = |path: &str| format!("{web}{path}");
+    let mut client = oauth2::basic::BasicClient::new(ClientId::new(settings.client_id.clone()))
+        .set_auth_uri(oauth2::AuthUrl::new(url("/login/oauth/authorize")).map_err(|e| e.to_string())?)
+        .set_token_uri(oauth2::TokenUrl::new(url("/login/oauth/access_token")).map_err(|e| e.to_string())?)
+        .set_redirect_uri(redirect);
+    if let Some(secret) = &settings.client_secret {
+        client = client.set_client_secret(ClientSecret::new(secret.clone()));
+    }
+    Ok(client)
+}
+
+#[derive(Deserialize)]
+struct GitHubUser {
+    id: u64,
+    login: String,
+    name: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct GitHubEmail {
+    email: String,
+    primary: bool,
+    verified: bool,
+}
+
+/// GitHub has no ID token: the user API says who the token belongs to. Users are keyed by
+/// their numeric id (stable across renames); the token is dropped right after.
+async fn github_identity(http: &reqwest::Client, web: &str, api: &str, token: &str) -> Result<Identity, String> {
+    let get = |path: &str| {
+        http.get(format!("{api}{path}"))
+            .bearer_auth(token)
+            .header(reqwest::header::ACCEPT, "application/vnd.github+json")
+            .header(reqwest::header::USER_AGENT, "Atelier")
+    };
+    let body = |path: &'static str| {
+        let request = get(path);
+        async move {
+            let bytes = request.send().await.and_then(|r| r.error_for_status()).map_err(|e| format!("{path}: {e}"))?.bytes().await;
+            bytes.map_err(|e| format!("{path}: {e}"))
+        }
+    };
+    let user: GitHubUser = serde_json::from_slice(&body("/user").await?).map_err(|e| format!("/user: {e}"))?;
+    // Without the e-mail scope granted this fails; the account is then made without an address.
+    let emails: Vec<GitHubEmail> = match body("/user/emails").await {
+        Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_default(),
+        Err(_) => Vec::new(),
+    };
+    let email = emails.into_iter().find(|e| e.primary && e.verified).map(|e| e.email);
+    Ok(Identity {
+        issuer: web.to_string(),
+        subject: user.id.to_string(),
+        email_verified: email.is_some(),
+        email,
+        name: Some(user.name.filter(|n| !n.trim().is_empty()).unwrap_or(user.login)),
+    })
 }
 
 /// Where a sign-in may return to: a relative path into a page people sign in from, never
@@ -184,24 +336,18 @@ pub async fn start(
     Query(query): Query<StartQuery>,
     session: Session,
 ) -> Response {
-    let client = match accounts.providers.client(&id).await {
-        Ok(client) => client,
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, state, nonce) = match accounts.providers.authorize(&id, challenge).await {
+        Ok(request) => request,
         Err(error) => {
             tracing::warn!(provider = %id, %error, "provider unavailable");
             return failed("unavailable");
         }
     };
-    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-    let (url, state, nonce) = client
-        .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
-        .add_scope(Scope::new("email".into()))
-        .add_scope(Scope::new("profile".into()))
-        .set_pkce_challenge(challenge)
-        .url();
     let attempt = Attempt {
         provider: id,
-        state: state.secret().clone(),
-        nonce: nonce.secret().clone(),
+        state,
+        nonce,
         verifier: verifier.secret().clone(),
         return_to: safe_return(query.return_to.as_deref()),
         started_at: now(),
@@ -210,7 +356,7 @@ pub async fn start(
         tracing::error!(%error, "storing a sign-in attempt failed");
         return failed("internal");
     }
-    Redirect::to(url.as_str()).into_response()
+    Redirect::to(&url).into_response()
 }
 
 #[derive(Deserialize)]
@@ -245,7 +391,7 @@ pub async fn callback(
     if attempt.provider != id || !state_matches || now() - attempt.started_at > ATTEMPT_SECS {
         return failed("invalid");
     }
-    let identity = match exchange(&accounts.providers, &id, code, attempt.verifier, attempt.nonce).await {
+    let identity = match accounts.providers.identify(&id, code, attempt.verifier, attempt.nonce).await {
         Ok(identity) => identity,
         Err(error) => {
             tracing::warn!(provider = %id, %error, "sign-in through a provider failed");
@@ -261,33 +407,6 @@ pub async fn callback(
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-async fn exchange(providers: &Providers, id: &str, code: String, verifier: String, nonce: String) -> Result<Identity, String> {
-    let client = providers.client(id).await?;
-    let tokens = client
-        .exchange_code(AuthorizationCode::new(code))
-        .map_err(|e| format!("token endpoint: {e}"))?
-        .set_pkce_verifier(PkceCodeVerifier::new(verifier))
-        .request_async(&providers.http)
-        .await
-        .map_err(|e| format!("code exchange: {e}"))?;
-    let id_token = tokens.id_token().ok_or("no ID token in the answer")?;
-    let claims = match id_token.claims(&client.id_token_verifier(), &Nonce::new(nonce)) {
-        Ok(claims) => claims,
-        Err(error) => {
-            // Perhaps the provider rotated its keys: discover again next time.
-            providers.forget(id).await;
-            return Err(format!("ID token: {error}"));
-        }
-    };
-    Ok(Identity {
-        issuer: claims.issuer().as_str().to_string(),
-        subject: claims.subject().as_str().to_string(),
-        email: claims.email().map(|email| email.as_str().to_string()),
-        email_verified: claims.email_verified().unwrap_or(false),
-        name: claims.name().and_then(|name| name.get(None)).map(|name| name.as_str().to_string()),
-    })
 }
 
 #[cfg(test)]
