@@ -4,6 +4,7 @@ import { defineConfig } from '@playwright/test';
 const port = Number(process.env.ATELIER_E2E_PORT ?? 3100);
 const binary = process.env.ATELIER_E2E_BINARY ?? 'target/debug/atelier';
 const oidcPort = 3102;
+const githubPort = 3103;
 
 export default defineConfig({
   testDir: './tests',
@@ -31,6 +32,13 @@ export default defineConfig({
     reuseExistingServer: false,
     timeout: 30_000,
     env: { OIDC_PORT: String(oidcPort), APP_URL: `http://127.0.0.1:${port}` },
+  }, {
+    // A loopback stand-in for GitHub's OAuth endpoints and user API.
+    command: 'exec node oidc/github.mjs',
+    url: `http://localhost:${githubPort}/api/user`,
+    reuseExistingServer: false,
+    timeout: 30_000,
+    env: { GITHUB_PORT: String(githubPort), APP_URL: `http://127.0.0.1:${port}` },
   }, {
     // The real server binary on a fresh data directory.
     command: `rm -rf target/e2e-data && exec ${binary}`,

@@ -110,3 +110,13 @@ test('sign up with e-mail and password, confirm by e-mail, sign out and sign in 
   const admin = await page.goto('/admin');
   expect(admin?.status()).toBe(404);
 });
+
+test('the sign-in page lists every configured provider, and GitHub sign-in works too', async ({ page }) => {
+  await hydrated(page, '/signin');
+  await expect(page.getByRole('link', { name: /^Continue with / })).toHaveText(['Continue with Test SSO', 'Continue with GitHub']);
+  await page.getByRole('link', { name: 'Continue with GitHub' }).click();
+  await expect(page).toHaveURL(/^http:\/\/127\.0\.0\.1:3100\/$/);
+  await expect(page.locator('.account-name')).toHaveText('The Octocat');
+  await hydrated(page, '/account');
+  await expect(page.locator('.profile')).toContainText('octocat@example.test');
+});
