@@ -203,7 +203,7 @@ pub fn ResetPage() -> impl IntoView {
     }
 }
 
-fn when(unix: i64) -> String {
+pub(crate) fn when(unix: i64) -> String {
     // Shown as UTC date and time; the browser's zone would differ between server and client render.
     let days = unix.div_euclid(86_400);
     let secs = unix.rem_euclid(86_400);
@@ -290,6 +290,9 @@ pub fn AccountPage() -> impl IntoView {
             <ActionForm action=everywhere>
                 <button type="submit" class="danger">"Sign out everywhere"</button>
             </ActionForm>
+            <h2>"Cookie consent"</h2>
+            <p class="hint"><a href="/cookies#settings">"Change your cookie choices"</a></p>
+            <crate::privacy::ConsentHistoryList/>
         </section>
     }
 }
@@ -317,6 +320,17 @@ pub fn AdminPage() -> impl IntoView {
                                 }).collect_view()}
                             </tbody>
                         </table>
+                        <h2>"Page views (with analytics consent only)"</h2>
+                        <table aria-label="Page views">
+                            <thead><tr><th>"Page"</th><th>"Views"</th><th>"Visitors"</th></tr></thead>
+                            <tbody>
+                                {overview.page_views.into_iter().map(|row| view! {
+                                    <tr><td>{row.path}</td><td>{row.views}</td><td>{row.visitors}</td></tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                        <h2>"Consent records"</h2>
+                        <p><a href="/admin/consent-records.csv" rel="external" download>"Export all consent records (CSV)"</a></p>
                     </section>
                 }.into_any(),
                 Err(_) => view! { <NotFound/> }.into_any(),

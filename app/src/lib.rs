@@ -7,10 +7,12 @@ pub mod auth;
 #[cfg(feature = "hydrate")]
 pub mod browser;
 pub mod components;
+pub mod consent;
 pub mod editor;
 pub mod error;
 pub mod model;
 pub mod pages;
+pub mod privacy;
 /// The edit recipe lives in its own crate so the page's bundle can leave its pixel code out.
 pub use ::recipe;
 #[cfg(feature = "ssr")]
@@ -23,11 +25,28 @@ use leptos_router::{path, SsrMode};
 
 use crate::account_pages::{AccountMenu, AccountPage, AdminPage, ResetPage, SignInPage, SignUpPage, VerifyPage};
 use crate::pages::{EditorPage, GalleryPage, NotFound, WorkspacePage};
+use crate::privacy::{ConsentBanner, CookiePolicyPage, PrivacyPage};
+
+/// The theme the visitor chose, read only when they allowed preference cookies.
+fn theme() -> &'static str {
+    #[cfg(feature = "ssr")]
+    {
+        use crate::consent::{cookie_value, ConsentCookie, CONSENT_COOKIE, THEME_COOKIE};
+        let cookies = use_context::<http::request::Parts>()
+            .and_then(|parts| parts.headers.get(http::header::COOKIE).and_then(|v| v.to_str().ok()).map(str::to_string))
+            .unwrap_or_default();
+        let allowed = cookie_value(&cookies, CONSENT_COOKIE).and_then(|v| ConsentCookie::parse(&v)).is_some_and(|c| c.choices.allows_cookie(THEME_COOKIE));
+        if allowed && cookie_value(&cookies, THEME_COOKIE).as_deref() == Some("dark") {
+            return "dark";
+        }
+    }
+    "light"
+}
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
         <!DOCTYPE html>
-        <html lang="en">
+        <html lang="en" data-theme=theme()>
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
@@ -40,6 +59,20 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <App/>
             </body>
         </html>
+    }
+}
+
+/// Light or dark; remembered only with permission for preference cookies.
+#[component]
+fn ThemeForm() -> impl IntoView {
+    let location = leptos_router::hooks::use_location();
+    view! {
+        <form method="post" action="/preferences/theme" class="inline theme-form">
+            <input type="hidden" name="return_to" value=move || location.pathname.get()/>
+            <button type="submit" class="link" name="theme" value="light">"Light"</button>
+            " / "
+            <button type="submit" class="link" name="theme" value="dark">"Dark"</button>
+        </form>
     }
 }
 
@@ -65,12 +98,15 @@ pub fn App() -> impl IntoView {
                 </nav>
                 <AccountMenu/>
             </header>
+            <ConsentBanner/>
             <main>
                 <Routes fallback=|| view! { <NotFound/> }>
                     <Route path=path!("/") view=WorkspacePage/>
                     <Route path=path!("/gallery") view=GalleryPage/>
                     // Async so an unknown or foreign photo answers with a real 404 status.
                     <Route path=path!("/photos/:id") view=EditorPage ssr=SsrMode::Async/>
+                    <Route path=path!("/privacy") view=PrivacyPage/>
+                    <Route path=path!("/cookies") view=CookiePolicyPage/>
                     <Route path=path!("/signin") view=SignInPage/>
                     <Route path=path!("/signup") view=SignUpPage/>
                     <Route path=path!("/verify") view=VerifyPage/>
@@ -81,7 +117,13 @@ pub fn App() -> impl IntoView {
                 </Routes>
             </main>
             <footer class="footer">
-                "Your photos stay on this server, visible only to you."
+                <span>"Your photos stay on this server, visible only to you."</span>
+                <nav aria-label="Privacy">
+                    <a href="/privacy">"Privacy"</a>
+                    <a href="/cookies">"Cookie policy"</a>
+                    <a href="/cookies#settings">"Cookie settings"</a>
+                </nav>
+                <ThemeForm/>
             </footer>
         </Router>
     }

@@ -130,6 +130,15 @@ pub struct Provider {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AdminOverview {
     pub accounts: Vec<AdminAccountRow>,
+    /// Atelier's own statistics (views with analytics consent only), most viewed first.
+    pub page_views: Vec<PageViews>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PageViews {
+    pub path: String,
+    pub views: u64,
+    pub visitors: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -58,6 +58,17 @@ pub trait AccountService: Send + Sync + 'static {
 
 pub type Accounts = Arc<dyn AccountService>;
 
+/// Consent records and the facts the privacy pages are written from.
+#[async_trait]
+pub trait PrivacyService: Send + Sync + 'static {
+    fn policy_version(&self) -> u32;
+    fn facts(&self) -> crate::consent::PolicyFacts;
+    /// The records of this consent id and of this account, newest first.
+    async fn consent_history(&self, consent_id: Option<String>, account: Option<crate::model::AccountId>) -> Result<Vec<crate::consent::ConsentRecord>, AppError>;
+}
+
+pub type Privacy = Arc<dyn PrivacyService>;
+
 /// The owner tied to this session, if the visitor has stored anything yet.
 pub async fn session_owner(session: &Session) -> Result<Option<OwnerId>, AppError> {
     session.get::<OwnerId>(OWNER_KEY).await.map_err(|error| {

@@ -35,6 +35,8 @@ pub struct Settings {
     /// `smtps://user:password@host` to send e-mail; without it mail is written to `data_dir/mail`.
     pub smtp_url: Option<String>,
     pub mail_from: String,
+    /// The privacy and cookie policies' version: raising it asks everyone for consent again.
+    pub policy_version: u32,
     /// Sign-in providers (`[[providers]]` tables in the settings file).
     pub providers: Vec<crate::accounts::oidc::ProviderSettings>,
     pub log_filter: String,
@@ -57,6 +59,7 @@ impl Default for Settings {
             session_absolute_days: 30,
             smtp_url: None,
             mail_from: "Atelier <atelier@localhost>".into(),
+            policy_version: 1,
             providers: Vec::new(),
             log_filter: "info,atelier=debug,server=debug".into(),
         }
@@ -117,6 +120,7 @@ impl Settings {
             session_idle_days => "ATELIER_SESSION_IDLE_DAYS",
             session_absolute_days => "ATELIER_SESSION_ABSOLUTE_DAYS",
             mail_from => "ATELIER_MAIL_FROM",
+            policy_version => "ATELIER_POLICY_VERSION",
             log_filter => "ATELIER_LOG",
         );
         if let Some(url) = var("ATELIER_DATABASE_URL") {

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod config;
+pub mod consent;
 pub mod csrf;
 pub mod db;
 pub mod error;
@@ -18,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use app::services::{Accounts, Photos};
+use app::services::{Accounts, Photos, Privacy};
 use app::{shell, App};
 use axum::Router;
 use leptos::config::LeptosOptions;
@@ -34,6 +35,7 @@ use crate::accounts::mail::Mailer;
 use crate::accounts::oidc::Providers;
 use crate::accounts::AccountStore;
 use crate::config::Settings;
+use crate::consent::PrivacyStore;
 use crate::db::Db;
 use crate::images::Images;
 use crate::photos::{PhotoStore, Quotas};
@@ -87,13 +89,17 @@ impl Application {
             .with_same_site(SameSite::Lax)
             .with_secure(settings.secure_cookies())
             .with_expiry(Expiry::OnInactivity(tower_sessions::cookie::time::Duration::days(settings.session_idle_days)));
-        let state = AppState { leptos_options, settings: Arc::new(settings), db, photos, accounts };
+        let settings = Arc::new(settings);
+        let privacy = Arc::new(PrivacyStore { db: db.clone(), settings: settings.clone() });
+        let state = AppState { leptos_options, settings, db, photos, accounts, privacy };
 
         let service: Photos = state.photos.clone();
         let account_service: Accounts = state.accounts.clone();
+        let privacy_service: Privacy = state.privacy.clone();
         let provide_services = move || {
             provide_context(service.clone());
             provide_context(account_service.clone());
+            provide_context(privacy_service.clone());
         };
         let pages = Router::new()
             .leptos_routes_with_context(&state, generate_route_list(App), provide_services, {
@@ -105,6 +111,8 @@ impl Application {
         let router = pages
             .merge(http::routes())
             .merge(accounts::routes())
+            .merge(consent::routes())
+            .layer(axum::middleware::from_fn_with_state(state.privacy.clone(), consent::enforce))
             .layer(axum::middleware::from_fn_with_state(absolute_secs, accounts::enforce_absolute_timeout))
             .layer(session_layer)
             .layer(axum::middleware::from_fn(csrf::refuse_cross_site))

@@ -7,6 +7,7 @@ use leptos::config::LeptosOptions;
 
 use crate::accounts::AccountStore;
 use crate::config::Settings;
+use crate::consent::PrivacyStore;
 use crate::db::Db;
 use crate::photos::PhotoStore;
 
@@ -17,4 +18,5 @@ pub struct AppState {
     pub db: Db,
     pub photos: Arc<PhotoStore>,
     pub accounts: Arc<AccountStore>,
+    pub privacy: Arc<PrivacyStore>,
 }

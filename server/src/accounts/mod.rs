@@ -200,6 +200,11 @@ impl AccountStore {
         self.start_session(session, &account, device).await
     }
 
+    /// Whether this session is signed in to an administrator.
+    pub async fn is_admin(&self, session: &Session) -> bool {
+        self.signed_in(session).await.is_ok_and(|account| account.role == Role::Admin)
+    }
+
     /// Refuses while the address has had too many recent failures.
     async fn check_rate(&self, key: &str) -> Result<(), AppError> {
         let failures = self.db.recent_login_failures(key, now() - FAILURE_WINDOW_SECS).await.or_internal("counting failures")?;
@@ -431,7 +436,15 @@ impl AccountService for AccountStore {
         if account.role != Role::Admin {
             return Err(AppError::NotFound);
         }
-        Ok(AdminOverview { accounts: self.db.admin_accounts().await.or_internal("listing accounts")? })
+        let page_views = self
+            .db
+            .page_view_totals()
+            .await
+            .or_internal("reading statistics")?
+            .into_iter()
+            .map(|(path, views, visitors)| app::model::PageViews { path, views, visitors })
+            .collect();
+        Ok(AdminOverview { accounts: self.db.admin_accounts().await.or_internal("listing accounts")?, page_views })
     }
 }
 

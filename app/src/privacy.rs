@@ -1,0 +1,261 @@
+//! The consent banner, the cookie settings, and the privacy and cookie policies, all rendered on
+//! the server from the live configuration and the cookie registry (`consent.rs`). The choices are
+//! plain HTML forms posting to `/consent`, so they work before (and without) hydration.
+
+use leptos::prelude::*;
+
+use crate::consent::{Category, Choices, ConsentRecord, ConsentView, PolicyFacts, COOKIES};
+use crate::error::AppError;
+
+#[cfg(feature = "ssr")]
+mod context {
+    use leptos::prelude::use_context;
+
+    use crate::consent::{ConsentCookie, CONSENT_COOKIE};
+    use crate::error::AppError;
+    use crate::services::Privacy;
+
+    pub fn privacy() -> Result<Privacy, AppError> {
+        use_context::<Privacy>().ok_or_else(|| {
+            tracing::error!("PrivacyService missing from the Leptos context");
+            AppError::Internal
+        })
+    }
+
+    /// The consent cookie and the Global Privacy Control signal of this request.
+    pub async fn request_consent() -> (Option<ConsentCookie>, bool) {
+        let headers: http::HeaderMap = leptos_axum::extract().await.unwrap_or_default();
+        let gpc = headers.get("sec-gpc").is_some_and(|v| v.as_bytes() == b"1");
+        let cookie = headers
+            .get(http::header::COOKIE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|cookies| crate::consent::cookie_value(cookies, CONSENT_COOKIE))
+            .and_then(|value| ConsentCookie::parse(&value));
+        (cookie, gpc)
+    }
+}
+
+#[server(endpoint = "consent/state")]
+pub async fn consent_state() -> Result<ConsentView, AppError> {
+    let policy_version = context::privacy()?.policy_version();
+    let (cookie, gpc) = context::request_consent().await;
+    let mut choices = cookie.as_ref().map(|c| c.choices).unwrap_or_default();
+    if gpc {
+        choices.analytics = false;
+    }
+    Ok(ConsentView { ask: cookie.is_none_or(|c| c.policy_version < policy_version), choices, gpc, policy_version })
+}
+
+#[server(endpoint = "consent/history")]
+pub async fn consent_history() -> Result<Vec<ConsentRecord>, AppError> {
+    let (cookie, _) = context::request_consent().await;
+    let session = crate::api::context::session().await?;
+    let account = session.get::<crate::model::AccountId>(crate::services::ACCOUNT_KEY).await.ok().flatten();
+    context::privacy()?.consent_history(cookie.map(|c| c.consent_id), account).await
+}
+
+#[server(endpoint = "privacy/facts")]
+pub async fn privacy_facts() -> Result<PolicyFacts, AppError> {
+    Ok(context::privacy()?.facts())
+}
+
+/// The current path, so a choice returns to the page it was made on.
+fn here() -> String {
+    leptos_router::hooks::use_location().pathname.get_untracked()
+}
+
+/// The three equally weighted first-layer buttons, and the per-category choices behind
+/// "Customize" (a `<details>`, so it opens without JavaScript). Nothing is pre-ticked unless
+/// the visitor ticked it before.
+#[component]
+fn ChoiceForm(choices: Choices, gpc: bool, #[prop(optional)] settings_page: bool) -> impl IntoView {
+    let return_to = here();
+    let category = move |category: Category, checked: bool| {
+        let key = category.key();
+        let locked = category == Category::Analytics && gpc;
+        view! {
+            <label class="consent-category">
+                <input type="checkbox" name=key checked=checked && !locked disabled=locked/>
+                <span><strong>{category.label()}</strong>" — "{category.purpose()}
+                    {locked.then_some(" (Off: your browser sends Global Privacy Control.)")}</span>
+            </label>
+        }
+    };
+    view! {
+        <form method="post" action="/consent" class="consent-form">
+            <input type="hidden" name="return_to" value=return_to/>
+            <div class="consent-buttons">
+                <button type="submit" name="choice" value="accept_all">"Accept all"</button>
+                <button type="submit" name="choice" value="reject_all">"Reject all"</button>
+                {(!settings_page).then(|| view! {
+                    <a class="button" href="/cookies#settings" role="button">"Customize"</a>
+                })}
+            </div>
+            {settings_page.then(|| view! {
+                <fieldset class="consent-categories">
+                    <legend>"Choose what to allow"</legend>
+                    <label class="consent-category">
+                        <input type="checkbox" checked disabled/>
+                        <span><strong>{Category::Necessary.label()}</strong>" — "{Category::Necessary.purpose()}</span>
+                    </label>
+                    {category(Category::Preferences, choices.preferences)}
+                    {category(Category::Analytics, choices.analytics)}
+                    {category(Category::Marketing, choices.marketing)}
+                    <button type="submit" name="choice" value="save">"Save my choices"</button>
+                </fieldset>
+            })}
+        </form>
+    }
+}
+
+/// Shown until the visitor answers (and again when the policy version changes). The site works
+/// fully whatever they choose, or if they ignore it.
+#[component]
+pub fn ConsentBanner() -> impl IntoView {
+    let state = Resource::new(|| (), |_| consent_state());
+    view! {
+        <Transition fallback=|| ()>
+            {move || state.get().and_then(Result::ok).filter(|view| view.ask).map(|view| view! {
+                <section class="consent-banner" role="region" aria-label="Cookie choices">
+                    <p>
+                        "Atelier uses the cookies it needs to work. With your permission it also remembers your preferences "
+                        "and counts page views with its own statistics — nothing is shared with anyone. "
+                        <a href="/cookies">"Cookie policy"</a>
+                        {view.gpc.then_some(" Your browser's Global Privacy Control signal is honoured: analytics stay off.")}
+                    </p>
+                    <ChoiceForm choices=Choices::NONE gpc=view.gpc/>
+                </section>
+            })}
+        </Transition>
+    }
+}
+
+fn date(unix: i64) -> String {
+    crate::account_pages::when(unix)
+}
+
+/// The cookie policy: the registry as a table, the visitor's current choices, and their history.
+#[component]
+pub fn CookiePolicyPage() -> impl IntoView {
+    let state = Resource::new(|| (), |_| consent_state());
+    view! {
+        <section class="policy">
+            <h1>"Cookie policy"</h1>
+            <p>"Every cookie Atelier can set is listed here; no other cookie is ever set, and no third party sets any. "
+               "Strictly necessary cookies are always on; every other category waits for your permission, which you can change or withdraw below at any time. "
+               "Withdrawing deletes the cookies of that category at once."</p>
+            <table class="cookie-table">
+                <thead><tr><th>"Cookie"</th><th>"Category"</th><th>"Purpose"</th><th>"Lifetime"</th></tr></thead>
+                <tbody>
+                    {COOKIES.iter().map(|cookie| view! {
+                        <tr>
+                            <td><code>{cookie.name}</code></td>
+                            <td>{cookie.category.label()}</td>
+                            <td>{cookie.purpose}</td>
+                            <td>{cookie.lifetime}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+            <p>{Category::Marketing.label()}": "{Category::Marketing.purpose()}</p>
+            <h2 id="settings">"Cookie settings"</h2>
+            <Transition fallback=|| ()>
+                {move || state.get().and_then(Result::ok).map(|view| view! {
+                    <ChoiceForm choices=view.choices gpc=view.gpc settings_page=true/>
+                })}
+            </Transition>
+            <h2 id="history">"Your consent history"</h2>
+            <ConsentHistoryList/>
+        </section>
+    }
+}
+
+/// Every choice recorded for this browser's consent id and the signed-in account, newest first.
+#[component]
+pub fn ConsentHistoryList() -> impl IntoView {
+    let history = Resource::new(|| (), |_| consent_history());
+    view! {
+            <Transition fallback=|| ()>
+                {move || history.get().map(|records| match records {
+                    Ok(records) if records.is_empty() => view! { <p class="hint">"No choice recorded yet."</p> }.into_any(),
+                    Ok(records) => view! {
+                        <ul class="consent-history" aria-label="Consent history">
+                            {records.into_iter().map(|record| {
+                                let allowed: Vec<&str> = [Category::Preferences, Category::Analytics, Category::Marketing]
+                                    .into_iter().filter(|c| record.choices.allows(*c)).map(Category::label).collect();
+                                view! {
+                                    <li data-action=record.action.clone()>
+                                        {format!("{} · {} · allowed: {} · policy v{}", date(record.created_at), action_label(&record.action),
+                                            if allowed.is_empty() { "only strictly necessary".to_string() } else { allowed.join(", ") },
+                                            record.policy_version)}
+                                    </li>
+                                }
+                            }).collect_view()}
+                        </ul>
+                    }.into_any(),
+                    Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                })}
+            </Transition>
+    }
+}
+
+fn action_label(action: &str) -> &'static str {
+    match action {
+        "accept_all" => "Accepted all",
+        "reject_all" => "Rejected all",
+        "withdraw" => "Withdrew consent",
+        _ => "Saved choices",
+    }
+}
+
+/// The privacy policy, written for this installation from its live configuration.
+#[component]
+pub fn PrivacyPage() -> impl IntoView {
+    let facts = Resource::new(|| (), |_| privacy_facts());
+    view! {
+        <section class="policy">
+            <h1>"Privacy policy"</h1>
+            <Transition fallback=|| ()>
+                {move || facts.get().and_then(Result::ok).map(|facts| view! {
+                    <p class="hint">{format!("Policy version {}.", facts.policy_version)}</p>
+                    <h2>"What this Atelier keeps"</h2>
+                    <ul>
+                        <li>"Photos you upload (up to "{facts.max_upload_mb}" MB each), their thumbnails, and the versions you save with their edit recipes. "
+                            "They are stored on this server only, re-encoded without location or other metadata, and shown to nobody but you: another visitor gets “not found”. "
+                            "This version keeps uploaded originals for as long as the server keeps its data; automatic deletion of unsaved uploads is not in it yet."</li>
+                        <li>"If you create an account: your name, e-mail address and a salted Argon2id hash of your password (never the password), or the identifier of the provider you signed in with. "
+                            "Access tokens from providers are used once to learn who you are and never kept."</li>
+                        <li>"Your sessions: when and with which kind of browser you signed in, so you can see and end them in your account. "
+                            {format!("A session ends after {} days without a visit, and {} days after signing in at most.", facts.session_idle_days, facts.session_absolute_days)}</li>
+                        <li>"Your cookie choices, as consent records (a random consent id, what you allowed, when, and the policy version), so we can show you what you agreed to."</li>
+                        <li>"With your permission only: page views counted by Atelier's own statistics (the page, the day and a hash of a random cookie; no IP address, no browser details, no account)."</li>
+                    </ul>
+                    <h2>"What this Atelier does not do"</h2>
+                    <ul>
+                        <li>"It does not sell, rent or share your data, and runs no third-party trackers, advertising or analytics services."</li>
+                        <li>"It does not use your photos to train any AI model."</li>
+                        <li>"It sets no cookie that is not listed in the "<a href="/cookies">"cookie policy"</a>", and no optional cookie before you allow it. Global Privacy Control is honoured as a refusal of analytics."</li>
+                    </ul>
+                    <h2>"Sign-in providers"</h2>
+                    {if facts.providers.is_empty() {
+                        view! { <p>"No outside sign-in provider is configured: accounts use e-mail and password only."</p> }.into_any()
+                    } else {
+                        view! { <p>{format!("You can sign in through: {}. They learn that you signed in to this Atelier; Atelier learns your name, e-mail address and an identifier from them.", facts.providers.join(", "))}</p> }.into_any()
+                    }}
+                    <h2>"E-mail"</h2>
+                    <p>{if facts.smtp_configured {
+                        "Atelier sends e-mail (address confirmation, password reset) through the mail server its operator configured."
+                    } else {
+                        "No mail server is configured: the messages Atelier would send (address confirmation, password reset) are kept as files on this server for its operator to pass on."
+                    }}</p>
+                    <h2>"Your choices"</h2>
+                    <ul>
+                        <li>"Change or withdraw cookie consent at any time from “Cookie settings” at the bottom of every page."</li>
+                        <li>"See and end your sessions, and change your password, in your "<a href="/account">"account"</a>"."</li>
+                        <li>"Delete saved versions from your gallery at any time; they and their files are removed at once."</li>
+                    </ul>
+                })}
+            </Transition>
+        </section>
+    }
+}
