@@ -178,6 +178,25 @@ async fn the_admin_page_is_404_to_everyone_but_admins(app: TestApp) {
     assert_eq!(overview.status, StatusCode::OK);
     assert_eq!(overview.json()["accounts"][0]["email"], "boss@example.org");
     assert_eq!(app.get("/admin", Some(&cookie)).await.status, StatusCode::OK);
+
+    // Admins export every consent record; the signed-in admin's own choice is among them.
+    let chose = app
+        .send(
+            axum::http::Request::post("/consent")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("cookie", &cookie)
+                .body(axum::body::Body::from("choice=reject_all"))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(chose.status, StatusCode::SEE_OTHER);
+    let export = app.get("/admin/consent-records.csv", Some(&cookie)).await;
+    assert_eq!(export.status, StatusCode::OK);
+    assert_eq!(export.headers["content-type"], "text/csv; charset=utf-8");
+    let csv = String::from_utf8(export.body).unwrap();
+    let account_id = app.call_form("auth/me", Some(&cookie), "").await.json()["id"].as_str().unwrap().to_string();
+    assert!(csv.starts_with("consent_id,account_id,action"), "{csv}");
+    assert!(csv.lines().any(|line| line.contains(&account_id) && line.contains("reject_all")), "{csv}");
 }
 
 async fn a_session_past_the_absolute_limit_is_ended(app: TestApp) {
