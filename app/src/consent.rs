@@ -187,6 +187,8 @@ pub struct PolicyFacts {
     pub session_absolute_days: i64,
     pub smtp_configured: bool,
     pub max_upload_mb: u64,
+    pub unsaved_retention_hours: i64,
+    pub saved_retention_days: i64,
 }
 
 #[cfg(test)]

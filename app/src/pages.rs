@@ -34,9 +34,18 @@ fn http_not_found() -> http::StatusCode {
 pub fn WorkspacePage() -> impl IntoView {
     let refresh = RwSignal::new(0u32);
     let photos = Resource::new(move || refresh.get(), |_| list_photos());
+    let retention = Resource::new(|| (), |_| crate::privacy::privacy_facts());
     view! {
         <section class="workspace">
             <h1>"Workspace"</h1>
+            <Transition fallback=|| ()>
+                {move || retention.get().and_then(Result::ok).map(|facts| view! {
+                    <p class="hint retention">{format!(
+                        "Uploads you have not saved a version of are deleted {} hours after upload: save to the gallery to keep them.",
+                        facts.unsaved_retention_hours
+                    )}</p>
+                })}
+            </Transition>
             <Dropzone on_uploaded=move || refresh.update(|n| *n += 1)/>
             <Transition fallback=|| view! { <p>"Loading photos…"</p> }>
                 {move || photos.get().map(|result| match result {

@@ -221,14 +221,19 @@ pub fn PrivacyPage() -> impl IntoView {
                     <h2>"What this Atelier keeps"</h2>
                     <ul>
                         <li>"Photos you upload (up to "{facts.max_upload_mb}" MB each), their thumbnails, and the versions you save with their edit recipes. "
-                            "They are stored on this server only, re-encoded without location or other metadata, and shown to nobody but you: another visitor gets “not found”. "
-                            "This version keeps uploaded originals for as long as the server keeps its data; automatic deletion of unsaved uploads is not in it yet."</li>
+                            "They are stored on this server only, re-encoded without location or other metadata, and shown to nobody but you: another visitor gets “not found”."</li>
                         <li>"If you create an account: your name, e-mail address and a salted Argon2id hash of your password (never the password), or the identifier of the provider you signed in with. "
                             "Access tokens from providers are used once to learn who you are and never kept."</li>
                         <li>"Your sessions: when and with which kind of browser you signed in, so you can see and end them in your account. "
                             {format!("A session ends after {} days without a visit, and {} days after signing in at most.", facts.session_idle_days, facts.session_absolute_days)}</li>
                         <li>"Your cookie choices, as consent records (a random consent id, what you allowed, when, and the policy version), so we can show you what you agreed to."</li>
                         <li>"With your permission only: page views counted by Atelier's own statistics (the page, the day and a hash of a random cookie; no IP address, no browser details, no account)."</li>
+                    </ul>
+                    <h2>"How long it keeps them"</h2>
+                    <ul>
+                        <li>{format!("An upload you have not saved a version of is deleted, with its files, {} hours after you uploaded it.", facts.unsaved_retention_hours)}</li>
+                        <li>{format!("A version you saved to your gallery is kept for {} days, then deleted with its files; the original it was made from goes with the last version made from it.", facts.saved_retention_days)}</li>
+                        <li>"What you delete yourself is removed at once. Files whose records are deleted are removed from storage by the next hourly sweep at the latest."</li>
                     </ul>
                     <h2>"What this Atelier does not do"</h2>
                     <ul>

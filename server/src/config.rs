@@ -35,6 +35,10 @@ pub struct Settings {
     /// `smtps://user:password@host` to send e-mail; without it mail is written to `data_dir/mail`.
     pub smtp_url: Option<String>,
     pub mail_from: String,
+    /// Uploads with no saved version are deleted this long after upload.
+    pub unsaved_retention_hours: i64,
+    /// Saved versions are deleted this long after saving.
+    pub saved_retention_days: i64,
     /// The privacy and cookie policies' version: raising it asks everyone for consent again.
     pub policy_version: u32,
     /// Sign-in providers (`[[providers]]` tables in the settings file).
@@ -59,6 +63,8 @@ impl Default for Settings {
             session_absolute_days: 30,
             smtp_url: None,
             mail_from: "Atelier <atelier@localhost>".into(),
+            unsaved_retention_hours: 24,
+            saved_retention_days: 180,
             policy_version: 1,
             providers: Vec::new(),
             log_filter: "info,atelier=debug,server=debug".into(),
@@ -121,6 +127,8 @@ impl Settings {
             session_absolute_days => "ATELIER_SESSION_ABSOLUTE_DAYS",
             mail_from => "ATELIER_MAIL_FROM",
             policy_version => "ATELIER_POLICY_VERSION",
+            unsaved_retention_hours => "ATELIER_UNSAVED_RETENTION_HOURS",
+            saved_retention_days => "ATELIER_SAVED_RETENTION_DAYS",
             log_filter => "ATELIER_LOG",
         );
         if let Some(url) = var("ATELIER_DATABASE_URL") {

@@ -76,7 +76,9 @@ impl Db {
             "INSERT INTO consent_records (id, consent_id, account_id, action, preferences, analytics, marketing, gpc, policy_version, banner_version, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
-        .bind(Uuid::new_v4().to_string())
+        // Time-ordered ids (UUIDv7, monotonic within the process): two choices in one second
+        // still list in the order they were made.
+        .bind(Uuid::now_v7().to_string())
         .bind(consent_id)
         .bind(account.map(|a| a.to_string()))
         .bind(action)
@@ -96,7 +98,7 @@ impl Db {
     pub async fn consent_history(&self, consent_id: &str, account: Option<AccountId>) -> Result<Vec<ConsentRecord>, sqlx::Error> {
         sqlx::query(
             "SELECT action, preferences, analytics, marketing, gpc, policy_version, banner_version, created_at FROM consent_records
-             WHERE consent_id = $1 OR (account_id IS NOT NULL AND account_id = $2) ORDER BY created_at DESC, id",
+             WHERE consent_id = $1 OR (account_id IS NOT NULL AND account_id = $2) ORDER BY id DESC",
         )
         .bind(consent_id)
         .bind(account.map(|a| a.to_string()).unwrap_or_default())
@@ -121,7 +123,7 @@ impl Db {
     pub async fn consent_records_csv(&self) -> Result<String, sqlx::Error> {
         let rows = sqlx::query(
             "SELECT consent_id, account_id, action, preferences, analytics, marketing, gpc, policy_version, banner_version, created_at
-             FROM consent_records ORDER BY created_at, id",
+             FROM consent_records ORDER BY id",
         )
         .fetch_all(self.pool())
         .await?;
@@ -331,6 +333,8 @@ impl PrivacyService for PrivacyStore {
             session_absolute_days: self.settings.session_absolute_days,
             smtp_configured: self.settings.smtp_url.is_some(),
             max_upload_mb: self.settings.max_upload_bytes / (1024 * 1024),
+            unsaved_retention_hours: self.settings.unsaved_retention_hours,
+            saved_retention_days: self.settings.saved_retention_days,
         }
     }
 

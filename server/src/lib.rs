@@ -10,6 +10,7 @@ pub mod error;
 pub mod http;
 pub mod images;
 pub mod photos;
+pub mod retention;
 pub mod sessions;
 pub mod state;
 pub mod storage;
@@ -39,6 +40,7 @@ use crate::consent::PrivacyStore;
 use crate::db::Db;
 use crate::images::Images;
 use crate::photos::{PhotoStore, Quotas};
+use crate::retention::Retention;
 use crate::sessions::DbSessionStore;
 use crate::state::AppState;
 use crate::storage::Storage;
@@ -51,6 +53,7 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     sessions: DbSessionStore,
+    retention: Retention,
 }
 
 impl Application {
@@ -59,6 +62,12 @@ impl Application {
             .with_context(|| format!("creating the data directory {}", settings.data_dir.display()))?;
         let db = Db::connect(&settings.database_url()).await?;
         let storage = Storage::local(&settings.storage_dir()).context("opening object storage")?;
+        let retention = Retention {
+            db: db.clone(),
+            storage: storage.clone(),
+            unsaved_secs: settings.unsaved_retention_hours * 3600,
+            saved_secs: settings.saved_retention_days * 24 * 3600,
+        };
         let listener = TcpListener::bind(settings.addr).await.with_context(|| format!("listening on {}", settings.addr))?;
         let addr = listener.local_addr()?;
 
@@ -118,11 +127,16 @@ impl Application {
             .layer(axum::middleware::from_fn(csrf::refuse_cross_site))
             .layer(TraceLayer::new_for_http())
             .with_state(state);
-        Ok(Self { listener, router, sessions })
+        Ok(Self { listener, router, sessions, retention })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// The retention sweeper, for tests that run it with their own clock.
+    pub fn retention(&self) -> Retention {
+        self.retention.clone()
     }
 
     /// The complete router, for tests that drive it without a socket.
@@ -132,14 +146,18 @@ impl Application {
 
     /// Serves until Ctrl-C or SIGTERM, then lets in-flight requests finish.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let sessions = self.sessions.clone();
+        let (sessions, retention) = (self.sessions.clone(), self.retention.clone());
         tokio::spawn(async move {
+            // The first tick is at once: whatever fell due while the server was down goes now.
             let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
             loop {
                 every_hour.tick().await;
                 match sessions.delete_expired().await {
                     Ok(removed) => tracing::info!(removed, "expired sessions removed"),
                     Err(error) => tracing::warn!(%error, "removing expired sessions failed"),
+                }
+                if let Err(error) = retention.sweep(db::now()).await {
+                    tracing::warn!(%error, "the retention sweep failed; it runs again within the hour");
                 }
             }
         });

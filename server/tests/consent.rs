@@ -43,7 +43,7 @@ async fn state(app: &TestApp, cookies: &str) -> serde_json::Value {
 
 async fn records(app: &TestApp) -> Vec<(String, i64, i64, i64, i64)> {
     let pool = sqlx::AnyPool::connect(&app.settings.database_url()).await.unwrap();
-    sqlx::query_as("SELECT action, preferences, analytics, marketing, policy_version FROM consent_records ORDER BY created_at, id")
+    sqlx::query_as("SELECT action, preferences, analytics, marketing, policy_version FROM consent_records ORDER BY id")
         .fetch_all(&pool)
         .await
         .unwrap()

@@ -16,6 +16,7 @@ use tower::ServiceExt;
 
 pub struct TestApp {
     pub router: Router,
+    pub retention: server::retention::Retention,
     pub settings: Settings,
     _dir: TempDir,
 }
@@ -88,7 +89,7 @@ impl TestApp {
 
     async fn start(settings: Settings, dir: TempDir) -> Self {
         let app = Application::build(settings.clone()).await.expect("the application builds");
-        Self { router: app.router(), settings, _dir: dir }
+        Self { router: app.router(), retention: app.retention(), settings, _dir: dir }
     }
 
     pub async fn send(&self, request: Request<Body>) -> Reply {
@@ -151,14 +152,16 @@ impl TestApp {
 #[macro_export]
 macro_rules! on_both_databases {
     ($($name:ident),+ $(,)?) => {
+        // Multi-threaded like the real server (#[tokio::main]): page renders stream from spawned
+        // tasks, and a single-threaded test runtime once left a streamed page body unfinished.
         mod sqlite {
-            $(#[tokio::test]
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() {
                 super::$name(super::support::TestApp::sqlite().await).await;
             })+
         }
         mod postgres {
-            $(#[tokio::test]
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() {
                 if let Some(app) = super::support::TestApp::postgres().await {
                     super::$name(app).await;

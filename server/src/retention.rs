@@ -1,0 +1,107 @@
+//! Retention: uploads nobody saved a version of are deleted a day after upload, saved versions
+//! after the configured period (then their original goes too, once nothing saved needs it), and
+//! their files are purged from storage. A sweep is idempotent, runs hourly and at start-up, takes
+//! "now" as a parameter (tests move the clock), and logs counts, never content.
+
+use sqlx::Row;
+
+use crate::db::{now, Db};
+use crate::storage::Storage;
+
+#[derive(Clone, Debug)]
+pub struct Retention {
+    pub db: Db,
+    pub storage: Storage,
+    pub unsaved_secs: i64,
+    pub saved_secs: i64,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Swept {
+    pub expired_versions: u64,
+    pub unsaved_photos: u64,
+    pub purged_objects: u64,
+}
+
+impl Db {
+    /// Deletes the rows `delete` returns keys of (`... RETURNING object_key, thumbnail_key`) and
+    /// queues those keys for purging, in one transaction; returns how many rows went.
+    async fn delete_and_queue(&self, delete: &'static str, before: i64) -> Result<u64, sqlx::Error> {
+        let mut tx = self.pool().begin().await?;
+        let rows = sqlx::query(delete).bind(before).fetch_all(&mut *tx).await?;
+        for row in &rows {
+            for column in ["object_key", "thumbnail_key"] {
+                let key: String = row.try_get(column)?;
+                sqlx::query("INSERT INTO purge_queue (object_key, queued_at) VALUES ($1, $2) ON CONFLICT (object_key) DO NOTHING")
+                    .bind(key)
+                    .bind(now())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(rows.len() as u64)
+    }
+
+    pub async fn expire_versions(&self, saved_before: i64) -> Result<u64, sqlx::Error> {
+        self.delete_and_queue("DELETE FROM versions WHERE created_at <= $1 RETURNING object_key, thumbnail_key", saved_before).await
+    }
+
+    /// Originals with no saved version, uploaded before `uploaded_before`.
+    pub async fn expire_unsaved_photos(&self, uploaded_before: i64) -> Result<u64, sqlx::Error> {
+        self.delete_and_queue(
+            "DELETE FROM photos WHERE created_at <= $1 AND NOT EXISTS (SELECT 1 FROM versions v WHERE v.photo_id = photos.id)
+             RETURNING object_key, thumbnail_key",
+            uploaded_before,
+        )
+        .await
+    }
+
+    pub async fn purge_queue(&self, limit: i64) -> Result<Vec<String>, sqlx::Error> {
+        sqlx::query("SELECT object_key FROM purge_queue ORDER BY queued_at, object_key LIMIT $1")
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(|row| row.try_get("object_key"))
+            .collect()
+    }
+
+    pub async fn dequeue_purged(&self, key: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM purge_queue WHERE object_key = $1").bind(key).execute(self.pool()).await.map(|_| ())
+    }
+}
+
+impl Retention {
+    pub async fn sweep(&self, now: i64) -> Result<Swept, sqlx::Error> {
+        // Versions first, so an original whose last version just expired goes in the same sweep.
+        let expired_versions = self.db.expire_versions(now - self.saved_secs).await?;
+        let unsaved_photos = self.db.expire_unsaved_photos(now - self.unsaved_secs).await?;
+        let purged_objects = self.purge().await?;
+        let swept = Swept { expired_versions, unsaved_photos, purged_objects };
+        tracing::info!(expired_versions, unsaved_photos, purged_objects, "retention sweep");
+        Ok(swept)
+    }
+
+    /// Deletes queued objects from storage; one that fails stays queued for the next sweep.
+    async fn purge(&self) -> Result<u64, sqlx::Error> {
+        let mut purged = 0;
+        loop {
+            let keys = self.db.purge_queue(500).await?;
+            let mut progress = false;
+            for key in &keys {
+                match self.storage.delete(key).await {
+                    Ok(()) => {
+                        self.db.dequeue_purged(key).await?;
+                        purged += 1;
+                        progress = true;
+                    }
+                    Err(error) => tracing::warn!(%error, "purging a stored object failed; it stays queued"),
+                }
+            }
+            if keys.len() < 500 || !progress {
+                return Ok(purged);
+            }
+        }
+    }
+}
