@@ -46,7 +46,7 @@ pub fn AccountMenu() -> impl IntoView {
     });
     view! {
         <Transition fallback=|| ()>
-            {move || me.get().map(|me| match me {
+            {move || Suspend::new(async move { Some(me.await).map(|me| match me {
                 Ok(Some(account)) => view! {
                     <span class="account-menu">
                         <a href="/account" class="account-name">{account.display_name}</a>
@@ -56,7 +56,7 @@ pub fn AccountMenu() -> impl IntoView {
                     </span>
                 }.into_any(),
                 _ => view! { <a href="/signin" class="account-name">"Sign in"</a> }.into_any(),
-            })}
+            }) })}
         </Transition>
     }
 }
@@ -86,7 +86,7 @@ pub fn SignInPage() -> impl IntoView {
             <h1>"Sign in"</h1>
             {move || failed().map(|message| view! { <p class="error" role="alert">{message}</p> })}
             <Transition fallback=|| ()>
-                {move || providers.get().map(|list| {
+                {move || Suspend::new(async move { Some(providers.await).map(|list| {
                     let list = list.unwrap_or_default();
                     (!list.is_empty()).then(|| view! {
                         <ul class="providers">
@@ -100,7 +100,7 @@ pub fn SignInPage() -> impl IntoView {
                         </ul>
                         <p class="hint">"or with your e-mail address"</p>
                     })
-                })}
+                }) })}
             </Transition>
             <ActionForm action=action attr:class="auth-form">
                 <label>"E-mail" <input type="email" name="email" autocomplete="username" required/></label>
@@ -240,7 +240,7 @@ pub fn AccountPage() -> impl IntoView {
         <section class="account">
             <h1>"Account"</h1>
             <Transition fallback=|| view! { <p class="hint">"Loading…"</p> }>
-                {move || me.get().map(|me| match me {
+                {move || Suspend::new(async move { Some(me.await).map(|me| match me {
                     Ok(Some(account)) => view! {
                         <dl class="profile">
                             <dt>"Name"</dt><dd>{account.display_name.clone()}</dd>
@@ -265,11 +265,11 @@ pub fn AccountPage() -> impl IntoView {
                     }.into_any(),
                     Ok(None) => view! { <p>"Please "<a href="/signin">"sign in"</a>" to see your account."</p> }.into_any(),
                     Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
-                })}
+                }) })}
             </Transition>
             <h2>"Where you are signed in"</h2>
             <Transition fallback=|| ()>
-                {move || sessions.get().map(|list| match list {
+                {move || Suspend::new(async move { Some(sessions.await).map(|list| match list {
                     Ok(list) => view! {
                         <ul class="sessions" aria-label="Sessions">
                             {list.into_iter().map(|info| view! {
@@ -285,7 +285,7 @@ pub fn AccountPage() -> impl IntoView {
                         </ul>
                     }.into_any(),
                     Err(_) => ().into_any(),
-                })}
+                }) })}
             </Transition>
             <ActionForm action=everywhere>
                 <button type="submit" class="danger">"Sign out everywhere"</button>
@@ -302,7 +302,7 @@ pub fn AdminPage() -> impl IntoView {
     let overview = Resource::new(|| (), |_| admin_accounts());
     view! {
         <Suspense fallback=|| ()>
-            {move || overview.get().map(|overview| match overview {
+            {move || Suspend::new(async move { Some(overview.await).map(|overview| match overview {
                 Ok(overview) => view! {
                     <section class="admin">
                         <h1>"Administration"</h1>
@@ -334,7 +334,7 @@ pub fn AdminPage() -> impl IntoView {
                     </section>
                 }.into_any(),
                 Err(_) => view! { <NotFound/> }.into_any(),
-            })}
+            }) })}
         </Suspense>
     }
 }

@@ -39,16 +39,16 @@ pub fn WorkspacePage() -> impl IntoView {
         <section class="workspace">
             <h1>"Workspace"</h1>
             <Transition fallback=|| ()>
-                {move || retention.get().and_then(Result::ok).map(|facts| view! {
+                {move || Suspend::new(async move { Some(retention.await).and_then(Result::ok).map(|facts| view! {
                     <p class="hint retention">{format!(
                         "Uploads you have not saved a version of are deleted {} hours after upload: save to the gallery to keep them.",
                         facts.unsaved_retention_hours
                     )}</p>
-                })}
+                }) })}
             </Transition>
             <Dropzone on_uploaded=move || refresh.update(|n| *n += 1)/>
             <Transition fallback=|| view! { <p>"Loading photos…"</p> }>
-                {move || photos.get().map(|result| match result {
+                {move || Suspend::new(async move { Some(photos.await).map(|result| match result {
                     Ok(list) if list.is_empty() => view! {
                         <p class="empty">"No photos yet. Drop some above to start."</p>
                     }.into_any(),
@@ -66,7 +66,7 @@ pub fn WorkspacePage() -> impl IntoView {
                         </ul>
                     }.into_any(),
                     Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
-                })}
+                }) })}
             </Transition>
         </section>
     }
@@ -116,7 +116,7 @@ pub fn GalleryPage() -> impl IntoView {
         <section class="gallery">
             <h1>"Gallery"</h1>
             <Transition fallback=|| view! { <p>"Loading the gallery…"</p> }>
-                {move || items.get().map(|result| match result {
+                {move || Suspend::new(async move { Some(items.await).map(|result| match result {
                     Ok(list) if list.is_empty() => view! {
                         <p class="empty">"Nothing saved yet. Open a photo in the workspace and save an edit."</p>
                     }.into_any(),
@@ -139,7 +139,7 @@ pub fn GalleryPage() -> impl IntoView {
                         </ul>
                     }.into_any(),
                     Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
-                })}
+                }) })}
             </Transition>
             {move || match delete.value().get() {
                 Some(Err(error)) => Some(view! { <p class="error" role="alert">{error.to_string()}</p> }),

@@ -115,7 +115,7 @@ pub fn ConsentBanner() -> impl IntoView {
     let state = Resource::new(|| (), |_| consent_state());
     view! {
         <Transition fallback=|| ()>
-            {move || state.get().and_then(Result::ok).filter(|view| view.ask).map(|view| view! {
+            {move || Suspend::new(async move { Some(state.await).and_then(Result::ok).filter(|view| view.ask).map(|view| view! {
                 <section class="consent-banner" role="region" aria-label="Cookie choices">
                     <p>
                         "Atelier uses the cookies it needs to work. With your permission it also remembers your preferences "
@@ -125,7 +125,7 @@ pub fn ConsentBanner() -> impl IntoView {
                     </p>
                     <ChoiceForm choices=Choices::NONE gpc=view.gpc/>
                 </section>
-            })}
+            }) })}
         </Transition>
     }
 }
@@ -160,9 +160,9 @@ pub fn CookiePolicyPage() -> impl IntoView {
             <p>{Category::Marketing.label()}": "{Category::Marketing.purpose()}</p>
             <h2 id="settings">"Cookie settings"</h2>
             <Transition fallback=|| ()>
-                {move || state.get().and_then(Result::ok).map(|view| view! {
+                {move || Suspend::new(async move { Some(state.await).and_then(Result::ok).map(|view| view! {
                     <ChoiceForm choices=view.choices gpc=view.gpc settings_page=true/>
-                })}
+                }) })}
             </Transition>
             <h2 id="history">"Your consent history"</h2>
             <ConsentHistoryList/>
@@ -176,7 +176,7 @@ pub fn ConsentHistoryList() -> impl IntoView {
     let history = Resource::new(|| (), |_| consent_history());
     view! {
             <Transition fallback=|| ()>
-                {move || history.get().map(|records| match records {
+                {move || Suspend::new(async move { Some(history.await).map(|records| match records {
                     Ok(records) if records.is_empty() => view! { <p class="hint">"No choice recorded yet."</p> }.into_any(),
                     Ok(records) => view! {
                         <ul class="consent-history" aria-label="Consent history">
@@ -194,7 +194,7 @@ pub fn ConsentHistoryList() -> impl IntoView {
                         </ul>
                     }.into_any(),
                     Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
-                })}
+                }) })}
             </Transition>
     }
 }
@@ -216,7 +216,7 @@ pub fn PrivacyPage() -> impl IntoView {
         <section class="policy">
             <h1>"Privacy policy"</h1>
             <Transition fallback=|| ()>
-                {move || facts.get().and_then(Result::ok).map(|facts| view! {
+                {move || Suspend::new(async move { Some(facts.await).and_then(Result::ok).map(|facts| view! {
                     <p class="hint">{format!("Policy version {}.", facts.policy_version)}</p>
                     <h2>"What this Atelier keeps"</h2>
                     <ul>
@@ -259,7 +259,7 @@ pub fn PrivacyPage() -> impl IntoView {
                         <li>"See and end your sessions, and change your password, in your "<a href="/account">"account"</a>"."</li>
                         <li>"Delete saved versions from your gallery at any time; they and their files are removed at once."</li>
                     </ul>
-                })}
+                }) })}
             </Transition>
         </section>
     }
