@@ -23,6 +23,7 @@ use app::model::AccountId;
 use app::consent::cookie_value;
 use app::services::{PrivacyService, ACCOUNT_KEY};
 
+use crate::accounts::oidc::local_path;
 use crate::config::Settings;
 use crate::db::{now, Db};
 use crate::error::OrInternal;
@@ -180,16 +181,6 @@ pub struct ConsentForm {
     analytics: Option<String>,
     marketing: Option<String>,
     return_to: Option<String>,
-}
-
-/// A path on this site to go back to; anything else goes home.
-fn local_path(path: Option<&str>) -> String {
-    match path {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') && path.chars().all(|c| c.is_ascii_graphic()) => {
-            path.to_string()
-        }
-        _ => "/".into(),
-    }
 }
 
 /// POST /consent: "Accept all", "Reject all", or the customised choice. Writes a record (a

@@ -301,20 +301,31 @@ async fn github_identity(http: &reqwest::Client, web: &str, api: &str, token: &s
     })
 }
 
-/// Where a sign-in may return to: a relative path into a page people sign in from, never
-/// another site (no open redirect).
+/// A path on this site, and nothing that could lead off it (`//host`, `\\`, `..`, a scheme);
+/// anything else is home. Every "return to" parameter goes through here.
+pub fn local_path(path: Option<&str>) -> String {
+    match path {
+        Some(path)
+            if path.starts_with('/')
+                && !path.contains("//")
+                && !path.contains("..")
+                && !path.contains('\\')
+                && !path.contains("://")
+                && path.chars().all(|c| c.is_ascii_graphic()) =>
+        {
+            path.to_string()
+        }
+        _ => "/".into(),
+    }
+}
+
+/// Where a sign-in may return to: a local path into a page people sign in from (no open redirect).
 pub fn safe_return(path: Option<&str>) -> String {
     const ALLOWED: &[&str] = &["", "gallery", "account", "photos", "admin"];
-    let Some(path) = path else { return "/".into() };
-    let plain = path.starts_with('/')
-        && !path.contains("//")
-        && !path.contains("..")
-        && !path.contains('\\')
-        && !path.contains("://")
-        && path.chars().all(|c| c.is_ascii_graphic());
+    let path = local_path(path);
     let first = path.trim_start_matches('/').split(['/', '?', '#']).next().unwrap_or("");
-    if plain && ALLOWED.contains(&first) {
-        path.to_string()
+    if ALLOWED.contains(&first) {
+        path
     } else {
         "/".into()
     }
