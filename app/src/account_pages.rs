@@ -13,7 +13,7 @@ use crate::model::Role;
 use crate::pages::NotFound;
 
 /// After signing in or out every part of the page must see it: load `path` afresh.
-fn reload_to(path: &str) {
+pub(crate) fn reload_to(path: &str) {
     #[cfg(feature = "hydrate")]
     {
         let _ = window().location().set_href(path);
@@ -203,7 +203,7 @@ pub fn ResetPage() -> impl IntoView {
     }
 }
 
-pub(crate) fn when(unix: i64) -> String {
+pub fn when(unix: i64) -> String {
     // Shown as UTC date and time; the browser's zone would differ between server and client render.
     let days = unix.div_euclid(86_400);
     let secs = unix.rem_euclid(86_400);
@@ -293,6 +293,14 @@ pub fn AccountPage() -> impl IntoView {
             <h2>"Cookie consent"</h2>
             <p class="hint"><a href="/cookies#settings">"Change your cookie choices"</a></p>
             <crate::privacy::ConsentHistoryList/>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move { Some(me.await).map(|me| match me {
+                    Ok(Some(account)) => Some(view! {
+                        <crate::data_pages::YourData confirm_with=account.email.clone().unwrap_or(account.display_name.clone())/>
+                    }),
+                    _ => None,
+                }) })}
+            </Transition>
         </section>
     }
 }
@@ -307,7 +315,7 @@ pub fn AdminPage() -> impl IntoView {
                     <section class="admin">
                         <h1>"Administration"</h1>
                         <table>
-                            <thead><tr><th>"Name"</th><th>"E-mail"</th><th>"Role"</th><th>"Photos"</th><th>"Joined"</th></tr></thead>
+                            <thead><tr><th>"Name"</th><th>"E-mail"</th><th>"Role"</th><th>"Photos"</th><th>"Joined"</th><th>"Data"</th></tr></thead>
                             <tbody>
                                 {overview.accounts.into_iter().map(|row| view! {
                                     <tr>
@@ -316,6 +324,7 @@ pub fn AdminPage() -> impl IntoView {
                                         <td>{if row.role == Role::Admin { "admin" } else { "user" }}</td>
                                         <td>{row.photos}</td>
                                         <td>{when(row.created_at)}</td>
+                                        <td><crate::data_pages::AdminWorkspaceForm account=row.id/></td>
                                     </tr>
                                 }).collect_view()}
                             </tbody>
@@ -331,6 +340,7 @@ pub fn AdminPage() -> impl IntoView {
                         </table>
                         <h2>"Consent records"</h2>
                         <p><a href="/admin/consent-records.csv" rel="external" download>"Export all consent records (CSV)"</a></p>
+                        <crate::data_pages::AdminAuditLog/>
                     </section>
                 }.into_any(),
                 Err(_) => view! { <NotFound/> }.into_any(),

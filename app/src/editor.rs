@@ -192,7 +192,7 @@ pub fn Editor(photo: PhotoSummary, #[prop(default = EditRecipe::default())] init
             }
         };
 
-        let url = photo.original_url();
+        let url = photo.original_url.clone();
         leptos::task::spawn_local(async move {
             match EditorWorker::start(on_reply) {
                 Ok(started) => worker.set_value(Some(started)),
@@ -361,7 +361,7 @@ pub fn Editor(photo: PhotoSummary, #[prop(default = EditRecipe::default())] init
                         <img
                             class="before"
                             alt="Before the edits"
-                            src=photo.original_url()
+                            src=photo.original_url.clone()
                             style:display=move || if compare.get() == 0 { "none" } else { "block" }
                             style:clip-path=move || format!("inset(0 {}% 0 0)", 100 - compare.get().min(100))
                         />

@@ -8,6 +8,8 @@ pub mod auth;
 pub mod browser;
 pub mod components;
 pub mod consent;
+pub mod data;
+pub mod data_pages;
 pub mod editor;
 pub mod error;
 pub mod model;

@@ -47,15 +47,11 @@ pub struct PhotoSummary {
     pub width: u32,
     pub height: u32,
     pub created_at: i64,
-}
-
-impl PhotoSummary {
-    pub fn original_url(&self) -> String {
-        format!("/media/photos/{}/original", self.id)
-    }
-    pub fn thumbnail_url(&self) -> String {
-        format!("/media/photos/{}/thumbnail", self.id)
-    }
+    /// Signed, expiring links the server issues with every answer (see `server::links`).
+    #[serde(default)]
+    pub original_url: String,
+    #[serde(default)]
+    pub thumbnail_url: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -67,18 +63,21 @@ pub struct GalleryItem {
     pub height: u32,
     pub recipe: crate::recipe::EditRecipe,
     pub created_at: i64,
+    /// When retention deletes it (unix seconds), and whether that is close enough to warn.
+    #[serde(default)]
+    pub expires_at: i64,
+    #[serde(default)]
+    pub expires_soon: bool,
+    #[serde(default)]
+    pub image_url: String,
+    #[serde(default)]
+    pub thumbnail_url: String,
 }
 
 impl GalleryItem {
     /// Opens the editor on the original with this version's recipe, to change it.
     pub fn edit_url(&self) -> String {
         format!("/photos/{}?version={}", self.photo_id, self.id)
-    }
-    pub fn image_url(&self) -> String {
-        format!("/media/versions/{}/image", self.id)
-    }
-    pub fn thumbnail_url(&self) -> String {
-        format!("/media/versions/{}/thumbnail", self.id)
     }
 }
 
@@ -143,9 +142,75 @@ pub struct PageViews {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AdminAccountRow {
+    pub id: AccountId,
     pub display_name: String,
     pub email: Option<String>,
     pub role: Role,
     pub photos: u64,
     pub created_at: i64,
+}
+
+/// One line of the audit log: who did what, when. `actor` differs from the account when an
+/// administrator acted on someone's data.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub id: String,
+    pub account: Option<String>,
+    pub actor: Option<String>,
+    pub action: String,
+    pub detail: String,
+    pub created_at: i64,
+}
+
+/// One metered operation: what ran, how long, on what size. Never pixels or prompts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UsageRecord {
+    pub tool: String,
+    pub duration_ms: u64,
+    pub input_width: u32,
+    pub input_height: u32,
+    pub output_width: u32,
+    pub output_height: u32,
+    pub credits: u64,
+    pub created_at: i64,
+}
+
+/// Usage by day and tool, for the chart, plus the latest records.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct UsageReport {
+    /// `(day "YYYY-MM-DD", tool, operations, credits)`, oldest day first.
+    pub by_day: Vec<(String, String, u64, u64)>,
+    pub recent: Vec<UsageRecord>,
+    pub total_credits: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    Queued,
+    Running,
+    Done,
+    Failed,
+}
+
+/// A "Download my data" archive being made, or ready behind a signed link.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExportJob {
+    pub id: String,
+    pub state: JobState,
+    /// 0..=100.
+    pub progress: u8,
+    pub created_at: i64,
+    /// A fresh signed link once the archive is ready.
+    pub download_url: Option<String>,
+    /// When the archive is deleted.
+    pub expires_at: Option<i64>,
+}
+
+/// What an administrator sees of one account's workspace, only through an audited request.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AdminWorkspaceView {
+    pub display_name: String,
+    pub photos: Vec<PhotoSummary>,
+    pub gallery: Vec<GalleryItem>,
 }

@@ -57,7 +57,7 @@ pub fn WorkspacePage() -> impl IntoView {
                             {list.into_iter().map(|photo| view! {
                                 <li class="card">
                                     <a href=format!("/photos/{}", photo.id)>
-                                        <img src=photo.thumbnail_url() alt=photo.name.clone() loading="lazy"/>
+                                        <img src=photo.thumbnail_url.clone() alt=photo.name.clone() loading="lazy"/>
                                         <span class="card-title">{photo.name.clone()}</span>
                                         <span class="card-meta">{format!("{}×{}", photo.width, photo.height)}</span>
                                     </a>
@@ -124,11 +124,19 @@ pub fn GalleryPage() -> impl IntoView {
                         <ul class="grid gallery-items">
                             {list.into_iter().map(|item| view! {
                                 <li class="card gallery-item">
-                                    <a href=item.image_url() target="_blank">
-                                        <img src=item.thumbnail_url() alt=format!("Edited {}", item.name) loading="lazy"/>
+                                    <a href=item.image_url.clone() target="_blank" rel="external">
+                                        <img src=item.thumbnail_url.clone() alt=format!("Edited {}", item.name) loading="lazy"/>
                                     </a>
                                     <span class="card-title">{item.name.clone()}</span>
                                     <span class="card-meta">{format!("{}×{} · {} edits", item.width, item.height, item.recipe.ops.len())}</span>
+                                    <span class=if item.expires_soon { "expiry expiry-soon" } else { "expiry" }
+                                        role=item.expires_soon.then_some("status")>
+                                        {if item.expires_soon {
+                                            format!("Deleted on {} — download it or save it again to keep it", crate::account_pages::when(item.expires_at).chars().take(10).collect::<String>())
+                                        } else {
+                                            format!("Kept until {}", crate::account_pages::when(item.expires_at).chars().take(10).collect::<String>())
+                                        }}
+                                    </span>
                                     <a class="edit-link" href=item.edit_url()>"Edit again"</a>
                                     <ActionForm action=delete>
                                         <input type="hidden" name="id" value=item.id.to_string()/>

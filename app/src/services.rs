@@ -69,6 +69,34 @@ pub trait PrivacyService: Send + Sync + 'static {
 
 pub type Privacy = Arc<dyn PrivacyService>;
 
+/// The person's own data: usage, audit entries, export and erasure; and administrators'
+/// audited access to someone's workspace.
+#[async_trait]
+pub trait DataService: Send + Sync + 'static {
+    /// Usage of this session's workspace, by day and tool.
+    async fn usage(&self, session: &Session) -> Result<crate::model::UsageReport, AppError>;
+    /// The signed-in account's own audit entries.
+    async fn audit_log(&self, session: &Session) -> Result<Vec<crate::model::AuditEntry>, AppError>;
+    /// Starts a "Download my data" archive (or returns the one already being made).
+    async fn start_export(&self, session: &Session) -> Result<crate::model::ExportJob, AppError>;
+    /// The account's recent exports, each ready one with a fresh signed link.
+    async fn exports(&self, session: &Session) -> Result<Vec<crate::model::ExportJob>, AppError>;
+    /// Erases the account and everything it holds; `confirmation` must be the account's e-mail
+    /// address, or its display name when it has none.
+    async fn delete_account(&self, session: &Session, confirmation: String) -> Result<(), AppError>;
+    /// Admins only (`NotFound` for anyone else): every audit entry.
+    async fn admin_audit_log(&self, session: &Session) -> Result<Vec<crate::model::AuditEntry>, AppError>;
+    /// Admins only: one account's workspace, after writing the reason to the audit log.
+    async fn admin_view_workspace(
+        &self,
+        session: &Session,
+        account: crate::model::AccountId,
+        reason: String,
+    ) -> Result<crate::model::AdminWorkspaceView, AppError>;
+}
+
+pub type Data = Arc<dyn DataService>;
+
 /// The owner tied to this session, if the visitor has stored anything yet.
 pub async fn session_owner(session: &Session) -> Result<Option<OwnerId>, AppError> {
     session.get::<OwnerId>(OWNER_KEY).await.map_err(|error| {

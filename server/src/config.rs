@@ -39,6 +39,15 @@ pub struct Settings {
     pub unsaved_retention_hours: i64,
     /// Saved versions are deleted this long after saving.
     pub saved_retention_days: i64,
+    /// Gallery items show a warning this many days before they expire.
+    pub expiry_warning_days: i64,
+    /// "Download my data" archives are deleted this long after they are ready.
+    pub export_retention_hours: i64,
+    /// Signed download links stop working after this many seconds.
+    pub download_link_secs: i64,
+    /// The keyring with the key-encryption keys and the link-signing key. Kept outside
+    /// `data_dir` on purpose: a copy of the data alone reveals nothing.
+    pub key_file: PathBuf,
     /// The privacy and cookie policies' version: raising it asks everyone for consent again.
     pub policy_version: u32,
     /// Sign-in providers (`[[providers]]` tables in the settings file).
@@ -65,6 +74,10 @@ impl Default for Settings {
             mail_from: "Atelier <atelier@localhost>".into(),
             unsaved_retention_hours: 24,
             saved_retention_days: 180,
+            expiry_warning_days: 14,
+            export_retention_hours: 24,
+            download_link_secs: 3600,
+            key_file: PathBuf::from("keys/keyring"),
             policy_version: 1,
             providers: Vec::new(),
             log_filter: "info,atelier=debug,server=debug".into(),
@@ -129,6 +142,10 @@ impl Settings {
             policy_version => "ATELIER_POLICY_VERSION",
             unsaved_retention_hours => "ATELIER_UNSAVED_RETENTION_HOURS",
             saved_retention_days => "ATELIER_SAVED_RETENTION_DAYS",
+            expiry_warning_days => "ATELIER_EXPIRY_WARNING_DAYS",
+            export_retention_hours => "ATELIER_EXPORT_RETENTION_HOURS",
+            download_link_secs => "ATELIER_DOWNLOAD_LINK_SECS",
+            key_file => "ATELIER_KEY_FILE",
             log_filter => "ATELIER_LOG",
         );
         if let Some(url) = var("ATELIER_DATABASE_URL") {
@@ -171,6 +188,7 @@ impl fmt::Debug for Settings {
             .field("data_dir", &self.data_dir)
             .field("database", &self.database_url().split(':').next().unwrap_or("unknown"))
             .field("storage_dir", &self.storage_dir())
+            .field("key_file", &self.key_file)
             .field("site_root", &self.site_root)
             .field("max_upload_bytes", &self.max_upload_bytes)
             .field("max_image_pixels", &self.max_image_pixels)

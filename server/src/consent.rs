@@ -211,6 +211,8 @@ pub async fn save(State(store): State<Arc<PrivacyStore>>, session: Session, head
         tracing::error!(%error, "recording consent failed");
         return (StatusCode::INTERNAL_SERVER_ERROR, "Your choice could not be saved. Please try again.").into_response();
     }
+    let detail = format!("Cookie choice \"{action}\": preferences {}, analytics {}, marketing {}.", choices.preferences, choices.analytics, choices.marketing);
+    store.db.audit_or_log(account, account, crate::audit::Event::ConsentChanged, &detail).await;
     tracing::info!(action, "consent recorded");
     let secure = store.settings.secure_cookies();
     let cookie = ConsentCookie { consent_id, policy_version: version, choices };

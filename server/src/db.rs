@@ -70,6 +70,8 @@ fn photo_summary(row: &AnyRow) -> Result<PhotoSummary, sqlx::Error> {
         width: dimension(row, "width")?,
         height: dimension(row, "height")?,
         created_at: row.try_get("created_at")?,
+        original_url: String::new(),
+        thumbnail_url: String::new(),
     })
 }
 
@@ -84,6 +86,10 @@ fn gallery_item(row: &AnyRow) -> Result<GalleryItem, sqlx::Error> {
         height: dimension(row, "height")?,
         recipe,
         created_at: row.try_get("created_at")?,
+        expires_at: 0,
+        expires_soon: false,
+        image_url: String::new(),
+        thumbnail_url: String::new(),
     })
 }
 
@@ -94,6 +100,26 @@ fn stored_image(row: &AnyRow) -> Result<StoredImage, sqlx::Error> {
         object_key: row.try_get("object_key")?,
         thumbnail_key: row.try_get("thumbnail_key")?,
     })
+}
+
+/// Queues the object keys in `columns` of each row for purging, inside the caller's transaction,
+/// so a crash can never lose track of a file whose row is gone.
+pub async fn queue_purge(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    rows: &[AnyRow],
+    columns: &[&str],
+) -> Result<(), sqlx::Error> {
+    for row in rows {
+        for column in columns {
+            let Some(key) = row.try_get::<Option<String>, _>(*column)? else { continue };
+            sqlx::query("INSERT INTO purge_queue (object_key, queued_at) VALUES ($1, $2) ON CONFLICT (object_key) DO NOTHING")
+                .bind(key)
+                .bind(now())
+                .execute(&mut **tx)
+                .await?;
+        }
+    }
+    Ok(())
 }
 
 /// Versions with their photo's name, filtered by `$where`.
@@ -266,13 +292,28 @@ impl Db {
             .transpose()
     }
 
-    /// Deletes the row; returns whether it existed for this owner.
+    /// Deletes the row and queues its files for purging (one transaction); returns whether it
+    /// existed for this owner.
     pub async fn delete_version(&self, owner: OwnerId, id: VersionId) -> Result<bool, sqlx::Error> {
-        let done = sqlx::query("DELETE FROM versions WHERE owner_id = $1 AND id = $2")
+        let mut tx = self.pool.begin().await?;
+        let rows = sqlx::query("DELETE FROM versions WHERE owner_id = $1 AND id = $2 RETURNING object_key, thumbnail_key")
             .bind(owner.to_string())
             .bind(id.to_string())
-            .execute(&self.pool)
+            .fetch_all(&mut *tx)
             .await?;
-        Ok(done.rows_affected() > 0)
+        queue_purge(&mut tx, &rows, &["object_key", "thumbnail_key"]).await?;
+        tx.commit().await?;
+        Ok(!rows.is_empty())
+    }
+
+    /// The account whose workspace `owner` is, if any.
+    pub async fn account_of_owner(&self, owner: OwnerId) -> Result<Option<app::model::AccountId>, sqlx::Error> {
+        sqlx::query("SELECT id FROM accounts WHERE owner_id = $1")
+            .bind(owner.to_string())
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(|row| parse_id(row, "id"))
+            .transpose()
     }
 }

@@ -4,7 +4,7 @@ use app::error::AppError;
 use app::model::{PhotoId, PhotoSummary, VersionId};
 use app::services::{ensure_session_owner, session_owner};
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -13,6 +13,7 @@ use percent_encoding::{percent_decode_str, utf8_percent_encode, NON_ALPHANUMERIC
 use tower_sessions::Session;
 
 use crate::error::ApiError;
+use crate::links::Signature;
 use crate::photos::{display_name, Media, Variant};
 use crate::state::AppState;
 
@@ -23,6 +24,7 @@ pub fn routes() -> Router<AppState> {
         .route(UPLOAD_PATH, post(upload))
         .route("/media/photos/{id}/{variant}", get(photo_media))
         .route("/media/versions/{id}/{variant}", get(version_media))
+        .route(crate::lifecycle::export::ARCHIVE_ROUTE, get(crate::lifecycle::export::download))
         .route("/healthz", get(healthz))
 }
 
@@ -54,9 +56,10 @@ async fn upload(
         .and_then(|value| value.to_str().ok())
         .map(|value| percent_decode_str(value).decode_utf8_lossy().into_owned());
     let name = display_name(name.as_deref());
+    let meter = crate::usage::Meter::start();
     let encoded = state.photos.ingest(bytes).await?;
     let owner = ensure_session_owner(&session, state.photos.as_ref()).await?;
-    let photo = state.photos.store(owner, &name, encoded).await?;
+    let photo = state.photos.store(owner, &name, encoded, meter).await?;
     tracing::info!(photo = %photo.id, width = photo.width, height = photo.height, "photo uploaded");
     Ok((StatusCode::CREATED, Json(photo)))
 }
@@ -69,15 +72,18 @@ fn variant(name: &str, full: &str) -> Result<Variant, AppError> {
     }
 }
 
-/// Ids, variants and owners that do not match all answer 404, so nothing reveals what exists.
+/// Media needs a signed link issued to this session's workspace (403 when missing, changed,
+/// foreign or expired); then ids, variants and owners that do not match all answer 404, so
+/// nothing reveals what exists.
 async fn photo_media(
     State(state): State<AppState>,
     session: Session,
     Path((id, kind)): Path<(String, String)>,
+    Query(signature): Query<Signature>,
 ) -> Result<Response, ApiError> {
+    let owner = state.photos.links.check(&format!("/media/photos/{id}/{kind}"), session_owner(&session).await?, &signature)?;
     let id: PhotoId = id.parse().map_err(|_| AppError::NotFound)?;
     let variant = variant(&kind, "original")?;
-    let owner = session_owner(&session).await?.ok_or(AppError::NotFound)?;
     Ok(media_response(state.photos.photo_media(owner, id, variant).await?))
 }
 
@@ -85,10 +91,11 @@ async fn version_media(
     State(state): State<AppState>,
     session: Session,
     Path((id, kind)): Path<(String, String)>,
+    Query(signature): Query<Signature>,
 ) -> Result<Response, ApiError> {
+    let owner = state.photos.links.check(&format!("/media/versions/{id}/{kind}"), session_owner(&session).await?, &signature)?;
     let id: VersionId = id.parse().map_err(|_| AppError::NotFound)?;
     let variant = variant(&kind, "image")?;
-    let owner = session_owner(&session).await?.ok_or(AppError::NotFound)?;
     Ok(media_response(state.photos.version_media(owner, id, variant).await?))
 }
 

@@ -2,25 +2,30 @@
 //! database, storage and routes; `main.rs` only parses the command line.
 
 pub mod accounts;
+pub mod audit;
 pub mod config;
 pub mod consent;
+pub mod crypto;
 pub mod csrf;
 pub mod db;
 pub mod error;
 pub mod http;
 pub mod images;
+pub mod lifecycle;
+pub mod links;
 pub mod photos;
 pub mod retention;
 pub mod sessions;
 pub mod state;
 pub mod storage;
+pub mod usage;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use app::services::{Accounts, Photos, Privacy};
+use app::services::{Accounts, Data, Photos, Privacy};
 use app::{shell, App};
 use axum::Router;
 use leptos::config::LeptosOptions;
@@ -37,7 +42,10 @@ use crate::accounts::oidc::Providers;
 use crate::accounts::AccountStore;
 use crate::config::Settings;
 use crate::consent::PrivacyStore;
+use crate::crypto::Keyring;
 use crate::db::Db;
+use crate::lifecycle::DataStore;
+use crate::links::Links;
 use crate::images::Images;
 use crate::photos::{PhotoStore, Quotas};
 use crate::retention::Retention;
@@ -54,6 +62,7 @@ pub struct Application {
     router: Router,
     sessions: DbSessionStore,
     retention: Retention,
+    data: Arc<DataStore>,
 }
 
 impl Application {
@@ -61,12 +70,17 @@ impl Application {
         std::fs::create_dir_all(&settings.data_dir)
             .with_context(|| format!("creating the data directory {}", settings.data_dir.display()))?;
         let db = Db::connect(&settings.database_url()).await?;
-        let storage = Storage::local(&settings.storage_dir()).context("opening object storage")?;
+        let keys = Keyring::load_or_create(&settings.key_file)?;
+        let links = Links::new(keys.clone(), settings.download_link_secs);
+        let storage = Storage::local(&settings.storage_dir(), keys).context("opening object storage")?;
+        let saved_secs = settings.saved_retention_days * 24 * 3600;
+        let export_secs = settings.export_retention_hours * 3600;
         let retention = Retention {
             db: db.clone(),
             storage: storage.clone(),
             unsaved_secs: settings.unsaved_retention_hours * 3600,
-            saved_secs: settings.saved_retention_days * 24 * 3600,
+            saved_secs,
+            export_secs,
         };
         let listener = TcpListener::bind(settings.addr).await.with_context(|| format!("listening on {}", settings.addr))?;
         let addr = listener.local_addr()?;
@@ -79,9 +93,12 @@ impl Application {
             .build();
         let photos = Arc::new(PhotoStore {
             db: db.clone(),
-            storage,
+            storage: storage.clone(),
             images: Images::new(settings.max_image_pixels),
             quotas: Quotas { max_photos: settings.max_photos_per_owner, max_bytes: settings.max_bytes_per_owner },
+            links: links.clone(),
+            saved_secs,
+            warning_secs: settings.expiry_warning_days * 24 * 3600,
         });
         let sessions = DbSessionStore::new(db.clone());
         let accounts = Arc::new(AccountStore {
@@ -100,15 +117,25 @@ impl Application {
             .with_expiry(Expiry::OnInactivity(tower_sessions::cookie::time::Duration::days(settings.session_idle_days)));
         let settings = Arc::new(settings);
         let privacy = Arc::new(PrivacyStore { db: db.clone(), settings: settings.clone() });
-        let state = AppState { leptos_options, settings, db, photos, accounts, privacy };
+        let data = Arc::new(DataStore {
+            db: db.clone(),
+            storage,
+            links,
+            accounts: accounts.clone(),
+            photos: photos.clone(),
+            export_secs,
+        });
+        let state = AppState { leptos_options, settings, db, photos, accounts, privacy, data: data.clone() };
 
         let service: Photos = state.photos.clone();
         let account_service: Accounts = state.accounts.clone();
         let privacy_service: Privacy = state.privacy.clone();
+        let data_service: Data = state.data.clone();
         let provide_services = move || {
             provide_context(service.clone());
             provide_context(account_service.clone());
             provide_context(privacy_service.clone());
+            provide_context(data_service.clone());
         };
         let pages = Router::new()
             .leptos_routes_with_context(&state, generate_route_list(App), provide_services, {
@@ -127,7 +154,7 @@ impl Application {
             .layer(axum::middleware::from_fn(csrf::refuse_cross_site))
             .layer(TraceLayer::new_for_http())
             .with_state(state);
-        Ok(Self { listener, router, sessions, retention })
+        Ok(Self { listener, router, sessions, retention, data })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -139,6 +166,11 @@ impl Application {
         self.retention.clone()
     }
 
+    /// Export, erasure and the audit log, for tests.
+    pub fn data(&self) -> Arc<DataStore> {
+        self.data.clone()
+    }
+
     /// The complete router, for tests that drive it without a socket.
     pub fn router(&self) -> Router {
         self.router.clone()
@@ -147,6 +179,11 @@ impl Application {
     /// Serves until Ctrl-C or SIGTERM, then lets in-flight requests finish.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let (sessions, retention) = (self.sessions.clone(), self.retention.clone());
+        match lifecycle::export::resume(&self.data).await {
+            Ok(0) => {}
+            Ok(resumed) => tracing::info!(resumed, "unfinished exports started again"),
+            Err(error) => tracing::warn!(%error, "could not look for unfinished exports"),
+        }
         tokio::spawn(async move {
             // The first tick is at once: whatever fell due while the server was down goes now.
             let mut every_hour = tokio::time::interval(Duration::from_secs(3600));

@@ -1,5 +1,6 @@
-//! `atelier [serve|migrate|make-admin EMAIL]`: starts the server (the default), only applies
-//! migrations, or makes the account with that e-mail an administrator.
+//! `atelier [serve|migrate|make-admin EMAIL|rotate-keys]`: starts the server (the default), only
+//! applies migrations, makes the account with that e-mail an administrator, or rotates the
+//! key-encryption key (re-wrapping every stored object's data key, then retiring unused keys).
 
 use std::process::ExitCode;
 
@@ -8,7 +9,7 @@ use server::db::Db;
 use server::Application;
 use tracing_subscriber::EnvFilter;
 
-const USAGE: &str = "usage: atelier [serve|migrate|make-admin EMAIL]\n\nSettings come from atelier.toml (or ATELIER_CONFIG) and ATELIER_* variables.";
+const USAGE: &str = "usage: atelier [serve|migrate|make-admin EMAIL|rotate-keys]\n\nSettings come from atelier.toml (or ATELIER_CONFIG) and ATELIER_* variables.";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -39,6 +40,7 @@ async fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         },
+        Some("rotate-keys") => rotate_keys(&settings).await,
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())
@@ -67,4 +69,22 @@ async fn make_admin(settings: &Settings, email: &str) -> anyhow::Result<()> {
     } else {
         anyhow::bail!("no account has the e-mail address {email}")
     }
+}
+
+/// New KEK, every data key re-wrapped with it, then the old KEKs dropped from the keyring.
+/// Safe to run again after an interruption: objects already re-wrapped are skipped.
+async fn rotate_keys(settings: &Settings) -> anyhow::Result<()> {
+    let keys = server::crypto::Keyring::load(&settings.key_file)?;
+    let old = keys.ids();
+    let storage = server::storage::Storage::local(&settings.storage_dir(), keys)?;
+    let (active, done) = storage.rotate().await?;
+    println!("active key is now {active}: {} objects re-wrapped, {} already current", done.rewrapped, done.already_current);
+    for id in old {
+        if storage.retire(&id).await? {
+            println!("retired {id}");
+        } else {
+            println!("kept {id}: some object still uses it");
+        }
+    }
+    Ok(())
 }

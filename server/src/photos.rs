@@ -10,10 +10,13 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use uuid::Uuid;
 
-use crate::db::{Db, NewPhoto, NewVersion, StoredFiles, StoredImage};
+use crate::audit::Event;
+use crate::db::{now, Db, NewPhoto, NewVersion, StoredFiles, StoredImage};
 use crate::error::OrInternal;
 use crate::images::{self, Encoded, Images};
+use crate::links::Links;
 use crate::storage::{keys, Storage};
+use crate::usage::Meter;
 
 /// The longest filename kept for display; it is never used as a path.
 const MAX_NAME_CHARS: usize = 200;
@@ -30,6 +33,10 @@ pub struct PhotoStore {
     pub storage: Storage,
     pub images: Images,
     pub quotas: Quotas,
+    pub links: Links,
+    /// How long saved versions are kept, and how long before that the gallery warns.
+    pub saved_secs: i64,
+    pub warning_secs: i64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -67,7 +74,24 @@ impl PhotoStore {
     }
 
     /// Stores an ingested photo for `owner`, within their quota.
-    pub async fn store(&self, owner: OwnerId, name: &str, encoded: Encoded) -> Result<PhotoSummary, AppError> {
+    /// Signed links for a photo's media, valid for the configured time.
+    pub fn with_links(&self, owner: OwnerId, mut photo: PhotoSummary) -> PhotoSummary {
+        photo.original_url = self.links.sign(&format!("/media/photos/{}/original", photo.id), owner);
+        photo.thumbnail_url = self.links.sign(&format!("/media/photos/{}/thumbnail", photo.id), owner);
+        photo
+    }
+
+    /// Signed links and the retention date for a gallery item.
+    pub fn with_links_and_expiry(&self, owner: OwnerId, mut item: GalleryItem) -> GalleryItem {
+        item.image_url = self.links.sign(&format!("/media/versions/{}/image", item.id), owner);
+        item.thumbnail_url = self.links.sign(&format!("/media/versions/{}/thumbnail", item.id), owner);
+        item.expires_at = item.created_at + self.saved_secs;
+        item.expires_soon = item.expires_at - now() <= self.warning_secs;
+        item
+    }
+
+    /// Stores an ingested photo for `owner`, within their quota; `meter` started before ingest.
+    pub async fn store(&self, owner: OwnerId, name: &str, encoded: Encoded, meter: Meter) -> Result<PhotoSummary, AppError> {
         let (count, used) = self.db.owner_usage(owner).await.or_internal("reading quota usage")?;
         if count >= self.quotas.max_photos {
             return Err(AppError::QuotaExceeded(format!("Your workspace holds its limit of {count} photos.")));
@@ -78,7 +102,20 @@ impl PhotoStore {
         let id = PhotoId(Uuid::new_v4());
         let files = self.put_files(keys::photo(owner, id), encoded).await?;
         match self.db.insert_photo(&NewPhoto { id, owner, name, files: &files }).await {
-            Ok(created_at) => Ok(PhotoSummary { id, name: name.into(), width: files.width, height: files.height, created_at }),
+            Ok(created_at) => {
+                let size = (files.width, files.height);
+                self.db.record_usage_or_log(owner, meter.finish("upload", size, size)).await;
+                let photo = PhotoSummary {
+                    id,
+                    name: name.into(),
+                    width: files.width,
+                    height: files.height,
+                    created_at,
+                    original_url: String::new(),
+                    thumbnail_url: String::new(),
+                };
+                Ok(self.with_links(owner, photo))
+            }
             Err(error) => {
                 self.delete_files(&files.object_key, &files.thumbnail_key).await;
                 Err(error).or_internal("recording an upload")
@@ -140,17 +177,19 @@ impl PhotoStore {
 #[async_trait]
 impl PhotoService for PhotoStore {
     async fn list_photos(&self, owner: OwnerId) -> Result<Vec<PhotoSummary>, AppError> {
-        self.db.list_photos(owner).await.or_internal("listing photos")
+        let photos = self.db.list_photos(owner).await.or_internal("listing photos")?;
+        Ok(photos.into_iter().map(|photo| self.with_links(owner, photo)).collect())
     }
 
     async fn photo(&self, owner: OwnerId, photo: PhotoId) -> Result<PhotoSummary, AppError> {
         let (summary, _) = self.db.photo(owner, photo).await.or_internal("reading a photo")?.ok_or(AppError::NotFound)?;
-        Ok(summary)
+        Ok(self.with_links(owner, summary))
     }
 
     async fn save_version(&self, owner: OwnerId, photo: PhotoId, recipe: EditRecipe) -> Result<GalleryItem, AppError> {
         recipe.validate_len()?;
-        let (_, stored) = self.db.photo(owner, photo).await.or_internal("reading a photo")?.ok_or(AppError::NotFound)?;
+        let meter = Meter::start();
+        let (input, stored) = self.db.photo(owner, photo).await.or_internal("reading a photo")?.ok_or(AppError::NotFound)?;
         let original = self.storage.get(&stored.object_key).await.or_internal("reading an original")?;
         let replay_recipe = recipe.clone();
         let encoded = self
@@ -167,15 +206,24 @@ impl PhotoService for PhotoStore {
         let files = self.put_files(keys::version(owner, id), encoded).await?;
         let version = NewVersion { id, photo, owner, recipe_json: &recipe_json, files: &files };
         match self.db.insert_version(&version).await {
-            Ok(created_at) => Ok(GalleryItem {
-                id,
-                photo_id: photo,
-                name: stored.name,
-                width: files.width,
-                height: files.height,
-                recipe,
-                created_at,
-            }),
+            Ok(created_at) => {
+                let record = meter.finish("edit", (input.width, input.height), (files.width, files.height));
+                self.db.record_usage_or_log(owner, record).await;
+                let item = GalleryItem {
+                    id,
+                    photo_id: photo,
+                    name: stored.name,
+                    width: files.width,
+                    height: files.height,
+                    recipe,
+                    created_at,
+                    expires_at: 0,
+                    expires_soon: false,
+                    image_url: String::new(),
+                    thumbnail_url: String::new(),
+                };
+                Ok(self.with_links_and_expiry(owner, item))
+            }
             Err(error) => {
                 self.delete_files(&files.object_key, &files.thumbnail_key).await;
                 Err(error).or_internal("recording a version")
@@ -196,19 +244,23 @@ impl PhotoService for PhotoStore {
 
     async fn version(&self, owner: OwnerId, version: VersionId) -> Result<GalleryItem, AppError> {
         let (item, _) = self.db.version(owner, version).await.or_internal("reading a version")?.ok_or(AppError::NotFound)?;
-        Ok(item)
+        Ok(self.with_links_and_expiry(owner, item))
     }
 
     async fn gallery(&self, owner: OwnerId) -> Result<Vec<GalleryItem>, AppError> {
-        self.db.gallery(owner).await.or_internal("listing the gallery")
+        let items = self.db.gallery(owner).await.or_internal("listing the gallery")?;
+        Ok(items.into_iter().map(|item| self.with_links_and_expiry(owner, item)).collect())
     }
 
+    /// The row goes and its files are queued for purging in one transaction, then purged at
+    /// once; whatever storage refuses now, the hourly sweep finishes (well within 24 hours).
     async fn delete_version(&self, owner: OwnerId, version: VersionId) -> Result<(), AppError> {
-        let (_, stored) = self.db.version(owner, version).await.or_internal("reading a version")?.ok_or(AppError::NotFound)?;
         if !self.db.delete_version(owner, version).await.or_internal("deleting a version")? {
             return Err(AppError::NotFound);
         }
-        self.delete_files(&stored.object_key, &stored.thumbnail_key).await;
+        let account = self.db.account_of_owner(owner).await.or_internal("looking up an account")?;
+        self.db.audit_or_log(account, account, Event::GalleryItemDeleted, "A gallery item was deleted.").await;
+        crate::retention::purge(&self.db, &self.storage).await.or_internal("purging deleted files")?;
         Ok(())
     }
 }

@@ -9,6 +9,7 @@ use crate::accounts::AccountStore;
 use crate::config::Settings;
 use crate::consent::PrivacyStore;
 use crate::db::Db;
+use crate::lifecycle::DataStore;
 use crate::photos::PhotoStore;
 
 #[derive(Clone, FromRef)]
@@ -19,4 +20,5 @@ pub struct AppState {
     pub photos: Arc<PhotoStore>,
     pub accounts: Arc<AccountStore>,
     pub privacy: Arc<PrivacyStore>,
+    pub data: Arc<DataStore>,
 }

@@ -131,7 +131,7 @@ impl AccountStore {
         });
     }
 
-    async fn signed_in(&self, session: &Session) -> Result<AccountRow, AppError> {
+    pub(crate) async fn signed_in(&self, session: &Session) -> Result<AccountRow, AppError> {
         let id = session.get::<AccountId>(ACCOUNT_KEY).await.map_err(session_failed)?.ok_or(AppError::Unauthorized)?;
         self.db.account_by_id(id).await.or_internal("reading an account")?.ok_or(AppError::Unauthorized)
     }
@@ -164,6 +164,8 @@ impl AccountStore {
         session.insert(ACCOUNT_KEY, account.id).await.map_err(session_failed)?;
         session.insert(SIGNED_IN_AT_KEY, now()).await.map_err(session_failed)?;
         session.insert(DEVICE_KEY, device).await.map_err(session_failed)?;
+        let detail = format!("Signed in on {device}.");
+        self.db.audit_or_log(Some(account.id), Some(account.id), crate::audit::Event::SignedIn, &detail).await;
         tracing::info!(account = %account.id, "signed in");
         Ok(Account::from(account))
     }

@@ -202,7 +202,7 @@ impl Db {
 
     pub async fn admin_accounts(&self) -> Result<Vec<AdminAccountRow>, sqlx::Error> {
         sqlx::query(
-            "SELECT a.display_name, a.email, a.role, a.created_at, (SELECT COUNT(*) FROM photos p WHERE p.owner_id = a.owner_id) AS photos
+            "SELECT a.id, a.display_name, a.email, a.role, a.created_at, (SELECT COUNT(*) FROM photos p WHERE p.owner_id = a.owner_id) AS photos
              FROM accounts a ORDER BY a.created_at, a.id",
         )
         .fetch_all(self.pool())
@@ -210,6 +210,7 @@ impl Db {
         .iter()
         .map(|row| {
             Ok(AdminAccountRow {
+                id: parse(row, "id")?,
                 display_name: row.try_get("display_name")?,
                 email: row.try_get("email")?,
                 role: role(&row.try_get::<String, _>("role")?),
