@@ -3,62 +3,10 @@
 
 mod support;
 
-use std::time::Duration;
 
 use axum::http::StatusCode;
 use serde_json::json;
-use support::TestApp;
-
-const PASSWORD: &str = "correct horse battery staple";
-
-fn form(pairs: &[(&str, &str)]) -> String {
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{k}={}", percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-/// The newest link token of `kind` ("verify" or "reset") mailed to `to`.
-async fn mailed_token(app: &TestApp, to: &str, kind: &str) -> String {
-    let dir = app.settings.data_dir.join("mail");
-    for _ in 0..100 {
-        let mut newest: Option<(std::time::SystemTime, String)> = None;
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let text = std::fs::read_to_string(entry.path()).unwrap_or_default().replace("=\r\n", "").replace("=3D", "=");
-            if !text.contains(&format!("To: {to}")) {
-                continue;
-            }
-            let marker = format!("/{kind}?token=");
-            if let Some(start) = text.find(&marker) {
-                let token: String = text[start + marker.len()..].chars().take_while(|c| c.is_ascii_hexdigit()).collect();
-                let modified = entry.metadata().and_then(|m| m.modified()).unwrap_or(std::time::UNIX_EPOCH);
-                if newest.as_ref().is_none_or(|(at, _)| modified >= *at) {
-                    newest = Some((modified, token));
-                }
-            }
-        }
-        if let Some((_, token)) = newest {
-            return token;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("no {kind} mail to {to}");
-}
-
-async fn sign_up(app: &TestApp, cookie: Option<&str>, email: &str) -> support::Reply {
-    app.call_form("auth/signup", cookie, &form(&[("email", email), ("password", PASSWORD), ("display_name", "Ada")])).await
-}
-
-/// Signs up and confirms `email`; returns the signed-in session cookie.
-async fn account(app: &TestApp, cookie: Option<&str>, email: &str) -> String {
-    let reply = sign_up(app, cookie, email).await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", String::from_utf8_lossy(&reply.body));
-    let token = mailed_token(app, email, "verify").await;
-    let reply = app.call_form("auth/verify", cookie, &form(&[("token", &token)])).await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", String::from_utf8_lossy(&reply.body));
-    reply.session_cookie().expect("signing in sets a session cookie")
-}
+use support::{account, form, mailed_token, sign_up, TestApp, PASSWORD};
 
 async fn me(app: &TestApp, cookie: &str) -> serde_json::Value {
     app.call_form("auth/me", Some(cookie), "").await.json()

@@ -29,7 +29,7 @@ async fn unsaved_uploads_go_after_a_day_saved_versions_after_their_period(app: T
         .call_json("gallery/save", Some(&cookie), json!({ "photo": kept["id"], "recipe": { "ops": [{ "op": "grayscale" }] } }))
         .await;
     assert_eq!(saved.status, StatusCode::OK, "{}", String::from_utf8_lossy(&saved.body));
-    let version = saved.json()["id"].as_str().unwrap().to_string();
+    let version_url = saved.json()["image_url"].as_str().unwrap().to_string();
     assert_eq!(stored_files(&app), 6, "two originals, two thumbnails, one version and its thumbnail");
 
     // 23 hours later nothing is due.
@@ -39,8 +39,7 @@ async fn unsaved_uploads_go_after_a_day_saved_versions_after_their_period(app: T
     // After 25 hours the unsaved upload is gone, rows and files; the saved one stays.
     let swept = app.retention.sweep(now() + 25 * HOUR).await.unwrap();
     assert_eq!((swept.unsaved_photos, swept.expired_versions, swept.purged_objects), (1, 0, 2));
-    let id = unsaved["id"].as_str().unwrap();
-    assert_eq!(app.get(&format!("/media/photos/{id}/original"), Some(&cookie)).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.get(unsaved["original_url"].as_str().unwrap(), Some(&cookie)).await.status, StatusCode::NOT_FOUND);
     assert_eq!(app.call_form("photos/list", Some(&cookie), "").await.json().as_array().unwrap().len(), 1);
     assert_eq!(stored_files(&app), 4);
     assert_eq!(app.retention.sweep(now() + 25 * HOUR).await.unwrap(), Default::default(), "idempotent");
@@ -48,7 +47,7 @@ async fn unsaved_uploads_go_after_a_day_saved_versions_after_their_period(app: T
     // After the saved period the version goes, and with it the original it was made from.
     let swept = app.retention.sweep(now() + 181 * DAY).await.unwrap();
     assert_eq!((swept.unsaved_photos, swept.expired_versions, swept.purged_objects), (1, 1, 4));
-    assert_eq!(app.get(&format!("/media/versions/{version}/image"), Some(&cookie)).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.get(&version_url, Some(&cookie)).await.status, StatusCode::NOT_FOUND);
     assert_eq!(app.call_form("gallery/list", Some(&cookie), "").await.json(), json!([]));
     assert_eq!(stored_files(&app), 0);
 }

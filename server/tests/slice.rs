@@ -45,14 +45,14 @@ async fn upload_is_accepted_listed_and_thumbnailed(app: TestApp) {
     assert_eq!(listed.status, StatusCode::OK);
     assert_eq!(listed.json()[0]["id"], id);
 
-    let thumb = app.get(&format!("/media/photos/{id}/thumbnail"), Some(&cookie)).await;
+    let thumb = app.get(photo["thumbnail_url"].as_str().unwrap(), Some(&cookie)).await;
     assert_eq!(thumb.status, StatusCode::OK);
     assert_eq!(thumb.headers["content-type"], "image/jpeg");
     assert_eq!(thumb.headers["x-content-type-options"], "nosniff");
     let thumb = decode(&thumb.body);
     assert!(thumb.width() <= 360 && thumb.height() <= 360 && thumb.width() > 100);
 
-    let original = app.get(&format!("/media/photos/{id}/original"), Some(&cookie)).await;
+    let original = app.get(photo["original_url"].as_str().unwrap(), Some(&cookie)).await;
     assert_eq!(original.status, StatusCode::OK);
     assert!(original.headers["content-disposition"].to_str().unwrap().contains("astronaut.png"));
     assert_eq!(decode(&original.body).width(), 512);
@@ -102,39 +102,42 @@ async fn exif_orientation_is_applied_on_upload(app: TestApp) {
     // Stored sideways (300×451) with Orientation = 6: it must come out upright, 451×300.
     let (cookie, photo) = app.new_owner_with_photo("chelsea-exif-rotated.jpg").await;
     assert_eq!((photo["width"].as_u64(), photo["height"].as_u64()), (Some(451), Some(300)));
-    let id = photo["id"].as_str().unwrap();
-    let original = app.get(&format!("/media/photos/{id}/original"), Some(&cookie)).await;
+    let original = app.get(photo["original_url"].as_str().unwrap(), Some(&cookie)).await;
     let stored = decode(&original.body);
     assert_eq!((stored.width(), stored.height()), (451, 300));
     // Re-encoded without metadata: no EXIF segment survives.
     assert!(!original.body.windows(6).any(|w| w == b"Exif\0\0"));
 }
 
-async fn another_owner_gets_404_for_photos_thumbnails_and_versions(app: TestApp) {
+async fn another_owner_gets_403_or_404_for_photos_thumbnails_and_versions(app: TestApp) {
     let (alice, photo) = app.new_owner_with_photo("astronaut.png").await;
-    let (bob, _) = app.new_owner_with_photo("coffee.png").await;
+    let (bob, bobs_photo) = app.new_owner_with_photo("coffee.png").await;
     let id = photo["id"].as_str().unwrap();
     let saved = app.call_json("gallery/save", Some(&alice), json!({ "photo": id, "recipe": { "ops": [] } })).await;
     assert_eq!(saved.status, StatusCode::OK, "{}", String::from_utf8_lossy(&saved.body));
     let version = saved.json()["id"].as_str().unwrap().to_string();
+    let item = saved.json();
 
-    for uri in [
-        format!("/media/photos/{id}/original"),
-        format!("/media/photos/{id}/thumbnail"),
-        format!("/media/versions/{version}/image"),
-        format!("/media/versions/{version}/thumbnail"),
-    ] {
-        assert_eq!(app.get(&uri, Some(&alice)).await.status, StatusCode::OK, "{uri} for its owner");
-        assert_eq!(app.get(&uri, Some(&bob)).await.status, StatusCode::NOT_FOUND, "{uri} for another owner");
-        assert_eq!(app.get(&uri, None).await.status, StatusCode::NOT_FOUND, "{uri} without a session");
+    for signed in [&photo["original_url"], &photo["thumbnail_url"], &item["image_url"], &item["thumbnail_url"]] {
+        let signed = signed.as_str().unwrap();
+        let bare = signed.split('?').next().unwrap();
+        assert_eq!(app.get(signed, Some(&alice)).await.status, StatusCode::OK, "{signed} for its owner");
+        // Alice's link is bound to her: Bob's session cannot use it, nor can no session.
+        assert_eq!(app.get(signed, Some(&bob)).await.status, StatusCode::FORBIDDEN, "{signed} for another owner");
+        assert_eq!(app.get(signed, None).await.status, StatusCode::FORBIDDEN, "{signed} without a session");
+        assert_eq!(app.get(bare, Some(&alice)).await.status, StatusCode::FORBIDDEN, "{bare} unsigned");
     }
+    // Bob's own valid link with Alice's photo id swapped in fails the signature.
+    let bobs_link = bobs_photo["original_url"].as_str().unwrap();
+    let forged = bobs_link.replace(bobs_photo["id"].as_str().unwrap(), id);
+    assert_eq!(app.get(&forged, Some(&bob)).await.status, StatusCode::FORBIDDEN);
     let peek = app.call_form("photos/get", Some(&bob), &format!("id={id}")).await;
     assert_eq!(peek.status, StatusCode::NOT_FOUND);
     let listed = app.call_form("photos/list", Some(&bob), "").await.json();
     assert!(listed.as_array().unwrap().iter().all(|p| p["id"] != id));
     let delete = app.call_form("gallery/delete", Some(&bob), &format!("id={version}")).await;
     assert_eq!(delete.status, StatusCode::NOT_FOUND);
-    assert_eq!(app.get(&format!("/media/versions/{version}/image"), Some(&alice)).await.status, StatusCode::OK);
+    assert_eq!(app.get(item["image_url"].as_str().unwrap(), Some(&alice)).await.status, StatusCode::OK);
     assert_eq!(app.get(&format!("/photos/{id}"), Some(&bob)).await.status, StatusCode::NOT_FOUND);
 }
 
@@ -154,7 +157,7 @@ async fn saving_replays_the_recipe_on_the_original_and_deleting_removes_it(app: 
     assert_eq!(item["photo_id"], id);
     let version = item["id"].as_str().unwrap();
 
-    let image = app.get(&format!("/media/versions/{version}/image"), Some(&cookie)).await;
+    let image = app.get(item["image_url"].as_str().unwrap(), Some(&cookie)).await;
     let image = decode(&image.body).to_rgb8();
     assert_eq!(image.dimensions(), (200, 300));
     let colourful = image.pixels().filter(|p| p[0].abs_diff(p[1]) > 8 || p[1].abs_diff(p[2]) > 8).count();
@@ -174,9 +177,13 @@ async fn saving_replays_the_recipe_on_the_original_and_deleting_removes_it(app: 
     let deleted = app.call_form("gallery/delete", Some(&cookie), &format!("id={version}")).await;
     assert_eq!(deleted.status, StatusCode::OK);
     assert_eq!(app.call_form("gallery/list", Some(&cookie), "").await.json(), json!([]));
-    assert_eq!(app.get(&format!("/media/versions/{version}/image"), Some(&cookie)).await.status, StatusCode::NOT_FOUND);
-    // The original is untouched.
-    assert_eq!(app.get(&format!("/media/photos/{id}/original"), Some(&cookie)).await.status, StatusCode::OK);
+    assert_eq!(app.get(item["image_url"].as_str().unwrap(), Some(&cookie)).await.status, StatusCode::NOT_FOUND);
+    // Its files are purged at once, through the purge queue; the original is untouched.
+    let pool = sqlx::AnyPool::connect(&app.settings.database_url()).await.unwrap();
+    let (queued,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM purge_queue").fetch_one(&pool).await.unwrap();
+    assert_eq!(queued, 0);
+    assert!(!app.settings.storage_dir().join(format!("owners")).read_dir().unwrap().flatten().any(|owner| owner.path().join("versions").join(version).exists()));
+    assert_eq!(app.get(photo["original_url"].as_str().unwrap(), Some(&cookie)).await.status, StatusCode::OK);
 }
 
 async fn an_invalid_recipe_is_a_typed_error_and_stores_nothing(app: TestApp) {
@@ -236,6 +243,7 @@ async fn cross_site_writes_are_refused_with_403_and_store_nothing(app: TestApp) 
     assert_eq!(accepted.status, StatusCode::CREATED);
     let cookie = accepted.session_cookie().unwrap();
     let id = accepted.json()["id"].as_str().unwrap().to_string();
+    let thumbnail_url = accepted.json()["thumbnail_url"].as_str().unwrap().to_string();
 
     // Server functions too: a cross-site save is refused before it runs.
     let save = Request::post("/api/gallery/save")
@@ -247,7 +255,7 @@ async fn cross_site_writes_are_refused_with_403_and_store_nothing(app: TestApp) 
     assert_eq!(app.send(save).await.status, StatusCode::FORBIDDEN);
     assert_eq!(app.call_form("gallery/list", Some(&cookie), "").await.json(), json!([]));
     // Reading stays possible (GET is never state-changing here).
-    let thumb = Request::get(format!("/media/photos/{id}/thumbnail"))
+    let thumb = Request::get(thumbnail_url)
         .header("cookie", &cookie)
         .header("sec-fetch-site", "cross-site")
         .body(Body::empty())
@@ -264,7 +272,7 @@ on_both_databases!(
     a_30000_pixel_square_png_bomb_is_refused_cleanly,
     a_truncated_png_is_a_clear_400,
     exif_orientation_is_applied_on_upload,
-    another_owner_gets_404_for_photos_thumbnails_and_versions,
+    another_owner_gets_403_or_404_for_photos_thumbnails_and_versions,
     saving_replays_the_recipe_on_the_original_and_deleting_removes_it,
     an_invalid_recipe_is_a_typed_error_and_stores_nothing,
     health_reports_the_database,
@@ -300,7 +308,8 @@ async fn sessions_survive_a_restart_because_they_live_in_the_database() {
     let dir = tempfile::tempdir().unwrap();
     let settings = server::config::Settings {
         addr: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.path().to_path_buf(),
+        data_dir: dir.path().join("data"),
+        key_file: dir.path().join("keys/keyring"),
         ..Default::default()
     };
     let first = server::Application::build(settings.clone()).await.unwrap();
@@ -312,16 +321,27 @@ async fn sessions_survive_a_restart_because_they_live_in_the_database() {
     .unwrap();
     assert_eq!(reply.status(), StatusCode::CREATED);
     let cookie = reply.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    let sent = axum::body::to_bytes(reply.into_body(), usize::MAX).await.unwrap();
+    let url = serde_json::from_slice::<serde_json::Value>(&sent).unwrap()["original_url"].as_str().unwrap().to_string();
     drop(first);
 
     let second = server::Application::build(settings).await.unwrap();
     let list = tower::ServiceExt::oneshot(
         second.router(),
-        axum::http::Request::post("/api/photos/list").header("cookie", cookie).body(axum::body::Body::empty()).unwrap(),
+        axum::http::Request::post("/api/photos/list").header("cookie", &cookie).body(axum::body::Body::empty()).unwrap(),
     )
     .await
     .unwrap();
     let body = axum::body::to_bytes(list.into_body(), usize::MAX).await.unwrap();
     let photos: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(photos.as_array().map(Vec::len), Some(1), "{photos}");
+    // The keyring outlives the process too: the encrypted original still opens, and a link
+    // issued before the restart still works until it expires.
+    let media = tower::ServiceExt::oneshot(
+        second.router(),
+        axum::http::Request::get(url).header("cookie", &cookie).body(axum::body::Body::empty()).unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(media.status(), StatusCode::OK);
 }

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{header, HeaderMap, Request, StatusCode};
@@ -17,6 +18,7 @@ use tower::ServiceExt;
 pub struct TestApp {
     pub router: Router,
     pub retention: server::retention::Retention,
+    pub data: std::sync::Arc<server::lifecycle::DataStore>,
     pub settings: Settings,
     _dir: TempDir,
 }
@@ -53,7 +55,9 @@ pub fn fixture(name: &str) -> Vec<u8> {
 fn settings_in(dir: &TempDir) -> Settings {
     Settings {
         addr: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.path().to_path_buf(),
+        data_dir: dir.path().join("data"),
+        // Outside the data directory, as in production.
+        key_file: dir.path().join("keys/keyring"),
         log_filter: "warn".into(),
         ..Settings::default()
     }
@@ -89,7 +93,7 @@ impl TestApp {
 
     async fn start(settings: Settings, dir: TempDir) -> Self {
         let app = Application::build(settings.clone()).await.expect("the application builds");
-        Self { router: app.router(), retention: app.retention(), settings, _dir: dir }
+        Self { router: app.router(), retention: app.retention(), data: app.data(), settings, _dir: dir }
     }
 
     pub async fn send(&self, request: Request<Body>) -> Reply {
@@ -146,6 +150,59 @@ impl TestApp {
         let cookie = reply.session_cookie().expect("the first upload starts a session");
         (cookie, reply.json())
     }
+}
+
+// --- accounts, shared by the tests that need someone signed in ---
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+pub fn form(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={}", percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// The newest link token of `kind` ("verify" or "reset") mailed to `to`.
+pub async fn mailed_token(app: &TestApp, to: &str, kind: &str) -> String {
+    let dir = app.settings.data_dir.join("mail");
+    for _ in 0..100 {
+        let mut newest: Option<(std::time::SystemTime, String)> = None;
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let text = std::fs::read_to_string(entry.path()).unwrap_or_default().replace("=\r\n", "").replace("=3D", "=");
+            if !text.contains(&format!("To: {to}")) {
+                continue;
+            }
+            let marker = format!("/{kind}?token=");
+            if let Some(start) = text.find(&marker) {
+                let token: String = text[start + marker.len()..].chars().take_while(|c| c.is_ascii_hexdigit()).collect();
+                let modified = entry.metadata().and_then(|m| m.modified()).unwrap_or(std::time::UNIX_EPOCH);
+                if newest.as_ref().is_none_or(|(at, _)| modified >= *at) {
+                    newest = Some((modified, token));
+                }
+            }
+        }
+        if let Some((_, token)) = newest {
+            return token;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no {kind} mail to {to}");
+}
+
+pub async fn sign_up(app: &TestApp, cookie: Option<&str>, email: &str) -> Reply {
+    app.call_form("auth/signup", cookie, &form(&[("email", email), ("password", PASSWORD), ("display_name", "Ada")])).await
+}
+
+/// Signs up and confirms `email`; returns the signed-in session cookie.
+pub async fn account(app: &TestApp, cookie: Option<&str>, email: &str) -> String {
+    let reply = sign_up(app, cookie, email).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", String::from_utf8_lossy(&reply.body));
+    let token = mailed_token(app, email, "verify").await;
+    let reply = app.call_form("auth/verify", cookie, &form(&[("token", &token)])).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", String::from_utf8_lossy(&reply.body));
+    reply.session_cookie().expect("signing in sets a session cookie")
 }
 
 /// Runs each listed `async fn(TestApp)` once on SQLite and once on Postgres.
