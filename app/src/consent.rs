@@ -189,6 +189,9 @@ pub struct PolicyFacts {
     pub max_upload_mb: u64,
     pub unsaved_retention_hours: i64,
     pub saved_retention_days: i64,
+    pub expiry_warning_days: i64,
+    pub export_retention_hours: i64,
+    pub download_link_minutes: i64,
 }
 
 #[cfg(test)]

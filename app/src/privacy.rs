@@ -228,12 +228,22 @@ pub fn PrivacyPage() -> impl IntoView {
                             {format!("A session ends after {} days without a visit, and {} days after signing in at most.", facts.session_idle_days, facts.session_absolute_days)}</li>
                         <li>"Your cookie choices, as consent records (a random consent id, what you allowed, when, and the policy version), so we can show you what you agreed to."</li>
                         <li>"With your permission only: page views counted by Atelier's own statistics (the page, the day and a hash of a random cookie; no IP address, no browser details, no account)."</li>
+                        <li>"Usage records: which tool ran, how long it took, the image sizes it read and wrote, and the credits it cost. Never your pictures, file names or what you typed. You can see yours, by day and tool, in your account."</li>
+                        <li>"An audit log of security events: sign-ins, cookie choices, exports, deletions, and every time an administrator looks at your workspace (with the reason they gave). You can read your own entries in your account."</li>
+                    </ul>
+                    <h2>"How it protects them"</h2>
+                    <ul>
+                        <li>"Every stored file is encrypted (AES-256-GCM) with a key of its own, which is itself encrypted with a key kept apart from the data. A file that was changed, or moved to another place, is refused rather than shown."</li>
+                        <li>{format!("Pictures are served only through signed links made for you, which stop working after {} minutes; pages ask for fresh ones each time.", facts.download_link_minutes)}</li>
+                        <li>"Administrators can see someone's workspace only by stating a reason, which is written to that person's audit log first; they see names and sizes, not the pictures."</li>
                     </ul>
                     <h2>"How long it keeps them"</h2>
                     <ul>
                         <li>{format!("An upload you have not saved a version of is deleted, with its files, {} hours after you uploaded it.", facts.unsaved_retention_hours)}</li>
-                        <li>{format!("A version you saved to your gallery is kept for {} days, then deleted with its files; the original it was made from goes with the last version made from it.", facts.saved_retention_days)}</li>
+                        <li>{format!("A version you saved to your gallery is kept for {} days, then deleted with its files; the original it was made from goes with the last version made from it. The gallery shows each item's date, and warns {} days before.", facts.saved_retention_days, facts.expiry_warning_days)}</li>
+                        <li>{format!("A “Download my data” archive is deleted {} hours after it is ready.", facts.export_retention_hours)}</li>
                         <li>"What you delete yourself is removed at once. Files whose records are deleted are removed from storage by the next hourly sweep at the latest."</li>
+                        <li>"Deleting your account erases at once your account, photos, edits, exports, sessions, sign-in links, consent records and audit entries. Only usage totals are kept, with nothing that points to you, and a log line saying that an account was erased."</li>
                     </ul>
                     <h2>"What this Atelier does not do"</h2>
                     <ul>
@@ -258,6 +268,8 @@ pub fn PrivacyPage() -> impl IntoView {
                         <li>"Change or withdraw cookie consent at any time from “Cookie settings” at the bottom of every page."</li>
                         <li>"See and end your sessions, and change your password, in your "<a href="/account">"account"</a>"."</li>
                         <li>"Delete saved versions from your gallery at any time; they and their files are removed at once."</li>
+                        <li>"Download everything Atelier holds about you, as a zip with a JSON manifest and your photos, from your "<a href="/account">"account"</a>"."</li>
+                        <li>"Delete your account, with everything in it, from your "<a href="/account">"account"</a>"."</li>
                     </ul>
                 }) })}
             </Transition>

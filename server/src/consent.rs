@@ -328,6 +328,9 @@ impl PrivacyService for PrivacyStore {
             max_upload_mb: self.settings.max_upload_bytes / (1024 * 1024),
             unsaved_retention_hours: self.settings.unsaved_retention_hours,
             saved_retention_days: self.settings.saved_retention_days,
+            expiry_warning_days: self.settings.expiry_warning_days,
+            export_retention_hours: self.settings.export_retention_hours,
+            download_link_minutes: self.settings.download_link_secs / 60,
         }
     }
 

@@ -418,3 +418,18 @@ async fn items_close_to_expiry_carry_a_warning() {
     let page = String::from_utf8(app.get("/gallery", Some(&cookie)).await.body).unwrap();
     assert!(page.contains("expiry-soon") && page.contains("download it"), "a visible warning");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_privacy_page_states_the_live_periods() {
+    let app = TestApp::sqlite_with(|settings| {
+        settings.export_retention_hours = 12;
+        settings.download_link_secs = 600;
+        settings.expiry_warning_days = 9;
+        settings.saved_retention_days = 90;
+    })
+    .await;
+    let page = String::from_utf8(app.get("/privacy", None).await.body).unwrap();
+    for promise in ["deleted 12 hours after it is ready", "after 10 minutes", "warns 9 days before", "kept for 90 days"] {
+        assert!(page.contains(promise), "the privacy page lacks {promise:?}");
+    }
+}

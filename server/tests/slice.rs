@@ -182,7 +182,7 @@ async fn saving_replays_the_recipe_on_the_original_and_deleting_removes_it(app: 
     let pool = sqlx::AnyPool::connect(&app.settings.database_url()).await.unwrap();
     let (queued,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM purge_queue").fetch_one(&pool).await.unwrap();
     assert_eq!(queued, 0);
-    assert!(!app.settings.storage_dir().join(format!("owners")).read_dir().unwrap().flatten().any(|owner| owner.path().join("versions").join(version).exists()));
+    assert!(!app.settings.storage_dir().join("owners").read_dir().unwrap().flatten().any(|owner| owner.path().join("versions").join(version).join("image").exists()));
     assert_eq!(app.get(photo["original_url"].as_str().unwrap(), Some(&cookie)).await.status, StatusCode::OK);
 }
 
