@@ -50,6 +50,8 @@ export default defineConfig({
       ATELIER_ADDR: `127.0.0.1:${port}`,
       ATELIER_PUBLIC_URL: `http://127.0.0.1:${port}`,
       ATELIER_DATA_DIR: 'target/e2e-data',
+      // The keyring lives apart from the data, as in production.
+      ATELIER_KEY_FILE: 'target/e2e-keys/keyring',
       ATELIER_SITE_ROOT: 'target/site',
       ATELIER_LOG: 'warn',
       ATELIER_CONFIG: 'end2end/atelier-e2e.toml',
