@@ -72,13 +72,17 @@ async fn make_admin(settings: &Settings, email: &str) -> anyhow::Result<()> {
 }
 
 /// New KEK, every data key re-wrapped with it, then the old KEKs dropped from the keyring.
-/// Safe to run again after an interruption: objects already re-wrapped are skipped.
+/// Safe to run again after an interruption: objects already re-wrapped are skipped. Run once
+/// after upgrading from a version without encryption at rest: it seals the plain objects too.
 async fn rotate_keys(settings: &Settings) -> anyhow::Result<()> {
     let keys = server::crypto::Keyring::load(&settings.key_file)?;
     let old = keys.ids();
     let storage = server::storage::Storage::local(&settings.storage_dir(), keys)?;
     let (active, done) = storage.rotate().await?;
-    println!("active key is now {active}: {} objects re-wrapped, {} already current", done.rewrapped, done.already_current);
+    println!(
+        "active key is now {active}: {} objects re-wrapped, {} already current, {} stored before encryption now sealed",
+        done.rewrapped, done.already_current, done.sealed_legacy
+    );
     for id in old {
         if storage.retire(&id).await? {
             println!("retired {id}");

@@ -35,6 +35,8 @@ pub struct Storage {
 pub struct Rotated {
     pub rewrapped: u64,
     pub already_current: u64,
+    /// Plain objects stored before encryption existed, now sealed.
+    pub sealed_legacy: u64,
 }
 
 impl Storage {
@@ -92,20 +94,30 @@ impl Storage {
         Ok((new_id, self.rewrap_all().await?))
     }
 
-    /// Re-wraps every object not yet under the active KEK.
+    /// Re-wraps every object not yet under the active KEK; an object in no encrypted format at
+    /// all (stored by a version before encryption at rest) is sealed as it is.
     pub async fn rewrap_all(&self) -> Result<Rotated, StorageError> {
         let keys = self.keyring();
         let mut done = Rotated::default();
         for key in self.list(None).await? {
             let location = Key::from(key.as_str());
-            let sealed = self.store.get(&location).await?.bytes().await?;
-            if Keyring::kek_of(&sealed).as_deref() == Some(keys.active_id()) {
-                done.already_current += 1;
-                continue;
-            }
-            let rewrapped = keys.rewrap(&key, &sealed)?;
-            self.store.put(&location, PutPayload::from(rewrapped)).await?;
-            done.rewrapped += 1;
+            let stored = self.store.get(&location).await?.bytes().await?;
+            let replacement = match Keyring::kek_of(&stored) {
+                Some(id) if id == keys.active_id() => {
+                    done.already_current += 1;
+                    continue;
+                }
+                Some(_) => {
+                    done.rewrapped += 1;
+                    keys.rewrap(&key, &stored)?
+                }
+                None => {
+                    tracing::info!(object = %key, "sealing an object stored before encryption at rest");
+                    done.sealed_legacy += 1;
+                    keys.seal(&key, &stored)?
+                }
+            };
+            self.store.put(&location, PutPayload::from(replacement)).await?;
         }
         Ok(done)
     }

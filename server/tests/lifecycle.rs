@@ -100,7 +100,7 @@ async fn stored_objects_are_encrypted_bound_to_their_key_and_survive_rotation(ap
     let storage_api = &app.data.storage;
     let (new_id, done) = storage_api.rotate().await.unwrap();
     assert_ne!(new_id, before);
-    assert_eq!((done.rewrapped, done.already_current), (4, 0), "two originals, two thumbnails");
+    assert_eq!((done.rewrapped, done.already_current, done.sealed_legacy), (4, 0, 0), "two originals, two thumbnails");
     assert_eq!(storage_api.rewrap_all().await.unwrap().rewrapped, 0, "a second run has nothing left to do");
     assert!(storage_api.retire(&before).await.unwrap());
     let keyring = std::fs::read_to_string(&app.settings.key_file).unwrap();
@@ -432,4 +432,55 @@ async fn the_privacy_page_states_the_live_periods() {
     for promise in ["deleted 12 hours after it is ready", "after 10 minutes", "warns 9 days before", "kept for 90 days"] {
         assert!(page.contains(promise), "the privacy page lacks {promise:?}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn objects_stored_before_encryption_are_sealed_by_rotation() {
+    let app = TestApp::sqlite().await;
+    let (cookie, photo) = app.new_owner_with_photo("chelsea.png").await;
+    let served = app.get(url(&photo["original_url"]), Some(&cookie)).await.body;
+    // As an older version left it: the plain image on disk.
+    let owner = owner_of(&app, photo["id"].as_str().unwrap()).await;
+    let path = app.settings.storage_dir().join(format!("owners/{owner}/photos/{}/original", photo["id"].as_str().unwrap()));
+    std::fs::write(&path, &served).unwrap();
+    assert_eq!(app.get(url(&photo["original_url"]), Some(&cookie)).await.status, StatusCode::INTERNAL_SERVER_ERROR);
+    let (_, done) = app.data.storage.rotate().await.unwrap();
+    assert_eq!((done.sealed_legacy, done.rewrapped), (1, 1));
+    assert!(std::fs::read(&path).unwrap().starts_with(b"ATL1"));
+    assert_eq!(app.get(url(&photo["original_url"]), Some(&cookie)).await.body, served);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_a_stopped_server_left_running_is_finished_after_restart() {
+    let app = TestApp::sqlite().await;
+    let ada = account(&app, None, "ada@example.org").await;
+    app.upload(Some(&ada), "coffee.png", fixture("coffee.png")).await;
+    let me = app.call_form("auth/me", Some(&ada), "").await.json();
+    let owner: String = sqlx::query("SELECT owner_id FROM accounts WHERE id = $1")
+        .bind(me["id"].as_str().unwrap())
+        .fetch_one(&pool(&app).await)
+        .await
+        .unwrap()
+        .try_get("owner_id")
+        .unwrap();
+    // The row a crashed server left behind: running, half done, no archive.
+    sqlx::query("INSERT INTO export_jobs (id, account_id, owner_id, state, progress, created_at) VALUES ($1, $2, $3, 'running', 40, $4)")
+        .bind(uuid::Uuid::now_v7().to_string())
+        .bind(me["id"].as_str().unwrap())
+        .bind(&owner)
+        .bind(server::db::now())
+        .execute(&pool(&app).await)
+        .await
+        .unwrap();
+    assert_eq!(server::lifecycle::export::resume(&app.data).await.unwrap(), 1);
+    for _ in 0..300 {
+        let jobs = app.call_form("data/exports", Some(&ada), "").await.json();
+        if jobs[0]["state"] == "done" {
+            let archive = app.get(url(&jobs[0]["download_url"]), Some(&ada)).await;
+            assert_eq!(zip::ZipArchive::new(std::io::Cursor::new(archive.body)).unwrap().len(), 2);
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the resumed export did not finish");
 }
