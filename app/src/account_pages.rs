@@ -211,6 +211,11 @@ pub fn when(unix: i64) -> String {
     format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", secs / 3600, secs % 3600 / 60)
 }
 
+/// The UTC date alone, "YYYY-MM-DD".
+pub fn day(unix: i64) -> String {
+    when(unix).chars().take(10).collect()
+}
+
 /// Days since 1970-01-01 to (year, month, day), after Howard Hinnant's algorithm.
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;

@@ -132,9 +132,9 @@ pub fn GalleryPage() -> impl IntoView {
                                     <span class=if item.expires_soon { "expiry expiry-soon" } else { "expiry" }
                                         role=item.expires_soon.then_some("status")>
                                         {if item.expires_soon {
-                                            format!("Deleted on {} — download it or save it again to keep it", crate::account_pages::when(item.expires_at).chars().take(10).collect::<String>())
+                                            format!("Deleted on {} — download it or save it again to keep it", crate::account_pages::day(item.expires_at))
                                         } else {
-                                            format!("Kept until {}", crate::account_pages::when(item.expires_at).chars().take(10).collect::<String>())
+                                            format!("Kept until {}", crate::account_pages::day(item.expires_at))
                                         }}
                                     </span>
                                     <a class="edit-link" href=item.edit_url()>"Edit again"</a>

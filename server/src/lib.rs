@@ -93,10 +93,10 @@ impl Application {
             .build();
         let photos = Arc::new(PhotoStore {
             db: db.clone(),
-            storage: storage.clone(),
+            storage,
             images: Images::new(settings.max_image_pixels),
             quotas: Quotas { max_photos: settings.max_photos_per_owner, max_bytes: settings.max_bytes_per_owner },
-            links: links.clone(),
+            links,
             saved_secs,
             warning_secs: settings.expiry_warning_days * 24 * 3600,
         });
@@ -119,8 +119,6 @@ impl Application {
         let privacy = Arc::new(PrivacyStore { db: db.clone(), settings: settings.clone() });
         let data = Arc::new(DataStore {
             db: db.clone(),
-            storage,
-            links,
             accounts: accounts.clone(),
             photos: photos.clone(),
             export_secs,

@@ -7,6 +7,8 @@ use app::model::{OwnerId, UsageRecord, UsageReport};
 use sqlx::Row;
 use uuid::Uuid;
 
+use app::account_pages::day;
+
 use crate::db::{now, Db};
 
 /// Credits an operation costs: storing and exporting are free, each processed image costs one
@@ -38,10 +40,6 @@ impl Meter {
             created_at: now(),
         }
     }
-}
-
-fn day(unix: i64) -> String {
-    app::account_pages::when(unix).chars().take(10).collect()
 }
 
 impl Db {

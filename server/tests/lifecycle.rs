@@ -97,7 +97,7 @@ async fn stored_objects_are_encrypted_bound_to_their_key_and_survive_rotation(ap
 
     // Rotation: a new key-encryption key wraps every data key; the old one can then go.
     let before = server::crypto::Keyring::kek_of(&bytes_a).unwrap();
-    let storage_api = &app.data.storage;
+    let storage_api = &app.data.photos.storage;
     let (new_id, done) = storage_api.rotate().await.unwrap();
     assert_ne!(new_id, before);
     assert_eq!((done.rewrapped, done.already_current, done.sealed_legacy), (4, 0, 0), "two originals, two thumbnails");
@@ -132,9 +132,9 @@ async fn signed_links_are_bound_expire_and_refuse_tampering(app: TestApp) {
     // A correctly signed link whose time is up.
     let owner: app::model::OwnerId = owner_of(&app, photo["id"].as_str().unwrap()).await.parse().unwrap();
     let path = link.split('?').next().unwrap();
-    let expired = app.data.links.sign_until(path, owner, now - 1);
+    let expired = app.data.photos.links.sign_until(path, owner, now - 1);
     assert_eq!(app.get(&expired, Some(&cookie)).await.status, StatusCode::FORBIDDEN);
-    assert_eq!(app.get(&app.data.links.sign_until(path, owner, now + 60), Some(&cookie)).await.status, StatusCode::OK);
+    assert_eq!(app.get(&app.data.photos.links.sign_until(path, owner, now + 60), Some(&cookie)).await.status, StatusCode::OK);
 
     // Links in pages are issued fresh on each render.
     let page = String::from_utf8(app.get("/", Some(&cookie)).await.body).unwrap();
@@ -444,7 +444,7 @@ async fn objects_stored_before_encryption_are_sealed_by_rotation() {
     let path = app.settings.storage_dir().join(format!("owners/{owner}/photos/{}/original", photo["id"].as_str().unwrap()));
     std::fs::write(&path, &served).unwrap();
     assert_eq!(app.get(url(&photo["original_url"]), Some(&cookie)).await.status, StatusCode::INTERNAL_SERVER_ERROR);
-    let (_, done) = app.data.storage.rotate().await.unwrap();
+    let (_, done) = app.data.photos.storage.rotate().await.unwrap();
     assert_eq!((done.sealed_legacy, done.rewrapped), (1, 1));
     assert!(std::fs::read(&path).unwrap().starts_with(b"ATL1"));
     assert_eq!(app.get(url(&photo["original_url"]), Some(&cookie)).await.body, served);

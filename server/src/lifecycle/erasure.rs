@@ -68,11 +68,11 @@ pub async fn erase(store: &DataStore, account: &AccountRow) -> Result<(), AppErr
     store.db.erase_account(account).await.or_internal("erasing an account")?;
     // The log keeps that an erasure happened, never whose.
     store.db.audit_or_log(None, None, Event::AccountDeleted, "An account and all its data were erased at its owner's request.").await;
-    crate::retention::purge(&store.db, &store.storage).await.or_internal("purging an erased account's files")?;
+    crate::retention::purge(&store.db, &store.photos.storage).await.or_internal("purging an erased account's files")?;
     // Anything under the workspace's prefix that no row pointed at (an upload interrupted midway).
     let prefix = keys::owner_prefix(account.owner);
-    for key in store.storage.list(Some(&prefix)).await.or_internal("listing an erased account's files")? {
-        store.storage.delete(&key).await.or_internal("deleting an erased account's file")?;
+    for key in store.photos.storage.list(Some(&prefix)).await.or_internal("listing an erased account's files")? {
+        store.photos.storage.delete(&key).await.or_internal("deleting an erased account's file")?;
     }
     tracing::info!("an account was erased");
     Ok(())

@@ -134,7 +134,7 @@ impl Db {
 fn to_job(store: &DataStore, row: JobRow) -> ExportJob {
     let ready = row.state == JobState::Done;
     ExportJob {
-        download_url: ready.then(|| store.links.sign(&archive_path(&row.id), row.owner)),
+        download_url: ready.then(|| store.photos.links.sign(&archive_path(&row.id), row.owner)),
         expires_at: row.finished_at.filter(|_| ready).map(|finished| finished + store.export_secs),
         id: row.id,
         state: row.state,
@@ -273,7 +273,7 @@ async fn build(store: &DataStore, id: &str, account_id: AccountId, owner: OwnerI
     zip.write_all(&serde_json::to_vec_pretty(&manifest)?)?;
     let total = files.len().max(1) as i64;
     for (done, (path, key)) in files.iter().enumerate() {
-        let data = store.storage.get(key).await?;
+        let data = store.photos.storage.get(key).await?;
         zip.start_file(path.as_str(), options.large_file(data.len() as u64 >= u32::MAX as u64))?;
         zip.write_all(&data)?;
         // Up to 95%: storing the archive is the last step.
@@ -281,7 +281,7 @@ async fn build(store: &DataStore, id: &str, account_id: AccountId, owner: OwnerI
     }
     let archive = zip.finish()?.into_inner();
     let key = keys::export(owner, Uuid::parse_str(id)?);
-    store.storage.put(&key, archive).await?;
+    store.photos.storage.put(&key, archive).await?;
     Ok(key)
 }
 
@@ -293,10 +293,10 @@ pub async fn download(
     Query(signature): Query<Signature>,
 ) -> Result<Response, ApiError> {
     let store = &state.data;
-    let owner = store.links.check(&archive_path(&id), session_owner(&session).await?, &signature)?;
+    let owner = store.photos.links.check(&archive_path(&id), session_owner(&session).await?, &signature)?;
     let job = store.db.export_for_owner(&id, owner).await.or_internal("reading an export")?.ok_or(AppError::NotFound)?;
     let key = job.object_key.filter(|_| job.state == JobState::Done).ok_or(AppError::NotFound)?;
-    let data = store.storage.get(&key).await.or_internal("reading an export")?;
+    let data = store.photos.storage.get(&key).await.or_internal("reading an export")?;
     store.db.audit_or_log(Some(job.account), Some(job.account), Event::ExportDownloaded, "Downloaded their data archive.").await;
     let mut response = Body::from(data).into_response();
     let headers = response.headers_mut();

@@ -18,17 +18,13 @@ use crate::accounts::AccountStore;
 use crate::audit::Event;
 use crate::db::Db;
 use crate::error::OrInternal;
-use crate::links::Links;
 use crate::photos::PhotoStore;
-use crate::storage::Storage;
 
 const AUDIT_PAGE: i64 = 200;
 
 #[derive(Clone)]
 pub struct DataStore {
     pub db: Db,
-    pub storage: Storage,
-    pub links: Links,
     pub accounts: Arc<AccountStore>,
     pub photos: Arc<PhotoStore>,
     /// How long a finished archive stays downloadable.
@@ -96,10 +92,8 @@ impl DataService for DataStore {
         let detail = format!("Administrator viewed the workspace. Reason: {}", reason.chars().take(300).collect::<String>());
         self.db.audit(Some(target.id), Some(admin.id), Event::AdminViewedWorkspace, &detail).await.or_internal("writing the audit log")?;
         // Metadata only: links are bound to their owner's session, so none are handed out here.
-        let mut photos = self.db.list_photos(target.owner).await.or_internal("listing photos")?;
-        let mut gallery = self.photos.gallery(target.owner).await?;
-        photos.iter_mut().for_each(|p| (p.original_url, p.thumbnail_url) = (String::new(), String::new()));
-        gallery.iter_mut().for_each(|g| (g.image_url, g.thumbnail_url) = (String::new(), String::new()));
+        let photos = self.db.list_photos(target.owner).await.or_internal("listing photos")?;
+        let gallery = self.db.gallery(target.owner).await.or_internal("listing the gallery")?;
         Ok(AdminWorkspaceView { display_name: target.display_name, photos, gallery })
     }
 }
