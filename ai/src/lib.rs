@@ -1,0 +1,77 @@
+//! Atelier's AI tools, free of the database and the web: each takes pixels (and its options) and
+//! returns pixels or a description, reporting progress and stopping when asked.
+//!
+//! Adding a tool: write its module here (a function over [`Engine`] and [`Progress`]), then add one
+//! variant to `server::jobs::Tool` that calls it.
+
+pub mod background;
+pub mod describe;
+pub mod inpaint;
+pub mod models;
+pub mod moderation;
+mod tensor;
+pub mod upscale;
+
+pub use models::{Engine, EngineConfig, Provider, UserModel};
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// What can go wrong in a tool. Messages are meant for the person who runs Atelier: a missing or
+/// damaged model names the command that installs it.
+#[derive(Debug, thiserror::Error)]
+pub enum AiError {
+    #[error("the {model} model is not installed ({path}); run `scripts/install-models` to install it")]
+    ModelMissing { model: String, path: String },
+    #[error("the {model} model file is damaged or not the expected one ({detail}); run `scripts/install-models` to reinstall it")]
+    ModelInvalid { model: String, detail: String },
+    #[error("ONNX Runtime could not be loaded from {path}: {detail}; run `scripts/install-models`")]
+    Runtime { path: String, detail: String },
+    #[error("inference failed: {0}")]
+    Inference(String),
+    #[error("{0}")]
+    BadInput(String),
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl AiError {
+    /// Whether running the same job again could succeed (a retry with backoff is worth it).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, AiError::Inference(_))
+    }
+}
+
+/// How a running tool reports progress (0.0..=1.0) and learns it should stop.
+pub trait Progress: Sync {
+    fn report(&self, fraction: f32);
+    fn cancelled(&self) -> bool;
+
+    /// Reports, then returns `Err(Cancelled)` if the job was cancelled: call between steps.
+    fn step(&self, fraction: f32) -> Result<(), AiError> {
+        self.report(fraction.clamp(0.0, 1.0));
+        if self.cancelled() { Err(AiError::Cancelled) } else { Ok(()) }
+    }
+}
+
+/// Progress nobody watches (benchmarks, tests).
+pub struct Quiet;
+
+impl Progress for Quiet {
+    fn report(&self, _: f32) {}
+    fn cancelled(&self) -> bool {
+        false
+    }
+}
+
+/// A cancellation flag shared with whoever may stop the job.
+#[derive(Default)]
+pub struct CancelFlag(AtomicBool);
+
+impl CancelFlag {
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+    pub fn is_set(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}

@@ -1,0 +1,249 @@
+//! The models Atelier runs: the manifest that names them (`models/manifest.toml`, written by the
+//! install step's author), ONNX Runtime loaded from the library the install step put beside them,
+//! and one session per model, opened on first use after its SHA-256 is checked.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use ort::session::Session;
+use ort::value::Tensor;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::AiError;
+
+/// `models/manifest.toml`: where every model comes from and the hash of the file installed.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Manifest {
+    pub runtime: RuntimeEntry,
+    #[serde(default, rename = "model")]
+    pub models: Vec<ModelEntry>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct RuntimeEntry {
+    pub package: String,
+    pub version: String,
+    /// Path of the library relative to the models directory.
+    pub installed: String,
+    pub sha256: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct ModelEntry {
+    pub id: String,
+    pub task: String,
+    pub package: String,
+    pub version: String,
+    pub sha256: String,
+    pub licence: String,
+}
+
+/// A model file the person running Atelier supplies (LaMa, say), with the hash they expect.
+#[derive(Clone, Debug)]
+pub struct UserModel {
+    pub path: PathBuf,
+    pub sha256: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    pub models_dir: PathBuf,
+    pub manifest: PathBuf,
+    /// The ONNX Runtime library; defaults to the one the install step placed in `models_dir`.
+    /// Pointing it at the `onnxruntime-gpu` wheel's library turns on CUDA.
+    pub runtime_lib: Option<PathBuf>,
+    /// Inpainting model for the magic eraser (inputs: image, mask); without it, PatchMatch.
+    pub lama: Option<UserModel>,
+}
+
+/// Which execution provider the sessions use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Provider {
+    Cpu,
+    Cuda,
+}
+
+impl Provider {
+    pub fn label(self) -> &'static str {
+        match self {
+            Provider::Cpu => "CPU",
+            Provider::Cuda => "CUDA",
+        }
+    }
+}
+
+/// A tensor that came out of a model.
+pub struct Output {
+    pub shape: Vec<usize>,
+    pub data: Vec<f32>,
+}
+
+/// ONNX Runtime allows one environment per process, so it lives here, whoever loads it first.
+static RUNTIME: OnceLock<Result<(ort::environment::Environment, Provider), String>> = OnceLock::new();
+
+type Shared = Arc<Mutex<Session>>;
+
+/// Opens models on demand and runs them. Cheap to share behind an `Arc`.
+pub struct Engine {
+    config: EngineConfig,
+    manifest: Manifest,
+    sessions: Mutex<HashMap<String, Shared>>,
+}
+
+impl Engine {
+    /// Reads the manifest; nothing is loaded until a tool needs it.
+    pub fn new(config: EngineConfig) -> Result<Self, AiError> {
+        let text = std::fs::read_to_string(&config.manifest).map_err(|error| AiError::ModelInvalid {
+            model: "manifest".into(),
+            detail: format!("cannot read {}: {error}", config.manifest.display()),
+        })?;
+        let manifest: Manifest = toml::from_str(&text).map_err(|error| AiError::ModelInvalid {
+            model: "manifest".into(),
+            detail: format!("{}: {error}", config.manifest.display()),
+        })?;
+        Ok(Self { config, manifest, sessions: Mutex::new(HashMap::new()) })
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    pub fn has_lama(&self) -> bool {
+        self.config.lama.is_some()
+    }
+
+    /// Whether a model's file is in place (its hash is checked when it is opened).
+    pub fn is_installed(&self, id: &str) -> bool {
+        self.model_path(id).is_some_and(|path| path.is_file())
+    }
+
+    fn model_path(&self, id: &str) -> Option<PathBuf> {
+        if id == LAMA {
+            return self.config.lama.as_ref().map(|lama| lama.path.clone());
+        }
+        self.manifest.models.iter().any(|m| m.id == id).then(|| self.config.models_dir.join(format!("{id}.onnx")))
+    }
+
+    /// Loads ONNX Runtime once per process and says which provider it offers.
+    pub fn provider(&self) -> Result<Provider, AiError> {
+        self.runtime().map(|(_, provider)| provider)
+    }
+
+    fn runtime(&self) -> Result<(&'static ort::environment::Environment, Provider), AiError> {
+        let lib = self.runtime_lib();
+        let loaded = RUNTIME.get_or_init(|| {
+            if !lib.is_file() {
+                return Err(format!("{} does not exist", lib.display()));
+            }
+            let environment = ort::init_from(&lib)
+                .map_err(|error| error.to_string())?
+                .with_name("atelier")
+                .build()
+                .map_err(|error| error.to_string())?;
+            let cuda = <ort::ep::CUDA as ort::ep::ExecutionProvider>::is_available().unwrap_or(false);
+            Ok((environment, if cuda { Provider::Cuda } else { Provider::Cpu }))
+        });
+        match loaded {
+            Ok((environment, provider)) => Ok((environment, *provider)),
+            Err(detail) => Err(AiError::Runtime { path: lib.display().to_string(), detail: detail.clone() }),
+        }
+    }
+
+    fn runtime_lib(&self) -> PathBuf {
+        self.config.runtime_lib.clone().unwrap_or_else(|| self.config.models_dir.join(&self.manifest.runtime.installed))
+    }
+
+    /// The model's session, opened (after its hash is checked) on first use.
+    fn session(&self, id: &str) -> Result<Shared, AiError> {
+        if let Some(session) = self.sessions.lock().map_err(|_| poisoned())?.get(id) {
+            return Ok(session.clone());
+        }
+        let (environment, provider) = self.runtime()?;
+        let path = self.model_path(id).ok_or_else(|| AiError::ModelMissing { model: id.into(), path: "not in the manifest".into() })?;
+        if !path.is_file() {
+            return Err(AiError::ModelMissing { model: id.into(), path: path.display().to_string() });
+        }
+        let expected = if id == LAMA {
+            self.config.lama.as_ref().and_then(|lama| lama.sha256.clone())
+        } else {
+            self.manifest.models.iter().find(|m| m.id == id).map(|m| m.sha256.clone())
+        };
+        if let Some(expected) = expected {
+            let found = sha256_file(&path).map_err(|error| AiError::ModelInvalid { model: id.into(), detail: error.to_string() })?;
+            if !found.eq_ignore_ascii_case(expected.trim()) {
+                return Err(AiError::ModelInvalid { model: id.into(), detail: format!("SHA-256 {found}, expected {expected}") });
+            }
+        }
+        let session = open_session(environment, &path, provider).map_err(|detail| AiError::ModelInvalid { model: id.into(), detail })?;
+        let shared = Arc::new(Mutex::new(session));
+        self.sessions.lock().map_err(|_| poisoned())?.insert(id.into(), shared.clone());
+        Ok(shared)
+    }
+
+    /// Names of a model's inputs, in order.
+    pub fn inputs(&self, id: &str) -> Result<Vec<String>, AiError> {
+        let session = self.session(id)?;
+        let session = session.lock().map_err(|_| poisoned())?;
+        Ok(session.inputs().iter().map(|outlet| outlet.name().to_string()).collect())
+    }
+
+    /// Runs a model on float tensors given in input order; returns every output, in order.
+    pub fn run(&self, id: &str, inputs: Vec<(Vec<usize>, Vec<f32>)>) -> Result<Vec<Output>, AiError> {
+        let session = self.session(id)?;
+        let mut session = session.lock().map_err(|_| poisoned())?;
+        let names: Vec<String> = session.inputs().iter().map(|outlet| outlet.name().to_string()).collect();
+        if names.len() != inputs.len() {
+            return Err(AiError::ModelInvalid { model: id.into(), detail: format!("it takes {} inputs, {} expected", names.len(), inputs.len()) });
+        }
+        let mut values = Vec::with_capacity(inputs.len());
+        for (name, (shape, data)) in names.into_iter().zip(inputs) {
+            let tensor = Tensor::from_array((shape, data)).map_err(inference)?;
+            values.push((name, ort::session::SessionInputValue::from(tensor)));
+        }
+        let outputs = session.run(values).map_err(inference)?;
+        let mut result = Vec::with_capacity(outputs.len());
+        for (_, value) in outputs.iter() {
+            let (shape, data) = value.try_extract_tensor::<f32>().map_err(inference)?;
+            let shape = shape.iter().map(|&d| usize::try_from(d).unwrap_or(0)).collect();
+            result.push(Output { shape, data: data.to_vec() });
+        }
+        Ok(result)
+    }
+}
+
+/// The id the magic eraser asks for when a LaMa model is configured.
+pub const LAMA: &str = "lama";
+
+fn open_session(environment: &ort::environment::Environment, path: &Path, provider: Provider) -> Result<Session, String> {
+    let mut builder = Session::builder(environment).map_err(|error| error.to_string())?;
+    if provider == Provider::Cuda {
+        builder = builder.with_execution_providers([ort::ep::CUDA::default().build()]).map_err(|error| error.to_string())?;
+    }
+    builder.commit_from_file(path).map_err(|error| error.to_string())
+}
+
+fn inference(error: impl std::fmt::Display) -> AiError {
+    AiError::Inference(error.to_string())
+}
+
+fn poisoned() -> AiError {
+    AiError::Inference("a model session was poisoned by an earlier failure".into())
+}
+
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    let mut file = File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    loop {
+        let read = file.read(&mut buffer)?;
+        if read == 0 {
+            break;
+        }
+        hasher.update(&buffer[..read]);
+    }
+    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
