@@ -47,7 +47,7 @@ pub fn mask(engine: &Engine, image: &RgbImage, segmenter: Segmenter, progress: &
             let outputs = engine.run(ISNET, vec![input])?;
             let out = outputs.first().ok_or_else(|| AiError::ModelInvalid { model: ISNET.into(), detail: "no output".into() })?;
             expect_len(ISNET, &out.data, 1024 * 1024)?;
-            normalised_mask(&out.data[..1024 * 1024], 1024, 1024, size)
+            mask_from(&out.data[..1024 * 1024], 1024, 1024, size)
         }
         Segmenter::Portrait => {
             let input = nhwc(&resized(image, 256, 256), |_, v| f32::from(v) / 255.0);
@@ -60,18 +60,6 @@ pub fn mask(engine: &Engine, image: &RgbImage, segmenter: Segmenter, progress: &
     };
     progress.step(0.8)?;
     Ok(mask)
-}
-
-/// IS-Net's output is a saliency map; stretch it to 0..1 as its authors do before use.
-fn normalised_mask(values: &[f32], width: u32, height: u32, to: (u32, u32)) -> GrayImage {
-    let (lo, hi) = values.iter().fold((f32::MAX, f32::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
-    let range = hi - lo;
-    if range.is_finite() && range > 1e-6 {
-        let scaled: Vec<f32> = values.iter().map(|v| (v - lo) / range).collect();
-        mask_from(&scaled, width, height, to)
-    } else {
-        mask_from(values, width, height, to)
-    }
 }
 
 /// Removes the background as `options` say; the result is RGBA for transparency, RGB otherwise.

@@ -70,22 +70,25 @@ pub fn describe(engine: &Engine, image: &RgbImage, camera: Option<&CameraFacts>,
     Ok(description)
 }
 
-/// COCO-80 objects from CenterNet: [1,512,512,3] 0..255 in, [1,100,6] x1,y1,x2,y2,score,class out.
+/// COCO-80 objects from CenterNet: [1,512,512,3] 0..255 in, [1,100,6] out: x1,y1,x2,y2 in pixels
+/// of the 512² input, score, class index. The model does no suppression, so it is done here.
 pub fn objects(engine: &Engine, image: &RgbImage) -> Result<Vec<Detection>, AiError> {
     let input = nhwc(&imageops::resize(image, 512, 512, FilterType::Triangle), |_, v| f32::from(v));
     let outputs = engine.run(OBJECTS, vec![input])?;
     let out = outputs.iter().find(|o| o.shape.last() == Some(&6)).ok_or_else(|| AiError::ModelInvalid { model: OBJECTS.into(), detail: "no [N,6] detections output".into() })?;
-    let mut found = Vec::new();
+    let mut found: Vec<Detection> = Vec::new();
     for row in out.data.chunks_exact(6) {
         let (score, class) = (row[4], row[5]);
         if score < 0.3 || !class.is_finite() || class < 0.0 {
             continue;
         }
         let Some(label) = COCO.get(class as usize) else { continue };
-        // Some exports give pixels of the 512² input, others 0..1.
-        let scale = if row[..4].iter().any(|v| *v > 1.5) { 512.0 } else { 1.0 };
-        let [x1, y1, x2, y2] = [row[0] / scale, row[1] / scale, row[2] / scale, row[3] / scale].map(|v| v.clamp(0.0, 1.0));
-        found.push(Detection { label: (*label).into(), score, bbox: [x1, y1, (x2 - x1).max(0.0), (y2 - y1).max(0.0)] });
+        let [x1, y1, x2, y2] = [row[0], row[1], row[2], row[3]].map(|v| (v / 512.0).clamp(0.0, 1.0));
+        let bbox = [x1, y1, (x2 - x1).max(0.0), (y2 - y1).max(0.0)];
+        // Rows come sorted by score: keep one unless a better one of its class overlaps it.
+        if found.iter().all(|kept| kept.label != *label || iou(&kept.bbox, &bbox) < 0.4) {
+            found.push(Detection { label: (*label).into(), score, bbox });
+        }
     }
     Ok(found)
 }
@@ -98,8 +101,7 @@ pub fn faces(engine: &Engine, image: &RgbImage) -> Result<Vec<[f32; 4]>, AiError
     let mut square = RgbImage::new(side, side);
     imageops::replace(&mut square, image, i64::from((side - w) / 2), i64::from((side - h) / 2));
     let small = imageops::resize(&square, 128, 128, FilterType::Triangle);
-    let nchw_input = engine.inputs(FACES)?.len() == 1;
-    let input = if nchw_input { nchw(&small, |_, v| f32::from(v) / 127.5 - 1.0) } else { nhwc(&small, |_, v| f32::from(v) / 127.5 - 1.0) };
+    let input = nchw(&small, |_, v| f32::from(v) / 127.5 - 1.0);
     let outputs = engine.run(FACES, vec![input])?;
     let regressors = outputs.iter().find(|o| o.shape.last() == Some(&16));
     let logits = outputs.iter().find(|o| o.shape.last() == Some(&1));

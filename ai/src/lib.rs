@@ -53,6 +53,22 @@ pub trait Progress: Sync {
     }
 }
 
+/// PNG with fast compression (results are large and kept a day at most), alpha kept when present.
+pub fn encode_png(image: &image::DynamicImage) -> Result<Vec<u8>, image::ImageError> {
+    use image::codecs::png::{CompressionType, FilterType, PngEncoder};
+    use image::ImageEncoder;
+    let mut data = Vec::new();
+    let encoder = PngEncoder::new_with_quality(&mut data, CompressionType::Fast, FilterType::Adaptive);
+    match image {
+        image::DynamicImage::ImageRgba8(rgba) => encoder.write_image(rgba, rgba.width(), rgba.height(), image::ExtendedColorType::Rgba8)?,
+        other => {
+            let rgb = other.to_rgb8();
+            encoder.write_image(&rgb, rgb.width(), rgb.height(), image::ExtendedColorType::Rgb8)?
+        }
+    }
+    Ok(data)
+}
+
 /// Progress nobody watches (benchmarks, tests).
 pub struct Quiet;
 

@@ -219,7 +219,13 @@ impl Engine {
 pub const LAMA: &str = "lama";
 
 fn open_session(environment: &ort::environment::Environment, path: &Path, provider: Provider) -> Result<Session, String> {
-    let mut builder = Session::builder(environment).map_err(|error| error.to_string())?;
+    // One intra-op thread per core the process may use (ONNX Runtime's default counts physical
+    // cores only).
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut builder = Session::builder(environment)
+        .map_err(|error| error.to_string())?
+        .with_intra_threads(threads)
+        .map_err(|error| error.to_string())?;
     if provider == Provider::Cuda {
         builder = builder.with_execution_providers([ort::ep::CUDA::default().build()]).map_err(|error| error.to_string())?;
     }

@@ -32,7 +32,7 @@ pub fn model_id(factor: u32, quality: Quality) -> String {
 }
 
 /// Tile edge in input pixels, and the margin of context each tile carries on every side.
-pub const TILE: u32 = 128;
+pub const TILE: u32 = 256;
 pub const MARGIN: u32 = 8;
 
 pub fn upscale(engine: &Engine, image: &RgbImage, factor: u32, quality: Quality, max_output_pixels: u64, progress: &dyn Progress) -> Result<RgbImage, AiError> {

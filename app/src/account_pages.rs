@@ -345,6 +345,7 @@ pub fn AdminPage() -> impl IntoView {
                         </table>
                         <h2>"Consent records"</h2>
                         <p><a href="/admin/consent-records.csv" rel="external" download>"Export all consent records (CSV)"</a></p>
+                        <crate::ai_panel::HeldUploads/>
                         <crate::data_pages::AdminAuditLog/>
                     </section>
                 }.into_any(),

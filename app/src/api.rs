@@ -43,6 +43,24 @@ pub(crate) mod context {
         respond(async { work(photos()?, owner().await?.ok_or(AppError::NotFound)?).await }.await)
     }
 
+    /// Runs `work` with the service `S` from the Leptos context and the request's session.
+    pub async fn with_service<S, T, Fut>(work: impl FnOnce(S, tower_sessions::Session) -> Fut) -> Result<T, AppError>
+    where
+        S: Clone + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<T, AppError>>,
+    {
+        respond(
+            async {
+                let service = use_context::<S>().ok_or_else(|| {
+                    tracing::error!(service = std::any::type_name::<S>(), "service missing from the Leptos context");
+                    AppError::Internal
+                })?;
+                work(service, session().await?).await
+            }
+            .await,
+        )
+    }
+
     /// Answers an error with the status it names rather than a blanket 500.
     pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
         if let Err(error) = &result {

@@ -204,3 +204,58 @@ pub fn upload(
     done.forget();
     Ok(())
 }
+
+/// The magic eraser's mask canvas: painting marks what to erase (any opaque pixel).
+pub mod mask {
+    use super::{context_2d, js_message, new_canvas};
+    use wasm_bindgen::JsCast;
+    use web_sys::{HtmlCanvasElement, ImageData};
+
+    /// A filled circle at canvas coordinates.
+    pub fn dot(canvas: &HtmlCanvasElement, x: f64, y: f64, radius: f64) -> Result<(), String> {
+        let context = context_2d(canvas)?;
+        context.set_fill_style_str("rgb(255, 0, 64)");
+        context.begin_path();
+        context.arc(x, y, radius, 0.0, std::f64::consts::TAU).map_err(js_message)?;
+        context.fill();
+        Ok(())
+    }
+
+    pub fn clear(canvas: &HtmlCanvasElement) -> Result<(), String> {
+        context_2d(canvas)?.clear_rect(0.0, 0.0, f64::from(canvas.width()), f64::from(canvas.height()));
+        Ok(())
+    }
+
+    /// The painted area as a black-and-white PNG data URL (white = erase), or None when
+    /// nothing is painted.
+    pub fn data_url(canvas: &HtmlCanvasElement) -> Result<Option<String>, String> {
+        let (width, height) = (canvas.width(), canvas.height());
+        let painted = context_2d(canvas)?.get_image_data(0.0, 0.0, f64::from(width), f64::from(height)).map_err(js_message)?;
+        let mut pixels = painted.data().0;
+        let mut any = false;
+        for pixel in pixels.chunks_exact_mut(4) {
+            let on = pixel[3] > 0;
+            any |= on;
+            let value = if on { 255 } else { 0 };
+            pixel.copy_from_slice(&[value, value, value, 255]);
+        }
+        if !any {
+            return Ok(None);
+        }
+        let out = new_canvas()?;
+        out.set_width(width);
+        out.set_height(height);
+        let image = ImageData::new_with_u8_clamped_array_and_sh(wasm_bindgen::Clamped(&pixels), width, height).map_err(js_message)?;
+        context_2d(&out)?.put_image_data(&image, 0.0, 0.0).map_err(js_message)?;
+        out.to_data_url_with_type("image/png").map(Some).map_err(js_message)
+    }
+
+    /// Canvas coordinates of a pointer event over `canvas` (its CSS size may differ).
+    pub fn position(canvas: &HtmlCanvasElement, event: &web_sys::PointerEvent) -> (f64, f64) {
+        let target: &web_sys::Element = canvas.unchecked_ref();
+        let rect = target.get_bounding_client_rect();
+        let sx = f64::from(canvas.width()) / rect.width().max(1.0);
+        let sy = f64::from(canvas.height()) / rect.height().max(1.0);
+        ((f64::from(event.client_x()) - rect.left()) * sx, (f64::from(event.client_y()) - rect.top()) * sy)
+    }
+}

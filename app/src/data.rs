@@ -11,17 +11,7 @@ async fn with_data<T, Fut>(work: impl FnOnce(crate::services::Data, tower_sessio
 where
     Fut: std::future::Future<Output = Result<T, AppError>>,
 {
-    use crate::api::context::{respond, session};
-    respond(
-        async {
-            let data = use_context::<crate::services::Data>().ok_or_else(|| {
-                tracing::error!("DataService missing from the Leptos context");
-                AppError::Internal
-            })?;
-            work(data, session().await?).await
-        }
-        .await,
-    )
+    crate::api::context::with_service(work).await
 }
 
 #[server(endpoint = "data/usage")]

@@ -103,7 +103,7 @@ fn ExportSection() -> impl IntoView {
                     JobState::Queued => "Waiting to start…".to_string(),
                     JobState::Running => format!("Preparing… {}%", job.progress),
                     JobState::Done => format!("Ready (until {})", job.expires_at.map(when).unwrap_or_default()),
-                    JobState::Failed => "This export failed. Please try again.".to_string(),
+                    JobState::Failed | JobState::Cancelled => "This export failed. Please try again.".to_string(),
                 };
                 view! {
                     <div class="export-job" data-state=format!("{:?}", job.state).to_lowercase()>

@@ -2,6 +2,8 @@
 //! the edit recipe. `server/` keeps the contracts; `frontend/` hydrates these pages.
 
 pub mod account_pages;
+pub mod ai;
+pub mod ai_panel;
 pub mod api;
 pub mod auth;
 #[cfg(feature = "hydrate")]

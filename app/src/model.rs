@@ -37,7 +37,9 @@ id_type!(
     /// An uploaded original.
     PhotoId,
     /// A saved, edited result of a photo.
-    VersionId
+    VersionId,
+    /// One run of an AI tool.
+    JobId
 );
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -52,6 +54,14 @@ pub struct PhotoSummary {
     pub original_url: String,
     #[serde(default)]
     pub thumbnail_url: String,
+    /// Moderation held this upload for an administrator; it cannot be opened until released.
+    #[serde(default)]
+    pub held: bool,
+    /// Alt-text and tags the person accepted or wrote.
+    #[serde(default)]
+    pub alt_text: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -191,6 +201,148 @@ pub enum JobState {
     Running,
     Done,
     Failed,
+    Cancelled,
+}
+
+impl JobState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Queued => "queued",
+            JobState::Running => "running",
+            JobState::Done => "done",
+            JobState::Failed => "failed",
+            JobState::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [JobState::Queued, JobState::Running, JobState::Done, JobState::Failed, JobState::Cancelled].into_iter().find(|s| s.as_str() == text)
+    }
+
+    pub fn is_finished(self) -> bool {
+        matches!(self, JobState::Done | JobState::Failed | JobState::Cancelled)
+    }
+}
+
+/// An AI tool and its options, as the workspace asks for it. The server keeps it as the job's
+/// parameters (the eraser's mask goes to storage instead).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "tool", rename_all = "kebab-case")]
+pub enum ToolRequest {
+    RemoveBackground {
+        /// MediaPipe's fast people-only model instead of IS-Net.
+        portrait: bool,
+        backdrop: Backdrop,
+        /// Snap the edge to the photo (guided filter).
+        refine: bool,
+        /// Soft edge in pixels.
+        feather: f32,
+    },
+    Upscale { factor: u32, quality: UpscaleQuality },
+    /// `mask` is a PNG data URL painted over the photo (white = erase); any size, it is scaled.
+    Erase {
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        mask: String,
+    },
+    Describe,
+}
+
+impl ToolRequest {
+    /// The name used in job lists and usage records.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ToolRequest::RemoveBackground { .. } => "remove-background",
+            ToolRequest::Upscale { .. } => "upscale",
+            ToolRequest::Erase { .. } => "erase",
+            ToolRequest::Describe => "describe",
+        }
+    }
+
+    pub fn label(&self) -> String {
+        match self {
+            ToolRequest::RemoveBackground { portrait: true, .. } => "Remove background (portrait)".into(),
+            ToolRequest::RemoveBackground { .. } => "Remove background".into(),
+            ToolRequest::Upscale { factor, quality } => format!("Upscale x{factor} ({})", quality.label()),
+            ToolRequest::Erase { .. } => "Magic eraser".into(),
+            ToolRequest::Describe => "Tags and alt-text".into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Backdrop {
+    Transparent,
+    /// `#rrggbb`.
+    Colour { hex: String },
+    /// Another photo of the same workspace, scaled to cover.
+    Photo { id: PhotoId },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UpscaleQuality {
+    Fast,
+    Balanced,
+    Best,
+}
+
+impl UpscaleQuality {
+    pub fn label(self) -> &'static str {
+        match self {
+            UpscaleQuality::Fast => "fast",
+            UpscaleQuality::Balanced => "balanced",
+            UpscaleQuality::Best => "best",
+        }
+    }
+}
+
+/// Tags and alt-text a describe job proposes; the person edits them before keeping them.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PhotoDescription {
+    pub tags: Vec<String>,
+    pub alt_text: String,
+    /// A caption from the configured vision provider, when there is one.
+    #[serde(default)]
+    pub caption: Option<String>,
+}
+
+/// An AI job as the workspace shows it: progress while it runs, before/after once done.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AiJob {
+    pub id: JobId,
+    pub photo_id: PhotoId,
+    pub tool: String,
+    pub label: String,
+    pub state: JobState,
+    /// 0.0..=1.0.
+    pub progress: f32,
+    pub attempts: u32,
+    /// "CPU" or "CUDA", and the method (e.g. "IS-Net", "PatchMatch").
+    pub provider: Option<String>,
+    pub method: Option<String>,
+    pub error: Option<String>,
+    pub created_at: i64,
+    pub finished_at: Option<i64>,
+    pub duration_ms: Option<u64>,
+    /// Signed links: the photo before, the result after.
+    pub before_url: String,
+    pub result_url: Option<String>,
+    pub result_size: Option<(u32, u32)>,
+    pub description: Option<PhotoDescription>,
+    /// Set once the result was saved to the gallery as a new photo.
+    pub saved_photo_id: Option<PhotoId>,
+}
+
+/// An upload moderation held, as administrators see it (no pixels).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HeldPhoto {
+    pub id: PhotoId,
+    pub name: String,
+    pub owner_label: String,
+    /// open_nsfw's score, 0..1.
+    pub score: f32,
+    pub created_at: i64,
 }
 
 /// A "Download my data" archive being made, or ready behind a signed link.

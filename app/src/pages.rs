@@ -100,7 +100,13 @@ pub fn EditorPage() -> impl IntoView {
     view! {
         <Suspense fallback=|| view! { <p>"Opening the photo…"</p> }>
             {move || photo.get().map(|result| match result {
-                Ok((photo, recipe)) => view! { <Editor photo initial=recipe/> }.into_any(),
+                Ok((photo, _)) if photo.held => view! {
+                    <p class="notice" role="status">"This upload is held for review by an administrator, so it cannot be opened or edited yet."</p>
+                }.into_any(),
+                Ok((photo, recipe)) => view! {
+                    <Editor photo=photo.clone() initial=recipe/>
+                    <crate::ai_panel::AiTools photo/>
+                }.into_any(),
                 Err(AppError::NotFound) => view! { <NotFound/> }.into_any(),
                 Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
             })}

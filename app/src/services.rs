@@ -97,6 +97,26 @@ pub trait DataService: Send + Sync + 'static {
 
 pub type Data = Arc<dyn DataService>;
 
+/// The AI tools: jobs on the durable queue, their results, moderation's held uploads.
+#[async_trait]
+pub trait AiService: Send + Sync + 'static {
+    /// Queues `request` on one of the session's photos.
+    async fn start(&self, session: &Session, photo: PhotoId, request: crate::model::ToolRequest) -> Result<crate::model::AiJob, AppError>;
+    /// The session's jobs on a photo, newest first, with fresh signed links.
+    async fn jobs(&self, session: &Session, photo: PhotoId) -> Result<Vec<crate::model::AiJob>, AppError>;
+    async fn cancel(&self, session: &Session, job: crate::model::JobId) -> Result<(), AppError>;
+    /// Keeps a finished image result: a new photo in the workspace, saved to the gallery.
+    async fn save_result(&self, session: &Session, job: crate::model::JobId) -> Result<PhotoSummary, AppError>;
+    /// Keeps tags and alt-text (as proposed or as the person edited them) on the photo.
+    async fn keep_description(&self, session: &Session, photo: PhotoId, description: crate::model::PhotoDescription) -> Result<PhotoSummary, AppError>;
+    /// Admins only: uploads moderation held.
+    async fn held_photos(&self, session: &Session) -> Result<Vec<crate::model::HeldPhoto>, AppError>;
+    /// Admins only: release a held upload to its owner, or delete it.
+    async fn decide_held(&self, session: &Session, photo: PhotoId, release: bool) -> Result<(), AppError>;
+}
+
+pub type Ai = Arc<dyn AiService>;
+
 /// The owner tied to this session, if the visitor has stored anything yet.
 pub async fn session_owner(session: &Session) -> Result<Option<OwnerId>, AppError> {
     session.get::<OwnerId>(OWNER_KEY).await.map_err(|error| {

@@ -18,6 +18,8 @@ pub enum Event {
     GalleryItemDeleted,
     AccountDeleted,
     AdminViewedWorkspace,
+    /// An administrator released or deleted an upload moderation held.
+    ModerationDecision,
 }
 
 impl Event {
@@ -30,6 +32,7 @@ impl Event {
             Event::GalleryItemDeleted => "gallery_item_deleted",
             Event::AccountDeleted => "account_deleted",
             Event::AdminViewedWorkspace => "admin_viewed_workspace",
+            Event::ModerationDecision => "moderation_decision",
         }
     }
 }

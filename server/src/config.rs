@@ -53,6 +53,30 @@ pub struct Settings {
     /// Sign-in providers (`[[providers]]` tables in the settings file).
     pub providers: Vec<crate::accounts::oidc::ProviderSettings>,
     pub log_filter: String,
+    /// Where `scripts/install-models` put the models and `manifest.toml`.
+    pub models_dir: PathBuf,
+    /// The ONNX Runtime library; defaults to the one in `models_dir`. Point it at the
+    /// `onnxruntime-gpu` wheel's library to run on CUDA.
+    pub onnxruntime_lib: Option<PathBuf>,
+    /// A LaMa inpainting model (ONNX: image + mask) for the magic eraser, and its SHA-256.
+    pub lama_model: Option<PathBuf>,
+    pub lama_sha256: Option<String>,
+    /// AI job workers inside the server process; 0 leaves the jobs to `atelier worker` processes.
+    pub ai_workers: usize,
+    /// A worker renews its hold on a job this often (a third of it); a job whose worker stopped
+    /// renewing is picked up again after this long.
+    pub job_lease_secs: i64,
+    /// Attempts at a job whose failure may be passing (backoff doubles from 5 s between them).
+    pub job_max_attempts: i64,
+    /// Uploads that open_nsfw scores at or above this (0..1) are held for an administrator.
+    pub moderation_threshold: f32,
+    /// The largest image an upscale may produce, in pixels.
+    pub max_upscale_pixels: u64,
+    /// An OpenAI-compatible chat-completions endpoint with image input (Ollama, vLLM, LocalAI,
+    /// OpenAI) for captions, e.g. `http://127.0.0.1:11434/v1/chat/completions`; off when unset.
+    pub vision_url: Option<String>,
+    pub vision_key: Option<String>,
+    pub vision_model: String,
 }
 
 impl Default for Settings {
@@ -81,6 +105,18 @@ impl Default for Settings {
             policy_version: 1,
             providers: Vec::new(),
             log_filter: "info,atelier=debug,server=debug".into(),
+            models_dir: PathBuf::from("models"),
+            onnxruntime_lib: None,
+            lama_model: None,
+            lama_sha256: None,
+            ai_workers: 1,
+            job_lease_secs: 60,
+            job_max_attempts: 3,
+            moderation_threshold: 0.8,
+            max_upscale_pixels: 120_000_000,
+            vision_url: None,
+            vision_key: None,
+            vision_model: "llava".into(),
         }
     }
 }
@@ -147,6 +183,27 @@ impl Settings {
             download_link_secs => "ATELIER_DOWNLOAD_LINK_SECS",
             key_file => "ATELIER_KEY_FILE",
             log_filter => "ATELIER_LOG",
+            models_dir => "ATELIER_MODELS_DIR",
+            ai_workers => "ATELIER_AI_WORKERS",
+            job_lease_secs => "ATELIER_JOB_LEASE_SECS",
+            job_max_attempts => "ATELIER_JOB_MAX_ATTEMPTS",
+            moderation_threshold => "ATELIER_MODERATION_THRESHOLD",
+            max_upscale_pixels => "ATELIER_MAX_UPSCALE_PIXELS",
+            vision_model => "ATELIER_VISION_MODEL",
+        );
+        macro_rules! optional_from_env {
+            ($($field:ident => $name:literal),+ $(,)?) => {$(
+                if let Some(value) = var($name) {
+                    self.$field = Some(parse($name, &value)?);
+                }
+            )+};
+        }
+        optional_from_env!(
+            onnxruntime_lib => "ATELIER_ONNXRUNTIME_LIB",
+            lama_model => "ATELIER_LAMA_MODEL",
+            lama_sha256 => "ATELIER_LAMA_SHA256",
+            vision_url => "ATELIER_VISION_URL",
+            vision_key => "ATELIER_VISION_KEY",
         );
         if let Some(url) = var("ATELIER_DATABASE_URL") {
             self.database_url = Some(url);
@@ -174,6 +231,17 @@ impl Settings {
         self.data_dir.join("mail")
     }
 
+    /// The AI engine's settings: models, runtime library and the optional LaMa model.
+    pub fn engine(&self) -> ai::EngineConfig {
+        ai::EngineConfig {
+            models_dir: self.models_dir.clone(),
+            // The install step's copy beside the models, else the repository's.
+            manifest: Some(self.models_dir.join("manifest.toml")).filter(|p| p.is_file()).unwrap_or_else(|| PathBuf::from("models/manifest.toml")),
+            runtime_lib: self.onnxruntime_lib.clone(),
+            lama: self.lama_model.clone().map(|path| ai::UserModel { path, sha256: self.lama_sha256.clone() }),
+        }
+    }
+
     pub fn secure_cookies(&self) -> bool {
         self.public_url.starts_with("https://")
     }
@@ -194,6 +262,9 @@ impl fmt::Debug for Settings {
             .field("max_image_pixels", &self.max_image_pixels)
             .field("smtp", &self.smtp_url.is_some())
             .field("providers", &self.providers)
+            .field("models_dir", &self.models_dir)
+            .field("ai_workers", &self.ai_workers)
+            .field("vision", &self.vision_url.is_some())
             .finish_non_exhaustive()
     }
 }

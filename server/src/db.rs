@@ -13,6 +13,8 @@ use sqlx::{AnyPool, Row};
 #[derive(Clone, Debug)]
 pub struct Db {
     pool: AnyPool,
+    /// Postgres rather than SQLite, for the few statements that differ (the job queue's claim).
+    pub postgres: bool,
 }
 
 pub fn now() -> i64 {
@@ -43,6 +45,12 @@ pub struct NewPhoto<'a> {
     pub owner: OwnerId,
     pub name: &'a str,
     pub files: &'a StoredFiles,
+    /// 'unchecked', 'clear' or 'held'.
+    pub moderation: &'a str,
+    /// open_nsfw's score in per mille, when it ran.
+    pub nsfw_score: Option<i64>,
+    /// Camera facts (JSON) read from EXIF before it was stripped.
+    pub camera: Option<String>,
 }
 
 pub struct NewVersion<'a> {
@@ -72,6 +80,9 @@ fn photo_summary(row: &AnyRow) -> Result<PhotoSummary, sqlx::Error> {
         created_at: row.try_get("created_at")?,
         original_url: String::new(),
         thumbnail_url: String::new(),
+        held: row.try_get::<String, _>("moderation")? == "held",
+        alt_text: row.try_get("alt_text")?,
+        tags: row.try_get::<Option<String>, _>("tags")?.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default(),
     })
 }
 
@@ -157,7 +168,7 @@ impl Db {
             .await
             .context("connecting to the database")?;
         sqlx::migrate!("../migrations").run(&pool).await.context("applying database migrations")?;
-        Ok(Self { pool })
+        Ok(Self { pool, postgres: !is_sqlite })
     }
 
     pub fn pool(&self) -> &AnyPool {
@@ -205,8 +216,9 @@ impl Db {
     pub async fn insert_photo(&self, photo: &NewPhoto<'_>) -> Result<i64, sqlx::Error> {
         let created_at = now();
         sqlx::query(
-            "INSERT INTO photos (id, owner_id, name, content_type, width, height, byte_size, object_key, thumbnail_key, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            "INSERT INTO photos (id, owner_id, name, content_type, width, height, byte_size, object_key, thumbnail_key, created_at,
+                                 moderation, nsfw_score, camera)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(photo.id.to_string())
         .bind(photo.owner.to_string())
@@ -218,13 +230,16 @@ impl Db {
         .bind(&photo.files.object_key)
         .bind(&photo.files.thumbnail_key)
         .bind(created_at)
+        .bind(photo.moderation)
+        .bind(photo.nsfw_score)
+        .bind(photo.camera.as_deref())
         .execute(&self.pool)
         .await?;
         Ok(created_at)
     }
 
     pub async fn list_photos(&self, owner: OwnerId) -> Result<Vec<PhotoSummary>, sqlx::Error> {
-        sqlx::query("SELECT id, name, width, height, created_at FROM photos WHERE owner_id = $1 ORDER BY created_at DESC, id")
+        sqlx::query("SELECT id, name, width, height, created_at, moderation, alt_text, tags FROM photos WHERE owner_id = $1 ORDER BY created_at DESC, id")
             .bind(owner.to_string())
             .fetch_all(&self.pool)
             .await?
@@ -235,7 +250,7 @@ impl Db {
 
     pub async fn photo(&self, owner: OwnerId, id: PhotoId) -> Result<Option<(PhotoSummary, StoredImage)>, sqlx::Error> {
         sqlx::query(
-            "SELECT id, name, width, height, created_at, content_type, object_key, thumbnail_key
+            "SELECT id, name, width, height, created_at, moderation, alt_text, tags, content_type, object_key, thumbnail_key
              FROM photos WHERE owner_id = $1 AND id = $2",
         )
         .bind(owner.to_string())
@@ -245,6 +260,35 @@ impl Db {
         .as_ref()
         .map(|row| Ok((photo_summary(row)?, stored_image(row)?)))
         .transpose()
+    }
+
+    /// The camera facts kept from a photo's EXIF, if any.
+    pub async fn camera_facts(&self, id: PhotoId) -> Result<Option<ai::describe::CameraFacts>, sqlx::Error> {
+        let row = sqlx::query("SELECT camera FROM photos WHERE id = $1").bind(id.to_string()).fetch_optional(&self.pool).await?;
+        let text: Option<String> = match row {
+            Some(row) => row.try_get("camera")?,
+            None => None,
+        };
+        Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
+    }
+
+    /// A photo and its versions go, their files queued for purging in the same transaction.
+    pub async fn delete_photo(&self, owner: OwnerId, id: PhotoId) -> Result<bool, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let versions = sqlx::query("DELETE FROM versions WHERE owner_id = $1 AND photo_id = $2 RETURNING object_key, thumbnail_key")
+            .bind(owner.to_string())
+            .bind(id.to_string())
+            .fetch_all(&mut *tx)
+            .await?;
+        queue_purge(&mut tx, &versions, &["object_key", "thumbnail_key"]).await?;
+        let photos = sqlx::query("DELETE FROM photos WHERE owner_id = $1 AND id = $2 RETURNING object_key, thumbnail_key")
+            .bind(owner.to_string())
+            .bind(id.to_string())
+            .fetch_all(&mut *tx)
+            .await?;
+        queue_purge(&mut tx, &photos, &["object_key", "thumbnail_key"]).await?;
+        tx.commit().await?;
+        Ok(!photos.is_empty())
     }
 
     // --- versions ---

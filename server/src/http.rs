@@ -24,6 +24,7 @@ pub fn routes() -> Router<AppState> {
         .route(UPLOAD_PATH, post(upload))
         .route("/media/photos/{id}/{variant}", get(photo_media))
         .route("/media/versions/{id}/{variant}", get(version_media))
+        .route("/media/jobs/{id}/result", get(job_result))
         .route(crate::lifecycle::export::ARCHIVE_ROUTE, get(crate::lifecycle::export::download))
         .route("/healthz", get(healthz))
 }
@@ -97,6 +98,18 @@ async fn version_media(
     let id: VersionId = id.parse().map_err(|_| AppError::NotFound)?;
     let variant = variant(&kind, "image")?;
     Ok(media_response(state.photos.version_media(owner, id, variant).await?))
+}
+
+/// An AI job's result, for the before/after view and downloading.
+async fn job_result(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+    Query(signature): Query<Signature>,
+) -> Result<Response, ApiError> {
+    let owner = state.photos.links.check(&format!("/media/jobs/{id}/result"), session_owner(&session).await?, &signature)?;
+    let id: app::model::JobId = id.parse().map_err(|_| AppError::NotFound)?;
+    Ok(media_response(state.ai.result_media(owner, id).await?))
 }
 
 /// RFC 6266 disposition with an ASCII fallback and the UTF-8 name; never sniffed, never shared.

@@ -81,6 +81,41 @@ pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<DynamicImage, ImageError>
     Ok(image)
 }
 
+/// Camera facts from the EXIF block, read before it is stripped. GPS and other location tags are
+/// never read.
+pub fn camera_facts(bytes: &[u8]) -> Option<ai::describe::CameraFacts> {
+    use exif::{In, Tag, Value};
+    let exif = exif::Reader::new().read_from_container(&mut Cursor::new(bytes)).ok()?;
+    let text = |tag: Tag| {
+        exif.get_field(tag, In::PRIMARY)
+            .map(|f| f.display_value().to_string().trim_matches('"').trim().to_string())
+            .filter(|s| !s.is_empty())
+    };
+    let rational = |tag: Tag| match exif.get_field(tag, In::PRIMARY).map(|f| &f.value) {
+        Some(Value::Rational(values)) => values.first().filter(|r| r.denom != 0).map(|r| r.to_f64() as f32),
+        _ => None,
+    };
+    let camera = match (text(Tag::Make), text(Tag::Model)) {
+        (Some(make), Some(model)) if model.to_lowercase().starts_with(&make.to_lowercase()) => Some(model),
+        (Some(make), Some(model)) => Some(format!("{make} {model}")),
+        (make, model) => make.or(model),
+    };
+    let taken = text(Tag::DateTimeOriginal).or_else(|| text(Tag::DateTime)).and_then(|d| {
+        let date = d.get(..10)?.replace(':', "-");
+        (date.len() == 10 && date.chars().filter(|c| c.is_ascii_digit()).count() == 8).then_some(date)
+    });
+    let iso = exif.get_field(Tag::PhotographicSensitivity, In::PRIMARY).and_then(|f| f.value.get_uint(0));
+    let facts = ai::describe::CameraFacts {
+        camera,
+        taken,
+        focal_length_mm: rational(Tag::FocalLength),
+        exposure: text(Tag::ExposureTime),
+        f_number: rational(Tag::FNumber),
+        iso,
+    };
+    (facts != ai::describe::CameraFacts::default()).then_some(facts)
+}
+
 /// Encodes as PNG when the image has transparency, JPEG otherwise; metadata is never copied.
 pub fn encode(image: &DynamicImage) -> anyhow::Result<Encoded> {
     let mut data = Vec::new();
@@ -94,7 +129,7 @@ pub fn encode(image: &DynamicImage) -> anyhow::Result<Encoded> {
     Ok(Encoded { content_type, width: image.width(), height: image.height(), data, thumbnail: thumbnail(image)? })
 }
 
-fn thumbnail(image: &DynamicImage) -> anyhow::Result<Vec<u8>> {
+pub fn thumbnail(image: &DynamicImage) -> anyhow::Result<Vec<u8>> {
     let small = image.thumbnail(THUMBNAIL_SIZE, THUMBNAIL_SIZE);
     let mut data = Vec::new();
     JpegEncoder::new_with_quality(&mut data, 80).encode_image(&flatten(&small))?;

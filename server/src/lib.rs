@@ -11,6 +11,7 @@ pub mod db;
 pub mod error;
 pub mod http;
 pub mod images;
+pub mod jobs;
 pub mod lifecycle;
 pub mod links;
 pub mod photos;
@@ -25,7 +26,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use app::services::{Accounts, Data, Photos, Privacy};
+use app::services::{Accounts, Ai, Data, Photos, Privacy};
 use app::{shell, App};
 use axum::Router;
 use leptos::config::LeptosOptions;
@@ -44,6 +45,7 @@ use crate::config::Settings;
 use crate::consent::PrivacyStore;
 use crate::crypto::Keyring;
 use crate::db::Db;
+use crate::jobs::{AiStore, JobSettings};
 use crate::lifecycle::DataStore;
 use crate::links::Links;
 use crate::images::Images;
@@ -63,6 +65,8 @@ pub struct Application {
     sessions: DbSessionStore,
     retention: Retention,
     data: Arc<DataStore>,
+    ai: Arc<AiStore>,
+    ai_workers: usize,
 }
 
 impl Application {
@@ -91,6 +95,16 @@ impl Application {
             .site_pkg_dir("pkg")
             .site_addr(addr)
             .build();
+        let engine = ai_engine(&settings);
+        let moderation = match &engine {
+            Ok(engine) if engine.is_installed(ai::moderation::OPEN_NSFW) => {
+                Some(photos::Moderation { engine: engine.clone(), threshold: settings.moderation_threshold })
+            }
+            _ => {
+                tracing::warn!("the open-nsfw model is not installed: uploads are stored unchecked (run scripts/install-models)");
+                None
+            }
+        };
         let photos = Arc::new(PhotoStore {
             db: db.clone(),
             storage,
@@ -99,6 +113,7 @@ impl Application {
             links,
             saved_secs,
             warning_secs: settings.expiry_warning_days * 24 * 3600,
+            moderation,
         });
         let sessions = DbSessionStore::new(db.clone());
         let accounts = Arc::new(AccountStore {
@@ -123,17 +138,29 @@ impl Application {
             photos: photos.clone(),
             export_secs,
         });
-        let state = AppState { leptos_options, settings, db, photos, accounts, privacy, data: data.clone() };
+        let ai = Arc::new(AiStore {
+            db: db.clone(),
+            photos: photos.clone(),
+            accounts: accounts.clone(),
+            engine,
+            vision: vision(&settings)?,
+            settings: job_settings(&settings),
+            wake: Arc::new(tokio::sync::Notify::new()),
+        });
+        let ai_workers = settings.ai_workers;
+        let state = AppState { leptos_options, settings, db, photos, accounts, privacy, data: data.clone(), ai: ai.clone() };
 
         let service: Photos = state.photos.clone();
         let account_service: Accounts = state.accounts.clone();
         let privacy_service: Privacy = state.privacy.clone();
         let data_service: Data = state.data.clone();
+        let ai_service: Ai = state.ai.clone();
         let provide_services = move || {
             provide_context(service.clone());
             provide_context(account_service.clone());
             provide_context(privacy_service.clone());
             provide_context(data_service.clone());
+            provide_context(ai_service.clone());
         };
         let pages = Router::new()
             .leptos_routes_with_context(&state, generate_route_list(App), provide_services, {
@@ -152,7 +179,7 @@ impl Application {
             .layer(axum::middleware::from_fn(csrf::refuse_cross_site))
             .layer(TraceLayer::new_for_http())
             .with_state(state);
-        Ok(Self { listener, router, sessions, retention, data })
+        Ok(Self { listener, router, sessions, retention, data, ai, ai_workers })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -169,6 +196,21 @@ impl Application {
         self.data.clone()
     }
 
+    /// `atelier worker`: AI job workers only (at least one), no pages, until stopped. Several such
+    /// processes, on other machines too, can share one Postgres database and object store.
+    pub async fn run_workers_until_stopped(self) -> anyhow::Result<()> {
+        let count = self.ai_workers.max(1);
+        jobs::spawn_workers(self.ai.clone(), count);
+        tracing::info!(count, "AI workers running");
+        shutdown_signal().await;
+        Ok(())
+    }
+
+    /// The AI tools and their queue, for tests.
+    pub fn ai(&self) -> Arc<AiStore> {
+        self.ai.clone()
+    }
+
     /// The complete router, for tests that drive it without a socket.
     pub fn router(&self) -> Router {
         self.router.clone()
@@ -182,6 +224,7 @@ impl Application {
             Ok(resumed) => tracing::info!(resumed, "unfinished exports started again"),
             Err(error) => tracing::warn!(%error, "could not look for unfinished exports"),
         }
+        jobs::spawn_workers(self.ai.clone(), self.ai_workers);
         tokio::spawn(async move {
             // The first tick is at once: whatever fell due while the server was down goes now.
             let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
@@ -201,6 +244,39 @@ impl Application {
         tracing::info!("Atelier stopped");
         Ok(())
     }
+}
+
+/// The AI engine, or why not (logged once; each job then says it).
+pub fn ai_engine(settings: &Settings) -> Result<Arc<ai::Engine>, String> {
+    match ai::Engine::new(settings.engine()) {
+        Ok(engine) => {
+            match engine.provider() {
+                Ok(provider) => tracing::info!(provider = provider.label(), "ONNX Runtime loaded"),
+                Err(error) => tracing::warn!(%error, "ONNX Runtime is not available; AI tools will say so"),
+            }
+            Ok(Arc::new(engine))
+        }
+        Err(error) => {
+            tracing::warn!(%error, "AI models are not set up; AI tools will say so");
+            Err(error.to_string())
+        }
+    }
+}
+
+pub fn job_settings(settings: &Settings) -> JobSettings {
+    JobSettings {
+        lease_secs: settings.job_lease_secs.max(3),
+        max_attempts: settings.job_max_attempts.max(1),
+        max_upscale_pixels: settings.max_upscale_pixels,
+    }
+}
+
+fn vision(settings: &Settings) -> anyhow::Result<Option<jobs::vision::Vision>> {
+    settings
+        .vision_url
+        .clone()
+        .map(|url| jobs::vision::Vision::new(url, settings.vision_key.clone(), settings.vision_model.clone()))
+        .transpose()
 }
 
 async fn shutdown_signal() {

@@ -1,4 +1,6 @@
-//! `atelier [serve|migrate|make-admin EMAIL|rotate-keys]`: starts the server (the default), only
+//! `atelier [serve|worker|migrate|make-admin EMAIL|rotate-keys]`: starts the server (the default),
+//! runs AI job workers only (`worker`, for scale; the server has its own unless
+//! `ATELIER_AI_WORKERS=0`), only
 //! applies migrations, makes the account with that e-mail an administrator, or rotates the
 //! key-encryption key (re-wrapping every stored object's data key, then retiring unused keys).
 
@@ -9,7 +11,7 @@ use server::db::Db;
 use server::Application;
 use tracing_subscriber::EnvFilter;
 
-const USAGE: &str = "usage: atelier [serve|migrate|make-admin EMAIL|rotate-keys]\n\nSettings come from atelier.toml (or ATELIER_CONFIG) and ATELIER_* variables.";
+const USAGE: &str = "usage: atelier [serve|worker|migrate|make-admin EMAIL|rotate-keys]\n\nSettings come from atelier.toml (or ATELIER_CONFIG) and ATELIER_* variables.";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -29,6 +31,14 @@ async fn main() -> ExitCode {
             tracing::info!(?settings, "starting");
             match Application::build(settings).await {
                 Ok(app) => app.run_until_stopped().await,
+                Err(error) => Err(error),
+            }
+        }
+        Some("worker") => {
+            // Pages are not served: the listener only takes a free loopback port it never uses.
+            let settings = server::config::Settings { addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)), ..settings };
+            match Application::build(settings).await {
+                Ok(app) => app.run_workers_until_stopped().await,
                 Err(error) => Err(error),
             }
         }

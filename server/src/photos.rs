@@ -27,6 +27,34 @@ pub struct Quotas {
     pub max_bytes: u64,
 }
 
+/// Moderation of uploads: open_nsfw's score at or above `threshold` holds the upload.
+#[derive(Clone)]
+pub struct Moderation {
+    pub engine: std::sync::Arc<ai::Engine>,
+    pub threshold: f32,
+}
+
+impl std::fmt::Debug for Moderation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Moderation").field("threshold", &self.threshold).finish_non_exhaustive()
+    }
+}
+
+/// An upload ready to store: the normalised image, what EXIF said about the camera, and
+/// moderation's score.
+pub struct Ingested {
+    pub encoded: Encoded,
+    pub camera: Option<ai::describe::CameraFacts>,
+    pub nsfw_score: Option<f32>,
+}
+
+impl Ingested {
+    /// An image Atelier made itself (an AI result being kept): nothing to read or score.
+    pub fn plain(encoded: Encoded) -> Self {
+        Self { encoded, camera: None, nsfw_score: None }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct PhotoStore {
     pub db: Db,
@@ -37,6 +65,8 @@ pub struct PhotoStore {
     /// How long saved versions are kept, and how long before that the gallery warns.
     pub saved_secs: i64,
     pub warning_secs: i64,
+    /// None when the moderation model is not installed: uploads are stored 'unchecked'.
+    pub moderation: Option<Moderation>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -64,18 +94,52 @@ pub fn display_name(raw: Option<&str>) -> String {
 impl PhotoStore {
     /// Validates and normalises an upload (orientation applied, metadata dropped). Nothing is
     /// stored, so a refused file leaves no trace.
-    pub async fn ingest(&self, bytes: Bytes) -> Result<Encoded, AppError> {
+    /// Camera facts are read from EXIF first (location never), and moderation scores the image.
+    pub async fn ingest(&self, bytes: Bytes) -> Result<Ingested, AppError> {
+        let moderation = self.moderation.clone();
         self.images
             .run(move |max_pixels| {
                 let image = images::decode(&bytes, max_pixels)?;
-                images::encode(&image).or_internal("encoding an upload")
+                let camera = images::camera_facts(&bytes);
+                let nsfw_score = moderation.and_then(|m| match ai::moderation::nsfw_score(&m.engine, &image.to_rgb8()) {
+                    Ok(score) => Some(score),
+                    Err(error) => {
+                        // Uploads keep working without the model; the photo stays 'unchecked'.
+                        tracing::warn!(%error, "moderation could not score an upload");
+                        None
+                    }
+                });
+                Ok(Ingested { encoded: images::encode(&image).or_internal("encoding an upload")?, camera, nsfw_score })
             })
             .await
     }
 
+    /// Re-encodes an image Atelier produced itself (no EXIF, no moderation).
+    pub async fn ingest_trusted(&self, bytes: Bytes) -> Result<Encoded, AppError> {
+        self.images
+            .run(move |max_pixels| {
+                let image = images::decode(&bytes, max_pixels)?;
+                images::encode(&image).or_internal("encoding an image")
+            })
+            .await
+    }
+
+    /// Deletes a photo with its versions; files are purged at once (or by the next sweep).
+    pub async fn delete_photo(&self, owner: OwnerId, id: PhotoId) -> Result<(), AppError> {
+        if !self.db.delete_photo(owner, id).await.or_internal("deleting a photo")? {
+            return Err(AppError::NotFound);
+        }
+        crate::retention::purge(&self.db, &self.storage).await.or_internal("purging deleted files")?;
+        Ok(())
+    }
+
     /// Stores an ingested photo for `owner`, within their quota.
     /// Signed links for a photo's media, valid for the configured time.
+    /// A held upload gets none: it cannot be opened until an administrator releases it.
     pub fn with_links(&self, owner: OwnerId, mut photo: PhotoSummary) -> PhotoSummary {
+        if photo.held {
+            return photo;
+        }
         photo.original_url = self.links.sign(&format!("/media/photos/{}/original", photo.id), owner);
         photo.thumbnail_url = self.links.sign(&format!("/media/photos/{}/thumbnail", photo.id), owner);
         photo
@@ -91,7 +155,8 @@ impl PhotoStore {
     }
 
     /// Stores an ingested photo for `owner`, within their quota; `meter` started before ingest.
-    pub async fn store(&self, owner: OwnerId, name: &str, encoded: Encoded, meter: Meter) -> Result<PhotoSummary, AppError> {
+    pub async fn store(&self, owner: OwnerId, name: &str, ingested: Ingested, meter: Meter) -> Result<PhotoSummary, AppError> {
+        let Ingested { encoded, camera, nsfw_score } = ingested;
         let (count, used) = self.db.owner_usage(owner).await.or_internal("reading quota usage")?;
         if count >= self.quotas.max_photos {
             return Err(AppError::QuotaExceeded(format!("Your workspace holds its limit of {count} photos.")));
@@ -101,7 +166,28 @@ impl PhotoStore {
         }
         let id = PhotoId(Uuid::new_v4());
         let files = self.put_files(keys::photo(owner, id), encoded).await?;
-        match self.db.insert_photo(&NewPhoto { id, owner, name, files: &files }).await {
+        let held = match (&self.moderation, nsfw_score) {
+            (Some(moderation), Some(score)) => score >= moderation.threshold,
+            _ => false,
+        };
+        let moderation = match nsfw_score {
+            None => "unchecked",
+            Some(_) if held => "held",
+            Some(_) => "clear",
+        };
+        let new = NewPhoto {
+            id,
+            owner,
+            name,
+            files: &files,
+            moderation,
+            nsfw_score: nsfw_score.map(|s| (s * 1000.0).round() as i64),
+            camera: camera.and_then(|c| serde_json::to_string(&c).ok()),
+        };
+        if held {
+            tracing::warn!(photo = %id, score = ?nsfw_score, "an upload was held for moderation");
+        }
+        match self.db.insert_photo(&new).await {
             Ok(created_at) => {
                 let size = (files.width, files.height);
                 self.db.record_usage_or_log(owner, meter.finish("upload", size, size)).await;
@@ -113,6 +199,9 @@ impl PhotoStore {
                     created_at,
                     original_url: String::new(),
                     thumbnail_url: String::new(),
+                    held,
+                    alt_text: None,
+                    tags: Vec::new(),
                 };
                 Ok(self.with_links(owner, photo))
             }
@@ -124,7 +213,10 @@ impl PhotoStore {
     }
 
     pub async fn photo_media(&self, owner: OwnerId, id: PhotoId, variant: Variant) -> Result<Media, AppError> {
-        let (_, stored) = self.db.photo(owner, id).await.or_internal("looking up a photo")?.ok_or(AppError::NotFound)?;
+        let (summary, stored) = self.db.photo(owner, id).await.or_internal("looking up a photo")?.ok_or(AppError::NotFound)?;
+        if summary.held {
+            return Err(AppError::Forbidden("This photo is held for review.".into()));
+        }
         self.media(stored, variant).await
     }
 

@@ -23,6 +23,7 @@ pub struct Swept {
     pub expired_versions: u64,
     pub unsaved_photos: u64,
     pub expired_exports: u64,
+    pub expired_jobs: u64,
     pub empty_guests: u64,
     pub purged_objects: u64,
 }
@@ -75,7 +76,8 @@ impl Db {
             "DELETE FROM owners WHERE created_at <= $1
              AND NOT EXISTS (SELECT 1 FROM accounts a WHERE a.owner_id = owners.id)
              AND NOT EXISTS (SELECT 1 FROM photos p WHERE p.owner_id = owners.id)
-             AND NOT EXISTS (SELECT 1 FROM versions v WHERE v.owner_id = owners.id)",
+             AND NOT EXISTS (SELECT 1 FROM versions v WHERE v.owner_id = owners.id)
+             AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.owner_id = owners.id)",
         )
         .bind(created_before)
         .execute(self.pool())
@@ -130,10 +132,12 @@ impl Retention {
         let expired_versions = self.db.expire_versions(now - self.saved_secs).await?;
         let unsaved_photos = self.db.expire_unsaved_photos(now - self.unsaved_secs).await?;
         let expired_exports = self.db.expire_exports(now - self.export_secs).await?;
+        // AI results nobody saved: as long as an unsaved upload.
+        let expired_jobs = self.db.expire_jobs(now - self.unsaved_secs).await?;
         let empty_guests = self.db.remove_empty_guests(now - self.unsaved_secs).await?;
         let purged_objects = purge(&self.db, &self.storage).await?;
-        let swept = Swept { expired_versions, unsaved_photos, expired_exports, empty_guests, purged_objects };
-        tracing::info!(expired_versions, unsaved_photos, expired_exports, empty_guests, purged_objects, "retention sweep");
+        let swept = Swept { expired_versions, unsaved_photos, expired_exports, expired_jobs, empty_guests, purged_objects };
+        tracing::info!(expired_versions, unsaved_photos, expired_exports, expired_jobs, empty_guests, purged_objects, "retention sweep");
         Ok(swept)
     }
 }

@@ -9,6 +9,7 @@ use crate::accounts::AccountStore;
 use crate::config::Settings;
 use crate::consent::PrivacyStore;
 use crate::db::Db;
+use crate::jobs::AiStore;
 use crate::lifecycle::DataStore;
 use crate::photos::PhotoStore;
 
@@ -21,4 +22,5 @@ pub struct AppState {
     pub accounts: Arc<AccountStore>,
     pub privacy: Arc<PrivacyStore>,
     pub data: Arc<DataStore>,
+    pub ai: Arc<AiStore>,
 }

@@ -161,6 +161,17 @@ pub mod keys {
         (format!("{base}/image"), format!("{base}/thumbnail"))
     }
 
+    /// An AI job's result image and its thumbnail.
+    pub fn job_result(owner: OwnerId, job: app::model::JobId) -> (String, String) {
+        let base = format!("owners/{owner}/jobs/{job}");
+        (format!("{base}/result"), format!("{base}/thumbnail"))
+    }
+
+    /// The mask painted for the magic eraser.
+    pub fn job_mask(owner: OwnerId, job: app::model::JobId) -> String {
+        format!("owners/{owner}/jobs/{job}/mask")
+    }
+
     pub fn export(owner: OwnerId, export: Uuid) -> String {
         format!("owners/{owner}/exports/{export}.zip")
     }

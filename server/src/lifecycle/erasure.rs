@@ -24,6 +24,7 @@ impl Db {
             .fetch_all(&mut *tx)
             .await?;
         queue_purge(&mut tx, &exports, &["object_key"]).await?;
+        crate::jobs::queue::delete_owner_jobs(&mut tx, &owner).await?;
         for delete in [
             "DELETE FROM versions WHERE owner_id = $1 RETURNING object_key, thumbnail_key",
             "DELETE FROM photos WHERE owner_id = $1 RETURNING object_key, thumbnail_key",

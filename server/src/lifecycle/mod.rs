@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use app::error::AppError;
 use app::model::{AccountId, AdminWorkspaceView, AuditEntry, ExportJob, Role, UsageReport};
-use app::services::{session_owner, DataService, PhotoService};
+use app::services::{session_owner, DataService};
 use async_trait::async_trait;
 use tower_sessions::Session;
 

@@ -19,6 +19,7 @@ pub struct TestApp {
     pub router: Router,
     pub retention: server::retention::Retention,
     pub data: std::sync::Arc<server::lifecycle::DataStore>,
+    pub ai: std::sync::Arc<server::jobs::AiStore>,
     pub settings: Settings,
     _dir: TempDir,
 }
@@ -59,6 +60,7 @@ fn settings_in(dir: &TempDir) -> Settings {
         // Outside the data directory, as in production.
         key_file: dir.path().join("keys/keyring"),
         log_filter: "warn".into(),
+        models_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models"),
         ..Settings::default()
     }
 }
@@ -93,7 +95,13 @@ impl TestApp {
 
     async fn start(settings: Settings, dir: TempDir) -> Self {
         let app = Application::build(settings.clone()).await.expect("the application builds");
-        Self { router: app.router(), retention: app.retention(), data: app.data(), settings, _dir: dir }
+        Self { router: app.router(), retention: app.retention(), data: app.data(), ai: app.ai(), settings, _dir: dir }
+    }
+
+    /// The same settings, database and files, in a new `Application`: a server restart.
+    pub async fn restart(self) -> Self {
+        let TestApp { settings, _dir, .. } = self;
+        Self::start(settings, _dir).await
     }
 
     pub async fn send(&self, request: Request<Body>) -> Reply {

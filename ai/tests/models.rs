@@ -1,0 +1,239 @@
+//! The tools on the real models (installed by `scripts/install-models`) and the committed
+//! fixture photos. Each assertion is about what a person would see go wrong.
+
+use std::path::PathBuf;
+
+use ai::{describe, inpaint, moderation, upscale, AiError, Engine, EngineConfig, Quiet, UserModel};
+use image::imageops::{self, FilterType};
+use image::{GrayImage, Luma, RgbImage};
+
+fn models_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models")
+}
+
+fn config(models_dir: PathBuf) -> EngineConfig {
+    EngineConfig {
+        manifest: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/manifest.toml"),
+        runtime_lib: Some(self::models_dir().join("runtime/libonnxruntime.so")),
+        models_dir,
+        lama: None,
+    }
+}
+
+fn engine() -> Engine {
+    Engine::new(config(models_dir())).expect("the manifest reads")
+}
+
+fn fixture(name: &str) -> RgbImage {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../end2end/fixtures").join(name);
+    image::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).to_rgb8()
+}
+
+fn mean(mask: &GrayImage, (x0, y0, x1, y1): (u32, u32, u32, u32)) -> f64 {
+    let mut sum = 0u64;
+    for y in y0..y1 {
+        for x in x0..x1 {
+            sum += u64::from(mask.get_pixel(x, y)[0]);
+        }
+    }
+    sum as f64 / f64::from((x1 - x0) * (y1 - y0)) / 255.0
+}
+
+#[test]
+fn isnet_mask_covers_the_astronaut_and_not_the_sky_corners() {
+    let image = fixture("astronaut.png");
+    let mask = ai::background::mask(&engine(), &image, ai::background::Segmenter::Objects, &Quiet).unwrap();
+    assert_eq!(mask.dimensions(), image.dimensions());
+    assert!(mean(&mask, (180, 90, 270, 170)) > 0.8, "face");
+    assert!(mean(&mask, (150, 250, 300, 450)) > 0.8, "body");
+    assert!(mean(&mask, (0, 0, 64, 64)) < 0.05, "top-left corner");
+    assert!(mean(&mask, (448, 0, 512, 64)) < 0.05, "top-right corner");
+}
+
+#[test]
+fn portrait_mode_finds_the_person_too() {
+    let image = fixture("astronaut.png");
+    let mask = ai::background::mask(&engine(), &image, ai::background::Segmenter::Portrait, &Quiet).unwrap();
+    assert!(mean(&mask, (180, 90, 270, 170)) > 0.7, "face");
+    assert!(mean(&mask, (0, 0, 64, 64)) < 0.1, "top-left corner");
+}
+
+#[test]
+fn transparent_and_coloured_backdrops() {
+    let image = fixture("astronaut.png");
+    let engine = engine();
+    let options = |backdrop| ai::background::Options { segmenter: ai::background::Segmenter::Objects, backdrop, refine: true, feather: 1.0 };
+    let cut = ai::background::remove(&engine, &image, &options(ai::background::Backdrop::Transparent), &Quiet).unwrap().to_rgba8();
+    assert!(cut.get_pixel(10, 10)[3] < 20, "the sky is transparent");
+    assert!(cut.get_pixel(220, 130)[3] > 230, "the face is opaque");
+    let green = ai::background::remove(&engine, &image, &options(ai::background::Backdrop::Colour([0, 200, 0])), &Quiet).unwrap().to_rgb8();
+    let corner = green.get_pixel(10, 10);
+    assert!(corner[1] > 180 && corner[0] < 30, "the corner is the chosen colour: {corner:?}");
+    assert_eq!(green.get_pixel(220, 130), image.get_pixel(220, 130), "the subject keeps its pixels");
+}
+
+fn psnr(a: &RgbImage, b: &RgbImage) -> f64 {
+    let mse: f64 = a.as_raw().iter().zip(b.as_raw()).map(|(x, y)| (f64::from(*x) - f64::from(*y)).powi(2)).sum::<f64>() / a.as_raw().len() as f64;
+    10.0 * (255.0f64 * 255.0 / mse).log10()
+}
+
+#[test]
+fn upscaling_gives_exact_sizes_and_beats_bicubic() {
+    let engine = engine();
+    let original = fixture("astronaut.png");
+    let small = imageops::resize(&original, 128, 128, FilterType::CatmullRom);
+    let upscaled = upscale::upscale(&engine, &small, 4, upscale::Quality::Balanced, 100_000_000, &Quiet).unwrap();
+    assert_eq!(upscaled.dimensions(), (512, 512));
+    let bicubic = imageops::resize(&small, 512, 512, FilterType::CatmullRom);
+    let (model, baseline) = (psnr(&upscaled, &original), psnr(&bicubic, &original));
+    assert!(model > baseline, "ESRGAN {model:.2} dB should beat bicubic {baseline:.2} dB");
+
+    // Odd sizes across several tiles come out exact, with no seams left unfilled.
+    let odd = imageops::crop_imm(&original, 0, 0, 301, 157).to_image();
+    let doubled = upscale::upscale(&engine, &odd, 2, upscale::Quality::Fast, 100_000_000, &Quiet).unwrap();
+    assert_eq!(doubled.dimensions(), (602, 314));
+    let reference = imageops::resize(&odd, 602, 314, FilterType::CatmullRom);
+    assert!(psnr(&doubled, &reference) > 22.0, "every tile was written");
+}
+
+#[test]
+fn upscaling_refuses_outputs_over_the_limit() {
+    let small = RgbImage::new(100, 100);
+    let error = upscale::upscale(&engine(), &small, 4, upscale::Quality::Fast, 100_000, &Quiet).unwrap_err();
+    assert!(matches!(error, AiError::BadInput(ref m) if m.contains("megapixels")), "{error}");
+}
+
+#[test]
+fn the_eraser_fills_a_square_so_its_border_matches_the_surroundings() {
+    let image = fixture("coffee.png");
+    let (x0, y0, side) = (260u32, 60u32, 40u32);
+    let mask = GrayImage::from_fn(image.width(), image.height(), |x, y| {
+        Luma([if (x0..x0 + side).contains(&x) && (y0..y0 + side).contains(&y) { 255 } else { 0 }])
+    });
+    let filled = inpaint::erase(&engine(), &image, &mask, &Quiet).unwrap();
+    assert_eq!(inpaint::method(&engine()), "PatchMatch");
+    // Outside the mask nothing changed.
+    for (x, y, p) in image.enumerate_pixels() {
+        if mask.get_pixel(x, y)[0] == 0 {
+            assert_eq!(filled.get_pixel(x, y), p);
+        }
+    }
+    // Along the square's edge, each filled pixel is close to its neighbour just outside.
+    let mut diff = 0.0;
+    let mut count = 0.0;
+    for i in 0..side {
+        for (inside, outside) in [
+            ((x0 + i, y0), (x0 + i, y0 - 1)),
+            ((x0 + i, y0 + side - 1), (x0 + i, y0 + side)),
+            ((x0, y0 + i), (x0 - 1, y0 + i)),
+            ((x0 + side - 1, y0 + i), (x0 + side, y0 + i)),
+        ] {
+            let (a, b) = (filled.get_pixel(inside.0, inside.1), image.get_pixel(outside.0, outside.1));
+            diff += (0..3).map(|c| (f64::from(a[c]) - f64::from(b[c])).abs()).sum::<f64>() / 3.0;
+            count += 1.0;
+        }
+    }
+    let border = diff / count;
+    // A flat fill with the square's surroundings' mean would differ from each neighbour by this:
+    let mean_fill = {
+        let mut sum = [0.0f64; 3];
+        let mut n = 0.0;
+        for x in x0 - 1..=x0 + side {
+            for y in [y0 - 1, y0 + side] {
+                let p = image.get_pixel(x, y);
+                (0..3).for_each(|c| sum[c] += f64::from(p[c]));
+                n += 1.0;
+            }
+        }
+        sum.map(|s| s / n)
+    };
+    let mut flat = 0.0;
+    for x in x0..x0 + side {
+        for y in [y0 - 1, y0 + side] {
+            let p = image.get_pixel(x, y);
+            flat += (0..3).map(|c| (f64::from(p[c]) - mean_fill[c]).abs()).sum::<f64>() / 3.0;
+        }
+    }
+    flat /= f64::from(side * 2);
+    assert!(border < 30.0, "border mismatch {border:.1}");
+    assert!(border < flat, "border mismatch {border:.1} should beat a flat fill's {flat:.1}");
+    // And it is not the original hidden under the mask copied back.
+    assert_ne!(filled, image);
+}
+
+#[test]
+fn moderation_scores_a_safe_photo_low() {
+    let score = moderation::nsfw_score(&engine(), &fixture("astronaut.png")).unwrap();
+    assert!((0.0..0.2).contains(&score), "{score}");
+}
+
+#[test]
+fn description_names_the_person_face_and_colours() {
+    let camera = describe::CameraFacts { camera: Some("Nikon D70".into()), taken: Some("2004-06-01".into()), ..Default::default() };
+    let found = describe::describe(&engine(), &fixture("astronaut.png"), Some(&camera), &Quiet).unwrap();
+    assert!(found.objects.iter().any(|d| d.label == "person"), "{:?}", found.objects);
+    assert_eq!(found.faces, 1);
+    assert!(found.tags.contains(&"person".to_string()) && found.tags.contains(&"portrait".to_string()), "{:?}", found.tags);
+    assert!(!found.colours.is_empty());
+    assert!(found.alt_text.starts_with("A photo of a person"), "{}", found.alt_text);
+    assert!(found.alt_text.contains("with one face visible") && found.alt_text.contains("Nikon D70"), "{}", found.alt_text);
+}
+
+#[test]
+fn a_missing_model_names_the_install_command() {
+    let empty = tempfile::tempdir().unwrap();
+    let engine = Engine::new(config(empty.path().to_path_buf())).unwrap();
+    let error = ai::background::mask(&engine, &fixture("chelsea.png"), ai::background::Segmenter::Objects, &Quiet).unwrap_err();
+    assert!(matches!(error, AiError::ModelMissing { .. }), "{error}");
+    assert!(error.to_string().contains("scripts/install-models"), "{error}");
+}
+
+#[test]
+fn a_damaged_model_is_refused_by_its_hash_and_a_malformed_supplied_one_by_the_runtime() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("open-nsfw.onnx"), b"not a model at all").unwrap();
+    let engine = Engine::new(config(dir.path().to_path_buf())).unwrap();
+    let error = moderation::nsfw_score(&engine, &fixture("chelsea.png")).unwrap_err();
+    assert!(matches!(error, AiError::ModelInvalid { .. }), "{error}");
+    assert!(error.to_string().contains("SHA-256") && error.to_string().contains("scripts/install-models"), "{error}");
+
+    // A LaMa file the person supplied without a hash: ONNX Runtime refuses it, clearly.
+    let lama = dir.path().join("lama.onnx");
+    std::fs::write(&lama, b"\x08\x07garbage").unwrap();
+    let mut with_lama = config(dir.path().to_path_buf());
+    with_lama.lama = Some(UserModel { path: lama, sha256: None });
+    let engine = Engine::new(with_lama).unwrap();
+    assert_eq!(inpaint::method(&engine), "LaMa");
+    let image = fixture("chelsea.png");
+    let mask = GrayImage::from_fn(image.width(), image.height(), |x, y| Luma([if x < 40 && y < 40 { 255 } else { 0 }]));
+    let error = inpaint::erase(&engine, &image, &mask, &Quiet).unwrap_err();
+    assert!(matches!(error, AiError::ModelInvalid { .. }), "{error}");
+}
+
+#[test]
+fn a_wrong_hash_for_a_supplied_model_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let lama = dir.path().join("lama.onnx");
+    std::fs::copy(models_dir().join("selfie.onnx"), &lama).unwrap();
+    let mut with_lama = config(models_dir());
+    with_lama.lama = Some(UserModel { path: lama, sha256: Some("00".repeat(32)) });
+    let engine = Engine::new(with_lama).unwrap();
+    let image = fixture("chelsea.png");
+    let mask = GrayImage::from_fn(image.width(), image.height(), |x, y| Luma([if x < 40 && y < 40 { 255 } else { 0 }]));
+    let error = inpaint::erase(&engine, &image, &mask, &Quiet).unwrap_err();
+    assert!(error.to_string().contains("SHA-256"), "{error}");
+}
+
+#[test]
+fn cancelling_stops_a_tiled_upscale() {
+    struct CancelAfter(std::sync::atomic::AtomicUsize);
+    impl ai::Progress for CancelAfter {
+        fn report(&self, _: f32) {}
+        fn cancelled(&self) -> bool {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed) >= 2
+        }
+    }
+    let image = fixture("astronaut.png");
+    let error = upscale::upscale(&engine(), &image, 2, upscale::Quality::Fast, 100_000_000, &CancelAfter(Default::default())).unwrap_err();
+    assert!(matches!(error, AiError::Cancelled));
+}
