@@ -920,7 +920,7 @@ fn fill(finest: Level, progress: &dyn Progress) -> Result<Level, AiError> {
             field.measure(level);
             for pass in 0..PASSES_PER_EM {
                 let reverse = (it * PASSES_PER_EM + pass) % 2 == 1;
-                patchmatch_pass(level, field, reverse, &mut rng, &ticker, if std::env::var("PM_ONE").is_ok() { usize::MAX } else { BAND_TARGETS })?;
+                patchmatch_pass(level, field, reverse, &mut rng, &ticker, BAND_TARGETS)?;
             }
             if depth == 0 && it + 1 == n_em {
                 break;
