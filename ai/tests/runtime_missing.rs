@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use ai::{AiError, Engine, EngineConfig, Quiet};
+use ai::{AiError, Engine, EngineConfig};
 
 #[test]
 fn a_missing_runtime_library_names_the_install_command() {

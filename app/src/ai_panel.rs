@@ -1,5 +1,8 @@
 //! The AI tools beside the editor: choose a tool, follow its job's progress live, compare before
 //! and after, keep the result. The server does the work (see `server::jobs`).
+//!
+//! Each component returns `AnyView`: the nested view types of a whole panel overflow the
+//! compiler's query depth in every binary that renders the editor page.
 
 use leptos::html;
 use leptos::prelude::*;
@@ -58,6 +61,7 @@ pub fn AiTools(photo: PhotoSummary) -> impl IntoView {
             </Transition>
         </section>
     }
+    .into_any()
 }
 
 type Start = Action<ToolRequest, Result<AiJob, crate::error::AppError>>;
@@ -121,6 +125,7 @@ fn BackgroundTool(start: Start) -> impl IntoView {
             <button type="button" on:click=submit>"Remove background"</button>
         </fieldset>
     }
+    .into_any()
 }
 
 #[component]
@@ -150,6 +155,7 @@ fn UpscaleTool(start: Start) -> impl IntoView {
             <button type="button" on:click=move |_| { start.dispatch(ToolRequest::Upscale { factor: factor.get(), quality: quality.get() }); }>"Upscale"</button>
         </fieldset>
     }
+    .into_any()
 }
 
 #[component]
@@ -161,6 +167,7 @@ fn DescribeTool(start: Start) -> impl IntoView {
             <button type="button" on:click=move |_| { start.dispatch(ToolRequest::Describe); }>"Suggest tags and alt-text"</button>
         </fieldset>
     }
+    .into_any()
 }
 
 /// Paint over what should disappear, then erase: the server fills it from the rest of the photo.
@@ -224,6 +231,7 @@ fn EraserTool(start: Start, photo: PhotoSummary) -> impl IntoView {
             {move || message.get().map(|m| view! { <p class="error" role="alert">{m}</p> })}
         </fieldset>
     }
+    .into_any()
 }
 
 #[component]
@@ -282,6 +290,7 @@ fn JobCard(job: AiJob, refresh: impl Fn() + Copy + Send + Sync + 'static) -> imp
             {job.description.clone().map(|description| view! { <DescriptionEditor photo=job.photo_id description/> })}
         </li>
     }
+    .into_any()
 }
 
 /// Proposed tags and alt-text, editable, kept on the photo when the person says so.
@@ -310,6 +319,7 @@ fn DescriptionEditor(photo: crate::model::PhotoId, description: PhotoDescription
             }}
         </div>
     }
+    .into_any()
 }
 
 /// On the admin page: uploads moderation held, to release or delete (each decision audited).
@@ -349,4 +359,5 @@ pub fn HeldUploads() -> impl IntoView {
             })}
         </Transition>
     }
+    .into_any()
 }

@@ -192,6 +192,12 @@ pub struct PolicyFacts {
     pub expiry_warning_days: i64,
     pub export_retention_hours: i64,
     pub download_link_minutes: i64,
+    /// The host of the vision service captions are asked from, when one is configured.
+    #[serde(default)]
+    pub vision_provider: Option<String>,
+    /// Uploads scoring at or above this are held; None when no moderation model is installed.
+    #[serde(default)]
+    pub moderation_threshold: Option<f32>,
 }
 
 #[cfg(test)]

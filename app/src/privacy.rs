@@ -237,6 +237,20 @@ pub fn PrivacyPage() -> impl IntoView {
                         <li>{format!("Pictures are served only through signed links made for you, which stop working after {} minutes; pages ask for fresh ones each time.", facts.download_link_minutes)}</li>
                         <li>"Administrators can see someone's workspace only by stating a reason, which is written to that person's audit log first; they see names and sizes, not the pictures."</li>
                     </ul>
+                    <h2>"AI tools"</h2>
+                    <ul>
+                        <li>"Background removal, upscaling, the magic eraser, and tags and alt-text run on this server, with models stored on it. Your photos are not sent anywhere else for them."</li>
+                        <li>{match &facts.vision_provider {
+                            Some(host) => format!("Captions: when you ask for tags and alt-text, the photo, scaled down to 1024 pixels, is sent to {host}, the vision service this server's operator configured, which answers with one sentence."),
+                            None => "No outside vision service is configured: tags and alt-text come from detectors running on this server.".to_string(),
+                        }}</li>
+                        <li>"When you upload a photo, its camera make and model, the date it was taken and its exposure settings are read from its metadata to suggest tags; its location is never read. The stored photo keeps no metadata."</li>
+                        <li>{format!("An AI result is kept {} hours, then deleted with its files, unless you save it to your gallery: that makes a copy kept like any gallery item.", facts.unsaved_retention_hours)}</li>
+                        <li>{match facts.moderation_threshold {
+                            Some(threshold) => format!("Each upload is checked on this server by an image classifier (open_nsfw). An upload it scores at {threshold:.2} or above is held, not deleted, until an administrator releases or deletes it; the decision is written to your audit log."),
+                            None => "Uploads are not checked automatically: no moderation model is installed on this server.".to_string(),
+                        }}</li>
+                    </ul>
                     <h2>"How long it keeps them"</h2>
                     <ul>
                         <li>{format!("An upload you have not saved a version of is deleted, with its files, {} hours after you uploaded it.", facts.unsaved_retention_hours)}</li>

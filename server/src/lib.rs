@@ -131,7 +131,7 @@ impl Application {
             .with_secure(settings.secure_cookies())
             .with_expiry(Expiry::OnInactivity(tower_sessions::cookie::time::Duration::days(settings.session_idle_days)));
         let settings = Arc::new(settings);
-        let privacy = Arc::new(PrivacyStore { db: db.clone(), settings: settings.clone() });
+        let privacy = Arc::new(PrivacyStore { db: db.clone(), settings: settings.clone(), moderation: photos.moderation.is_some() });
         let data = Arc::new(DataStore {
             db: db.clone(),
             accounts: accounts.clone(),

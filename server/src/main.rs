@@ -3,7 +3,6 @@
 //! `ATELIER_AI_WORKERS=0`), only
 //! applies migrations, makes the account with that e-mail an administrator, or rotates the
 //! key-encryption key (re-wrapping every stored object's data key, then retiring unused keys).
-#![recursion_limit = "512"]
 
 use std::process::ExitCode;
 

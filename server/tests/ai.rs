@@ -1,4 +1,3 @@
-#![recursion_limit = "512"]
 //! AI tools through the server: jobs on the durable queue run by workers, with real models on the
 //! fixture photos; restart, cancellation, retries, moderation, retention and erasure of results.
 
@@ -10,7 +9,7 @@ use axum::http::StatusCode;
 use base64::Engine as _;
 use serde_json::{json, Value};
 use server::db::now;
-use support::{account, fixture, form, TestApp};
+use support::{account, form, TestApp};
 
 async fn start(app: &TestApp, cookie: &str, photo: &str, request: Value) -> Value {
     let reply = app.call_json("ai/start", Some(cookie), json!({ "photo": photo, "request": request })).await;
@@ -327,4 +326,54 @@ async fn missing_models_fail_clearly() {
     })
     .await;
     missing_models_fail_jobs_with_the_install_command(app).await;
+}
+
+/// The OpenAI-compatible vision provider, spoken to over its real protocol by a loopback stand-in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn captions_come_from_the_configured_vision_provider() {
+    use axum::extract::State;
+    use axum::http::HeaderMap;
+    use std::sync::{Arc, Mutex};
+
+    let seen: Arc<Mutex<Vec<(Option<String>, Value)>>> = Arc::default();
+    async fn chat(State(seen): State<Arc<Mutex<Vec<(Option<String>, Value)>>>>, headers: HeaderMap, axum::Json(body): axum::Json<Value>) -> axum::Json<Value> {
+        let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_string);
+        seen.lock().unwrap().push((auth, body));
+        axum::Json(json!({ "id": "chatcmpl-1", "object": "chat.completion", "choices": [{ "index": 0, "finish_reason": "stop", "message": { "role": "assistant", "content": " An astronaut in an orange suit smiles beside a flag. " } }] }))
+    }
+    let router = axum::Router::new().route("/v1/chat/completions", axum::routing::post(chat)).with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1/chat/completions", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+
+    let app = TestApp::sqlite_with(|s| {
+        s.vision_url = Some(url.clone());
+        s.vision_key = Some("sk-test".into());
+        s.vision_model = "llava:13b".into();
+    })
+    .await;
+    server::jobs::spawn_workers(app.ai.clone(), 1);
+    let (cookie, photo) = app.new_owner_with_photo("astronaut.png").await;
+    let id = photo["id"].as_str().unwrap();
+    let job = start(&app, &cookie, id, json!({ "tool": "describe" })).await;
+    let done = wait_for(&app, &cookie, id, job["id"].as_str().unwrap(), &["done", "failed"], 120).await;
+    assert_eq!(done["state"], "done", "{done}");
+    assert_eq!(done["description"]["caption"], "An astronaut in an orange suit smiles beside a flag.");
+    assert_eq!(done["description"]["alt_text"], "An astronaut in an orange suit smiles beside a flag.");
+    assert!(done["description"]["tags"].as_array().unwrap().iter().any(|t| t == "person"), "local tags are kept");
+
+    let requests = seen.lock().unwrap().clone();
+    assert_eq!(requests.len(), 1);
+    let (auth, body) = &requests[0];
+    assert_eq!(auth.as_deref(), Some("Bearer sk-test"));
+    assert_eq!(body["model"], "llava:13b");
+    let image_url = body["messages"][0]["content"][1]["image_url"]["url"].as_str().unwrap();
+    let jpeg = base64::engine::general_purpose::STANDARD.decode(image_url.strip_prefix("data:image/jpeg;base64,").unwrap()).unwrap();
+    assert_eq!(image::load_from_memory(&jpeg).unwrap().width(), 512);
+
+    // The privacy page names the provider and the moderation threshold in force.
+    let page = app.get("/privacy", None).await;
+    let html = String::from_utf8_lossy(&page.body);
+    assert!(html.contains(&format!("is sent to {}", url.split('/').nth(2).unwrap())), "names the vision host");
+    assert!(html.contains("scores at 0.80 or above is held"), "states the moderation threshold");
 }

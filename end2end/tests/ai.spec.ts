@@ -1,0 +1,88 @@
+import { test, expect, Page } from '@playwright/test';
+import path from 'node:path';
+
+const fixture = (name: string) => path.join(__dirname, '..', 'fixtures', name);
+const job = (page: Page, tool: string) => page.locator(`.ai-job[data-tool="${tool}"]`).first();
+
+async function openUploaded(page: Page, name: string) {
+  await page.goto('/');
+  await expect(page.locator('body[data-hydrated="true"]')).toBeAttached();
+  await page.locator('input[type=file]').setInputFiles(fixture(name));
+  await page.locator('.photos .card a', { hasText: name }).click();
+  await expect(page.locator('canvas.editor-canvas')).toHaveAttribute('data-state', 'ready');
+  await expect(page.getByRole('heading', { name: 'AI tools' })).toBeVisible();
+}
+
+/** Whether an <img> finished loading a real image. */
+async function loaded(page: Page, selector: string) {
+  return page.locator(selector).first().evaluate(async (img: HTMLImageElement) => {
+    if (!img.complete) await img.decode().catch(() => undefined);
+    return img.naturalWidth;
+  });
+}
+
+test('remove the background: live progress, before/after, then save to the gallery', async ({ page }) => {
+  await openUploaded(page, 'astronaut.png');
+  await page.getByRole('button', { name: 'Remove background' }).click();
+  const card = job(page, 'remove-background');
+  await expect(card).toBeVisible();
+  // Queued or running at first, with a progress bar the page keeps updating.
+  await expect(card.getByRole('progressbar', { name: 'Job progress' })).toBeVisible();
+  await expect(card).toHaveAttribute('data-state', 'done', { timeout: 120_000 });
+  await expect(card.locator('.job-details')).toContainText('ran on CPU');
+  await expect(card.locator('.job-details')).toContainText('IS-Net');
+  expect(await loaded(page, '.ai-job[data-tool="remove-background"] img[alt="After"]')).toBe(512);
+  expect(await loaded(page, '.ai-job[data-tool="remove-background"] img[alt="Before"]')).toBe(512);
+  // The result really is transparent where the sky was.
+  const cornerAlpha = await card.locator('img[alt="After"]').evaluate(async (img: HTMLImageElement) => {
+    const c = document.createElement('canvas');
+    c.width = img.naturalWidth; c.height = img.naturalHeight;
+    const g = c.getContext('2d')!;
+    g.drawImage(img, 0, 0);
+    return g.getImageData(8, 8, 1, 1).data[3];
+  });
+  expect(cornerAlpha).toBeLessThan(20);
+
+  await card.getByRole('button', { name: 'Save to gallery' }).click();
+  await expect(card.getByRole('link', { name: 'Saved — open it' })).toBeVisible();
+  await page.goto('/gallery');
+  await expect(page.locator('body')).toContainText('astronaut.png (remove background)');
+});
+
+test('magic eraser: paint a mask in the editor, the server fills it', async ({ page }) => {
+  await openUploaded(page, 'coffee.png');
+  const mask = page.getByLabel('Eraser mask: paint here');
+  await mask.scrollIntoViewIfNeeded();
+  // Erasing with nothing painted is refused in the page.
+  await page.getByRole('button', { name: 'Erase', exact: true }).click();
+  await expect(page.getByText('Paint over what should be erased first.')).toBeVisible();
+
+  const box = (await mask.boundingBox())!;
+  await page.mouse.move(box.x + box.width * 0.45, box.y + box.height * 0.2);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width * 0.55, box.y + box.height * 0.25, { steps: 8 });
+  await page.mouse.up();
+  await page.getByRole('button', { name: 'Erase', exact: true }).click();
+  const card = job(page, 'erase');
+  await expect(card).toHaveAttribute('data-state', 'done', { timeout: 120_000 });
+  await expect(card.locator('.job-details')).toContainText('PatchMatch');
+  expect(await loaded(page, '.ai-job[data-tool="erase"] img[alt="After"]')).toBe(600);
+});
+
+test('tags and alt-text are proposed, edited and kept; upscale reports its size', async ({ page }) => {
+  await openUploaded(page, 'astronaut.png');
+  await page.getByRole('button', { name: 'Suggest tags and alt-text' }).click();
+  const card = job(page, 'describe');
+  await expect(card).toHaveAttribute('data-state', 'done', { timeout: 120_000 });
+  await expect(card.getByLabel('Tags')).toHaveValue(/person/);
+  await expect(card.getByLabel('Alt-text')).toHaveValue(/^A photo of a person/);
+  await card.getByLabel('Alt-text').fill('Astronaut Eileen Collins in her orange flight suit.');
+  await card.getByRole('button', { name: 'Keep tags and alt-text' }).click();
+  await expect(card.getByText('Kept on this photo.')).toBeVisible();
+
+  await page.getByLabel('Factor').selectOption('2');
+  await page.getByRole('button', { name: 'Upscale' }).click();
+  const upscale = job(page, 'upscale');
+  await expect(upscale).toHaveAttribute('data-state', 'done', { timeout: 120_000 });
+  await expect(upscale.locator('.job-details')).toContainText('1024×1024');
+});
