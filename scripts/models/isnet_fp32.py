@@ -11,6 +11,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, numpy_helper
 
+from onnx_canon import prune
+
 
 def convert(src: str, dst: str) -> None:
     m = onnx.load(src)
@@ -58,18 +60,7 @@ def convert(src: str, dst: str) -> None:
                     if x == r:
                         n.input[k] = o
     # prune nodes not needed for the kept outputs
-    needed = set(graph_outputs)
-    live = []
-    for n in reversed(nodes):
-        if any(o in needed for o in n.output):
-            live.append(n)
-            needed.update(x for x in n.input if x)
-    live.reverse()
-    del g.node[:]
-    g.node.extend(live)
-    inits = [t for t in g.initializer if t.name in needed]
-    del g.initializer[:]
-    g.initializer.extend(inits)
+    prune(g, nodes, graph_outputs)
     del g.value_info[:]
     onnx.checker.check_model(m)
     onnx.save(m, dst)

@@ -18,19 +18,7 @@ def canonicalize(m: onnx.ModelProto, keep_outputs=None) -> onnx.ModelProto:
         outs = [o for o in g.output if o.name in keep_outputs]
         del g.output[:]
         g.output.extend(outs)
-        # prune nodes not needed for the kept outputs
-        needed = {o.name for o in g.output}
-        live = []
-        for n in reversed(g.node):
-            if any(o in needed for o in n.output):
-                live.append(n)
-                needed.update(x for x in n.input if x)
-        live.reverse()
-        del g.node[:]
-        g.node.extend(live)
-        inits = [t for t in g.initializer if t.name in needed]
-        del g.initializer[:]
-        g.initializer.extend(inits)
+        prune(g, list(g.node), {o.name for o in g.output})
     _sort_nodes(g)
     io = {i.name for i in g.input} | {o.name for o in g.output}
     by_content = {}
@@ -85,6 +73,22 @@ def canonicalize(m: onnx.ModelProto, keep_outputs=None) -> onnx.ModelProto:
     del m.opset_import[:]
     m.opset_import.extend(ops)
     return m
+
+
+def prune(g, nodes, outputs):
+    """Keeps, of `nodes`, those the `outputs` depend on (in order), and the initializers they read."""
+    needed = set(outputs)
+    live = []
+    for n in reversed(nodes):
+        if any(o in needed for o in n.output):
+            live.append(n)
+            needed.update(x for x in n.input if x)
+    live.reverse()
+    del g.node[:]
+    g.node.extend(live)
+    inits = [t for t in g.initializer if t.name in needed]
+    del g.initializer[:]
+    g.initializer.extend(inits)
 
 
 def _sort_nodes(g):

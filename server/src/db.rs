@@ -61,7 +61,8 @@ pub struct NewVersion<'a> {
     pub files: &'a StoredFiles,
 }
 
-fn parse_id<T: std::str::FromStr>(row: &AnyRow, column: &str) -> Result<T, sqlx::Error> {
+/// A typed id from a text column (every id is stored as text).
+pub(crate) fn parse_id<T: std::str::FromStr>(row: &AnyRow, column: &str) -> Result<T, sqlx::Error> {
     let text: String = row.try_get(column)?;
     text.parse().map_err(|_| sqlx::Error::Decode(format!("{column} is not a valid id: {text}").into()))
 }

@@ -291,6 +291,28 @@ async fn erasing_an_account_removes_its_jobs_and_results(app: TestApp) {
     let owner = owner_of(&app, id).await;
     let key = format!("owners/{owner}/jobs/{}/result", job["id"].as_str().unwrap());
     assert!(app.ai.photos.storage.get(&key).await.is_ok());
+
+    // "Download my data" lists the job, and the photo's kept description.
+    let kept = app.call_json("ai/keep-description", Some(&cookie), json!({ "photo": id, "description": { "tags": ["cat"], "alt_text": "A cat." } })).await;
+    assert_eq!(kept.status, StatusCode::OK);
+    assert_eq!(app.call_form("data/export", Some(&cookie), "").await.status, StatusCode::OK);
+    let mut link = None;
+    for _ in 0..300 {
+        let exports = app.call_form("data/exports", Some(&cookie), "").await.json();
+        if let Some(url) = exports[0]["download_url"].as_str() {
+            link = Some(url.to_string());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let archive = app.get(&link.expect("the export finishes"), Some(&cookie)).await;
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(archive.body)).unwrap();
+    let manifest: Value = serde_json::from_reader(zip.by_name("manifest.json").unwrap()).unwrap();
+    assert_eq!(manifest["ai_jobs"][0]["tool"], "upscale");
+    assert_eq!(manifest["ai_jobs"][0]["options"]["factor"], 2);
+    assert_eq!(manifest["ai_jobs"][0]["provider"], "CPU");
+    assert_eq!(manifest["photos"][0]["alt_text"], "A cat.");
+    assert_eq!(manifest["photos"][0]["tags"], json!(["cat"]));
     let reply = app.call_form("data/delete-account", Some(&cookie), &form(&[("confirmation", "gone@example.org")])).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", String::from_utf8_lossy(&reply.body));
     use sqlx::Row;

@@ -24,7 +24,7 @@ use uuid::Uuid;
 
 use crate::accounts::AccountStore;
 use crate::audit::Event;
-use crate::db::Db;
+use crate::db::{parse_id as parse, Db};
 use crate::error::OrInternal;
 use crate::photos::{Ingested, PhotoStore};
 use crate::storage::keys;
@@ -160,11 +160,6 @@ impl AiStore {
         }
         Ok(())
     }
-}
-
-fn parse<T: std::str::FromStr>(row: &AnyRow, column: &str) -> Result<T, sqlx::Error> {
-    let text: String = row.try_get(column)?;
-    text.parse().map_err(|_| sqlx::Error::Decode(format!("{column} is not a valid id").into()))
 }
 
 /// The PNG bytes of a `data:image/png;base64,…` mask.

@@ -14,7 +14,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 use uuid::Uuid;
 
-use crate::db::{now, queue_purge, Db};
+use crate::db::{now, parse_id as parse, queue_purge, Db};
 
 pub struct NewJob<'a> {
     pub id: JobId,
@@ -76,11 +76,6 @@ macro_rules! claim {
 }
 const CLAIM_POSTGRES: &str = claim!("FOR UPDATE SKIP LOCKED");
 const CLAIM_SQLITE: &str = claim!("");
-
-fn parse<T: std::str::FromStr>(row: &AnyRow, column: &str) -> Result<T, sqlx::Error> {
-    let text: String = row.try_get(column)?;
-    text.parse().map_err(|_| sqlx::Error::Decode(format!("{column} is not a valid id").into()))
-}
 
 fn claimed(row: &AnyRow) -> Result<Claimed, sqlx::Error> {
     Ok(Claimed {
@@ -216,6 +211,40 @@ impl Db {
             .execute(self.pool())
             .await?;
         Ok(running.rows_affected() == 1)
+    }
+
+    /// An owner's AI jobs as "Download my data" lists them: what ran, with which options, when,
+    /// on what, and what it said (results are files of a day; kept ones are in the gallery).
+    pub async fn job_records(&self, owner: OwnerId) -> Result<Vec<serde_json::Value>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT id, photo_id, tool, params, state, attempts, provider, detail, error, saved_photo_id, created_at, finished_at
+             FROM jobs WHERE owner_id = $1 ORDER BY created_at",
+        )
+        .bind(owner.to_string())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let json = |column: &str| -> Result<serde_json::Value, sqlx::Error> {
+                    let text: Option<String> = row.try_get(column)?;
+                    Ok(text.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or(serde_json::Value::Null))
+                };
+                Ok(serde_json::json!({
+                    "id": row.try_get::<String, _>("id")?,
+                    "photo_id": row.try_get::<String, _>("photo_id")?,
+                    "tool": row.try_get::<String, _>("tool")?,
+                    "options": json("params")?,
+                    "state": row.try_get::<String, _>("state")?,
+                    "attempts": row.try_get::<i64, _>("attempts")?,
+                    "provider": row.try_get::<Option<String>, _>("provider")?,
+                    "detail": json("detail")?,
+                    "error": row.try_get::<Option<String>, _>("error")?,
+                    "saved_as_photo": row.try_get::<Option<String>, _>("saved_photo_id")?,
+                    "created_at": row.try_get::<i64, _>("created_at")?,
+                    "finished_at": row.try_get::<Option<i64>, _>("finished_at")?,
+                }))
+            })
+            .collect()
     }
 
     /// Jobs older than `created_before` go, with their files (results, masks) queued for purging:

@@ -27,7 +27,9 @@ impl Vision {
     pub async fn caption(&self, image: &[u8]) -> anyhow::Result<String> {
         let bytes = image.to_vec();
         let jpeg = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<u8>> {
-            let small = image::load_from_memory(&bytes)?.thumbnail(1024, 1024).to_rgb8();
+            let image = image::load_from_memory(&bytes)?;
+            // Only ever smaller (`thumbnail` would also enlarge).
+            let small = if image.width().max(image.height()) > 1024 { image.thumbnail(1024, 1024) } else { image }.to_rgb8();
             let mut out = Vec::new();
             image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85).encode_image(&small)?;
             Ok(out)

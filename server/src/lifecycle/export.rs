@@ -236,6 +236,8 @@ async fn build(store: &DataStore, id: &str, account_id: AccountId, owner: OwnerI
         photo_entries.push(json!({
             "id": photo.id, "name": photo.name, "width": photo.width, "height": photo.height,
             "uploaded_at": photo.created_at, "file": path,
+            "held_for_moderation": photo.held, "alt_text": photo.alt_text, "tags": photo.tags,
+            "camera": db.camera_facts(photo.id).await?,
         }));
         files.push((path, stored.object_key));
     }
@@ -264,6 +266,7 @@ async fn build(store: &DataStore, id: &str, account_id: AccountId, owner: OwnerI
         "audit_log": audit,
         "photos": photo_entries,
         "gallery": gallery_entries,
+        "ai_jobs": db.job_records(owner).await?,
     });
 
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
