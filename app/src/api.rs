@@ -16,11 +16,16 @@ pub(crate) mod context {
     use crate::model::OwnerId;
     use crate::services::{session_owner, Photos};
 
-    pub fn photos() -> Result<Photos, AppError> {
-        use_context::<Photos>().ok_or_else(|| {
-            tracing::error!("PhotoService missing from the Leptos context");
+    /// A service the server provided through the Leptos context.
+    pub fn service<S: Clone + Send + Sync + 'static>() -> Result<S, AppError> {
+        use_context::<S>().ok_or_else(|| {
+            tracing::error!(service = std::any::type_name::<S>(), "service missing from the Leptos context");
             AppError::Internal
         })
+    }
+
+    pub fn photos() -> Result<Photos, AppError> {
+        service()
     }
 
     pub async fn session() -> Result<tower_sessions::Session, AppError> {
@@ -49,16 +54,7 @@ pub(crate) mod context {
         S: Clone + Send + Sync + 'static,
         Fut: std::future::Future<Output = Result<T, AppError>>,
     {
-        respond(
-            async {
-                let service = use_context::<S>().ok_or_else(|| {
-                    tracing::error!(service = std::any::type_name::<S>(), "service missing from the Leptos context");
-                    AppError::Internal
-                })?;
-                work(service, session().await?).await
-            }
-            .await,
-        )
+        respond(async { work(service()?, session().await?).await }.await)
     }
 
     /// Answers an error with the status it names rather than a blanket 500.

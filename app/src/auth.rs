@@ -8,16 +8,11 @@ use crate::model::{Account, AdminOverview, Provider, SessionInfo};
 
 #[cfg(feature = "ssr")]
 mod context {
-    use leptos::prelude::use_context;
-
     use crate::error::AppError;
     use crate::services::Accounts;
 
     pub fn accounts() -> Result<Accounts, AppError> {
-        use_context::<Accounts>().ok_or_else(|| {
-            tracing::error!("AccountService missing from the Leptos context");
-            AppError::Internal
-        })
+        crate::api::context::service()
     }
 
     /// "Chrome on Linux", for the session list.
@@ -28,9 +23,6 @@ mod context {
     }
 }
 
-#[cfg(feature = "ssr")]
-use crate::api::context::{respond, session};
-
 /// Runs `work` with the account service and this request's session, answering errors with
 /// their own status.
 #[cfg(feature = "ssr")]
@@ -38,7 +30,7 @@ async fn with_accounts<T, Fut>(work: impl FnOnce(crate::services::Accounts, towe
 where
     Fut: std::future::Future<Output = Result<T, AppError>>,
 {
-    respond(async { work(context::accounts()?, session().await?).await }.await)
+    crate::api::context::with_service(work).await
 }
 
 #[server(endpoint = "auth/me")]
