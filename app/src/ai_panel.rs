@@ -25,12 +25,24 @@ pub fn AiTools(photo: PhotoSummary) -> impl IntoView {
     });
     let jobs = Resource::new(move || (start.version().get(), tick.get()), move |_| photo_jobs(photo_id));
     // While a job is unfinished, ask again every 0.7 s: the bars follow the server's progress.
+    // A failed answer is asked again too, more slowly, so a passing error never freezes a bar.
     Effect::new(move |_| {
-        let busy = jobs.get().and_then(Result::ok).is_some_and(|jobs| jobs.iter().any(|j| !j.state.is_finished()));
-        if busy {
+        let wait = match jobs.get() {
+            Some(Ok(list)) if list.iter().any(|j| !j.state.is_finished()) => Some(700),
+            Some(Err(_)) => Some(3000),
+            _ => None,
+        };
+        if let Some(_ms) = wait {
             #[cfg(feature = "hydrate")]
-            set_timeout(move || tick.update(|n| *n += 1), std::time::Duration::from_millis(700));
+            set_timeout(move || tick.update(|n| *n += 1), std::time::Duration::from_millis(_ms));
         }
+    });
+    // The newest description, apart from the list the polling redraws: only a new one (not a
+    // progress tick of another job) replaces what the person is editing.
+    let description = Memo::new(move |_| {
+        jobs.get().and_then(Result::ok).and_then(|list| {
+            list.into_iter().find(|j| j.state == JobState::Done && j.description.is_some()).and_then(|j| j.description.map(|d| (j.id, j.photo_id, d)))
+        })
     });
     let refresh = move || tick.update(|n| *n += 1);
 
@@ -45,6 +57,12 @@ pub fn AiTools(photo: PhotoSummary) -> impl IntoView {
             </div>
             <EraserTool start photo=photo.clone()/>
             {move || start.value().get().and_then(Result::err).map(|error| view! { <p class="error" role="alert">{error.to_string()}</p> })}
+            {move || description.get().map(|(id, photo, description)| view! {
+                <section class="description-editor" data-job=id.to_string() aria-label="Suggested tags and alt-text">
+                    <h3>"Tags and alt-text"</h3>
+                    <DescriptionEditor photo description/>
+                </section>
+            })}
             <h3>"Jobs"</h3>
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
@@ -239,11 +257,13 @@ fn JobCard(job: AiJob, refresh: impl Fn() + Copy + Send + Sync + 'static) -> imp
     let id = job.id;
     let cancel = Action::new(move |_: &()| async move { cancel_job(id).await });
     let save = Action::new(move |_: &()| async move { save_result(id).await });
+    // Redraw the list after a change; an error stays on the card instead.
     Effect::new(move |_| {
-        if cancel.value().get().is_some() || save.value().get().is_some() {
+        if matches!(cancel.value().get(), Some(Ok(_))) || matches!(save.value().get(), Some(Ok(_))) {
             refresh();
         }
     });
+    let saving = save.pending();
     let status = match job.state {
         JobState::Queued if job.attempts > 0 => format!("Waiting to try again (attempt {} failed)", job.attempts),
         JobState::Queued => "Waiting…".to_string(),
@@ -282,12 +302,12 @@ fn JobCard(job: AiJob, refresh: impl Fn() + Copy + Send + Sync + 'static) -> imp
                     <a class="button" href=after rel="external" download>"Download"</a>
                     {match job.saved_photo_id {
                         Some(saved) => view! { <a class="button" href=format!("/edit/{saved}")>"Saved — open it"</a> }.into_any(),
-                        None => view! { <button type="button" on:click=move |_| { save.dispatch(()); }>"Save to gallery"</button> }.into_any(),
+                        None => view! { <button type="button" prop:disabled=saving on:click=move |_| { save.dispatch(()); }>"Save to gallery"</button> }.into_any(),
                     }}
                 </div>
             })}
-            {move || save.value().get().and_then(Result::err).map(|e| view! { <p class="error" role="alert">{e.to_string()}</p> })}
-            {job.description.clone().map(|description| view! { <DescriptionEditor photo=job.photo_id description/> })}
+            {move || save.value().get().and_then(Result::err).or_else(|| cancel.value().get().and_then(Result::err)).map(|e| view! { <p class="error" role="alert">{e.to_string()}</p> })}
+            {job.description.is_some().then(|| view! { <p class="hint">"Tags and alt-text are ready to edit above."</p> })}
         </li>
     }
     .into_any()
@@ -308,7 +328,7 @@ fn DescriptionEditor(photo: crate::model::PhotoId, description: PhotoDescription
         keep.dispatch(KeepDescription { photo, description });
     };
     view! {
-        <div class="description-editor">
+        <div class="description-fields">
             <label>"Tags " <input type="text" prop:value=tags on:input=move |ev| tags.set(event_target_value(&ev)) aria-label="Tags"/></label>
             <label>"Alt-text " <textarea prop:value=alt_text on:input=move |ev| alt_text.set(event_target_value(&ev)) aria-label="Alt-text" rows="3"></textarea></label>
             <button type="button" on:click=submit>"Keep tags and alt-text"</button>

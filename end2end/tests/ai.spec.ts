@@ -74,15 +74,19 @@ test('tags and alt-text are proposed, edited and kept; upscale reports its size'
   await page.getByRole('button', { name: 'Suggest tags and alt-text' }).click();
   const card = job(page, 'describe');
   await expect(card).toHaveAttribute('data-state', 'done', { timeout: 120_000 });
-  await expect(card.getByLabel('Tags')).toHaveValue(/person/);
-  await expect(card.getByLabel('Alt-text')).toHaveValue(/^A photo of a person/);
-  await card.getByLabel('Alt-text').fill('Astronaut Eileen Collins in her orange flight suit.');
-  await card.getByRole('button', { name: 'Keep tags and alt-text' }).click();
-  await expect(card.getByText('Kept on this photo.')).toBeVisible();
+  const editor = page.getByRole('region', { name: 'Suggested tags and alt-text' });
+  await expect(editor.getByLabel('Tags')).toHaveValue(/person/);
+  await expect(editor.getByLabel('Alt-text')).toHaveValue(/^A photo of a person/);
 
+  // An upscale runs meanwhile: its progress polling must not wipe what is being typed.
   await page.getByLabel('Factor').selectOption('2');
   await page.getByRole('button', { name: 'Upscale' }).click();
+  const typed = 'Astronaut Eileen Collins in her orange flight suit.';
+  await editor.getByLabel('Alt-text').fill(typed);
   const upscale = job(page, 'upscale');
   await expect(upscale).toHaveAttribute('data-state', 'done', { timeout: 120_000 });
   await expect(upscale.locator('.job-details')).toContainText('1024×1024');
+  await expect(editor.getByLabel('Alt-text')).toHaveValue(typed);
+  await editor.getByRole('button', { name: 'Keep tags and alt-text' }).click();
+  await expect(editor.getByText('Kept on this photo.')).toBeVisible();
 });

@@ -113,7 +113,7 @@ impl Default for Settings {
             job_lease_secs: 60,
             job_max_attempts: 3,
             moderation_threshold: 0.8,
-            max_upscale_pixels: 120_000_000,
+            max_upscale_pixels: 64_000_000,
             vision_url: None,
             vision_key: None,
             vision_model: "llava".into(),

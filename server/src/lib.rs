@@ -267,7 +267,8 @@ pub fn job_settings(settings: &Settings) -> JobSettings {
     JobSettings {
         lease_secs: settings.job_lease_secs.max(3),
         max_attempts: settings.job_max_attempts.max(1),
-        max_upscale_pixels: settings.max_upscale_pixels,
+        // A result must also be storable as a photo when it is saved.
+        max_upscale_pixels: settings.max_upscale_pixels.min(settings.max_image_pixels),
     }
 }
 

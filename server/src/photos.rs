@@ -124,6 +124,14 @@ impl PhotoStore {
             .await
     }
 
+    /// Forbidden while moderation holds the photo (its versions included).
+    async fn refuse_held(&self, owner: OwnerId, photo: PhotoId) -> Result<(), AppError> {
+        match self.db.photo(owner, photo).await.or_internal("looking up a photo")? {
+            Some((summary, _)) if summary.held => Err(AppError::Forbidden("This photo is held for review.".into())),
+            _ => Ok(()),
+        }
+    }
+
     /// Deletes a photo with its versions; files are purged at once (or by the next sweep).
     pub async fn delete_photo(&self, owner: OwnerId, id: PhotoId) -> Result<(), AppError> {
         if !self.db.delete_photo(owner, id).await.or_internal("deleting a photo")? {
@@ -221,7 +229,8 @@ impl PhotoStore {
     }
 
     pub async fn version_media(&self, owner: OwnerId, id: VersionId, variant: Variant) -> Result<Media, AppError> {
-        let (_, stored) = self.db.version(owner, id).await.or_internal("looking up a version")?.ok_or(AppError::NotFound)?;
+        let (item, stored) = self.db.version(owner, id).await.or_internal("looking up a version")?.ok_or(AppError::NotFound)?;
+        self.refuse_held(owner, item.photo_id).await?;
         self.media(stored, variant).await
     }
 
@@ -282,6 +291,9 @@ impl PhotoService for PhotoStore {
         recipe.validate_len()?;
         let meter = Meter::start();
         let (input, stored) = self.db.photo(owner, photo).await.or_internal("reading a photo")?.ok_or(AppError::NotFound)?;
+        if input.held {
+            return Err(AppError::Forbidden("This photo is held for review.".into()));
+        }
         let original = self.storage.get(&stored.object_key).await.or_internal("reading an original")?;
         let replay_recipe = recipe.clone();
         let encoded = self

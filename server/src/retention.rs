@@ -51,7 +51,8 @@ impl Db {
     /// Originals with no saved version, uploaded before `uploaded_before`.
     pub async fn expire_unsaved_photos(&self, uploaded_before: i64) -> Result<u64, sqlx::Error> {
         self.delete_and_queue(
-            "DELETE FROM photos WHERE created_at <= $1 AND NOT EXISTS (SELECT 1 FROM versions v WHERE v.photo_id = photos.id)
+            "DELETE FROM photos WHERE created_at <= $1 AND moderation <> 'held'
+             AND NOT EXISTS (SELECT 1 FROM versions v WHERE v.photo_id = photos.id)
              RETURNING object_key, thumbnail_key",
             uploaded_before,
             &["object_key", "thumbnail_key"],
@@ -133,7 +134,7 @@ impl Retention {
         let unsaved_photos = self.db.expire_unsaved_photos(now - self.unsaved_secs).await?;
         let expired_exports = self.db.expire_exports(now - self.export_secs).await?;
         // AI results nobody saved: as long as an unsaved upload.
-        let expired_jobs = self.db.expire_jobs(now - self.unsaved_secs).await?;
+        let expired_jobs = self.db.expire_jobs(now - self.unsaved_secs, now).await?;
         let empty_guests = self.db.remove_empty_guests(now - self.unsaved_secs).await?;
         let purged_objects = purge(&self.db, &self.storage).await?;
         let swept = Swept { expired_versions, unsaved_photos, expired_exports, expired_jobs, empty_guests, purged_objects };

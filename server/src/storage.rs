@@ -161,10 +161,11 @@ pub mod keys {
         (format!("{base}/image"), format!("{base}/thumbnail"))
     }
 
-    /// An AI job's result image and its thumbnail.
-    pub fn job_result(owner: OwnerId, job: app::model::JobId) -> (String, String) {
+    /// An AI job's result image and its thumbnail, per attempt: a late attempt that lost its
+    /// lease never overwrites (or deletes) the files of the attempt that finished.
+    pub fn job_result(owner: OwnerId, job: app::model::JobId, attempt: i64) -> (String, String) {
         let base = format!("owners/{owner}/jobs/{job}");
-        (format!("{base}/result"), format!("{base}/thumbnail"))
+        (format!("{base}/result-{attempt}"), format!("{base}/thumbnail-{attempt}"))
     }
 
     /// The mask painted for the magic eraser.

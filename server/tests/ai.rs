@@ -80,7 +80,7 @@ async fn background_removal_runs_as_a_job_and_its_result_can_be_kept(app: TestAp
     assert_eq!(listed[0]["saved_photo_id"], saved["id"]);
 
     // Unsaved results go after the unsaved period, their files purged.
-    let key = format!("owners/{}/jobs/{}/result", owner_of(&app, photo_id).await, done["id"].as_str().unwrap());
+    let key = format!("owners/{}/jobs/{}/result-1", owner_of(&app, photo_id).await, done["id"].as_str().unwrap());
     assert!(app.ai.photos.storage.get(&key).await.is_ok());
     app.retention.sweep(now() + 25 * 3600).await.unwrap();
     assert!(jobs(&app, &cookie, photo_id).await.is_empty());
@@ -149,6 +149,8 @@ async fn bad_requests_are_refused_before_anything_is_queued(app: TestApp) {
         (json!({ "tool": "upscale", "factor": 3, "quality": "fast" }), "x2 or x4"),
         (json!({ "tool": "erase", "mask": "data:image/png;base64,not-base64!" }), "PNG"),
         (json!({ "tool": "erase", "mask": "https://example.org/mask.png" }), "PNG"),
+        // A tiny file declaring a huge image is refused from its header.
+        (json!({ "tool": "erase", "mask": png_data_url(&image::GrayImage::new(5000, 1)) }), "at most 4096"),
         (json!({ "tool": "remove-background", "portrait": false, "backdrop": { "kind": "colour", "hex": "red" }, "refine": false, "feather": 0.0 }), "#1a2b3c"),
     ] {
         let reply = app.call_json("ai/start", Some(&cookie), json!({ "photo": id, "request": request })).await;
@@ -238,6 +240,10 @@ async fn moderation_holds_uploads_for_an_admin_without_dropping_them(app: TestAp
     assert_eq!(photo["original_url"], "", "no link to a held photo");
     let reply = app.call_json("ai/start", Some(&cookie), json!({ "photo": id, "request": { "tool": "describe" } })).await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    let reply = app.call_json("gallery/save", Some(&cookie), json!({ "photo": id, "recipe": { "ops": [] } })).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN, "no copy of a held photo through the gallery");
+    // Held, not deleted: the unsaved-upload sweep leaves it for the administrator.
+    app.retention.sweep(now() + 25 * 3600).await.unwrap();
 
     // Administrators see it (no pixels) and decide; the decision is audited.
     assert_eq!(app.call_form("admin/held", Some(&cookie), "").await.status, StatusCode::NOT_FOUND);
@@ -283,13 +289,18 @@ async fn missing_models_fail_jobs_with_the_install_command(app: TestApp) {
 
 async fn erasing_an_account_removes_its_jobs_and_results(app: TestApp) {
     server::jobs::spawn_workers(app.ai.clone(), 1);
-    let (cookie, photo) = app.new_owner_with_photo("chelsea.png").await;
-    let cookie = account(&app, Some(&cookie), "gone@example.org").await;
+    let (guest, photo) = app.new_owner_with_photo("chelsea.png").await;
     let id = photo["id"].as_str().unwrap();
-    let job = start(&app, &cookie, id, json!({ "tool": "upscale", "factor": 2, "quality": "fast" })).await;
-    wait_for(&app, &cookie, id, job["id"].as_str().unwrap(), &["done"], 120).await;
+    // Run as a guest; signing up then brings the job along with the photos.
+    let job = start(&app, &guest, id, json!({ "tool": "upscale", "factor": 2, "quality": "fast" })).await;
+    wait_for(&app, &guest, id, job["id"].as_str().unwrap(), &["done"], 120).await;
+    let cookie = account(&app, Some(&guest), "gone@example.org").await;
+    assert_eq!(jobs(&app, &cookie, id).await.len(), 1, "the guest's job moved into the account");
     let owner = owner_of(&app, id).await;
-    let key = format!("owners/{owner}/jobs/{}/result", job["id"].as_str().unwrap());
+    let key: String = {
+        use sqlx::Row;
+        sqlx::query("SELECT result_key FROM jobs WHERE id = $1").bind(job["id"].as_str().unwrap()).fetch_one(app.ai.db.pool()).await.unwrap().get("result_key")
+    };
     assert!(app.ai.photos.storage.get(&key).await.is_ok());
 
     // "Download my data" lists the job, and the photo's kept description.

@@ -120,6 +120,8 @@ impl Db {
         for statement in [
             "UPDATE photos SET owner_id = $1 WHERE owner_id = $2",
             "UPDATE versions SET owner_id = $1 WHERE owner_id = $2",
+            // Before the guest owner goes: its job rows would cascade away and leave their files.
+            "UPDATE jobs SET owner_id = $1 WHERE owner_id = $2",
         ] {
             sqlx::query(statement).bind(into.to_string()).bind(guest.to_string()).execute(&mut *tx).await?;
         }

@@ -39,6 +39,8 @@ pub struct JobSettings {
 
 /// The largest mask data URL accepted (the page body limit is the other bound).
 const MAX_MASK_BYTES: usize = 4 * 1024 * 1024;
+/// The editor paints masks of at most 1024 px; anything far larger is refused unread.
+const MAX_MASK_SIDE: u32 = 4096;
 
 #[derive(Clone)]
 pub struct AiStore {
@@ -151,7 +153,9 @@ impl AiStore {
                         tools::parse_hex(hex).ok_or_else(|| AppError::BadRequest("The colour must look like #1a2b3c.".into()))?;
                     }
                     Backdrop::Photo { id } => {
-                        self.photos.photo(owner, *id).await?;
+                        if self.photos.photo(owner, *id).await?.held {
+                            return Err(AppError::Forbidden("That background photo is held for review.".into()));
+                        }
                     }
                     Backdrop::Transparent => {}
                 }
@@ -172,6 +176,13 @@ fn decode_mask(data_url: &str) -> Result<Vec<u8>, AppError> {
     let bytes = base64::engine::general_purpose::STANDARD.decode(encoded).map_err(|_| bad())?;
     if image::guess_format(&bytes).ok() != Some(image::ImageFormat::Png) {
         return Err(bad());
+    }
+    // The header only: a small file declaring a huge image is refused before it is decoded.
+    let (width, height) = image::ImageReader::with_format(std::io::Cursor::new(&bytes), image::ImageFormat::Png)
+        .into_dimensions()
+        .map_err(|_| bad())?;
+    if width > MAX_MASK_SIDE || height > MAX_MASK_SIDE {
+        return Err(AppError::BadRequest(format!("The mask may be at most {MAX_MASK_SIDE} pixels on a side.")));
     }
     Ok(bytes)
 }
@@ -204,7 +215,12 @@ impl AiService for AiStore {
             mask_key: mask_key.as_deref(),
             max_attempts: self.settings.max_attempts,
         };
-        self.db.enqueue_job(&job).await.or_internal("queueing a job")?;
+        if let Err(error) = self.db.enqueue_job(&job).await {
+            if let Some(key) = &mask_key {
+                let _ = self.photos.storage.delete(key).await;
+            }
+            return Err(error).or_internal("queueing a job");
+        }
         self.wake.notify_one();
         let row = self.job_row(owner, id).await?;
         self.view(owner, &row).or_internal("reading a job")
@@ -251,7 +267,7 @@ impl AiService for AiStore {
         let saved = self.photos.store(owner, &crate::photos::display_name(Some(&name)), Ingested::plain(encoded), meter).await?;
         // Kept means in the gallery too, like any saved edit.
         self.photos.save_version(owner, saved.id, recipe::EditRecipe::default()).await?;
-        sqlx::query("UPDATE jobs SET saved_photo_id = $1 WHERE id = $2 AND owner_id = $3")
+        sqlx::query("UPDATE jobs SET saved_photo_id = $1 WHERE id = $2 AND owner_id = $3 AND saved_photo_id IS NULL")
             .bind(saved.id.to_string())
             .bind(job.to_string())
             .bind(owner.to_string())

@@ -44,6 +44,8 @@ pub struct Outcome {
     pub provider: Option<String>,
     pub detail: Option<String>,
     pub result: Option<ResultFiles>,
+    /// Metered once the job is recorded as done.
+    pub usage: Option<app::model::UsageRecord>,
 }
 
 pub struct ResultFiles {
@@ -249,12 +251,15 @@ impl Db {
 
     /// Jobs older than `created_before` go, with their files (results, masks) queued for purging:
     /// an AI result lives 24 hours unless it was saved to the gallery (as a copy).
-    pub async fn expire_jobs(&self, created_before: i64) -> Result<u64, sqlx::Error> {
+    /// A 'running' job goes only once its lease ran out (no worker holds it).
+    pub async fn expire_jobs(&self, created_before: i64, now: i64) -> Result<u64, sqlx::Error> {
         let mut tx = self.pool().begin().await?;
         let rows = sqlx::query(
-            "DELETE FROM jobs WHERE created_at <= $1 AND state <> 'running' RETURNING result_key, result_thumbnail_key, mask_key",
+            "DELETE FROM jobs WHERE created_at <= $1 AND (state <> 'running' OR lease_until < $2)
+             RETURNING result_key, result_thumbnail_key, mask_key",
         )
         .bind(created_before)
+        .bind(now)
         .fetch_all(&mut *tx)
         .await?;
         queue_purge(&mut tx, &rows, &["result_key", "result_thumbnail_key", "mask_key"]).await?;

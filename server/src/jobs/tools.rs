@@ -81,7 +81,10 @@ pub fn parse_hex(hex: &str) -> Option<[u8; 3]> {
 
 pub async fn run(store: Arc<AiStore>, job: Claimed, progress: Arc<JobProgress>) -> Result<Outcome, Failure> {
     let meter = Meter::start();
-    let request: ToolRequest = serde_json::from_str(&job.params).map_err(|e| Failure::Permanent(format!("This job's options are unreadable ({e}).")))?;
+    let request: ToolRequest = serde_json::from_str(&job.params).map_err(|e| {
+        tracing::error!(%e, job = %job.id, "unreadable job options");
+        Failure::Permanent("This job's options are unreadable.".into())
+    })?;
     let engine = store.engine.clone().map_err(|detail| {
         tracing::error!(%detail, "the AI engine is unavailable");
         Failure::Permanent("The AI models are not installed on this server; an administrator can install them with scripts/install-models.".into())
@@ -100,12 +103,15 @@ pub async fn run(store: Arc<AiStore>, job: Claimed, progress: Arc<JobProgress>) 
     };
     let backdrop = match &request {
         ToolRequest::RemoveBackground { backdrop: Backdrop::Photo { id }, .. } => {
-            let (_, other) = store
+            let (summary, other) = store
                 .db
                 .photo(job.owner, *id)
                 .await
                 .map_err(|e| internal("reading a photo")(e.to_string()))?
                 .ok_or_else(|| Failure::Permanent("The background photo was deleted.".into()))?;
+            if summary.held {
+                return Err(Failure::Permanent("The background photo is held for review.".into()));
+            }
             Some(store.photos.storage.get(&other.object_key).await.map_err(|e| internal("reading a photo")(e.to_string()))?)
         }
         _ => None,
@@ -181,12 +187,12 @@ pub async fn run(store: Arc<AiStore>, job: Claimed, progress: Arc<JobProgress>) 
             (None, Some(description), input_size)
         }
     };
+    // Recorded by the worker once the job is recorded as done (not for a discarded attempt).
     let record = meter.finish(request.name(), input_size, output_size);
     let duration_ms = record.duration_ms;
-    store.db.record_usage_or_log(job.owner, record).await;
     let method = if store.vision.is_some() && description.is_some() { format!("{method}; caption: vision provider") } else { method };
     let detail = Detail { method, duration_ms, description };
-    Ok(Outcome { provider, detail: serde_json::to_string(&detail).ok(), result })
+    Ok(Outcome { provider, detail: serde_json::to_string(&detail).ok(), result, usage: Some(record) })
 }
 
 /// PNG (lossless, keeps transparency; fast compression) plus a JPEG thumbnail, stored under the
@@ -197,7 +203,7 @@ async fn store_result(store: &AiStore, job: &Claimed, image: DynamicImage) -> Re
         .await
         .map_err(|e| internal("encoding a result")(e.to_string()))?
         .map_err(|e| internal("encoding a result")(e.to_string()))?;
-    let (key, thumbnail_key) = keys::job_result(job.owner, job.id);
+    let (key, thumbnail_key) = keys::job_result(job.owner, job.id, job.attempts);
     let storage = &store.photos.storage;
     storage.put(&key, data).await.map_err(|e| internal("storing a result")(e.to_string()))?;
     if let Err(error) = storage.put(&thumbnail_key, thumbnail).await {

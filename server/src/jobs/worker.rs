@@ -85,7 +85,12 @@ pub async fn process(store: &Arc<AiStore>, worker: &str, job: Claimed) {
     };
     match result {
         Ok(Ok(outcome)) => match store.db.finish_job(id, worker, &outcome).await {
-            Ok(true) => tracing::info!(job = %id, "job done"),
+            Ok(true) => {
+                if let Some(usage) = outcome.usage {
+                    store.db.record_usage_or_log(job.owner, usage).await;
+                }
+                tracing::info!(job = %id, "job done");
+            }
             Ok(false) => tools::discard(store, &outcome).await,
             Err(error) => {
                 tracing::error!(%error, job = %id, "recording a finished job failed");
