@@ -52,12 +52,12 @@ fn main() {
 
     let options = Options { segmenter: Segmenter::Objects, backdrop: Backdrop::Transparent, refine: false, feather: 0.0 };
     let background = time(runs, || {
-        let image = image::load_from_memory(&in1024).unwrap().to_rgb8();
-        png(&ai::background::remove(&engine, &image, &options, &Quiet).unwrap())
+        let image = image::load_from_memory(&in1024).expect("the benchmark input").to_rgb8();
+        png(&ai::background::remove(&engine, &image, &options, &Quiet).expect("background removal"))
     });
     let upscale = time(runs, || {
-        let image = image::load_from_memory(&in256).unwrap().to_rgb8();
-        png(&DynamicImage::ImageRgb8(ai::upscale::upscale(&engine, &image, 4, ai::upscale::Quality::Fast, u64::MAX, &Quiet).unwrap()))
+        let image = image::load_from_memory(&in256).expect("the benchmark input").to_rgb8();
+        png(&DynamicImage::ImageRgb8(ai::upscale::upscale(&engine, &image, 4, ai::upscale::Quality::Fast, u64::MAX, &Quiet).expect("upscaling")))
     });
 
     let output = Command::new(root().join("target/models-venv/bin/python"))

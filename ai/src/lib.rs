@@ -14,8 +14,6 @@ pub mod upscale;
 
 pub use models::{Engine, EngineConfig, Provider, UserModel};
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
 /// What can go wrong in a tool. Messages are meant for the person who runs Atelier: a missing or
 /// damaged model names the command that installs it.
 #[derive(Debug, thiserror::Error)]
@@ -76,18 +74,5 @@ impl Progress for Quiet {
     fn report(&self, _: f32) {}
     fn cancelled(&self) -> bool {
         false
-    }
-}
-
-/// A cancellation flag shared with whoever may stop the job.
-#[derive(Default)]
-pub struct CancelFlag(AtomicBool);
-
-impl CancelFlag {
-    pub fn cancel(&self) {
-        self.0.store(true, Ordering::Relaxed);
-    }
-    pub fn is_set(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
     }
 }

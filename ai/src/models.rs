@@ -184,13 +184,6 @@ impl Engine {
         Ok(shared)
     }
 
-    /// Names of a model's inputs, in order.
-    pub fn inputs(&self, id: &str) -> Result<Vec<String>, AiError> {
-        let session = self.session(id)?;
-        let session = session.lock().map_err(|_| poisoned())?;
-        Ok(session.inputs().iter().map(|outlet| outlet.name().to_string()).collect())
-    }
-
     /// Runs a model on float tensors given in input order; returns every output, in order.
     pub fn run(&self, id: &str, inputs: Vec<(Vec<usize>, Vec<f32>)>) -> Result<Vec<Output>, AiError> {
         let session = self.session(id)?;

@@ -1380,27 +1380,4 @@ mod tests {
         };
         assert_eq!(search(), search());
     }
-
-    /// `cargo test -p ai --release --lib -- --ignored --nocapture timing`
-    #[test]
-    #[ignore]
-    fn timing_on_a_large_photo() {
-        let image = picture(2000, 1500, |x, y| {
-            let n = (hash(x, y, 3) & 31) as u8;
-            stripes(x / 3, y).map(|c| c.saturating_add(n).wrapping_add((y / 10) as u8 & 15))
-        });
-        let scratch = GrayImage::from_fn(2000, 1500, |x, y| Luma([if (x as i32 - 4 * y as i32 / 3).abs() <= 1 { 255 } else { 0 }]));
-        let cases = [
-            ("a 200x200 hole", rect_mask(2000, 1500, 900, 650, 200, 200)),
-            ("a 600x400 hole", rect_mask(2000, 1500, 700, 500, 600, 400)),
-            ("a 3 px scratch across it", scratch),
-            ("a 1600x1200 hole", rect_mask(2000, 1500, 200, 150, 1600, 1200)),
-        ];
-        for (name, mask) in cases {
-            let start = std::time::Instant::now();
-            let out = inpaint(&image, &mask, &Quiet).unwrap();
-            eprintln!("2000x1500, {name}: {:?}", start.elapsed());
-            assert_known_unchanged(&image, &out, &mask);
-        }
-    }
 }

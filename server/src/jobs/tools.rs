@@ -96,6 +96,8 @@ pub async fn run(store: Arc<AiStore>, job: Claimed, progress: Arc<JobProgress>) 
         .map_err(|e| internal("reading a photo")(e.to_string()))?
         .ok_or_else(|| Failure::Permanent("The photo was deleted.".into()))?;
     let bytes = store.photos.storage.get(&stored.object_key).await.map_err(|e| internal("reading a photo")(e.to_string()))?;
+    // Shares the buffer (no copy): the caption provider gets the same photo without a second read.
+    let photo_bytes = bytes.clone();
     let camera = store.db.camera_facts(job.photo).await.map_err(|e| internal("reading a photo")(e.to_string()))?;
     let mask = match &job.mask_key {
         Some(key) => Some(store.photos.storage.get(key).await.map_err(|e| internal("reading a mask")(e.to_string()))?),
@@ -176,7 +178,7 @@ pub async fn run(store: Arc<AiStore>, job: Claimed, progress: Arc<JobProgress>) 
         }
         Produced::Description(mut description) => {
             if let Some(vision) = &store.vision {
-                match vision.caption(&store.photos.storage.get(&stored.object_key).await.map_err(|e| internal("reading a photo")(e.to_string()))?).await {
+                match vision.caption(&photo_bytes).await {
                     Ok(caption) => {
                         description.alt_text = caption.clone();
                         description.caption = Some(caption);
