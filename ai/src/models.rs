@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use ort::session::Session;
@@ -92,6 +93,9 @@ pub struct Engine {
     config: EngineConfig,
     manifest: Manifest,
     sessions: Mutex<HashMap<String, Shared>>,
+    /// Set when the runtime offered CUDA but a model could not be placed on it (say, cuDNN is
+    /// missing) and its session fell back to the CPU: from then on this engine reports CPU.
+    cuda_fell_back: AtomicBool,
 }
 
 impl Engine {
@@ -105,7 +109,7 @@ impl Engine {
             model: "manifest".into(),
             detail: format!("{}: {error}", config.manifest.display()),
         })?;
-        Ok(Self { config, manifest, sessions: Mutex::new(HashMap::new()) })
+        Ok(Self { config, manifest, sessions: Mutex::new(HashMap::new()), cuda_fell_back: AtomicBool::new(false) })
     }
 
     pub fn manifest(&self) -> &Manifest {
@@ -128,9 +132,11 @@ impl Engine {
         self.manifest.models.iter().any(|m| m.id == id).then(|| self.config.models_dir.join(format!("{id}.onnx")))
     }
 
-    /// Loads ONNX Runtime once per process and says which provider it offers.
+    /// Loads ONNX Runtime once per process and says which provider the sessions run on: CUDA when
+    /// the library offers it and no model had to fall back to the CPU.
     pub fn provider(&self) -> Result<Provider, AiError> {
-        self.runtime().map(|(_, provider)| provider)
+        let (_, offered) = self.runtime()?;
+        Ok(if self.cuda_fell_back.load(Ordering::Relaxed) { Provider::Cpu } else { offered })
     }
 
     fn runtime(&self) -> Result<(&'static ort::environment::Environment, Provider), AiError> {
@@ -178,7 +184,18 @@ impl Engine {
                 return Err(AiError::ModelInvalid { model: id.into(), detail: format!("SHA-256 {found}, expected {expected}") });
             }
         }
-        let session = open_session(environment, &path, provider).map_err(|detail| AiError::ModelInvalid { model: id.into(), detail })?;
+        let session = open_session(environment, &path, provider).or_else(|detail| {
+            if provider != Provider::Cuda {
+                return Err(detail);
+            }
+            // The model opens on the CPU, so it was CUDA that failed (a missing cuDNN, say). Never a
+            // CPU run reported as CUDA: warn, and report CPU from now on.
+            let session = open_session(environment, &path, Provider::Cpu)?;
+            tracing::warn!(model = id, %detail, "CUDA could not run this model; using the CPU");
+            self.cuda_fell_back.store(true, Ordering::Relaxed);
+            Ok(session)
+        });
+        let session = session.map_err(|detail| AiError::ModelInvalid { model: id.into(), detail })?;
         let shared = Arc::new(Mutex::new(session));
         self.sessions.lock().map_err(|_| poisoned())?.insert(id.into(), shared.clone());
         Ok(shared)
@@ -220,7 +237,10 @@ fn open_session(environment: &ort::environment::Environment, path: &Path, provid
         .with_intra_threads(threads)
         .map_err(|error| error.to_string())?;
     if provider == Provider::Cuda {
-        builder = builder.with_execution_providers([ort::ep::CUDA::default().build()]).map_err(|error| error.to_string())?;
+        // An error instead of ONNX Runtime's default quiet fall-back, so the caller knows.
+        builder = builder
+            .with_execution_providers([ort::ep::CUDA::default().build().error_on_failure()])
+            .map_err(|error| format!("CUDA: {error}"))?;
     }
     builder.commit_from_file(path).map_err(|error| error.to_string())
 }

@@ -12,9 +12,11 @@ fn models_dir() -> PathBuf {
 }
 
 fn config(models_dir: PathBuf) -> EngineConfig {
+    // The server's setting for the library: the onnxruntime-gpu wheel's one runs these tests on CUDA.
+    let runtime = std::env::var_os("ATELIER_ONNXRUNTIME_LIB").map_or_else(|| self::models_dir().join("runtime/libonnxruntime.so"), PathBuf::from);
     EngineConfig {
         manifest: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/manifest.toml"),
-        runtime_lib: Some(self::models_dir().join("runtime/libonnxruntime.so")),
+        runtime_lib: Some(runtime),
         models_dir,
         lama: None,
     }
@@ -94,6 +96,18 @@ fn upscaling_gives_exact_sizes_and_beats_bicubic() {
     assert_eq!(doubled.dimensions(), (602, 314));
     let reference = imageops::resize(&odd, 602, 314, FilterType::CatmullRom);
     assert!(psnr(&doubled, &reference) > 22.0, "every tile was written");
+}
+
+/// The provider reported is the one the models ran on: CPU with the installed (CPU) library; CUDA
+/// with the onnxruntime-gpu wheel's library on a GPU machine (ATELIER_EXPECT_PROVIDER=CUDA there).
+#[test]
+fn the_reported_provider_is_the_one_that_ran() {
+    let expected = std::env::var("ATELIER_EXPECT_PROVIDER").unwrap_or_else(|_| "CPU".into());
+    let engine = engine();
+    let small = imageops::resize(&fixture("astronaut.png"), 64, 64, FilterType::CatmullRom);
+    let upscaled = upscale::upscale(&engine, &small, 2, upscale::Quality::Fast, 100_000_000, &Quiet).unwrap();
+    assert_eq!(upscaled.dimensions(), (128, 128));
+    assert_eq!(engine.provider().unwrap().label(), expected);
 }
 
 #[test]

@@ -1,8 +1,6 @@
 import { test, expect } from '@playwright/test';
-import path from 'node:path';
-import { hydrated, linkFromMail } from './helpers';
+import { fixture, hydrated, linkFromMail, signUp } from './helpers';
 
-const fixture = (name: string) => path.join(__dirname, '..', 'fixtures', name);
 
 test('sign in through a real OpenID provider, keep the guest upload, sign out and lose access', async ({ page }) => {
   // As a guest: upload a photo.
@@ -48,11 +46,7 @@ test('sign in through a real OpenID provider, keep the guest upload, sign out an
 test('sign up with e-mail and password, confirm by e-mail, sign out and sign in again', async ({ page }) => {
   const email = `grace-${Date.now()}@example.test`;
   const password = 'a long enough password';
-  await hydrated(page, '/signup');
-  await page.getByLabel('Your name').fill('Grace Hopper');
-  await page.getByLabel('E-mail').fill(email);
-  await page.getByLabel('Password (at least 10 characters)').fill(password);
-  await page.getByRole('button', { name: 'Create account' }).click();
+  await signUp(page, 'Grace Hopper', email, password);
   await expect(page.getByRole('status')).toContainText('Check your inbox');
 
   // Not signed in before the address is confirmed.

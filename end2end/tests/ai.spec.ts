@@ -1,15 +1,10 @@
 import { test, expect, Page } from '@playwright/test';
-import path from 'node:path';
+import { fixture, openUploaded as openInEditor } from './helpers';
 
-const fixture = (name: string) => path.join(__dirname, '..', 'fixtures', name);
 const job = (page: Page, tool: string) => page.locator(`.ai-job[data-tool="${tool}"]`).first();
 
 async function openUploaded(page: Page, name: string) {
-  await page.goto('/');
-  await expect(page.locator('body[data-hydrated="true"]')).toBeAttached();
-  await page.locator('input[type=file]').setInputFiles(fixture(name));
-  await page.locator('.photos .card a', { hasText: name }).click();
-  await expect(page.locator('canvas.editor-canvas')).toHaveAttribute('data-state', 'ready');
+  await openInEditor(page, name);
   await expect(page.getByRole('heading', { name: 'AI tools' })).toBeVisible();
 }
 

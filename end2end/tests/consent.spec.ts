@@ -1,7 +1,6 @@
 import { test, expect, Page, BrowserContext } from '@playwright/test';
-import path from 'node:path';
+import { fixture } from './helpers';
 
-const fixture = (name: string) => path.join(__dirname, '..', 'fixtures', name);
 const banner = (page: Page) => page.getByRole('region', { name: 'Cookie choices' });
 const names = async (context: BrowserContext) => (await context.cookies()).map((c) => c.name).sort();
 

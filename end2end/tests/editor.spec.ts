@@ -1,17 +1,8 @@
 import { test, expect, Page } from '@playwright/test';
-import path from 'node:path';
+import { fixture, openUploaded } from './helpers';
 
-const fixture = (name: string) => path.join(__dirname, '..', 'fixtures', name);
 const canvas = (page: Page) => page.locator('canvas.editor-canvas');
 const history = (page: Page) => page.getByRole('list', { name: 'Edit history' });
-
-async function openUploaded(page: Page, name: string) {
-  await page.goto('/');
-  await expect(page.locator('body[data-hydrated="true"]')).toBeAttached();
-  await page.locator('input[type=file]').setInputFiles(fixture(name));
-  await page.locator('.photos .card a', { hasText: name }).click();
-  await expect(canvas(page)).toHaveAttribute('data-state', 'ready');
-}
 
 /** Mean absolute difference per channel between the canvas and an image URL drawn at the same size. */
 async function differenceFromCanvas(page: Page, url: string) {

@@ -1,18 +1,12 @@
 import { test, expect } from '@playwright/test';
 import fs from 'node:fs';
-import path from 'node:path';
-import { hydrated, linkFromMail } from './helpers';
+import { fixture, hydrated, linkFromMail, signUp } from './helpers';
 
-const fixture = (name: string) => path.join(__dirname, '..', 'fixtures', name);
 
 test('see usage and activity, download my data, then delete my account', async ({ page }) => {
   const email = `lin-${Date.now()}@example.test`;
   const password = 'a long enough password';
-  await hydrated(page, '/signup');
-  await page.getByLabel('Your name').fill('Lin Data');
-  await page.getByLabel('E-mail').fill(email);
-  await page.getByLabel('Password (at least 10 characters)').fill(password);
-  await page.getByRole('button', { name: 'Create account' }).click();
+  await signUp(page, 'Lin Data', email, password);
   await hydrated(page, await linkFromMail(email, '/verify?token='));
   await page.getByRole('button', { name: 'Confirm and sign in' }).click();
   await expect(page.locator('.account-name')).toHaveText('Lin Data');

@@ -1,8 +1,7 @@
 import { test, expect, Page } from '@playwright/test';
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
+import { fixture } from './helpers';
 
-const fixture = (name: string) => path.join(__dirname, '..', 'fixtures', name);
 
 async function hydrated(page: Page) {
   await expect(page.locator('body[data-hydrated="true"]')).toBeAttached();

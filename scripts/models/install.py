@@ -11,7 +11,7 @@ everything is present takes well under a second.
 
 Started with the system python3; it creates target/models-venv (scripts/models/requirements.txt)
 and re-runs itself there. The CenterNet conversion also needs TensorFlow, installed in a separate
-target/models-venv-tf only when that model has to be built.
+target/models-venv-tf only when that model has to be built, and removed right after.
 
 Options:
   --only ID[,ID]   install just these ids (runtime is an id too)
@@ -229,9 +229,13 @@ def build_centernet(e, pkg, work, out):
     tar_extract_dir(pkg, os.path.dirname(json_member), work)
     py = ensure_venv(VENV_TF, REQS_TF, "TensorFlow (only for the CenterNet conversion)")
     env = dict(os.environ, PYTHONHASHSEED="0", TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
-    r = subprocess.run([str(py), str(HERE / "centernet_tfjs_to_onnx.py"),
-                        str(Path(work) / os.path.basename(json_member)), str(out)],
-                       capture_output=True, text=True, env=env)
+    try:
+        r = subprocess.run([str(py), str(HERE / "centernet_tfjs_to_onnx.py"),
+                            str(Path(work) / os.path.basename(json_member)), str(out)],
+                           capture_output=True, text=True, env=env)
+    finally:
+        # 1.6 GB used once: every clone keeping it helped fill CI's disk. pip's cache makes a rebuild quick.
+        shutil.rmtree(VENV_TF, ignore_errors=True)
     if r.returncode != 0:
         raise RuntimeError("tf2onnx failed: " + (r.stderr or r.stdout).strip()[-400:])
 

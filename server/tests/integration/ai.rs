@@ -1,15 +1,13 @@
 //! AI tools through the server: jobs on the durable queue run by workers, with real models on the
 //! fixture photos; restart, cancellation, retries, moderation, retention and erasure of results.
 
-mod support;
-
 use std::time::Duration;
 
 use axum::http::StatusCode;
 use base64::Engine as _;
 use serde_json::{json, Value};
 use server::db::now;
-use support::{account, form, TestApp};
+use crate::support::{account, form, TestApp};
 
 async fn start(app: &TestApp, cookie: &str, photo: &str, request: Value) -> Value {
     let reply = app.call_json("ai/start", Some(cookie), json!({ "photo": photo, "request": request })).await;
@@ -42,7 +40,8 @@ async fn background_removal_runs_as_a_job_and_its_result_can_be_kept(app: TestAp
     let (cookie, photo) = app.new_owner_with_photo("astronaut.png").await;
     let photo_id = photo["id"].as_str().unwrap();
     let job = start(&app, &cookie, photo_id, json!({ "tool": "remove-background", "portrait": false, "backdrop": { "kind": "transparent" }, "refine": true, "feather": 0.0 })).await;
-    assert_eq!(job["state"], "queued");
+    // A worker is already waiting, so the reply may find the job claimed.
+    assert!(matches!(job["state"].as_str(), Some("queued" | "running")), "{job}");
     let done = wait_for(&app, &cookie, photo_id, job["id"].as_str().unwrap(), &["done", "failed"], 120).await;
     assert_eq!(done["state"], "done", "{done}");
     assert_eq!(done["provider"], "CPU");

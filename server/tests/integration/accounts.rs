@@ -1,18 +1,15 @@
 //! Accounts, sign-in and sessions (issue 4; SECURITY.md "Sign-in" and "Sessions, cookies, CSRF"),
 //! through the real router on SQLite and Postgres.
 
-mod support;
-
-
 use axum::http::StatusCode;
 use serde_json::json;
-use support::{account, form, mailed_token, sign_up, TestApp, PASSWORD};
+use crate::support::{account, form, mailed_token, sign_up, TestApp, PASSWORD};
 
 async fn me(app: &TestApp, cookie: &str) -> serde_json::Value {
     app.call_form("auth/me", Some(cookie), "").await.json()
 }
 
-async fn sign_in(app: &TestApp, cookie: Option<&str>, email: &str, password: &str) -> support::Reply {
+async fn sign_in(app: &TestApp, cookie: Option<&str>, email: &str, password: &str) -> crate::support::Reply {
     app.call_form("auth/signin", cookie, &form(&[("email", email), ("password", password)])).await
 }
 

@@ -1,11 +1,9 @@
 //! The foundation slice through the real router and a real database: upload, ownership,
 //! thumbnails, saving an edit to the gallery, and every way an upload can be wrong.
 
-mod support;
-
 use axum::http::StatusCode;
 use serde_json::json;
-use support::{fixture, TestApp};
+use crate::support::{fixture, TestApp};
 
 fn decode(bytes: &[u8]) -> image::DynamicImage {
     image::load_from_memory(bytes).expect("a decodable image")

@@ -1,12 +1,10 @@
 //! Cookie consent (issue 5; SECURITY.md "Cookie consent"): records, re-prompting on a new policy
 //! version, withdrawal, Global Privacy Control and first-party analytics, on SQLite and Postgres.
 
-mod support;
-
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use serde_json::json;
-use support::{Reply, TestApp};
+use crate::support::{Reply, TestApp};
 
 fn set_cookies(reply: &Reply) -> Vec<String> {
     reply.headers.get_all(header::SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).map(str::to_string).collect()
@@ -92,7 +90,7 @@ async fn rejecting_records_it_sets_nothing_optional_and_the_site_works(app: Test
     assert!(cookie(&viewed, "atelier_visitor").is_none());
     assert_eq!(page_views(&app).await, 0);
     // Uploading works as well as ever.
-    let upload = app.upload(Some(&consent), "chelsea.png", support::fixture("chelsea.png")).await;
+    let upload = app.upload(Some(&consent), "chelsea.png", crate::support::fixture("chelsea.png")).await;
     assert_eq!(upload.status, StatusCode::CREATED);
     // A theme cannot be remembered without permission.
     let theme = Request::post("/preferences/theme")

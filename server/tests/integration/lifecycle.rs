@@ -2,8 +2,6 @@
 //! SQLite and Postgres: encryption at rest and key rotation, signed links, usage metering, the
 //! audit log, "Download my data" and "Delete my account".
 
-mod support;
-
 use std::io::Read;
 use std::time::Duration;
 
@@ -11,7 +9,7 @@ use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use serde_json::{json, Value};
 use sqlx::Row;
-use support::{account, fixture, form, TestApp};
+use crate::support::{account, fixture, form, TestApp};
 
 fn url(value: &Value) -> &str {
     value.as_str().expect("a signed link")
@@ -50,8 +48,8 @@ async fn choose_consent(app: &TestApp, cookie: &str, choice: &str) -> String {
     reply.headers.get_all(header::SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).find(|v| v.starts_with("atelier_consent=")).and_then(|v| v.split(';').next()).expect("a consent cookie").to_string()
 }
 
-async fn sign_in(app: &TestApp, email: &str) -> support::Reply {
-    app.call_form("auth/signin", None, &form(&[("email", email), ("password", support::PASSWORD)])).await
+async fn sign_in(app: &TestApp, email: &str) -> crate::support::Reply {
+    app.call_form("auth/signin", None, &form(&[("email", email), ("password", crate::support::PASSWORD)])).await
 }
 
 async fn owner_of(app: &TestApp, photo: &str) -> String {

@@ -1,12 +1,10 @@
 //! Retention (issue 7, SECURITY.md "Data lifecycle" 1–2) with a controllable clock: the sweep is
 //! given "now". Rows and stored files both go; a sweep is idempotent; queued purges survive.
 
-mod support;
-
 use axum::http::StatusCode;
 use serde_json::json;
 use server::db::now;
-use support::{fixture, TestApp};
+use crate::support::{fixture, TestApp};
 
 const HOUR: i64 = 3600;
 const DAY: i64 = 24 * HOUR;

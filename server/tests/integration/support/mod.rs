@@ -213,8 +213,7 @@ pub async fn account(app: &TestApp, cookie: Option<&str>, email: &str) -> String
     reply.session_cookie().expect("signing in sets a session cookie")
 }
 
-/// Runs each listed `async fn(TestApp)` once on SQLite and once on Postgres.
-#[macro_export]
+/// Runs each listed `async fn(TestApp)` once on SQLite and once on Postgres (`#[macro_use]` in main.rs).
 macro_rules! on_both_databases {
     ($($name:ident),+ $(,)?) => {
         // Multi-threaded like the real server (#[tokio::main]): page renders stream from spawned
@@ -222,13 +221,13 @@ macro_rules! on_both_databases {
         mod sqlite {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() {
-                super::$name(super::support::TestApp::sqlite().await).await;
+                super::$name(crate::support::TestApp::sqlite().await).await;
             })+
         }
         mod postgres {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() {
-                if let Some(app) = super::support::TestApp::postgres().await {
+                if let Some(app) = crate::support::TestApp::postgres().await {
                     super::$name(app).await;
                 }
             })+

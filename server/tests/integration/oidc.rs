@@ -4,8 +4,6 @@
 //! end2end/tests/accounts.spec.ts. GitHub against a loopback stand-in speaking GitHub's protocol
 //! (end2end/oidc/github.mjs), the whole flow here. SECURITY.md "Sign-in" 1–3 and 6.
 
-mod support;
-
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -13,7 +11,7 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use server::accounts::oidc::ProviderSettings;
-use support::TestApp;
+use crate::support::TestApp;
 
 const APP_URL: &str = "http://127.0.0.1:3000";
 

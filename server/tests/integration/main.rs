@@ -1,0 +1,13 @@
+//! The server's integration tests, one binary: each test links the whole server (ONNX Runtime
+//! bindings included), and seven binaries took minutes to link and gigabytes of disk in CI.
+
+#[macro_use]
+mod support;
+
+mod accounts;
+mod ai;
+mod consent;
+mod lifecycle;
+mod oidc;
+mod retention;
+mod slice;
