@@ -331,8 +331,43 @@ async fn erasing_an_account_removes_its_jobs_and_results(app: TestApp) {
     assert!(app.ai.photos.storage.get(&key).await.is_err(), "the result file is purged");
 }
 
+/// `atelier worker`, a process of its own (how Atelier scales out), runs what the web server
+/// queued: the web server here has no workers at all.
+async fn a_separate_worker_process_runs_queued_jobs(app: TestApp) {
+    let (cookie, photo) = app.new_owner_with_photo("coffee.png").await;
+    let id = photo["id"].as_str().unwrap();
+    let job = start(&app, &cookie, id, json!({ "tool": "upscale", "factor": 2, "quality": "fast" })).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(jobs(&app, &cookie, id).await[0]["state"], "queued", "nothing runs it in this process");
+
+    let settings = &app.settings;
+    let mut worker = tokio::process::Command::new(env!("CARGO_BIN_EXE_atelier"))
+        .arg("worker")
+        // Its own settings, as an operator would give them: the same database, files and keys.
+        .current_dir(settings.data_dir.parent().unwrap())
+        .env("ATELIER_DATA_DIR", &settings.data_dir)
+        .env("ATELIER_KEY_FILE", &settings.key_file)
+        .env("ATELIER_MODELS_DIR", &settings.models_dir)
+        .env("ATELIER_DATABASE_URL", settings.database_url())
+        .env("ATELIER_LOG", "warn")
+        .kill_on_drop(true)
+        .spawn()
+        .expect("atelier worker starts");
+    let done = wait_for(&app, &cookie, id, job["id"].as_str().unwrap(), &["done", "failed"], 120).await;
+    assert_eq!(done["state"], "done", "{done}");
+    assert_eq!(done["method"], "esrgan-slim-x2");
+    // What it stored (encrypted with the shared keys) the web server serves.
+    let reply = app.get(done["result_url"].as_str().unwrap(), Some(&cookie)).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let result = image::load_from_memory(&reply.body).unwrap();
+    assert_eq!((u64::from(result.width()), u64::from(result.height())), (photo["width"].as_u64().unwrap() * 2, photo["height"].as_u64().unwrap() * 2));
+    assert!(worker.try_wait().unwrap().is_none(), "the worker keeps running, waiting for more");
+    worker.kill().await.unwrap();
+}
+
 on_both_databases!(
     background_removal_runs_as_a_job_and_its_result_can_be_kept,
+    a_separate_worker_process_runs_queued_jobs,
     upscale_erase_and_describe_run_on_real_models,
     bad_requests_are_refused_before_anything_is_queued,
     a_job_whose_worker_died_is_finished_after_a_restart,
