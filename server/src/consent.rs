@@ -36,6 +36,8 @@ pub struct PrivacyStore {
     pub settings: Arc<Settings>,
     /// Whether uploads are moderated (the model is installed), for the privacy page.
     pub moderation: bool,
+    /// The configured vision service's host, where captions send photos.
+    pub vision_destination: Option<String>,
 }
 
 /// Global Privacy Control: a browser-wide "do not sell or share", honoured as "no analytics".
@@ -333,10 +335,7 @@ impl PrivacyService for PrivacyStore {
             expiry_warning_days: self.settings.expiry_warning_days,
             export_retention_hours: self.settings.export_retention_hours,
             download_link_minutes: self.settings.download_link_secs / 60,
-            vision_provider: self.settings.vision_url.as_deref().map(|url| {
-                let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-                rest.split(['/', '?']).next().unwrap_or(rest).rsplit('@').next().unwrap_or(rest).to_string()
-            }),
+            vision_provider: self.vision_destination.clone(),
             moderation_threshold: self.moderation.then_some(self.settings.moderation_threshold),
         }
     }

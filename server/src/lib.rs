@@ -130,8 +130,14 @@ impl Application {
             .with_same_site(SameSite::Lax)
             .with_secure(settings.secure_cookies())
             .with_expiry(Expiry::OnInactivity(tower_sessions::cookie::time::Duration::days(settings.session_idle_days)));
+        let vision = vision(&settings)?;
         let settings = Arc::new(settings);
-        let privacy = Arc::new(PrivacyStore { db: db.clone(), settings: settings.clone(), moderation: photos.moderation.is_some() });
+        let privacy = Arc::new(PrivacyStore {
+            db: db.clone(),
+            settings: settings.clone(),
+            moderation: photos.moderation.is_some(),
+            vision_destination: vision.as_ref().map(jobs::vision::Vision::destination),
+        });
         let data = Arc::new(DataStore {
             db: db.clone(),
             accounts: accounts.clone(),
@@ -143,7 +149,7 @@ impl Application {
             photos: photos.clone(),
             accounts: accounts.clone(),
             engine,
-            vision: vision(&settings)?,
+            vision,
             settings: job_settings(&settings),
             wake: Arc::new(tokio::sync::Notify::new()),
         });
@@ -275,7 +281,7 @@ pub fn job_settings(settings: &Settings) -> JobSettings {
 fn vision(settings: &Settings) -> anyhow::Result<Option<jobs::vision::Vision>> {
     settings
         .vision_url
-        .clone()
+        .as_deref()
         .map(|url| jobs::vision::Vision::new(url, settings.vision_key.clone(), settings.vision_model.clone()))
         .transpose()
 }

@@ -127,8 +127,8 @@ impl PhotoStore {
     /// Forbidden while moderation holds the photo (its versions included).
     async fn refuse_held(&self, owner: OwnerId, photo: PhotoId) -> Result<(), AppError> {
         match self.db.photo(owner, photo).await.or_internal("looking up a photo")? {
-            Some((summary, _)) if summary.held => Err(AppError::Forbidden("This photo is held for review.".into())),
-            _ => Ok(()),
+            Some((summary, _)) => not_held(&summary),
+            None => Ok(()),
         }
     }
 
@@ -222,9 +222,7 @@ impl PhotoStore {
 
     pub async fn photo_media(&self, owner: OwnerId, id: PhotoId, variant: Variant) -> Result<Media, AppError> {
         let (summary, stored) = self.db.photo(owner, id).await.or_internal("looking up a photo")?.ok_or(AppError::NotFound)?;
-        if summary.held {
-            return Err(AppError::Forbidden("This photo is held for review.".into()));
-        }
+        not_held(&summary)?;
         self.media(stored, variant).await
     }
 
@@ -291,9 +289,7 @@ impl PhotoService for PhotoStore {
         recipe.validate_len()?;
         let meter = Meter::start();
         let (input, stored) = self.db.photo(owner, photo).await.or_internal("reading a photo")?.ok_or(AppError::NotFound)?;
-        if input.held {
-            return Err(AppError::Forbidden("This photo is held for review.".into()));
-        }
+        not_held(&input)?;
         let original = self.storage.get(&stored.object_key).await.or_internal("reading an original")?;
         let replay_recipe = recipe.clone();
         let encoded = self
@@ -381,4 +377,12 @@ mod tests {
         assert_eq!(display_name(None), "photo");
         assert_eq!(display_name(Some("x".repeat(500).as_str())).len(), 200);
     }
+}
+
+/// One refusal for every way into a photo moderation holds.
+fn not_held(photo: &PhotoSummary) -> Result<(), AppError> {
+    if photo.held {
+        return Err(AppError::Forbidden("This photo is held for review.".into()));
+    }
+    Ok(())
 }

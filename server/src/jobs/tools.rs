@@ -121,11 +121,11 @@ pub async fn run(store: Arc<AiStore>, job: Claimed, progress: Arc<JobProgress>) 
     let max_pixels = store.photos.images.max_pixels;
     let max_upscale = store.settings.max_upscale_pixels;
     let work_request = request.clone();
-    let work_engine = engine.clone();
+    // Asked after the work: a model that could not run on CUDA fell back to the CPU and says so.
+    let ran_on = engine.clone();
     let work_progress = progress.clone();
     let (produced, method, input_size) = tokio::task::spawn_blocking(move || -> Result<_, Failure> {
         let progress: &dyn ai::Progress = work_progress.as_ref();
-        let engine = work_engine;
         let image = images::decode(&bytes, max_pixels).map_err(|e| Failure::Permanent(e.to_string()))?.to_rgb8();
         let size = image.dimensions();
         let (produced, method) = match work_request {
@@ -171,8 +171,7 @@ pub async fn run(store: Arc<AiStore>, job: Claimed, progress: Arc<JobProgress>) 
     })
     .await
     .map_err(|e| internal("running a tool")(e.to_string()))??;
-    // Asked after the work: a model that could not run on CUDA fell back to the CPU and says so.
-    let provider = engine.provider().map(|p| p.label().to_string()).ok();
+    let provider = ran_on.provider().map(|p| p.label().to_string()).ok();
 
     let (result, description, output_size) = match produced {
         Produced::Image(image) => {

@@ -12,15 +12,29 @@ const PROMPT: &str = "Write one plain sentence of alt-text describing this photo
 #[derive(Clone)]
 pub struct Vision {
     http: reqwest::Client,
-    url: String,
+    url: reqwest::Url,
     key: Option<String>,
     model: String,
 }
 
 impl Vision {
-    pub fn new(url: String, key: Option<String>, model: String) -> anyhow::Result<Self> {
+    pub fn new(url: &str, key: Option<String>, model: String) -> anyhow::Result<Self> {
+        // Refused at start-up, not at the first caption: the privacy page names this host.
+        let url = reqwest::Url::parse(url).map_err(|error| anyhow::anyhow!("ATELIER_VISION_URL is not a URL ({error})"))?;
+        if url.host_str().is_none() {
+            anyhow::bail!("ATELIER_VISION_URL names no host");
+        }
         let http = reqwest::ClientBuilder::new().timeout(Duration::from_secs(120)).redirect(reqwest::redirect::Policy::none()).build()?;
         Ok(Self { http, url, key, model })
+    }
+
+    /// Where photos go, for the privacy page: host and port, never credentials or path.
+    pub fn destination(&self) -> String {
+        let host = self.url.host_str().unwrap_or_default();
+        match self.url.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_string(),
+        }
     }
 
     /// The provider's caption for `image` (any format Atelier stores), downscaled to 1024 px first.
@@ -49,7 +63,7 @@ impl Vision {
         });
         let mut request = self
             .http
-            .post(&self.url)
+            .post(self.url.clone())
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(serde_json::to_vec(&body)?);
         if let Some(key) = &self.key {
@@ -66,5 +80,18 @@ impl Vision {
             anyhow::bail!("the vision provider's answer had no text");
         }
         Ok(text.chars().filter(|c| !c.is_control()).take(1000).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Vision;
+
+    #[test]
+    fn the_destination_is_host_and_port_only_and_a_bad_url_is_refused_at_start() {
+        let vision = Vision::new("https://user:secret@vision.example:8443/v1/chat/completions?x=1", None, "llava".into()).unwrap();
+        assert_eq!(vision.destination(), "vision.example:8443");
+        let error = Vision::new("vision.example/v1", None, "llava".into()).err().expect("no scheme, no URL");
+        assert!(error.to_string().contains("ATELIER_VISION_URL"), "{error}");
     }
 }
