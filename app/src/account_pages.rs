@@ -236,6 +236,8 @@ pub fn AccountPage() -> impl IntoView {
     let end = ServerAction::<EndSession>::new();
     let everywhere = ServerAction::<SignOutEverywhere>::new();
     let sessions = Resource::new(move || end.version().get(), |_| list_sessions());
+    // Made here, not inside the Transition that shows them: see `ai_panel::AiPanelData`.
+    let your_data = crate::data_pages::YourDataResources::load();
     Effect::new(move |_| {
         if let Some(Ok(())) = everywhere.value().get() {
             reload_to("/");
@@ -301,7 +303,7 @@ pub fn AccountPage() -> impl IntoView {
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move { Some(me.await).map(|me| match me {
                     Ok(Some(account)) => Some(view! {
-                        <crate::data_pages::YourData confirm_with=account.email.clone().unwrap_or(account.display_name.clone())/>
+                        <crate::data_pages::YourData confirm_with=account.email.clone().unwrap_or(account.display_name.clone()) data=your_data/>
                     }),
                     _ => None,
                 }) })}
@@ -313,6 +315,9 @@ pub fn AccountPage() -> impl IntoView {
 #[component]
 pub fn AdminPage() -> impl IntoView {
     let overview = Resource::new(|| (), |_| admin_accounts());
+    // Made here, not inside the Suspense that shows them: see `ai_panel::AiPanelData`.
+    let held = crate::ai_panel::HeldData::load();
+    let audit = crate::data_pages::admin_audit_entries();
     view! {
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move { Some(overview.await).map(|overview| match overview {
@@ -345,8 +350,8 @@ pub fn AdminPage() -> impl IntoView {
                         </table>
                         <h2>"Consent records"</h2>
                         <p><a href="/admin/consent-records.csv" rel="external" download>"Export all consent records (CSV)"</a></p>
-                        <crate::ai_panel::HeldUploads/>
-                        <crate::data_pages::AdminAuditLog/>
+                        <crate::ai_panel::HeldUploads data=held/>
+                        <crate::data_pages::AdminAuditLog entries=audit/>
                     </section>
                 }.into_any(),
                 Err(_) => view! { <NotFound/> }.into_any(),

@@ -9,21 +9,52 @@ use leptos::prelude::*;
 
 use crate::ai::{cancel_job, held_photos, photo_jobs, save_result, start_tool, DecideHeld, KeepDescription};
 use crate::api::list_photos;
-use crate::model::{AiJob, Backdrop, JobState, PhotoDescription, PhotoSummary, ToolRequest, UpscaleQuality};
+use crate::error::AppError;
+use crate::model::{AiJob, Backdrop, JobState, PhotoDescription, PhotoId, PhotoSummary, ToolRequest, UpscaleQuality};
 
 /// The longest side of the mask canvas; the server scales the mask to the photo.
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 const MASK_MAX_SIDE: u32 = 1024;
 
+/// What the AI panel loads and sends, created once by the page outside any `Suspense`.
+///
+/// A `Resource` created by a component rendered inside a `Suspense` is created anew every time
+/// that boundary re-checks its children on the server; under load the re-check can keep finding
+/// new unfinished resources and never end (README, "Why pages once stalled"). So pages make
+/// their resources first and hand them down.
+#[derive(Clone, Copy)]
+pub struct AiPanelData {
+    start: Start,
+    tick: RwSignal<u32>,
+    jobs: Resource<Result<Vec<AiJob>, AppError>>,
+    /// The visitor's photos, offered as backdrops.
+    photos: Resource<Result<Vec<PhotoSummary>, AppError>>,
+}
+
+impl AiPanelData {
+    pub fn new(photo: Signal<Option<PhotoId>>) -> Self {
+        let start = Action::new(move |request: &ToolRequest| {
+            let (request, photo) = (request.clone(), photo.get_untracked());
+            async move { start_tool(photo.ok_or(AppError::NotFound)?, request).await }
+        });
+        let tick = RwSignal::new(0u32);
+        let jobs = Resource::new(
+            move || (photo.get(), start.version().get(), tick.get()),
+            |(photo, ..)| async move {
+                match photo {
+                    Some(photo) => photo_jobs(photo).await,
+                    None => Ok(Vec::new()),
+                }
+            },
+        );
+        let photos = Resource::new(|| (), |_| list_photos());
+        Self { start, tick, jobs, photos }
+    }
+}
+
 #[component]
-pub fn AiTools(photo: PhotoSummary) -> impl IntoView {
-    let photo_id = photo.id;
-    let tick = RwSignal::new(0u32);
-    let start = Action::new(move |request: &ToolRequest| {
-        let request = request.clone();
-        async move { start_tool(photo_id, request).await }
-    });
-    let jobs = Resource::new(move || (start.version().get(), tick.get()), move |_| photo_jobs(photo_id));
+pub fn AiTools(photo: PhotoSummary, data: AiPanelData) -> impl IntoView {
+    let AiPanelData { start, tick, jobs, photos } = data;
     // While a job is unfinished, ask again every 0.7 s: the bars follow the server's progress.
     // A failed answer is asked again too, more slowly, so a passing error never freezes a bar.
     Effect::new(move |_| {
@@ -51,7 +82,7 @@ pub fn AiTools(photo: PhotoSummary) -> impl IntoView {
             <h2 id="ai-tools-title">"AI tools"</h2>
             <p class="hint">"These run on this server, never elsewhere. Results are kept for 24 hours unless you save them to your gallery."</p>
             <div class="ai-tool-grid">
-                <BackgroundTool start/>
+                <BackgroundTool start photos/>
                 <UpscaleTool start/>
                 <DescribeTool start/>
             </div>
@@ -82,17 +113,16 @@ pub fn AiTools(photo: PhotoSummary) -> impl IntoView {
     .into_any()
 }
 
-type Start = Action<ToolRequest, Result<AiJob, crate::error::AppError>>;
+type Start = Action<ToolRequest, Result<AiJob, AppError>>;
 
 #[component]
-fn BackgroundTool(start: Start) -> impl IntoView {
+fn BackgroundTool(start: Start, photos: Resource<Result<Vec<PhotoSummary>, AppError>>) -> impl IntoView {
     let portrait = RwSignal::new(false);
     let backdrop_kind = RwSignal::new("transparent".to_string());
     let colour = RwSignal::new("#ffffff".to_string());
     let backdrop_photo = RwSignal::new(String::new());
     let refine = RwSignal::new(true);
     let feather = RwSignal::new(0.0f32);
-    let photos = Resource::new(|| (), |_| list_photos());
     let submit = move |_| {
         let backdrop = match backdrop_kind.get().as_str() {
             "colour" => Backdrop::Colour { hex: colour.get() },
@@ -342,11 +372,25 @@ fn DescriptionEditor(photo: crate::model::PhotoId, description: PhotoDescription
     .into_any()
 }
 
+/// The held uploads and the decisions on them, made once by the admin page outside its
+/// `Suspense` (see `AiPanelData` for why).
+#[derive(Clone, Copy)]
+pub struct HeldData {
+    decide: ServerAction<DecideHeld>,
+    held: Resource<Result<Vec<crate::model::HeldPhoto>, AppError>>,
+}
+
+impl HeldData {
+    pub fn load() -> Self {
+        let decide = ServerAction::<DecideHeld>::new();
+        Self { decide, held: Resource::new(move || decide.version().get(), |_| held_photos()) }
+    }
+}
+
 /// On the admin page: uploads moderation held, to release or delete (each decision audited).
 #[component]
-pub fn HeldUploads() -> impl IntoView {
-    let decide = ServerAction::<DecideHeld>::new();
-    let held = Resource::new(move || decide.version().get(), |_| held_photos());
+pub fn HeldUploads(data: HeldData) -> impl IntoView {
+    let HeldData { decide, held } = data;
     view! {
         <h2>"Held uploads"</h2>
         <p class="hint">"Uploads that open_nsfw scored at or above the moderation threshold. Their owners see them as held; nothing was deleted."</p>

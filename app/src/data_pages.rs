@@ -5,7 +5,8 @@ use leptos::prelude::*;
 
 use crate::account_pages::{reload_to, when};
 use crate::data::{admin_audit_log, my_audit_log, my_exports, my_usage, AdminViewWorkspace, DeleteAccount, StartExport};
-use crate::model::{AccountId, AuditEntry, JobState, UsageReport};
+use crate::error::AppError;
+use crate::model::{AccountId, AuditEntry, ExportJob, JobState, UsageReport};
 
 const TOOL_CLASSES: [&str; 4] = ["tool-a", "tool-b", "tool-c", "tool-d"];
 
@@ -74,11 +75,9 @@ fn audit_table(entries: Vec<AuditEntry>, show_ids: bool) -> impl IntoView {
 }
 
 /// Starts an export and follows it until its link is ready.
+#[cfg_attr(not(feature = "hydrate"), allow(unused_variables))]
 #[component]
-fn ExportSection() -> impl IntoView {
-    let start = ServerAction::<StartExport>::new();
-    let tick = RwSignal::new(0u32);
-    let exports = Resource::new(move || (start.version().get(), tick.get()), |_| my_exports());
+fn ExportSection(start: ServerAction<StartExport>, tick: RwSignal<u32>, exports: Resource<Result<Vec<ExportJob>, AppError>>) -> impl IntoView {
     // While a job runs, ask again every second: the bar follows the server's progress.
     Effect::new(move |_| {
         let busy = exports.get().and_then(Result::ok).is_some_and(|jobs| jobs.iter().any(|j| matches!(j.state, JobState::Queued | JobState::Running)));
@@ -141,11 +140,35 @@ fn DeleteAccountSection(confirm_with: String) -> impl IntoView {
     }
 }
 
+/// What "Your data" loads, made once by the account page outside its `Suspense`s: a resource
+/// made inside one is made again on each of its server-side re-checks (see `ai_panel::AiPanelData`).
+#[derive(Clone, Copy)]
+pub struct YourDataResources {
+    usage: Resource<Result<UsageReport, AppError>>,
+    audit: Resource<Result<Vec<AuditEntry>, AppError>>,
+    start_export: ServerAction<StartExport>,
+    tick: RwSignal<u32>,
+    exports: Resource<Result<Vec<ExportJob>, AppError>>,
+}
+
+impl YourDataResources {
+    pub fn load() -> Self {
+        let start_export = ServerAction::<StartExport>::new();
+        let tick = RwSignal::new(0u32);
+        Self {
+            usage: Resource::new(|| (), |_| my_usage()),
+            audit: Resource::new(|| (), |_| my_audit_log()),
+            start_export,
+            tick,
+            exports: Resource::new(move || (start_export.version().get(), tick.get()), |_| my_exports()),
+        }
+    }
+}
+
 /// The account page's "Your data" part; `confirm_with` is what erasure asks to be typed.
 #[component]
-pub fn YourData(confirm_with: String) -> impl IntoView {
-    let usage = Resource::new(|| (), |_| my_usage());
-    let audit = Resource::new(|| (), |_| my_audit_log());
+pub fn YourData(confirm_with: String, data: YourDataResources) -> impl IntoView {
+    let YourDataResources { usage, audit, start_export, tick, exports } = data;
     view! {
         <h2>"Usage"</h2>
         <Transition fallback=|| ()>
@@ -162,15 +185,20 @@ pub fn YourData(confirm_with: String) -> impl IntoView {
                 Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
             }) })}
         </Transition>
-        <ExportSection/>
+        <ExportSection start=start_export tick exports/>
         <DeleteAccountSection confirm_with/>
     }
 }
 
+/// On the admin page: the whole audit log, loaded by `admin_audit_entries` outside the page's
+/// `Suspense`.
+pub fn admin_audit_entries() -> Resource<Result<Vec<AuditEntry>, AppError>> {
+    Resource::new(|| (), |_| admin_audit_log())
+}
+
 /// On the admin page: the whole audit log.
 #[component]
-pub fn AdminAuditLog() -> impl IntoView {
-    let entries = Resource::new(|| (), |_| admin_audit_log());
+pub fn AdminAuditLog(entries: Resource<Result<Vec<AuditEntry>, AppError>>) -> impl IntoView {
     view! {
         <h2>"Audit log"</h2>
         <Transition fallback=|| ()>

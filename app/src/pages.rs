@@ -76,13 +76,10 @@ pub fn WorkspacePage() -> impl IntoView {
 pub fn EditorPage() -> impl IntoView {
     let params = use_params_map();
     let query = use_query_map();
-    let ids = move || {
-        let photo = params.read().get("id").and_then(|id| id.parse::<PhotoId>().ok());
-        let version = query.read().get("version").map(|id| id.parse::<VersionId>().ok());
-        (photo, version)
-    };
+    let photo_id = Signal::derive(move || params.read().get("id").and_then(|id| id.parse::<PhotoId>().ok()));
+    let version = move || query.read().get("version").map(|id| id.parse::<VersionId>().ok());
     // The photo, and the recipe to start from: a saved version's when one is named.
-    let photo = Resource::new(ids, |(photo, version)| async move {
+    let photo = Resource::new(move || (photo_id.get(), version()), |(photo, version)| async move {
         let photo = get_photo(photo.ok_or(AppError::NotFound)?).await?;
         let recipe = match version {
             None => EditRecipe::default(),
@@ -97,19 +94,21 @@ pub fn EditorPage() -> impl IntoView {
         };
         Ok((photo, recipe))
     });
+    // Made here, not inside the Suspense below: see `AiPanelData`.
+    let ai = crate::ai_panel::AiPanelData::new(photo_id);
     view! {
         <Suspense fallback=|| view! { <p>"Opening the photo…"</p> }>
-            {move || photo.get().map(|result| match result {
+            {move || Suspend::new(async move { match photo.await {
                 Ok((photo, _)) if photo.held => view! {
                     <p class="notice" role="status">"This upload is held for review by an administrator, so it cannot be opened or edited yet."</p>
                 }.into_any(),
                 Ok((photo, recipe)) => view! {
                     <Editor photo=photo.clone() initial=recipe/>
-                    <crate::ai_panel::AiTools photo/>
+                    <crate::ai_panel::AiTools photo data=ai/>
                 }.into_any(),
                 Err(AppError::NotFound) => view! { <NotFound/> }.into_any(),
                 Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
-            })}
+            } })}
         </Suspense>
     }
 }
