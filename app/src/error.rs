@@ -30,6 +30,9 @@ pub enum AppError {
     TooManyRequests(String),
     #[error("Something went wrong on our side. Please try again.")]
     Internal,
+    /// The server could not finish in time (see the server's page and server-function limits).
+    #[error("This took too long on our side. Please try again in a moment.")]
+    Unavailable,
     #[error("The request could not be completed: {0}")]
     Transport(String),
 }
@@ -46,6 +49,7 @@ impl AppError {
             AppError::Unauthorized => 401,
             AppError::TooManyRequests(_) => 429,
             AppError::Internal => 500,
+            AppError::Unavailable => 503,
         }
     }
 }

@@ -77,6 +77,11 @@ pub struct Settings {
     pub vision_url: Option<String>,
     pub vision_key: Option<String>,
     pub vision_model: String,
+    /// A page must be rendered whole within this many seconds, or it is answered 503 and its
+    /// render dropped (a stalled render then costs one error, not its memory for good).
+    pub page_timeout_secs: u64,
+    /// The same limit for a server function's answer.
+    pub server_fn_timeout_secs: u64,
 }
 
 impl Default for Settings {
@@ -117,6 +122,9 @@ impl Default for Settings {
             vision_url: None,
             vision_key: None,
             vision_model: "llava".into(),
+            page_timeout_secs: 10,
+            // Saving an edit replays it on the full-resolution original, which takes seconds.
+            server_fn_timeout_secs: 60,
         }
     }
 }
@@ -190,6 +198,8 @@ impl Settings {
             moderation_threshold => "ATELIER_MODERATION_THRESHOLD",
             max_upscale_pixels => "ATELIER_MAX_UPSCALE_PIXELS",
             vision_model => "ATELIER_VISION_MODEL",
+            page_timeout_secs => "ATELIER_PAGE_TIMEOUT_SECS",
+            server_fn_timeout_secs => "ATELIER_SERVER_FN_TIMEOUT_SECS",
         );
         macro_rules! optional_from_env {
             ($($field:ident => $name:literal),+ $(,)?) => {$(

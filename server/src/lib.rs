@@ -8,6 +8,7 @@ pub mod consent;
 pub mod crypto;
 pub mod csrf;
 pub mod db;
+pub mod deadline;
 pub mod error;
 pub mod http;
 pub mod images;
@@ -154,6 +155,7 @@ impl Application {
             wake: Arc::new(tokio::sync::Notify::new()),
         });
         let ai_workers = settings.ai_workers;
+        let limits = deadline::Limits::from_settings(&settings);
         let state = AppState { leptos_options, settings, db, photos, accounts, privacy, data: data.clone(), ai: ai.clone() };
 
         let service: Photos = state.photos.clone();
@@ -169,11 +171,14 @@ impl Application {
             provide_context(ai_service.clone());
         };
         let pages = Router::new()
-            .leptos_routes_with_context(&state, generate_route_list(App), provide_services, {
+            .leptos_routes_with_context(&state, generate_route_list(App), provide_services.clone(), {
                 let options = state.leptos_options.clone();
                 move || shell(options.clone())
             })
-            .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+            // The 404 page renders the whole shell too (account menu, consent banner): it needs
+            // the same services.
+            .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(provide_services, shell))
+            .layer(axum::middleware::from_fn_with_state(limits, deadline::enforce))
             .layer(RequestBodyLimitLayer::new(PAGE_BODY_LIMIT));
         let router = pages
             .merge(http::routes())

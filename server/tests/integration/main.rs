@@ -6,7 +6,9 @@ mod support;
 
 mod accounts;
 mod ai;
+mod concurrency;
 mod consent;
+mod deadline;
 mod lifecycle;
 mod oidc;
 mod retention;
