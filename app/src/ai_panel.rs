@@ -331,7 +331,7 @@ fn JobCard(job: AiJob, refresh: impl Fn() + Copy + Send + Sync + 'static) -> imp
                 <div class="ai-job-actions">
                     <a class="button" href=after rel="external" download>"Download"</a>
                     {match job.saved_photo_id {
-                        Some(saved) => view! { <a class="button" href=format!("/edit/{saved}")>"Saved — open it"</a> }.into_any(),
+                        Some(saved) => view! { <a class="button" href=format!("/photos/{saved}")>"Saved — open it"</a> }.into_any(),
                         None => view! { <button type="button" prop:disabled=saving on:click=move |_| { save.dispatch(()); }>"Save to gallery"</button> }.into_any(),
                     }}
                 </div>

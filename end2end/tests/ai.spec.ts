@@ -39,7 +39,13 @@ test('remove the background: live progress, before/after, then save to the galle
   expect(cornerAlpha).toBeLessThan(20);
 
   await card.getByRole('button', { name: 'Save to gallery' }).click();
-  await expect(card.getByRole('link', { name: 'Saved — open it' })).toBeVisible();
+  const saved = card.getByRole('link', { name: 'Saved — open it' });
+  await expect(saved).toBeVisible();
+  // The link opens the kept result in the editor (it once pointed at a route that did not exist).
+  await saved.click();
+  await expect(page).toHaveURL(/\/photos\/[0-9a-f-]{36}$/);
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('astronaut.png (remove background)');
+  await expect(page.getByRole('heading', { name: 'AI tools' })).toBeVisible();
   await page.goto('/gallery');
   await expect(page.locator('body')).toContainText('astronaut.png (remove background)');
 });
