@@ -12,7 +12,9 @@ use image::imageops::{self, FilterType};
 use image::{GrayImage, Luma};
 
 fn rectangle(x0: u32, y0: u32, w: u32, h: u32) -> GrayImage {
-    GrayImage::from_fn(2000, 1500, |x, y| Luma([if (x0..x0 + w).contains(&x) && (y0..y0 + h).contains(&y) { 255 } else { 0 }]))
+    GrayImage::from_fn(2000, 1500, |x, y| {
+        Luma([if (x0..x0 + w).contains(&x) && (y0..y0 + h).contains(&y) { 255 } else { 0 }])
+    })
 }
 
 fn main() {
@@ -20,7 +22,8 @@ fn main() {
     let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../end2end/fixtures/coffee.png");
     let photo = image::open(&fixture).expect("the coffee fixture").to_rgb8();
     let photo = imageops::resize(&photo, 2000, 1500, FilterType::CatmullRom);
-    let scratch = GrayImage::from_fn(2000, 1500, |x, y| Luma([if (x as i32 - 4 * y as i32 / 3).abs() <= 1 { 255 } else { 0 }]));
+    let scratch =
+        GrayImage::from_fn(2000, 1500, |x, y| Luma([if (x as i32 - 4 * y as i32 / 3).abs() <= 1 { 255 } else { 0 }]));
     let cases = [
         ("200×200 hole", rectangle(900, 650, 200, 200)),
         ("600×400 hole", rectangle(700, 500, 600, 400)),

@@ -37,7 +37,12 @@ pub const ISNET: &str = "isnet";
 pub const SELFIE: &str = "selfie";
 
 /// The subject's mask at the photo's size: 255 subject, 0 background.
-pub fn mask(engine: &Engine, image: &RgbImage, segmenter: Segmenter, progress: &dyn Progress) -> Result<GrayImage, AiError> {
+pub fn mask(
+    engine: &Engine,
+    image: &RgbImage,
+    segmenter: Segmenter,
+    progress: &dyn Progress,
+) -> Result<GrayImage, AiError> {
     progress.step(0.05)?;
     let size = image.dimensions();
     let mask = match segmenter {
@@ -45,7 +50,9 @@ pub fn mask(engine: &Engine, image: &RgbImage, segmenter: Segmenter, progress: &
             let input = nchw(&resized(image, 1024, 1024), |_, v| (f32::from(v) - 128.0) / 256.0);
             progress.step(0.15)?;
             let outputs = engine.run(ISNET, vec![input])?;
-            let out = outputs.first().ok_or_else(|| AiError::ModelInvalid { model: ISNET.into(), detail: "no output".into() })?;
+            let out = outputs
+                .first()
+                .ok_or_else(|| AiError::ModelInvalid { model: ISNET.into(), detail: "no output".into() })?;
             expect_len(ISNET, &out.data, 1024 * 1024)?;
             mask_from(&out.data[..1024 * 1024], 1024, 1024, size)
         }
@@ -53,7 +60,9 @@ pub fn mask(engine: &Engine, image: &RgbImage, segmenter: Segmenter, progress: &
             let input = nhwc(&resized(image, 256, 256), |_, v| f32::from(v) / 255.0);
             progress.step(0.15)?;
             let outputs = engine.run(SELFIE, vec![input])?;
-            let out = outputs.first().ok_or_else(|| AiError::ModelInvalid { model: SELFIE.into(), detail: "no output".into() })?;
+            let out = outputs
+                .first()
+                .ok_or_else(|| AiError::ModelInvalid { model: SELFIE.into(), detail: "no output".into() })?;
             expect_len(SELFIE, &out.data, 256 * 256)?;
             mask_from(&out.data[..256 * 256], 256, 256, size)
         }
@@ -63,7 +72,12 @@ pub fn mask(engine: &Engine, image: &RgbImage, segmenter: Segmenter, progress: &
 }
 
 /// Removes the background as `options` say; the result is RGBA for transparency, RGB otherwise.
-pub fn remove(engine: &Engine, image: &RgbImage, options: &Options, progress: &dyn Progress) -> Result<image::DynamicImage, AiError> {
+pub fn remove(
+    engine: &Engine,
+    image: &RgbImage,
+    options: &Options,
+    progress: &dyn Progress,
+) -> Result<image::DynamicImage, AiError> {
     let mut alpha = mask(engine, image, options.segmenter, progress)?;
     if options.refine {
         alpha = refine(image, &alpha, 4, 1e-3);
@@ -102,7 +116,10 @@ fn composite(image: &RgbImage, alpha: &GrayImage, backdrop: impl Fn(u32, u32) ->
 /// Scales and centre-crops `photo` to fill `width`×`height`.
 fn cover(photo: &RgbImage, width: u32, height: u32) -> RgbImage {
     let scale = (width as f32 / photo.width().max(1) as f32).max(height as f32 / photo.height().max(1) as f32);
-    let (w, h) = (((photo.width() as f32 * scale).ceil() as u32).max(width), ((photo.height() as f32 * scale).ceil() as u32).max(height));
+    let (w, h) = (
+        ((photo.width() as f32 * scale).ceil() as u32).max(width),
+        ((photo.height() as f32 * scale).ceil() as u32).max(height),
+    );
     let scaled = imageops::resize(photo, w, h, FilterType::Triangle);
     imageops::crop_imm(&scaled, (w - width) / 2, (h - height) / 2, width, height).to_image()
 }
@@ -111,7 +128,10 @@ fn cover(photo: &RgbImage, width: u32, height: u32) -> RgbImage {
 /// which tightens hair and product outlines that the model's low-resolution mask blurs.
 pub fn refine(image: &RgbImage, mask: &GrayImage, radius: u32, eps: f32) -> GrayImage {
     let (w, h) = image.dimensions();
-    let guide: Vec<f32> = image.pixels().map(|p| (0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2])) / 255.0).collect();
+    let guide: Vec<f32> = image
+        .pixels()
+        .map(|p| (0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2])) / 255.0)
+        .collect();
     let p: Vec<f32> = mask.pixels().map(|m| f32::from(m[0]) / 255.0).collect();
     let mean = |v: &[f32]| box_mean(v, w as usize, h as usize, radius as usize);
     let mean_i = mean(&guide);
@@ -120,7 +140,9 @@ pub fn refine(image: &RgbImage, mask: &GrayImage, radius: u32, eps: f32) -> Gray
     let ip: Vec<f32> = guide.iter().zip(&p).map(|(g, m)| g * m).collect();
     let corr_i = mean(&ii);
     let corr_ip = mean(&ip);
-    let a: Vec<f32> = (0..guide.len()).map(|i| (corr_ip[i] - mean_i[i] * mean_p[i]) / (corr_i[i] - mean_i[i] * mean_i[i] + eps)).collect();
+    let a: Vec<f32> = (0..guide.len())
+        .map(|i| (corr_ip[i] - mean_i[i] * mean_p[i]) / (corr_i[i] - mean_i[i] * mean_i[i] + eps))
+        .collect();
     let b: Vec<f32> = (0..guide.len()).map(|i| mean_p[i] - a[i] * mean_i[i]).collect();
     let (mean_a, mean_b) = (mean(&a), mean(&b));
     let mut out = GrayImage::new(w, h);

@@ -45,7 +45,12 @@ pub struct Description {
 
 /// Describes `image`. Detectors whose models are not installed are skipped and named in
 /// `sources`, so a partial install still yields colours and camera tags.
-pub fn describe(engine: &Engine, image: &RgbImage, camera: Option<&CameraFacts>, progress: &dyn Progress) -> Result<Description, AiError> {
+pub fn describe(
+    engine: &Engine,
+    image: &RgbImage,
+    camera: Option<&CameraFacts>,
+    progress: &dyn Progress,
+) -> Result<Description, AiError> {
     let mut description = Description::default();
     progress.step(0.05)?;
     if engine.is_installed(OBJECTS) {
@@ -75,7 +80,10 @@ pub fn describe(engine: &Engine, image: &RgbImage, camera: Option<&CameraFacts>,
 pub fn objects(engine: &Engine, image: &RgbImage) -> Result<Vec<Detection>, AiError> {
     let input = nhwc(&imageops::resize(image, 512, 512, FilterType::Triangle), |_, v| f32::from(v));
     let outputs = engine.run(OBJECTS, vec![input])?;
-    let out = outputs.iter().find(|o| o.shape.last() == Some(&6)).ok_or_else(|| AiError::ModelInvalid { model: OBJECTS.into(), detail: "no [N,6] detections output".into() })?;
+    let out = outputs
+        .iter()
+        .find(|o| o.shape.last() == Some(&6))
+        .ok_or_else(|| AiError::ModelInvalid { model: OBJECTS.into(), detail: "no [N,6] detections output".into() })?;
     let mut found: Vec<Detection> = Vec::new();
     for row in out.data.chunks_exact(6) {
         let (score, class) = (row[4], row[5]);
@@ -106,7 +114,10 @@ pub fn faces(engine: &Engine, image: &RgbImage) -> Result<Vec<[f32; 4]>, AiError
     let regressors = outputs.iter().find(|o| o.shape.last() == Some(&16));
     let logits = outputs.iter().find(|o| o.shape.last() == Some(&1));
     let (Some(regressors), Some(logits)) = (regressors, logits) else {
-        return Err(AiError::ModelInvalid { model: FACES.into(), detail: "expected [1,896,16] and [1,896,1] outputs".into() });
+        return Err(AiError::ModelInvalid {
+            model: FACES.into(),
+            detail: "expected [1,896,16] and [1,896,1] outputs".into(),
+        });
     };
     let anchors = blazeface_anchors();
     expect_len(FACES, &regressors.data, anchors.len() * 16)?;
@@ -156,7 +167,11 @@ fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
     let iy = ((a[1] + a[3]).min(b[1] + b[3]) - a[1].max(b[1])).max(0.0);
     let inter = ix * iy;
     let union = a[2] * a[3] + b[2] * b[3] - inter;
-    if union > 0.0 { inter / union } else { 0.0 }
+    if union > 0.0 {
+        inter / union
+    } else {
+        0.0
+    }
 }
 
 /// Dominant colours by k-means (k = 5) on a 64 px thumbnail, named and merged, each with its share.
@@ -176,7 +191,8 @@ pub fn dominant_colours(image: &RgbImage) -> Vec<(String, f32)> {
             *slot = (0..K).min_by(|&a, &b| distance(p, &centres[a]).total_cmp(&distance(p, &centres[b]))).unwrap_or(0);
         }
         for (k, centre) in centres.iter_mut().enumerate() {
-            let members: Vec<&[f32; 3]> = points.iter().zip(&assignment).filter(|(_, a)| **a == k).map(|(p, _)| p).collect();
+            let members: Vec<&[f32; 3]> =
+                points.iter().zip(&assignment).filter(|(_, a)| **a == k).map(|(p, _)| p).collect();
             if !members.is_empty() {
                 *centre = std::array::from_fn(|c| members.iter().map(|m| m[c]).sum::<f32>() / members.len() as f32);
             }
@@ -220,9 +236,29 @@ pub fn colour_name([r, g, b]: [f32; 3]) -> &'static str {
         60.0 * ((r - g) / chroma + 4.0)
     };
     match hue {
-        h if !(15.0..345.0).contains(&h) => if lightness > 0.7 { "pink" } else { "red" },
-        h if h < 45.0 => if lightness < 0.45 { "brown" } else if lightness > 0.75 { "beige" } else { "orange" },
-        h if h < 70.0 => if lightness < 0.35 { "brown" } else { "yellow" },
+        h if !(15.0..345.0).contains(&h) => {
+            if lightness > 0.7 {
+                "pink"
+            } else {
+                "red"
+            }
+        }
+        h if h < 45.0 => {
+            if lightness < 0.45 {
+                "brown"
+            } else if lightness > 0.75 {
+                "beige"
+            } else {
+                "orange"
+            }
+        }
+        h if h < 70.0 => {
+            if lightness < 0.35 {
+                "brown"
+            } else {
+                "yellow"
+            }
+        }
         h if h < 160.0 => "green",
         h if h < 200.0 => "teal",
         h if h < 255.0 => "blue",
@@ -304,7 +340,9 @@ fn counted(label: &str, n: usize) -> String {
         l if l.ends_with('s') || l.ends_with("sh") || l.ends_with("ch") || l.ends_with('x') => format!("{l}es"),
         l => format!("{l}s"),
     };
-    let number = ["", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"].get(n).map_or(n.to_string(), |w| w.to_string());
+    let number = ["", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+        .get(n)
+        .map_or(n.to_string(), |w| w.to_string());
     format!("{number} {plural}")
 }
 
@@ -318,14 +356,86 @@ fn list(items: &[String]) -> String {
 
 /// The COCO-80 class names, in the detectors' index order.
 pub const COCO: [&str; 80] = [
-    "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat", "traffic light", "fire hydrant",
-    "stop sign", "parking meter", "bench", "bird", "cat", "dog", "horse", "sheep", "cow", "elephant", "bear", "zebra",
-    "giraffe", "backpack", "umbrella", "handbag", "tie", "suitcase", "frisbee", "skis", "snowboard", "sports ball", "kite",
-    "baseball bat", "baseball glove", "skateboard", "surfboard", "tennis racket", "bottle", "wine glass", "cup", "fork",
-    "knife", "spoon", "bowl", "banana", "apple", "sandwich", "orange", "broccoli", "carrot", "hot dog", "pizza", "donut",
-    "cake", "chair", "couch", "potted plant", "bed", "dining table", "toilet", "tv", "laptop", "mouse", "remote",
-    "keyboard", "cell phone", "microwave", "oven", "toaster", "sink", "refrigerator", "book", "clock", "vase", "scissors",
-    "teddy bear", "hair drier", "toothbrush",
+    "person",
+    "bicycle",
+    "car",
+    "motorcycle",
+    "airplane",
+    "bus",
+    "train",
+    "truck",
+    "boat",
+    "traffic light",
+    "fire hydrant",
+    "stop sign",
+    "parking meter",
+    "bench",
+    "bird",
+    "cat",
+    "dog",
+    "horse",
+    "sheep",
+    "cow",
+    "elephant",
+    "bear",
+    "zebra",
+    "giraffe",
+    "backpack",
+    "umbrella",
+    "handbag",
+    "tie",
+    "suitcase",
+    "frisbee",
+    "skis",
+    "snowboard",
+    "sports ball",
+    "kite",
+    "baseball bat",
+    "baseball glove",
+    "skateboard",
+    "surfboard",
+    "tennis racket",
+    "bottle",
+    "wine glass",
+    "cup",
+    "fork",
+    "knife",
+    "spoon",
+    "bowl",
+    "banana",
+    "apple",
+    "sandwich",
+    "orange",
+    "broccoli",
+    "carrot",
+    "hot dog",
+    "pizza",
+    "donut",
+    "cake",
+    "chair",
+    "couch",
+    "potted plant",
+    "bed",
+    "dining table",
+    "toilet",
+    "tv",
+    "laptop",
+    "mouse",
+    "remote",
+    "keyboard",
+    "cell phone",
+    "microwave",
+    "oven",
+    "toaster",
+    "sink",
+    "refrigerator",
+    "book",
+    "clock",
+    "vase",
+    "scissors",
+    "teddy bear",
+    "hair drier",
+    "toothbrush",
 ];
 
 #[cfg(test)]
@@ -354,17 +464,26 @@ mod tests {
             colours: vec![("blue".into(), 0.5), ("white".into(), 0.3)],
             ..Default::default()
         };
-        let camera = CameraFacts { camera: Some("Canon EOS 5D".into()), taken: Some("2024-05-12".into()), ..Default::default() };
+        let camera =
+            CameraFacts { camera: Some("Canon EOS 5D".into()), taken: Some("2024-05-12".into()), ..Default::default() };
         assert_eq!(
             sentence(&description, Some(&camera)),
             "A photo of two people and an umbrella, mostly blue and white, with 2 faces visible. Taken on 2024-05-12 with a Canon EOS 5D."
         );
-        assert_eq!(tags(&description, Some(&camera)), ["person", "umbrella", "group", "blue", "white", "Canon EOS 5D", "2024"]);
+        assert_eq!(
+            tags(&description, Some(&camera)),
+            ["person", "umbrella", "group", "blue", "white", "Canon EOS 5D", "2024"]
+        );
     }
 
     #[test]
     fn dominant_colours_of_a_two_colour_image() {
-        let image = RgbImage::from_fn(40, 40, |x, _| if x < 30 { image::Rgb([20, 40, 200]) } else { image::Rgb([250, 250, 250]) });
+        let image =
+            RgbImage::from_fn(
+                40,
+                40,
+                |x, _| if x < 30 { image::Rgb([20, 40, 200]) } else { image::Rgb([250, 250, 250]) },
+            );
         let colours = dominant_colours(&image);
         assert_eq!(colours[0].0, "blue");
         assert!((colours[0].1 - 0.75).abs() < 0.08, "{colours:?}");

@@ -47,7 +47,11 @@ pub trait Progress: Sync {
     /// Reports, then returns `Err(Cancelled)` if the job was cancelled: call between steps.
     fn step(&self, fraction: f32) -> Result<(), AiError> {
         self.report(fraction.clamp(0.0, 1.0));
-        if self.cancelled() { Err(AiError::Cancelled) } else { Ok(()) }
+        if self.cancelled() {
+            Err(AiError::Cancelled)
+        } else {
+            Ok(())
+        }
     }
 }
 
@@ -58,7 +62,9 @@ pub fn encode_png(image: &image::DynamicImage) -> Result<Vec<u8>, image::ImageEr
     let mut data = Vec::new();
     let encoder = PngEncoder::new_with_quality(&mut data, CompressionType::Fast, FilterType::Adaptive);
     match image {
-        image::DynamicImage::ImageRgba8(rgba) => encoder.write_image(rgba, rgba.width(), rgba.height(), image::ExtendedColorType::Rgba8)?,
+        image::DynamicImage::ImageRgba8(rgba) => {
+            encoder.write_image(rgba, rgba.width(), rgba.height(), image::ExtendedColorType::Rgba8)?
+        }
         other => {
             let rgb = other.to_rgb8();
             encoder.write_image(&rgb, rgb.width(), rgb.height(), image::ExtendedColorType::Rgb8)?

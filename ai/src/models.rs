@@ -169,7 +169,9 @@ impl Engine {
             return Ok(session.clone());
         }
         let (environment, provider) = self.runtime()?;
-        let path = self.model_path(id).ok_or_else(|| AiError::ModelMissing { model: id.into(), path: "not in the manifest".into() })?;
+        let path = self
+            .model_path(id)
+            .ok_or_else(|| AiError::ModelMissing { model: id.into(), path: "not in the manifest".into() })?;
         if !path.is_file() {
             return Err(AiError::ModelMissing { model: id.into(), path: path.display().to_string() });
         }
@@ -179,9 +181,13 @@ impl Engine {
             self.manifest.models.iter().find(|m| m.id == id).map(|m| m.sha256.clone())
         };
         if let Some(expected) = expected {
-            let found = sha256_file(&path).map_err(|error| AiError::ModelInvalid { model: id.into(), detail: error.to_string() })?;
+            let found = sha256_file(&path)
+                .map_err(|error| AiError::ModelInvalid { model: id.into(), detail: error.to_string() })?;
             if !found.eq_ignore_ascii_case(expected.trim()) {
-                return Err(AiError::ModelInvalid { model: id.into(), detail: format!("SHA-256 {found}, expected {expected}") });
+                return Err(AiError::ModelInvalid {
+                    model: id.into(),
+                    detail: format!("SHA-256 {found}, expected {expected}"),
+                });
             }
         }
         let session = open_session(environment, &path, provider).or_else(|detail| {
@@ -207,7 +213,10 @@ impl Engine {
         let mut session = session.lock().map_err(|_| poisoned())?;
         let names: Vec<String> = session.inputs().iter().map(|outlet| outlet.name().to_string()).collect();
         if names.len() != inputs.len() {
-            return Err(AiError::ModelInvalid { model: id.into(), detail: format!("it takes {} inputs, {} expected", names.len(), inputs.len()) });
+            return Err(AiError::ModelInvalid {
+                model: id.into(),
+                detail: format!("it takes {} inputs, {} expected", names.len(), inputs.len()),
+            });
         }
         let mut values = Vec::with_capacity(inputs.len());
         for (name, (shape, data)) in names.into_iter().zip(inputs) {
@@ -228,7 +237,11 @@ impl Engine {
 /// The id the magic eraser asks for when a LaMa model is configured.
 pub const LAMA: &str = "lama";
 
-fn open_session(environment: &ort::environment::Environment, path: &Path, provider: Provider) -> Result<Session, String> {
+fn open_session(
+    environment: &ort::environment::Environment,
+    path: &Path,
+    provider: Provider,
+) -> Result<Session, String> {
     // One intra-op thread per core the process may use (ONNX Runtime's default counts physical
     // cores only).
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());

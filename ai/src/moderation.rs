@@ -22,7 +22,8 @@ pub fn nsfw_score(engine: &Engine, image: &RgbImage) -> Result<f32, AiError> {
         pixel[2] = r - MEAN_BGR[2];
     }
     let outputs = engine.run(OPEN_NSFW, vec![(shape, data)])?;
-    let out = outputs.first().ok_or_else(|| AiError::ModelInvalid { model: OPEN_NSFW.into(), detail: "no output".into() })?;
+    let out =
+        outputs.first().ok_or_else(|| AiError::ModelInvalid { model: OPEN_NSFW.into(), detail: "no output".into() })?;
     expect_len(OPEN_NSFW, &out.data, 2)?;
     Ok(out.data[1].clamp(0.0, 1.0))
 }

@@ -48,7 +48,10 @@ pub fn mask_from(values: &[f32], width: u32, height: u32, to: (u32, u32)) -> Gra
 /// error rather than an out-of-bounds read.
 pub fn expect_len(model: &str, data: &[f32], len: usize) -> Result<(), crate::AiError> {
     if data.len() < len {
-        return Err(crate::AiError::ModelInvalid { model: model.into(), detail: format!("it returned {} values, {len} expected", data.len()) });
+        return Err(crate::AiError::ModelInvalid {
+            model: model.into(),
+            detail: format!("it returned {} values, {len} expected", data.len()),
+        });
     }
     Ok(())
 }

@@ -35,7 +35,14 @@ pub fn model_id(factor: u32, quality: Quality) -> String {
 pub const TILE: u32 = 256;
 pub const MARGIN: u32 = 8;
 
-pub fn upscale(engine: &Engine, image: &RgbImage, factor: u32, quality: Quality, max_output_pixels: u64, progress: &dyn Progress) -> Result<RgbImage, AiError> {
+pub fn upscale(
+    engine: &Engine,
+    image: &RgbImage,
+    factor: u32,
+    quality: Quality,
+    max_output_pixels: u64,
+    progress: &dyn Progress,
+) -> Result<RgbImage, AiError> {
     if factor != 2 && factor != 4 {
         return Err(AiError::BadInput("Upscaling is x2 or x4.".into()));
     }
@@ -50,7 +57,8 @@ pub fn upscale(engine: &Engine, image: &RgbImage, factor: u32, quality: Quality,
     }
     let id = model_id(factor, quality);
     let mut out = RgbImage::new(w * factor, h * factor);
-    let tiles: Vec<(u32, u32)> = (0..h.div_ceil(TILE)).flat_map(|ty| (0..w.div_ceil(TILE)).map(move |tx| (tx * TILE, ty * TILE))).collect();
+    let tiles: Vec<(u32, u32)> =
+        (0..h.div_ceil(TILE)).flat_map(|ty| (0..w.div_ceil(TILE)).map(move |tx| (tx * TILE, ty * TILE))).collect();
     progress.step(0.0)?;
     for (done, &(x, y)) in tiles.iter().enumerate() {
         let (tw, th) = ((w - x).min(TILE), (h - y).min(TILE));
@@ -59,7 +67,8 @@ pub fn upscale(engine: &Engine, image: &RgbImage, factor: u32, quality: Quality,
         let (x1, y1) = ((x + tw + MARGIN).min(w), (y + th + MARGIN).min(h));
         let patch = image::imageops::crop_imm(image, x0, y0, x1 - x0, y1 - y0).to_image();
         let outputs = engine.run(&id, vec![nhwc(&patch, |_, v| f32::from(v))])?;
-        let result = outputs.first().ok_or_else(|| AiError::ModelInvalid { model: id.clone(), detail: "no output".into() })?;
+        let result =
+            outputs.first().ok_or_else(|| AiError::ModelInvalid { model: id.clone(), detail: "no output".into() })?;
         let (pw, ph) = (patch.width() * factor, patch.height() * factor);
         expect_len(&id, &result.data, (pw * ph * 3) as usize)?;
         // Keep only the tile's own area of the upscaled patch.

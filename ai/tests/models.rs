@@ -13,7 +13,8 @@ fn models_dir() -> PathBuf {
 
 fn config(models_dir: PathBuf) -> EngineConfig {
     // The server's setting for the library: the onnxruntime-gpu wheel's one runs these tests on CUDA.
-    let runtime = std::env::var_os("ATELIER_ONNXRUNTIME_LIB").map_or_else(|| self::models_dir().join("runtime/libonnxruntime.so"), PathBuf::from);
+    let runtime = std::env::var_os("ATELIER_ONNXRUNTIME_LIB")
+        .map_or_else(|| self::models_dir().join("runtime/libonnxruntime.so"), PathBuf::from);
     EngineConfig {
         manifest: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/manifest.toml"),
         runtime_lib: Some(runtime),
@@ -64,18 +65,29 @@ fn portrait_mode_finds_the_person_too() {
 fn transparent_and_coloured_backdrops() {
     let image = fixture("astronaut.png");
     let engine = engine();
-    let options = |backdrop| ai::background::Options { segmenter: ai::background::Segmenter::Objects, backdrop, refine: true, feather: 1.0 };
-    let cut = ai::background::remove(&engine, &image, &options(ai::background::Backdrop::Transparent), &Quiet).unwrap().to_rgba8();
+    let options = |backdrop| ai::background::Options {
+        segmenter: ai::background::Segmenter::Objects,
+        backdrop,
+        refine: true,
+        feather: 1.0,
+    };
+    let cut = ai::background::remove(&engine, &image, &options(ai::background::Backdrop::Transparent), &Quiet)
+        .unwrap()
+        .to_rgba8();
     assert!(cut.get_pixel(10, 10)[3] < 20, "the sky is transparent");
     assert!(cut.get_pixel(220, 130)[3] > 230, "the face is opaque");
-    let green = ai::background::remove(&engine, &image, &options(ai::background::Backdrop::Colour([0, 200, 0])), &Quiet).unwrap().to_rgb8();
+    let green =
+        ai::background::remove(&engine, &image, &options(ai::background::Backdrop::Colour([0, 200, 0])), &Quiet)
+            .unwrap()
+            .to_rgb8();
     let corner = green.get_pixel(10, 10);
     assert!(corner[1] > 180 && corner[0] < 30, "the corner is the chosen colour: {corner:?}");
     assert_eq!(green.get_pixel(220, 130), image.get_pixel(220, 130), "the subject keeps its pixels");
 }
 
 fn psnr(a: &RgbImage, b: &RgbImage) -> f64 {
-    let mse: f64 = a.as_raw().iter().zip(b.as_raw()).map(|(x, y)| (f64::from(*x) - f64::from(*y)).powi(2)).sum::<f64>() / a.as_raw().len() as f64;
+    let mse: f64 = a.as_raw().iter().zip(b.as_raw()).map(|(x, y)| (f64::from(*x) - f64::from(*y)).powi(2)).sum::<f64>()
+        / a.as_raw().len() as f64;
     10.0 * (255.0f64 * 255.0 / mse).log10()
 }
 
@@ -183,21 +195,34 @@ fn moderation_scores_a_safe_photo_low() {
 
 #[test]
 fn description_names_the_person_face_and_colours() {
-    let camera = describe::CameraFacts { camera: Some("Nikon D70".into()), taken: Some("2004-06-01".into()), ..Default::default() };
+    let camera = describe::CameraFacts {
+        camera: Some("Nikon D70".into()),
+        taken: Some("2004-06-01".into()),
+        ..Default::default()
+    };
     let found = describe::describe(&engine(), &fixture("astronaut.png"), Some(&camera), &Quiet).unwrap();
     assert!(found.objects.iter().any(|d| d.label == "person"), "{:?}", found.objects);
     assert_eq!(found.faces, 1);
-    assert!(found.tags.contains(&"person".to_string()) && found.tags.contains(&"portrait".to_string()), "{:?}", found.tags);
+    assert!(
+        found.tags.contains(&"person".to_string()) && found.tags.contains(&"portrait".to_string()),
+        "{:?}",
+        found.tags
+    );
     assert!(!found.colours.is_empty());
     assert!(found.alt_text.starts_with("A photo of a person"), "{}", found.alt_text);
-    assert!(found.alt_text.contains("with one face visible") && found.alt_text.contains("Nikon D70"), "{}", found.alt_text);
+    assert!(
+        found.alt_text.contains("with one face visible") && found.alt_text.contains("Nikon D70"),
+        "{}",
+        found.alt_text
+    );
 }
 
 #[test]
 fn a_missing_model_names_the_install_command() {
     let empty = tempfile::tempdir().unwrap();
     let engine = Engine::new(config(empty.path().to_path_buf())).unwrap();
-    let error = ai::background::mask(&engine, &fixture("chelsea.png"), ai::background::Segmenter::Objects, &Quiet).unwrap_err();
+    let error =
+        ai::background::mask(&engine, &fixture("chelsea.png"), ai::background::Segmenter::Objects, &Quiet).unwrap_err();
     assert!(matches!(error, AiError::ModelMissing { .. }), "{error}");
     assert!(error.to_string().contains("scripts/install-models"), "{error}");
 }
@@ -248,6 +273,8 @@ fn cancelling_stops_a_tiled_upscale() {
         }
     }
     let image = fixture("astronaut.png");
-    let error = upscale::upscale(&engine(), &image, 2, upscale::Quality::Fast, 100_000_000, &CancelAfter(Default::default())).unwrap_err();
+    let error =
+        upscale::upscale(&engine(), &image, 2, upscale::Quality::Fast, 100_000_000, &CancelAfter(Default::default()))
+            .unwrap_err();
     assert!(matches!(error, AiError::Cancelled));
 }

@@ -28,6 +28,8 @@ fn an_unreadable_manifest_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let manifest = dir.path().join("manifest.toml");
     std::fs::write(&manifest, "[runtime]\nthis is not toml = = \n").unwrap();
-    let error = Engine::new(EngineConfig { models_dir: dir.path().into(), manifest, runtime_lib: None, lama: None }).err().unwrap();
+    let error = Engine::new(EngineConfig { models_dir: dir.path().into(), manifest, runtime_lib: None, lama: None })
+        .err()
+        .unwrap();
     assert!(error.to_string().contains("manifest"), "{error}");
 }

@@ -5,8 +5,8 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use crate::auth::{
-    admin_accounts, current_account, list_sessions, sign_in_providers, ChangePassword, EndSession, RequestPasswordReset,
-    ResetPassword, SignIn, SignOut, SignOutEverywhere, SignUp, VerifyEmail,
+    admin_accounts, current_account, list_sessions, sign_in_providers, ChangePassword, EndSession,
+    RequestPasswordReset, ResetPassword, SignIn, SignOut, SignOutEverywhere, SignUp, VerifyEmail,
 };
 use crate::error::AppError;
 use crate::model::Role;

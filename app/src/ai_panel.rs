@@ -72,7 +72,9 @@ pub fn AiTools(photo: PhotoSummary, data: AiPanelData) -> impl IntoView {
     // progress tick of another job) replaces what the person is editing.
     let description = Memo::new(move |_| {
         jobs.get().and_then(Result::ok).and_then(|list| {
-            list.into_iter().find(|j| j.state == JobState::Done && j.description.is_some()).and_then(|j| j.description.map(|d| (j.id, j.photo_id, d)))
+            list.into_iter()
+                .find(|j| j.state == JobState::Done && j.description.is_some())
+                .and_then(|j| j.description.map(|d| (j.id, j.photo_id, d)))
         })
     });
     let refresh = move || tick.update(|n| *n += 1);
@@ -132,7 +134,12 @@ fn BackgroundTool(start: Start, photos: Resource<Result<Vec<PhotoSummary>, AppEr
             },
             _ => Backdrop::Transparent,
         };
-        start.dispatch(ToolRequest::RemoveBackground { portrait: portrait.get(), backdrop, refine: refine.get(), feather: feather.get() });
+        start.dispatch(ToolRequest::RemoveBackground {
+            portrait: portrait.get(),
+            backdrop,
+            refine: refine.get(),
+            feather: feather.get(),
+        });
     };
     view! {
         <fieldset class="ai-tool">
@@ -228,7 +235,10 @@ fn EraserTool(start: Start, photo: PhotoSummary) -> impl IntoView {
     let message = RwSignal::new(None::<String>);
     let (width, height) = {
         let scale = (f64::from(MASK_MAX_SIDE) / f64::from(photo.width.max(photo.height).max(1))).min(1.0);
-        (((f64::from(photo.width) * scale).round() as u32).max(1), ((f64::from(photo.height) * scale).round() as u32).max(1))
+        (
+            ((f64::from(photo.width) * scale).round() as u32).max(1),
+            ((f64::from(photo.height) * scale).round() as u32).max(1),
+        )
     };
     let paint = move |_event: leptos::ev::PointerEvent| {
         #[cfg(feature = "hydrate")]

@@ -60,10 +60,9 @@ pub(crate) mod context {
     /// Answers an error with the status it names rather than a blanket 500.
     pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
         if let Err(error) = &result {
-            if let (Some(response), Ok(status)) = (
-                use_context::<leptos_axum::ResponseOptions>(),
-                http::StatusCode::from_u16(error.status()),
-            ) {
+            if let (Some(response), Ok(status)) =
+                (use_context::<leptos_axum::ResponseOptions>(), http::StatusCode::from_u16(error.status()))
+            {
                 response.set_status(status);
             }
         }
@@ -75,20 +74,26 @@ pub(crate) mod context {
 /// all land in the same one.
 #[server(endpoint = "workspace/open")]
 pub async fn open_workspace() -> Result<(), AppError> {
-    context::respond(async {
-        let photos = context::photos()?;
-        crate::services::ensure_session_owner(&context::session().await?, photos.as_ref()).await.map(|_| ())
-    }.await)
+    context::respond(
+        async {
+            let photos = context::photos()?;
+            crate::services::ensure_session_owner(&context::session().await?, photos.as_ref()).await.map(|_| ())
+        }
+        .await,
+    )
 }
 
 #[server(endpoint = "photos/list")]
 pub async fn list_photos() -> Result<Vec<PhotoSummary>, AppError> {
-    context::respond(async {
-        match context::owner().await? {
-            Some(owner) => context::photos()?.list_photos(owner).await,
-            None => Ok(Vec::new()),
+    context::respond(
+        async {
+            match context::owner().await? {
+                Some(owner) => context::photos()?.list_photos(owner).await,
+                None => Ok(Vec::new()),
+            }
         }
-    }.await)
+        .await,
+    )
 }
 
 #[server(endpoint = "photos/get")]
@@ -108,12 +113,15 @@ pub async fn get_version(id: VersionId) -> Result<GalleryItem, AppError> {
 
 #[server(endpoint = "gallery/list")]
 pub async fn list_gallery() -> Result<Vec<GalleryItem>, AppError> {
-    context::respond(async {
-        match context::owner().await? {
-            Some(owner) => context::photos()?.gallery(owner).await,
-            None => Ok(Vec::new()),
+    context::respond(
+        async {
+            match context::owner().await? {
+                Some(owner) => context::photos()?.gallery(owner).await,
+                None => Ok(Vec::new()),
+            }
         }
-    }.await)
+        .await,
+    )
 }
 
 #[server(endpoint = "gallery/delete")]

@@ -26,7 +26,9 @@ mod context {
 /// Runs `work` with the account service and this request's session, answering errors with
 /// their own status.
 #[cfg(feature = "ssr")]
-async fn with_accounts<T, Fut>(work: impl FnOnce(crate::services::Accounts, tower_sessions::Session) -> Fut) -> Result<T, AppError>
+async fn with_accounts<T, Fut>(
+    work: impl FnOnce(crate::services::Accounts, tower_sessions::Session) -> Fut,
+) -> Result<T, AppError>
 where
     Fut: std::future::Future<Output = Result<T, AppError>>,
 {
@@ -45,7 +47,8 @@ pub async fn sign_in_providers() -> Result<Vec<Provider>, AppError> {
 
 #[server(endpoint = "auth/signup")]
 pub async fn sign_up(email: String, password: String, display_name: String) -> Result<(), AppError> {
-    with_accounts(|accounts, session| async move { accounts.sign_up(&session, email, password, display_name).await }).await
+    with_accounts(|accounts, session| async move { accounts.sign_up(&session, email, password, display_name).await })
+        .await
 }
 
 #[server(endpoint = "auth/verify")]

@@ -52,7 +52,13 @@ pub async fn load_preview(url: &str, max_side: u32) -> Result<(Source, f64), Str
     canvas.set_height(preview_height);
     let context = context_2d(&canvas)?;
     context
-        .draw_image_with_html_image_element_and_dw_and_dh(&image, 0.0, 0.0, f64::from(preview_width), f64::from(preview_height))
+        .draw_image_with_html_image_element_and_dw_and_dh(
+            &image,
+            0.0,
+            0.0,
+            f64::from(preview_width),
+            f64::from(preview_height),
+        )
         .map_err(js_message)?;
     let data = context
         .get_image_data(0.0, 0.0, f64::from(preview_width), f64::from(preview_height))
@@ -100,7 +106,8 @@ impl EditorWorker {
         let worker = Worker::new_with_options(WORKER_URL, &options).map_err(js_message)?;
         let on_reply = std::rc::Rc::new(on_reply);
         let replies = on_reply.clone();
-        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| replies(read_reply(&event.data())));
+        let on_message =
+            Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| replies(read_reply(&event.data())));
         let on_error = Closure::<dyn FnMut(Event)>::new(move |_| {
             on_reply(Err((0, "The editor's image engine could not start; reload the page to try again.".into())))
         });
@@ -144,7 +151,8 @@ fn field(object: &JsValue, key: &str) -> JsValue {
 fn image_data(frame: &JsValue) -> Result<ImageData, String> {
     let width = field(frame, "width").as_f64().ok_or("the worker sent no width")? as u32;
     let height = field(frame, "height").as_f64().ok_or("the worker sent no height")? as u32;
-    let pixels: js_sys::Uint8ClampedArray = field(frame, "pixels").dyn_into().map_err(|_| "the worker sent no pixels")?;
+    let pixels: js_sys::Uint8ClampedArray =
+        field(frame, "pixels").dyn_into().map_err(|_| "the worker sent no pixels")?;
     ImageData::new_with_js_u8_clamped_array_and_sh(&pixels, width, height).map_err(js_message)
 }
 
@@ -230,7 +238,8 @@ pub mod mask {
     /// nothing is painted.
     pub fn data_url(canvas: &HtmlCanvasElement) -> Result<Option<String>, String> {
         let (width, height) = (canvas.width(), canvas.height());
-        let painted = context_2d(canvas)?.get_image_data(0.0, 0.0, f64::from(width), f64::from(height)).map_err(js_message)?;
+        let painted =
+            context_2d(canvas)?.get_image_data(0.0, 0.0, f64::from(width), f64::from(height)).map_err(js_message)?;
         let mut pixels = painted.data().0;
         let mut any = false;
         for pixel in pixels.chunks_exact_mut(4) {
@@ -245,7 +254,8 @@ pub mod mask {
         let out = new_canvas()?;
         out.set_width(width);
         out.set_height(height);
-        let image = ImageData::new_with_u8_clamped_array_and_sh(wasm_bindgen::Clamped(&pixels), width, height).map_err(js_message)?;
+        let image = ImageData::new_with_u8_clamped_array_and_sh(wasm_bindgen::Clamped(&pixels), width, height)
+            .map_err(js_message)?;
         context_2d(&out)?.put_image_data(&image, 0.0, 0.0).map_err(js_message)?;
         out.to_data_url_with_type("image/png").map(Some).map_err(js_message)
     }

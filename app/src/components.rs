@@ -90,8 +90,7 @@ pub fn Dropzone(#[prop(into)] on_uploaded: Callback<()>) -> impl IntoView {
         #[cfg(feature = "hydrate")]
         {
             use wasm_bindgen::JsCast;
-            let input: Option<web_sys::HtmlInputElement> =
-                _event.target().and_then(|target| target.dyn_into().ok());
+            let input: Option<web_sys::HtmlInputElement> = _event.target().and_then(|target| target.dyn_into().ok());
             if let Some(input) = input {
                 if let Some(files) = input.files() {
                     start(files);

@@ -20,7 +20,8 @@ pub enum Category {
 }
 
 impl Category {
-    pub const ALL: [Category; 4] = [Category::Necessary, Category::Preferences, Category::Analytics, Category::Marketing];
+    pub const ALL: [Category; 4] =
+        [Category::Necessary, Category::Preferences, Category::Analytics, Category::Marketing];
 
     pub fn key(self) -> &'static str {
         match self {
@@ -115,7 +116,9 @@ impl Choices {
 
     /// Whether going from `self` to `next` takes back anything given.
     pub fn withdrawn_by(&self, next: &Choices) -> bool {
-        (self.preferences && !next.preferences) || (self.analytics && !next.analytics) || (self.marketing && !next.marketing)
+        (self.preferences && !next.preferences)
+            || (self.analytics && !next.analytics)
+            || (self.marketing && !next.marketing)
     }
 }
 
@@ -131,7 +134,14 @@ impl ConsentCookie {
     pub fn encode(&self) -> String {
         let flag = |on: bool| if on { '1' } else { '0' };
         let Choices { preferences, analytics, marketing } = self.choices;
-        format!("{}.{}.{}{}{}", self.consent_id, self.policy_version, flag(preferences), flag(analytics), flag(marketing))
+        format!(
+            "{}.{}.{}{}{}",
+            self.consent_id,
+            self.policy_version,
+            flag(preferences),
+            flag(analytics),
+            flag(marketing)
+        )
     }
 
     /// `None` for anything malformed: then the visitor is simply asked again.
@@ -141,7 +151,8 @@ impl ConsentCookie {
         if parts.next().is_some() || id.len() != 32 || !id.chars().all(|c| c.is_ascii_hexdigit()) {
             return None;
         }
-        let flags: Vec<bool> = flags.chars().map(|c| (c == '1').then_some(true).or((c == '0').then_some(false))).collect::<Option<_>>()?;
+        let flags: Vec<bool> =
+            flags.chars().map(|c| (c == '1').then_some(true).or((c == '0').then_some(false))).collect::<Option<_>>()?;
         let [preferences, analytics, marketing] = flags[..] else { return None };
         Some(ConsentCookie {
             consent_id: id.to_string(),
@@ -153,7 +164,11 @@ impl ConsentCookie {
 
 /// The value of cookie `name` in a `Cookie` request header.
 pub fn cookie_value(header: &str, name: &str) -> Option<String> {
-    header.split(';').filter_map(|pair| pair.trim().split_once('=')).find(|(key, _)| *key == name).map(|(_, value)| value.to_string())
+    header
+        .split(';')
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.to_string())
 }
 
 /// What the pages need to know about consent for this request.
@@ -206,10 +221,21 @@ mod tests {
 
     #[test]
     fn the_consent_cookie_round_trips_and_nonsense_is_refused() {
-        let cookie = ConsentCookie { consent_id: "0123456789abcdef0123456789abcdef".into(), policy_version: 3, choices: Choices { preferences: false, analytics: true, marketing: false } };
+        let cookie = ConsentCookie {
+            consent_id: "0123456789abcdef0123456789abcdef".into(),
+            policy_version: 3,
+            choices: Choices { preferences: false, analytics: true, marketing: false },
+        };
         assert_eq!(cookie.encode(), "0123456789abcdef0123456789abcdef.3.010");
         assert_eq!(ConsentCookie::parse(&cookie.encode()), Some(cookie));
-        for bad in ["", "x.1.000", "0123456789abcdef0123456789abcdef.1.01", "0123456789abcdef0123456789abcdef.v.000", "0123456789abcdef0123456789abcdef.1.012", "0123456789abcdef0123456789abcdef.1.000.9"] {
+        for bad in [
+            "",
+            "x.1.000",
+            "0123456789abcdef0123456789abcdef.1.01",
+            "0123456789abcdef0123456789abcdef.v.000",
+            "0123456789abcdef0123456789abcdef.1.012",
+            "0123456789abcdef0123456789abcdef.1.000.9",
+        ] {
             assert_eq!(ConsentCookie::parse(bad), None, "{bad}");
         }
     }

@@ -7,7 +7,9 @@ use crate::error::AppError;
 use crate::model::{AccountId, AdminWorkspaceView, AuditEntry, ExportJob, UsageReport};
 
 #[cfg(feature = "ssr")]
-async fn with_data<T, Fut>(work: impl FnOnce(crate::services::Data, tower_sessions::Session) -> Fut) -> Result<T, AppError>
+async fn with_data<T, Fut>(
+    work: impl FnOnce(crate::services::Data, tower_sessions::Session) -> Fut,
+) -> Result<T, AppError>
 where
     Fut: std::future::Future<Output = Result<T, AppError>>,
 {

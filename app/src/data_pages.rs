@@ -4,7 +4,9 @@
 use leptos::prelude::*;
 
 use crate::account_pages::{reload_to, when};
-use crate::data::{admin_audit_log, my_audit_log, my_exports, my_usage, AdminViewWorkspace, DeleteAccount, StartExport};
+use crate::data::{
+    admin_audit_log, my_audit_log, my_exports, my_usage, AdminViewWorkspace, DeleteAccount, StartExport,
+};
 use crate::error::AppError;
 use crate::model::{AccountId, AuditEntry, ExportJob, JobState, UsageReport};
 
@@ -77,10 +79,17 @@ fn audit_table(entries: Vec<AuditEntry>, show_ids: bool) -> impl IntoView {
 /// Starts an export and follows it until its link is ready.
 #[cfg_attr(not(feature = "hydrate"), allow(unused_variables))]
 #[component]
-fn ExportSection(start: ServerAction<StartExport>, tick: RwSignal<u32>, exports: Resource<Result<Vec<ExportJob>, AppError>>) -> impl IntoView {
+fn ExportSection(
+    start: ServerAction<StartExport>,
+    tick: RwSignal<u32>,
+    exports: Resource<Result<Vec<ExportJob>, AppError>>,
+) -> impl IntoView {
     // While a job runs, ask again every second: the bar follows the server's progress.
     Effect::new(move |_| {
-        let busy = exports.get().and_then(Result::ok).is_some_and(|jobs| jobs.iter().any(|j| matches!(j.state, JobState::Queued | JobState::Running)));
+        let busy = exports
+            .get()
+            .and_then(Result::ok)
+            .is_some_and(|jobs| jobs.iter().any(|j| matches!(j.state, JobState::Queued | JobState::Running)));
         if busy {
             #[cfg(feature = "hydrate")]
             set_timeout(move || tick.update(|n| *n += 1), std::time::Duration::from_millis(800));

@@ -60,10 +60,18 @@ const SLIDERS: &[Slider] = &[
     Slider { label: "Contrast", min: -100, max: 100, neutral: 0, op: |v| EditOp::Contrast { amount: v as i16 } },
     Slider { label: "Saturation", min: -100, max: 100, neutral: 0, op: |v| EditOp::Saturation { amount: v as i16 } },
     Slider { label: "Hue", min: -180, max: 180, neutral: 0, op: |v| EditOp::Hue { degrees: v as i16 } },
-    Slider { label: "Exposure (gamma ×100)", min: 20, max: 300, neutral: 100, op: |v| EditOp::Gamma { value: v as f32 / 100.0 } },
+    Slider {
+        label: "Exposure (gamma ×100)",
+        min: 20,
+        max: 300,
+        neutral: 100,
+        op: |v| EditOp::Gamma { value: v as f32 / 100.0 },
+    },
     Slider { label: "Blur", min: 0, max: 30, neutral: 0, op: |v| EditOp::Blur { radius: v as u16 } },
     Slider { label: "Vignette", min: 0, max: 100, neutral: 0, op: |v| EditOp::Vignette { strength: v as u8 } },
-    Slider { label: "Straighten (°)", min: -45, max: 45, neutral: 0, op: |v| EditOp::Straighten { degrees: v as f32 } },
+    Slider {
+        label: "Straighten (°)", min: -45, max: 45, neutral: 0, op: |v| EditOp::Straighten { degrees: v as f32 }
+    },
 ];
 
 #[component]

@@ -39,7 +39,9 @@ fn theme() -> &'static str {
         let cookies = use_context::<http::request::Parts>()
             .and_then(|parts| parts.headers.get(http::header::COOKIE).and_then(|v| v.to_str().ok()).map(str::to_string))
             .unwrap_or_default();
-        let allowed = cookie_value(&cookies, CONSENT_COOKIE).and_then(|v| ConsentCookie::parse(&v)).is_some_and(|c| c.choices.allows_cookie(THEME_COOKIE));
+        let allowed = cookie_value(&cookies, CONSENT_COOKIE)
+            .and_then(|v| ConsentCookie::parse(&v))
+            .is_some_and(|c| c.choices.allows_cookie(THEME_COOKIE));
         if allowed && cookie_value(&cookies, THEME_COOKIE).as_deref() == Some("dark") {
             return "dark";
         }

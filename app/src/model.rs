@@ -216,7 +216,9 @@ impl JobState {
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        [JobState::Queued, JobState::Running, JobState::Done, JobState::Failed, JobState::Cancelled].into_iter().find(|s| s.as_str() == text)
+        [JobState::Queued, JobState::Running, JobState::Done, JobState::Failed, JobState::Cancelled]
+            .into_iter()
+            .find(|s| s.as_str() == text)
     }
 
     pub fn is_finished(self) -> bool {
@@ -238,7 +240,10 @@ pub enum ToolRequest {
         /// Soft edge in pixels.
         feather: f32,
     },
-    Upscale { factor: u32, quality: UpscaleQuality },
+    Upscale {
+        factor: u32,
+        quality: UpscaleQuality,
+    },
     /// `mask` is a PNG data URL painted over the photo (white = erase); any size, it is scaled.
     Erase {
         #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -274,9 +279,13 @@ impl ToolRequest {
 pub enum Backdrop {
     Transparent,
     /// `#rrggbb`.
-    Colour { hex: String },
+    Colour {
+        hex: String,
+    },
     /// Another photo of the same workspace, scaled to cover.
-    Photo { id: PhotoId },
+    Photo {
+        id: PhotoId,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

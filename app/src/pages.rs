@@ -5,8 +5,8 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::{get_photo, get_version, list_gallery, list_photos};
 use crate::components::Dropzone;
-use crate::error::AppError;
 use crate::editor::Editor;
+use crate::error::AppError;
 use crate::model::{PhotoId, VersionId};
 use crate::recipe::EditRecipe;
 
@@ -79,21 +79,24 @@ pub fn EditorPage() -> impl IntoView {
     let photo_id = Signal::derive(move || params.read().get("id").and_then(|id| id.parse::<PhotoId>().ok()));
     let version = move || query.read().get("version").map(|id| id.parse::<VersionId>().ok());
     // The photo, and the recipe to start from: a saved version's when one is named.
-    let photo = Resource::new(move || (photo_id.get(), version()), |(photo, version)| async move {
-        let photo = get_photo(photo.ok_or(AppError::NotFound)?).await?;
-        let recipe = match version {
-            None => EditRecipe::default(),
-            Some(Some(version)) => {
-                let item = get_version(version).await?;
-                if item.photo_id != photo.id {
-                    return Err(AppError::NotFound);
+    let photo = Resource::new(
+        move || (photo_id.get(), version()),
+        |(photo, version)| async move {
+            let photo = get_photo(photo.ok_or(AppError::NotFound)?).await?;
+            let recipe = match version {
+                None => EditRecipe::default(),
+                Some(Some(version)) => {
+                    let item = get_version(version).await?;
+                    if item.photo_id != photo.id {
+                        return Err(AppError::NotFound);
+                    }
+                    item.recipe
                 }
-                item.recipe
-            }
-            Some(None) => return Err(AppError::NotFound),
-        };
-        Ok((photo, recipe))
-    });
+                Some(None) => return Err(AppError::NotFound),
+            };
+            Ok((photo, recipe))
+        },
+    );
     // Made here, not inside the Suspense below: see `AiPanelData`.
     let ai = crate::ai_panel::AiPanelData::new(photo_id);
     view! {

@@ -6,7 +6,9 @@ use async_trait::async_trait;
 use tower_sessions::Session;
 
 use crate::error::AppError;
-use crate::model::{Account, AdminOverview, GalleryItem, OwnerId, PhotoId, PhotoSummary, Provider, SessionInfo, VersionId};
+use crate::model::{
+    Account, AdminOverview, GalleryItem, OwnerId, PhotoId, PhotoSummary, Provider, SessionInfo, VersionId,
+};
 use crate::recipe::EditRecipe;
 
 #[async_trait]
@@ -39,17 +41,35 @@ pub trait AccountService: Send + Sync + 'static {
     async fn current(&self, session: &Session) -> Result<Option<Account>, AppError>;
     /// Answers the same whether or not the address already has an account (which is told by
     /// e-mail instead), so the form cannot be used to find out who has one.
-    async fn sign_up(&self, session: &Session, email: String, password: String, display_name: String) -> Result<(), AppError>;
+    async fn sign_up(
+        &self,
+        session: &Session,
+        email: String,
+        password: String,
+        display_name: String,
+    ) -> Result<(), AppError>;
     /// Follows the link from the sign-up e-mail: verifies the address and signs in.
     async fn verify_email(&self, session: &Session, token: String, device: String) -> Result<Account, AppError>;
-    async fn sign_in(&self, session: &Session, email: String, password: String, device: String) -> Result<Account, AppError>;
+    async fn sign_in(
+        &self,
+        session: &Session,
+        email: String,
+        password: String,
+        device: String,
+    ) -> Result<Account, AppError>;
     async fn sign_out(&self, session: &Session) -> Result<(), AppError>;
     /// Ends every session of the account, this one included.
     async fn sign_out_everywhere(&self, session: &Session) -> Result<(), AppError>;
     async fn change_password(&self, session: &Session, current: String, new: String) -> Result<(), AppError>;
     /// Sends a reset link when the address has an account; answers the same either way.
     async fn request_password_reset(&self, email: String) -> Result<(), AppError>;
-    async fn reset_password(&self, session: &Session, token: String, new: String, device: String) -> Result<Account, AppError>;
+    async fn reset_password(
+        &self,
+        session: &Session,
+        token: String,
+        new: String,
+        device: String,
+    ) -> Result<Account, AppError>;
     async fn sessions(&self, session: &Session) -> Result<Vec<SessionInfo>, AppError>;
     async fn end_session(&self, session: &Session, handle: String) -> Result<(), AppError>;
     /// Admins only; anyone else gets `NotFound`, as if the page did not exist.
@@ -64,7 +84,11 @@ pub trait PrivacyService: Send + Sync + 'static {
     fn policy_version(&self) -> u32;
     fn facts(&self) -> crate::consent::PolicyFacts;
     /// The records of this consent id and of this account, newest first.
-    async fn consent_history(&self, consent_id: Option<String>, account: Option<crate::model::AccountId>) -> Result<Vec<crate::consent::ConsentRecord>, AppError>;
+    async fn consent_history(
+        &self,
+        consent_id: Option<String>,
+        account: Option<crate::model::AccountId>,
+    ) -> Result<Vec<crate::consent::ConsentRecord>, AppError>;
 }
 
 pub type Privacy = Arc<dyn PrivacyService>;
@@ -101,14 +125,24 @@ pub type Data = Arc<dyn DataService>;
 #[async_trait]
 pub trait AiService: Send + Sync + 'static {
     /// Queues `request` on one of the session's photos.
-    async fn start(&self, session: &Session, photo: PhotoId, request: crate::model::ToolRequest) -> Result<crate::model::AiJob, AppError>;
+    async fn start(
+        &self,
+        session: &Session,
+        photo: PhotoId,
+        request: crate::model::ToolRequest,
+    ) -> Result<crate::model::AiJob, AppError>;
     /// The session's jobs on a photo, newest first, with fresh signed links.
     async fn jobs(&self, session: &Session, photo: PhotoId) -> Result<Vec<crate::model::AiJob>, AppError>;
     async fn cancel(&self, session: &Session, job: crate::model::JobId) -> Result<(), AppError>;
     /// Keeps a finished image result: a new photo in the workspace, saved to the gallery.
     async fn save_result(&self, session: &Session, job: crate::model::JobId) -> Result<PhotoSummary, AppError>;
     /// Keeps tags and alt-text (as proposed or as the person edited them) on the photo.
-    async fn keep_description(&self, session: &Session, photo: PhotoId, description: crate::model::PhotoDescription) -> Result<PhotoSummary, AppError>;
+    async fn keep_description(
+        &self,
+        session: &Session,
+        photo: PhotoId,
+        description: crate::model::PhotoDescription,
+    ) -> Result<PhotoSummary, AppError>;
     /// Admins only: uploads moderation held.
     async fn held_photos(&self, session: &Session) -> Result<Vec<crate::model::HeldPhoto>, AppError>;
     /// Admins only: release a held upload to its owner, or delete it.
@@ -140,14 +174,27 @@ pub async fn ensure_session_owner(session: &Session, photos: &dyn PhotoService) 
 
 /// A short description of the browser for the session list ("Chrome on Linux").
 pub fn describe_device(user_agent: &str) -> String {
-    let browser = [("Edg/", "Edge"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"), ("Chromium/", "Chromium"), ("Safari/", "Safari")]
-        .iter()
-        .find(|(marker, _)| user_agent.contains(marker))
-        .map_or("A browser", |(_, name)| name);
-    let system = [("Android", "Android"), ("iPhone", "iOS"), ("iPad", "iPadOS"), ("Windows", "Windows"), ("Mac OS", "macOS"), ("Linux", "Linux")]
-        .iter()
-        .find(|(marker, _)| user_agent.contains(marker))
-        .map(|(_, name)| *name);
+    let browser = [
+        ("Edg/", "Edge"),
+        ("Firefox/", "Firefox"),
+        ("Chrome/", "Chrome"),
+        ("Chromium/", "Chromium"),
+        ("Safari/", "Safari"),
+    ]
+    .iter()
+    .find(|(marker, _)| user_agent.contains(marker))
+    .map_or("A browser", |(_, name)| name);
+    let system = [
+        ("Android", "Android"),
+        ("iPhone", "iOS"),
+        ("iPad", "iPadOS"),
+        ("Windows", "Windows"),
+        ("Mac OS", "macOS"),
+        ("Linux", "Linux"),
+    ]
+    .iter()
+    .find(|(marker, _)| user_agent.contains(marker))
+    .map(|(_, name)| *name);
     match system {
         Some(system) => format!("{browser} on {system}"),
         None => browser.to_string(),

@@ -17,7 +17,12 @@ pub struct Frame {
 
 impl Frame {
     fn new(name: &str, image: PhotonImage) -> Frame {
-        Frame { name: name.to_string(), width: image.get_width(), height: image.get_height(), pixels: image.get_raw_pixels() }
+        Frame {
+            name: name.to_string(),
+            width: image.get_width(),
+            height: image.get_height(),
+            pixels: image.get_raw_pixels(),
+        }
     }
 }
 
@@ -42,9 +47,8 @@ pub fn filter_thumbnails(width: u32, height: u32, pixels: Vec<u8>, side: u32) ->
     let source = image(width, height, pixels)?;
     let scale = f64::from(side) / f64::from(width.max(height).max(1));
     let fit = |length: u32| ((f64::from(length) * scale).round() as u32).max(1);
-    let small = EditOp::Resize { width: fit(width), height: fit(height) }
-        .apply(source)
-        .map_err(|error| error.to_string())?;
+    let small =
+        EditOp::Resize { width: fit(width), height: fit(height) }.apply(source).map_err(|error| error.to_string())?;
     Filter::ALL
         .iter()
         .map(|&name| {

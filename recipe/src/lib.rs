@@ -30,32 +30,60 @@ pub struct EditRecipe {
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum EditOp {
     /// Keep the rectangle whose top-left corner is (`x`, `y`).
-    Crop { x: u32, y: u32, width: u32, height: u32 },
+    Crop {
+        x: u32,
+        y: u32,
+        width: u32,
+        height: u32,
+    },
     /// Clockwise quarter turns: 1 = 90°, 2 = 180°, 3 = 270°.
-    Rotate { quarter_turns: u8 },
+    Rotate {
+        quarter_turns: u8,
+    },
     /// Clockwise, -45° to 45°; the canvas grows to hold the turned image.
-    Straighten { degrees: f32 },
+    Straighten {
+        degrees: f32,
+    },
     FlipHorizontal,
     FlipVertical,
     /// Lanczos resampling to exactly `width` × `height`.
-    Resize { width: u32, height: u32 },
+    Resize {
+        width: u32,
+        height: u32,
+    },
     Grayscale,
     /// Added to every colour channel, -255..=255.
-    Brightness { amount: i16 },
+    Brightness {
+        amount: i16,
+    },
     /// -100..=100.
-    Contrast { amount: i16 },
+    Contrast {
+        amount: i16,
+    },
     /// -100 (grey) ..= 100 (vivid).
-    Saturation { amount: i16 },
+    Saturation {
+        amount: i16,
+    },
     /// -180..=180 degrees around the colour wheel.
-    Hue { degrees: i16 },
+    Hue {
+        degrees: i16,
+    },
     /// 0.2..=5.0; above 1 brightens the midtones.
-    Gamma { value: f32 },
+    Gamma {
+        value: f32,
+    },
     Sharpen,
     /// Gaussian blur radius in pixels, 1..=100.
-    Blur { radius: u16 },
+    Blur {
+        radius: u16,
+    },
     /// Darkens towards the corners, 1..=100.
-    Vignette { strength: u8 },
-    Filter { name: Filter },
+    Vignette {
+        strength: u8,
+    },
+    Filter {
+        name: Filter,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, thiserror::Error)]
@@ -123,7 +151,6 @@ impl EditRecipe {
             _ => Some((width, height)),
         })
     }
-
 }
 
 impl EditOp {

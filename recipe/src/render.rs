@@ -42,7 +42,9 @@ impl EditOp {
             EditOp::Grayscale => monochrome::grayscale(&mut image),
             EditOp::Brightness { amount } => effects::adjust_brightness(&mut image, amount),
             EditOp::Contrast { amount } => effects::adjust_contrast(&mut image, f32::from(amount) * 2.55),
-            EditOp::Saturation { amount } if amount >= 0 => colour_spaces::saturate_hsl(&mut image, f32::from(amount) / 100.0),
+            EditOp::Saturation { amount } if amount >= 0 => {
+                colour_spaces::saturate_hsl(&mut image, f32::from(amount) / 100.0)
+            }
             EditOp::Saturation { amount } => colour_spaces::desaturate_hsl(&mut image, f32::from(-amount) / 100.0),
             EditOp::Hue { degrees } => colour_spaces::hue_rotate_hsl(&mut image, f32::from(degrees) / 360.0),
             EditOp::Gamma { value } => colour_spaces::gamma_correction(&mut image, value, value, value),
@@ -144,9 +146,7 @@ mod tests {
 
     #[test]
     fn four_quarter_turns_are_the_identity() {
-        let recipe = EditRecipe {
-            ops: vec![EditOp::Rotate { quarter_turns: 3 }, EditOp::Rotate { quarter_turns: 1 }],
-        };
+        let recipe = EditRecipe { ops: vec![EditOp::Rotate { quarter_turns: 3 }, EditOp::Rotate { quarter_turns: 1 }] };
         assert_eq!(reds(&recipe.apply(numbered()).unwrap()), reds(&numbered()));
     }
 
@@ -201,9 +201,8 @@ mod tests {
 
     /// A 40×30 gradient with every channel different, for the colour operations.
     fn gradient() -> PhotonImage {
-        let pixels = (0..30u32)
-            .flat_map(|y| (0..40u32).flat_map(move |x| [(x * 6) as u8, (y * 8) as u8, 128, 255]))
-            .collect();
+        let pixels =
+            (0..30u32).flat_map(|y| (0..40u32).flat_map(move |x| [(x * 6) as u8, (y * 8) as u8, 128, 255])).collect();
         PhotonImage::new(pixels, 40, 30)
     }
 
@@ -234,7 +233,10 @@ mod tests {
         let out = run(EditOp::Straighten { degrees: 10.0 }, gradient());
         assert!(out.get_width() > 40 && out.get_height() > 30, "{}×{}", out.get_width(), out.get_height());
         assert!(matches!(EditOp::Straighten { degrees: 60.0 }.apply(gradient()), Err(RecipeError::OutOfRange { .. })));
-        assert!(matches!(EditOp::Straighten { degrees: f32::NAN }.apply(gradient()), Err(RecipeError::OutOfRange { .. })));
+        assert!(matches!(
+            EditOp::Straighten { degrees: f32::NAN }.apply(gradient()),
+            Err(RecipeError::OutOfRange { .. })
+        ));
     }
 
     #[test]

@@ -49,7 +49,13 @@ fn entry(row: &AnyRow) -> Result<AuditEntry, sqlx::Error> {
 }
 
 impl Db {
-    pub async fn audit(&self, account: Option<AccountId>, actor: Option<AccountId>, event: Event, detail: &str) -> Result<(), sqlx::Error> {
+    pub async fn audit(
+        &self,
+        account: Option<AccountId>,
+        actor: Option<AccountId>,
+        event: Event,
+        detail: &str,
+    ) -> Result<(), sqlx::Error> {
         sqlx::query("INSERT INTO audit_log (id, account_id, actor_id, action, detail, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(Uuid::now_v7().to_string())
             .bind(account.map(|a| a.to_string()))
@@ -79,7 +85,12 @@ impl Db {
                     .fetch_all(self.pool())
                     .await?
             }
-            None => sqlx::query("SELECT * FROM audit_log ORDER BY id DESC LIMIT $1").bind(limit).fetch_all(self.pool()).await?,
+            None => {
+                sqlx::query("SELECT * FROM audit_log ORDER BY id DESC LIMIT $1")
+                    .bind(limit)
+                    .fetch_all(self.pool())
+                    .await?
+            }
         };
         rows.iter().map(entry).collect()
     }

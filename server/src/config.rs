@@ -246,7 +246,9 @@ impl Settings {
         ai::EngineConfig {
             models_dir: self.models_dir.clone(),
             // The install step's copy beside the models, else the repository's.
-            manifest: Some(self.models_dir.join("manifest.toml")).filter(|p| p.is_file()).unwrap_or_else(|| PathBuf::from("models/manifest.toml")),
+            manifest: Some(self.models_dir.join("manifest.toml"))
+                .filter(|p| p.is_file())
+                .unwrap_or_else(|| PathBuf::from("models/manifest.toml")),
             runtime_lib: self.onnxruntime_lib.clone(),
             lama: self.lama_model.clone().map(|path| ai::UserModel { path, sha256: self.lama_sha256.clone() }),
         }

@@ -17,10 +17,13 @@ use sqlx::Row;
 use tower_sessions::Session;
 use uuid::Uuid;
 
-use app::consent::{Choices, ConsentCookie, ConsentRecord, PolicyFacts, BANNER_VERSION, CONSENT_COOKIE, COOKIES, THEME_COOKIE, VISITOR_COOKIE};
+use app::consent::cookie_value;
+use app::consent::{
+    Choices, ConsentCookie, ConsentRecord, PolicyFacts, BANNER_VERSION, CONSENT_COOKIE, COOKIES, THEME_COOKIE,
+    VISITOR_COOKIE,
+};
 use app::error::AppError;
 use app::model::AccountId;
-use app::consent::cookie_value;
 use app::services::{PrivacyService, ACCOUNT_KEY};
 
 use crate::accounts::oidc::local_path;
@@ -46,7 +49,8 @@ pub fn gpc(headers: &HeaderMap) -> bool {
 }
 
 fn consent_of(headers: &HeaderMap) -> Option<ConsentCookie> {
-    cookie_value(headers.get(header::COOKIE)?.to_str().ok()?, CONSENT_COOKIE).and_then(|value| ConsentCookie::parse(&value))
+    cookie_value(headers.get(header::COOKIE)?.to_str().ok()?, CONSENT_COOKIE)
+        .and_then(|value| ConsentCookie::parse(&value))
 }
 
 fn set_cookie(name: &str, value: &str, max_age: i64, secure: bool) -> Option<HeaderValue> {
@@ -100,7 +104,11 @@ impl Db {
     }
 
     /// Records for this consent id or this account, newest first.
-    pub async fn consent_history(&self, consent_id: &str, account: Option<AccountId>) -> Result<Vec<ConsentRecord>, sqlx::Error> {
+    pub async fn consent_history(
+        &self,
+        consent_id: &str,
+        account: Option<AccountId>,
+    ) -> Result<Vec<ConsentRecord>, sqlx::Error> {
         sqlx::query(
             "SELECT action, preferences, analytics, marketing, gpc, policy_version, banner_version, created_at FROM consent_records
              WHERE consent_id = $1 OR (account_id IS NOT NULL AND account_id = $2) ORDER BY id DESC",
@@ -190,7 +198,12 @@ pub struct ConsentForm {
 /// POST /consent: "Accept all", "Reject all", or the customised choice. Writes a record (a
 /// withdrawal when anything given before is taken back), sets the consent cookie, deletes the
 /// cookies no longer allowed, and goes back to the page.
-pub async fn save(State(store): State<Arc<PrivacyStore>>, session: Session, headers: HeaderMap, Form(form): Form<ConsentForm>) -> Response {
+pub async fn save(
+    State(store): State<Arc<PrivacyStore>>,
+    session: Session,
+    headers: HeaderMap,
+    Form(form): Form<ConsentForm>,
+) -> Response {
     let gpc = gpc(&headers);
     let mut choices = match form.choice.as_str() {
         "accept_all" => Choices::ALL,
@@ -213,9 +226,13 @@ pub async fn save(State(store): State<Arc<PrivacyStore>>, session: Session, head
     let version = store.settings.policy_version;
     if let Err(error) = store.db.insert_consent_record(&consent_id, account, action, choices, gpc, version).await {
         tracing::error!(%error, "recording consent failed");
-        return (StatusCode::INTERNAL_SERVER_ERROR, "Your choice could not be saved. Please try again.").into_response();
+        return (StatusCode::INTERNAL_SERVER_ERROR, "Your choice could not be saved. Please try again.")
+            .into_response();
     }
-    let detail = format!("Cookie choice \"{action}\": preferences {}, analytics {}, marketing {}.", choices.preferences, choices.analytics, choices.marketing);
+    let detail = format!(
+        "Cookie choice \"{action}\": preferences {}, analytics {}, marketing {}.",
+        choices.preferences, choices.analytics, choices.marketing
+    );
     store.db.audit_or_log(account, account, crate::audit::Event::ConsentChanged, &detail).await;
     tracing::info!(action, "consent recorded");
     let secure = store.settings.secure_cookies();
@@ -242,13 +259,19 @@ pub async fn enforce(State(store): State<Arc<PrivacyStore>>, request: Request, n
     }
     let mut response = next.run(request).await;
     let secure = store.settings.secure_cookies();
-    if response.headers().get_all(header::SET_COOKIE).iter().any(|v| v.as_bytes().starts_with(CONSENT_COOKIE.as_bytes())) {
+    if response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .any(|v| v.as_bytes().starts_with(CONSENT_COOKIE.as_bytes()))
+    {
         // The consent handler already set the new choice and its deletions.
         return response;
     }
     delete_forbidden(&headers, &choices, &mut response, secure);
     if page && choices.allows_cookie(VISITOR_COOKIE) && response.status().is_success() {
-        let existing = headers.get(header::COOKIE).and_then(|v| v.to_str().ok()).and_then(|c| cookie_value(c, VISITOR_COOKIE));
+        let existing =
+            headers.get(header::COOKIE).and_then(|v| v.to_str().ok()).and_then(|c| cookie_value(c, VISITOR_COOKIE));
         let visitor = match existing.filter(|v| v.len() == 32 && v.chars().all(|c| c.is_ascii_hexdigit())) {
             Some(visitor) => visitor,
             None => {
@@ -269,13 +292,20 @@ pub async fn enforce(State(store): State<Arc<PrivacyStore>>, request: Request, n
 }
 
 /// GET /admin/consent-records.csv: every consent record, for an administrator; 404 otherwise.
-pub async fn export(State(store): State<Arc<PrivacyStore>>, State(accounts): State<Arc<crate::accounts::AccountStore>>, session: Session) -> Response {
+pub async fn export(
+    State(store): State<Arc<PrivacyStore>>,
+    State(accounts): State<Arc<crate::accounts::AccountStore>>,
+    session: Session,
+) -> Response {
     if !accounts.is_admin(&session).await {
         return StatusCode::NOT_FOUND.into_response();
     }
     match store.db.consent_records_csv().await {
         Ok(csv) => (
-            [(header::CONTENT_TYPE, "text/csv; charset=utf-8"), (header::CONTENT_DISPOSITION, "attachment; filename=\"consent-records.csv\"")],
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                (header::CONTENT_DISPOSITION, "attachment; filename=\"consent-records.csv\""),
+            ],
             csv,
         )
             .into_response(),
@@ -294,7 +324,11 @@ pub struct ThemeForm {
 
 /// POST /preferences/theme: remembered in a preference cookie, so only with that permission;
 /// without it the visitor is sent to the cookie settings to give it.
-pub async fn theme(State(store): State<Arc<PrivacyStore>>, headers: HeaderMap, Form(form): Form<ThemeForm>) -> Response {
+pub async fn theme(
+    State(store): State<Arc<PrivacyStore>>,
+    headers: HeaderMap,
+    Form(form): Form<ThemeForm>,
+) -> Response {
     if !matches!(form.theme.as_str(), "light" | "dark") {
         return (StatusCode::BAD_REQUEST, "Unknown theme.").into_response();
     }
@@ -340,7 +374,11 @@ impl PrivacyService for PrivacyStore {
         }
     }
 
-    async fn consent_history(&self, consent_id: Option<String>, account: Option<AccountId>) -> Result<Vec<ConsentRecord>, AppError> {
+    async fn consent_history(
+        &self,
+        consent_id: Option<String>,
+        account: Option<AccountId>,
+    ) -> Result<Vec<ConsentRecord>, AppError> {
         if consent_id.is_none() && account.is_none() {
             return Ok(Vec::new());
         }

@@ -54,7 +54,11 @@ pub struct Keyring {
 impl std::fmt::Debug for Keyring {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never the key material.
-        f.debug_struct("Keyring").field("path", &self.path).field("active", &self.active).field("keys", &self.keks.len()).finish()
+        f.debug_struct("Keyring")
+            .field("path", &self.path)
+            .field("active", &self.active)
+            .field("keys", &self.keks.len())
+            .finish()
     }
 }
 
@@ -93,7 +97,12 @@ impl Keyring {
             return Self::load(path);
         }
         let id = new_kek_id();
-        let keyring = Self { keks: BTreeMap::from([(id.clone(), random_key())]), active: id, signing: random_key(), path: path.into() };
+        let keyring = Self {
+            keks: BTreeMap::from([(id.clone(), random_key())]),
+            active: id,
+            signing: random_key(),
+            path: path.into(),
+        };
         keyring.save()?;
         tracing::info!(path = %path.display(), "created a new keyring; keep it safe and apart from the data");
         Ok(keyring)
@@ -109,10 +118,16 @@ impl Keyring {
                 [] => {}
                 [first, ..] if first.starts_with('#') => {}
                 ["kek", id, key] => {
-                    keks.insert(id.to_string(), unhex(key).ok_or_else(|| bad(format!("line {number}: the key is not 64 hex digits")))?);
+                    keks.insert(
+                        id.to_string(),
+                        unhex(key).ok_or_else(|| bad(format!("line {number}: the key is not 64 hex digits")))?,
+                    );
                 }
                 ["active", id] => active = Some(id.to_string()),
-                ["signing", key] => signing = Some(unhex(key).ok_or_else(|| bad(format!("line {number}: the key is not 64 hex digits")))?),
+                ["signing", key] => {
+                    signing =
+                        Some(unhex(key).ok_or_else(|| bad(format!("line {number}: the key is not 64 hex digits")))?)
+                }
                 _ => return Err(bad(format!("line {number} is not understood"))),
             }
         }
@@ -127,7 +142,9 @@ impl Keyring {
     /// Writes the keyring atomically, readable by its owner only.
     pub fn save(&self) -> Result<(), CryptoError> {
         let bad = |e: std::io::Error| CryptoError::Keyring { path: self.path.clone(), message: e.to_string() };
-        let mut text = String::from("# Atelier keyring: key-encryption keys for stored objects. Back it up; never store it with the data.\n");
+        let mut text = String::from(
+            "# Atelier keyring: key-encryption keys for stored objects. Back it up; never store it with the data.\n",
+        );
         for (id, key) in &self.keks {
             let _ = writeln!(text, "kek {id} {}", hex(key));
         }
@@ -236,11 +253,13 @@ impl Keyring {
         loop {
             let chunk = chunks.next().unwrap_or_default();
             if chunks.peek().is_none() {
-                let last = encryptor.encrypt_last(Payload { msg: chunk, aad }).map_err(|_| CryptoError::Authentication)?;
+                let last =
+                    encryptor.encrypt_last(Payload { msg: chunk, aad }).map_err(|_| CryptoError::Authentication)?;
                 out.extend_from_slice(&last);
                 return Ok(out);
             }
-            let sealed = encryptor.encrypt_next(Payload { msg: chunk, aad }).map_err(|_| CryptoError::Authentication)?;
+            let sealed =
+                encryptor.encrypt_next(Payload { msg: chunk, aad }).map_err(|_| CryptoError::Authentication)?;
             out.extend_from_slice(&sealed);
         }
     }

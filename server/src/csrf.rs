@@ -15,7 +15,8 @@ pub async fn refuse_cross_site(request: Request, next: Next) -> Response {
     let reads_only = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if !reads_only && is_cross_site(request.headers()) {
         tracing::warn!(method = %request.method(), path = request.uri().path(), "cross-site request refused");
-        return ApiError(AppError::Forbidden("This request came from another site and was refused.".into())).into_response();
+        return ApiError(AppError::Forbidden("This request came from another site and was refused.".into()))
+            .into_response();
     }
     next.run(request).await
 }

@@ -89,7 +89,8 @@ fn photo_summary(row: &AnyRow) -> Result<PhotoSummary, sqlx::Error> {
 
 fn gallery_item(row: &AnyRow) -> Result<GalleryItem, sqlx::Error> {
     let recipe: String = row.try_get("recipe")?;
-    let recipe = serde_json::from_str(&recipe).map_err(|e| sqlx::Error::Decode(format!("stored recipe: {e}").into()))?;
+    let recipe =
+        serde_json::from_str(&recipe).map_err(|e| sqlx::Error::Decode(format!("stored recipe: {e}").into()))?;
     Ok(GalleryItem {
         id: parse_id(row, "id")?,
         photo_id: parse_id(row, "photo_id")?,
@@ -124,11 +125,13 @@ pub async fn queue_purge(
     for row in rows {
         for column in columns {
             let Some(key) = row.try_get::<Option<String>, _>(*column)? else { continue };
-            sqlx::query("INSERT INTO purge_queue (object_key, queued_at) VALUES ($1, $2) ON CONFLICT (object_key) DO NOTHING")
-                .bind(key)
-                .bind(now())
-                .execute(&mut **tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO purge_queue (object_key, queued_at) VALUES ($1, $2) ON CONFLICT (object_key) DO NOTHING",
+            )
+            .bind(key)
+            .bind(now())
+            .execute(&mut **tx)
+            .await?;
         }
     }
     Ok(())
@@ -265,7 +268,10 @@ impl Db {
 
     /// The camera facts kept from a photo's EXIF, if any.
     pub async fn camera_facts(&self, id: PhotoId) -> Result<Option<ai::describe::CameraFacts>, sqlx::Error> {
-        let row = sqlx::query("SELECT camera FROM photos WHERE id = $1").bind(id.to_string()).fetch_optional(&self.pool).await?;
+        let row = sqlx::query("SELECT camera FROM photos WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
         let text: Option<String> = match row {
             Some(row) => row.try_get("camera")?,
             None => None,
@@ -276,17 +282,20 @@ impl Db {
     /// A photo and its versions go, their files queued for purging in the same transaction.
     pub async fn delete_photo(&self, owner: OwnerId, id: PhotoId) -> Result<bool, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
-        let versions = sqlx::query("DELETE FROM versions WHERE owner_id = $1 AND photo_id = $2 RETURNING object_key, thumbnail_key")
-            .bind(owner.to_string())
-            .bind(id.to_string())
-            .fetch_all(&mut *tx)
-            .await?;
+        let versions = sqlx::query(
+            "DELETE FROM versions WHERE owner_id = $1 AND photo_id = $2 RETURNING object_key, thumbnail_key",
+        )
+        .bind(owner.to_string())
+        .bind(id.to_string())
+        .fetch_all(&mut *tx)
+        .await?;
         queue_purge(&mut tx, &versions, &["object_key", "thumbnail_key"]).await?;
-        let photos = sqlx::query("DELETE FROM photos WHERE owner_id = $1 AND id = $2 RETURNING object_key, thumbnail_key")
-            .bind(owner.to_string())
-            .bind(id.to_string())
-            .fetch_all(&mut *tx)
-            .await?;
+        let photos =
+            sqlx::query("DELETE FROM photos WHERE owner_id = $1 AND id = $2 RETURNING object_key, thumbnail_key")
+                .bind(owner.to_string())
+                .bind(id.to_string())
+                .fetch_all(&mut *tx)
+                .await?;
         queue_purge(&mut tx, &photos, &["object_key", "thumbnail_key"]).await?;
         tx.commit().await?;
         Ok(!photos.is_empty())
@@ -326,7 +335,11 @@ impl Db {
             .collect()
     }
 
-    pub async fn version(&self, owner: OwnerId, id: VersionId) -> Result<Option<(GalleryItem, StoredImage)>, sqlx::Error> {
+    pub async fn version(
+        &self,
+        owner: OwnerId,
+        id: VersionId,
+    ) -> Result<Option<(GalleryItem, StoredImage)>, sqlx::Error> {
         sqlx::query(select_versions!("v.owner_id = $1 AND v.id = $2"))
             .bind(owner.to_string())
             .bind(id.to_string())
@@ -341,11 +354,12 @@ impl Db {
     /// existed for this owner.
     pub async fn delete_version(&self, owner: OwnerId, id: VersionId) -> Result<bool, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
-        let rows = sqlx::query("DELETE FROM versions WHERE owner_id = $1 AND id = $2 RETURNING object_key, thumbnail_key")
-            .bind(owner.to_string())
-            .bind(id.to_string())
-            .fetch_all(&mut *tx)
-            .await?;
+        let rows =
+            sqlx::query("DELETE FROM versions WHERE owner_id = $1 AND id = $2 RETURNING object_key, thumbnail_key")
+                .bind(owner.to_string())
+                .bind(id.to_string())
+                .fetch_all(&mut *tx)
+                .await?;
         queue_purge(&mut tx, &rows, &["object_key", "thumbnail_key"]).await?;
         tx.commit().await?;
         Ok(!rows.is_empty())

@@ -53,7 +53,11 @@ pub async fn enforce(State(limits): State<Limits>, request: Request, next: Next)
             (StatusCode::INTERNAL_SERVER_ERROR, AppError::Internal.to_string()).into_response()
         }
         Err(_) => {
-            tracing::error!(route, limit_secs = limit.as_secs(), "not finished within its limit: answered 503 and dropped");
+            tracing::error!(
+                route,
+                limit_secs = limit.as_secs(),
+                "not finished within its limit: answered 503 and dropped"
+            );
             unavailable(server_fn, &route)
         }
     }

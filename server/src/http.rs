@@ -46,9 +46,8 @@ async fn upload(
         return Err(too_large().into());
     }
     // Reading stops at the limit; a body that lied about its length ends up here too.
-    let bytes = axum::body::to_bytes(body, usize::try_from(limit).unwrap_or(usize::MAX))
-        .await
-        .map_err(|_| too_large())?;
+    let bytes =
+        axum::body::to_bytes(body, usize::try_from(limit).unwrap_or(usize::MAX)).await.map_err(|_| too_large())?;
     if bytes.is_empty() {
         return Err(AppError::BadRequest("The file is empty.".into()).into());
     }
@@ -82,7 +81,8 @@ async fn photo_media(
     Path((id, kind)): Path<(String, String)>,
     Query(signature): Query<Signature>,
 ) -> Result<Response, ApiError> {
-    let owner = state.photos.links.check(&format!("/media/photos/{id}/{kind}"), session_owner(&session).await?, &signature)?;
+    let owner =
+        state.photos.links.check(&format!("/media/photos/{id}/{kind}"), session_owner(&session).await?, &signature)?;
     let id: PhotoId = id.parse().map_err(|_| AppError::NotFound)?;
     let variant = variant(&kind, "original")?;
     Ok(media_response(state.photos.photo_media(owner, id, variant).await?))
@@ -94,7 +94,11 @@ async fn version_media(
     Path((id, kind)): Path<(String, String)>,
     Query(signature): Query<Signature>,
 ) -> Result<Response, ApiError> {
-    let owner = state.photos.links.check(&format!("/media/versions/{id}/{kind}"), session_owner(&session).await?, &signature)?;
+    let owner = state.photos.links.check(
+        &format!("/media/versions/{id}/{kind}"),
+        session_owner(&session).await?,
+        &signature,
+    )?;
     let id: VersionId = id.parse().map_err(|_| AppError::NotFound)?;
     let variant = variant(&kind, "image")?;
     Ok(media_response(state.photos.version_media(owner, id, variant).await?))
@@ -107,23 +111,22 @@ async fn job_result(
     Path(id): Path<String>,
     Query(signature): Query<Signature>,
 ) -> Result<Response, ApiError> {
-    let owner = state.photos.links.check(&format!("/media/jobs/{id}/result"), session_owner(&session).await?, &signature)?;
+    let owner =
+        state.photos.links.check(&format!("/media/jobs/{id}/result"), session_owner(&session).await?, &signature)?;
     let id: app::model::JobId = id.parse().map_err(|_| AppError::NotFound)?;
     Ok(media_response(state.ai.result_media(owner, id).await?))
 }
 
 /// RFC 6266 disposition with an ASCII fallback and the UTF-8 name; never sniffed, never shared.
 fn media_response(media: Media) -> Response {
-    let ascii: String = media
-        .filename
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || ".-_ ".contains(c) { c } else { '_' })
-        .collect();
+    let ascii: String =
+        media.filename.chars().map(|c| if c.is_ascii_alphanumeric() || ".-_ ".contains(c) { c } else { '_' }).collect();
     let encoded = utf8_percent_encode(&media.filename, NON_ALPHANUMERIC);
     let disposition = format!("inline; filename=\"{ascii}\"; filename*=UTF-8''{encoded}");
     let mut response = Body::from(media.data).into_response();
     let headers = response.headers_mut();
-    let content_type = HeaderValue::from_str(&media.content_type).unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    let content_type =
+        HeaderValue::from_str(&media.content_type).unwrap_or(HeaderValue::from_static("application/octet-stream"));
     headers.insert(header::CONTENT_TYPE, content_type);
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=300"));
@@ -138,7 +141,8 @@ async fn healthz(State(state): State<AppState>) -> Response {
         Ok(()) => Json(serde_json::json!({ "status": "ok" })).into_response(),
         Err(error) => {
             tracing::error!(%error, "health check: database unreachable");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({ "status": "database unavailable" }))).into_response()
+            (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({ "status": "database unavailable" })))
+                .into_response()
         }
     }
 }

@@ -6,9 +6,9 @@ use std::io::Cursor;
 use std::sync::Arc;
 
 use app::error::AppError;
-use recipe::{EditRecipe, PhotonImage};
 use image::codecs::jpeg::JpegEncoder;
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits, RgbaImage};
+use recipe::{EditRecipe, PhotonImage};
 use tokio::sync::Semaphore;
 
 use crate::error::OrInternal;
@@ -48,7 +48,9 @@ impl From<ImageError> for AppError {
 fn sniff(bytes: &[u8]) -> Result<ImageFormat, ImageError> {
     match image::guess_format(bytes) {
         Ok(format @ (ImageFormat::Jpeg | ImageFormat::Png | ImageFormat::WebP)) => Ok(format),
-        Ok(other) => Err(ImageError::Unsupported(format!(", not {}", other.extensions_str().first().unwrap_or(&"this format")))),
+        Ok(other) => {
+            Err(ImageError::Unsupported(format!(", not {}", other.extensions_str().first().unwrap_or(&"this format"))))
+        }
         Err(_) => Err(ImageError::Unsupported(String::new())),
     }
 }
@@ -57,18 +59,16 @@ fn sniff(bytes: &[u8]) -> Result<ImageFormat, ImageError> {
 /// the EXIF orientation.
 pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<DynamicImage, ImageError> {
     let format = sniff(bytes)?;
-    let (width, height) = ImageReader::with_format(Cursor::new(bytes), format)
-        .into_dimensions()
-        .map_err(|_| ImageError::Unreadable)?;
+    let (width, height) =
+        ImageReader::with_format(Cursor::new(bytes), format).into_dimensions().map_err(|_| ImageError::Unreadable)?;
     if width == 0 || height == 0 {
         return Err(ImageError::Unreadable);
     }
     if u64::from(width) * u64::from(height) > max_pixels {
         return Err(ImageError::TooManyPixels { width, height, limit_megapixels: max_pixels / 1_000_000 });
     }
-    let mut decoder = ImageReader::with_format(Cursor::new(bytes), format)
-        .into_decoder()
-        .map_err(|_| ImageError::Unreadable)?;
+    let mut decoder =
+        ImageReader::with_format(Cursor::new(bytes), format).into_decoder().map_err(|_| ImageError::Unreadable)?;
     let mut limits = Limits::default();
     limits.max_image_width = Some(width);
     limits.max_image_height = Some(height);

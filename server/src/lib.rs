@@ -46,10 +46,10 @@ use crate::config::Settings;
 use crate::consent::PrivacyStore;
 use crate::crypto::Keyring;
 use crate::db::Db;
+use crate::images::Images;
 use crate::jobs::{AiStore, JobSettings};
 use crate::lifecycle::DataStore;
 use crate::links::Links;
-use crate::images::Images;
 use crate::photos::{PhotoStore, Quotas};
 use crate::retention::Retention;
 use crate::sessions::DbSessionStore;
@@ -87,7 +87,8 @@ impl Application {
             saved_secs,
             export_secs,
         };
-        let listener = TcpListener::bind(settings.addr).await.with_context(|| format!("listening on {}", settings.addr))?;
+        let listener =
+            TcpListener::bind(settings.addr).await.with_context(|| format!("listening on {}", settings.addr))?;
         let addr = listener.local_addr()?;
 
         let leptos_options = LeptosOptions::builder()
@@ -102,7 +103,9 @@ impl Application {
                 Some(photos::Moderation { engine: engine.clone(), threshold: settings.moderation_threshold })
             }
             _ => {
-                tracing::warn!("the open-nsfw model is not installed: uploads are stored unchecked (run scripts/install-models)");
+                tracing::warn!(
+                    "the open-nsfw model is not installed: uploads are stored unchecked (run scripts/install-models)"
+                );
                 None
             }
         };
@@ -130,7 +133,9 @@ impl Application {
             .with_http_only(true)
             .with_same_site(SameSite::Lax)
             .with_secure(settings.secure_cookies())
-            .with_expiry(Expiry::OnInactivity(tower_sessions::cookie::time::Duration::days(settings.session_idle_days)));
+            .with_expiry(Expiry::OnInactivity(tower_sessions::cookie::time::Duration::days(
+                settings.session_idle_days,
+            )));
         let vision = vision(&settings)?;
         let settings = Arc::new(settings);
         let privacy = Arc::new(PrivacyStore {
@@ -139,12 +144,8 @@ impl Application {
             moderation: photos.moderation.is_some(),
             vision_destination: vision.as_ref().map(jobs::vision::Vision::destination),
         });
-        let data = Arc::new(DataStore {
-            db: db.clone(),
-            accounts: accounts.clone(),
-            photos: photos.clone(),
-            export_secs,
-        });
+        let data =
+            Arc::new(DataStore { db: db.clone(), accounts: accounts.clone(), photos: photos.clone(), export_secs });
         let ai = Arc::new(AiStore {
             db: db.clone(),
             photos: photos.clone(),
@@ -156,7 +157,8 @@ impl Application {
         });
         let ai_workers = settings.ai_workers;
         let limits = deadline::Limits::from_settings(&settings);
-        let state = AppState { leptos_options, settings, db, photos, accounts, privacy, data: data.clone(), ai: ai.clone() };
+        let state =
+            AppState { leptos_options, settings, db, photos, accounts, privacy, data: data.clone(), ai: ai.clone() };
 
         let service: Photos = state.photos.clone();
         let account_service: Accounts = state.accounts.clone();

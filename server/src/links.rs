@@ -43,7 +43,8 @@ impl Links {
 
     /// Accepts the link only for the owner it was signed for, before it expires.
     pub fn check(&self, path: &str, owner: Option<OwnerId>, signature: &Signature) -> Result<OwnerId, AppError> {
-        let refused = || AppError::Forbidden("This link is not valid or has expired. Reload the page for a fresh one.".into());
+        let refused =
+            || AppError::Forbidden("This link is not valid or has expired. Reload the page for a fresh one.".into());
         let (Some(owner), Some(expires), Some(sig)) = (owner, signature.exp, signature.sig.as_deref()) else {
             return Err(refused());
         };

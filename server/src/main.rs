@@ -36,7 +36,8 @@ async fn main() -> ExitCode {
         }
         Some("worker") => {
             // Pages are not served: the listener only takes a free loopback port it never uses.
-            let settings = server::config::Settings { addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)), ..settings };
+            let settings =
+                server::config::Settings { addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)), ..settings };
             match Application::build(settings).await {
                 Ok(app) => app.run_workers_until_stopped().await,
                 Err(error) => Err(error),

@@ -4,10 +4,10 @@
 
 use app::error::AppError;
 use app::model::{GalleryItem, OwnerId, PhotoId, PhotoSummary, VersionId};
-use recipe::EditRecipe;
 use app::services::PhotoService;
 use async_trait::async_trait;
 use bytes::Bytes;
+use recipe::EditRecipe;
 use uuid::Uuid;
 
 use crate::audit::Event;
@@ -88,7 +88,11 @@ pub fn display_name(raw: Option<&str>) -> String {
     let base = raw.rsplit(['/', '\\']).next().unwrap_or_default();
     let clean: String = base.chars().filter(|c| !c.is_control()).take(MAX_NAME_CHARS).collect();
     let clean = clean.trim();
-    if clean.is_empty() { "photo".into() } else { clean.into() }
+    if clean.is_empty() {
+        "photo".into()
+    } else {
+        clean.into()
+    }
 }
 
 impl PhotoStore {
@@ -101,14 +105,15 @@ impl PhotoStore {
             .run(move |max_pixels| {
                 let image = images::decode(&bytes, max_pixels)?;
                 let camera = images::camera_facts(&bytes);
-                let nsfw_score = moderation.and_then(|m| match ai::moderation::nsfw_score(&m.engine, &image.to_rgb8()) {
-                    Ok(score) => Some(score),
-                    Err(error) => {
-                        // Uploads keep working without the model; the photo stays 'unchecked'.
-                        tracing::warn!(%error, "moderation could not score an upload");
-                        None
-                    }
-                });
+                let nsfw_score =
+                    moderation.and_then(|m| match ai::moderation::nsfw_score(&m.engine, &image.to_rgb8()) {
+                        Ok(score) => Some(score),
+                        Err(error) => {
+                            // Uploads keep working without the model; the photo stays 'unchecked'.
+                            tracing::warn!(%error, "moderation could not score an upload");
+                            None
+                        }
+                    });
                 Ok(Ingested { encoded: images::encode(&image).or_internal("encoding an upload")?, camera, nsfw_score })
             })
             .await
@@ -163,7 +168,13 @@ impl PhotoStore {
     }
 
     /// Stores an ingested photo for `owner`, within their quota; `meter` started before ingest.
-    pub async fn store(&self, owner: OwnerId, name: &str, ingested: Ingested, meter: Meter) -> Result<PhotoSummary, AppError> {
+    pub async fn store(
+        &self,
+        owner: OwnerId,
+        name: &str,
+        ingested: Ingested,
+        meter: Meter,
+    ) -> Result<PhotoSummary, AppError> {
         let Ingested { encoded, camera, nsfw_score } = ingested;
         let (count, used) = self.db.owner_usage(owner).await.or_internal("reading quota usage")?;
         if count >= self.quotas.max_photos {
@@ -221,13 +232,15 @@ impl PhotoStore {
     }
 
     pub async fn photo_media(&self, owner: OwnerId, id: PhotoId, variant: Variant) -> Result<Media, AppError> {
-        let (summary, stored) = self.db.photo(owner, id).await.or_internal("looking up a photo")?.ok_or(AppError::NotFound)?;
+        let (summary, stored) =
+            self.db.photo(owner, id).await.or_internal("looking up a photo")?.ok_or(AppError::NotFound)?;
         not_held(&summary)?;
         self.media(stored, variant).await
     }
 
     pub async fn version_media(&self, owner: OwnerId, id: VersionId, variant: Variant) -> Result<Media, AppError> {
-        let (item, stored) = self.db.version(owner, id).await.or_internal("looking up a version")?.ok_or(AppError::NotFound)?;
+        let (item, stored) =
+            self.db.version(owner, id).await.or_internal("looking up a version")?.ok_or(AppError::NotFound)?;
         self.refuse_held(owner, item.photo_id).await?;
         self.media(stored, variant).await
     }
@@ -243,7 +256,11 @@ impl PhotoStore {
 
     /// Stores an encoded image and its thumbnail under `(object_key, thumbnail_key)`; on failure
     /// nothing is left behind.
-    async fn put_files(&self, (object_key, thumbnail_key): (String, String), encoded: Encoded) -> Result<StoredFiles, AppError> {
+    async fn put_files(
+        &self,
+        (object_key, thumbnail_key): (String, String),
+        encoded: Encoded,
+    ) -> Result<StoredFiles, AppError> {
         let files = StoredFiles {
             content_type: encoded.content_type,
             width: encoded.width,
@@ -281,14 +298,16 @@ impl PhotoService for PhotoStore {
     }
 
     async fn photo(&self, owner: OwnerId, photo: PhotoId) -> Result<PhotoSummary, AppError> {
-        let (summary, _) = self.db.photo(owner, photo).await.or_internal("reading a photo")?.ok_or(AppError::NotFound)?;
+        let (summary, _) =
+            self.db.photo(owner, photo).await.or_internal("reading a photo")?.ok_or(AppError::NotFound)?;
         Ok(self.with_links(owner, summary))
     }
 
     async fn save_version(&self, owner: OwnerId, photo: PhotoId, recipe: EditRecipe) -> Result<GalleryItem, AppError> {
         recipe.validate_len()?;
         let meter = Meter::start();
-        let (input, stored) = self.db.photo(owner, photo).await.or_internal("reading a photo")?.ok_or(AppError::NotFound)?;
+        let (input, stored) =
+            self.db.photo(owner, photo).await.or_internal("reading a photo")?.ok_or(AppError::NotFound)?;
         not_held(&input)?;
         let original = self.storage.get(&stored.object_key).await.or_internal("reading an original")?;
         let replay_recipe = recipe.clone();
@@ -343,7 +362,8 @@ impl PhotoService for PhotoStore {
     }
 
     async fn version(&self, owner: OwnerId, version: VersionId) -> Result<GalleryItem, AppError> {
-        let (item, _) = self.db.version(owner, version).await.or_internal("reading a version")?.ok_or(AppError::NotFound)?;
+        let (item, _) =
+            self.db.version(owner, version).await.or_internal("reading a version")?.ok_or(AppError::NotFound)?;
         Ok(self.with_links_and_expiry(owner, item))
     }
 

@@ -137,8 +137,17 @@ impl Retention {
         let expired_jobs = self.db.expire_jobs(now - self.unsaved_secs, now).await?;
         let empty_guests = self.db.remove_empty_guests(now - self.unsaved_secs).await?;
         let purged_objects = purge(&self.db, &self.storage).await?;
-        let swept = Swept { expired_versions, unsaved_photos, expired_exports, expired_jobs, empty_guests, purged_objects };
-        tracing::info!(expired_versions, unsaved_photos, expired_exports, expired_jobs, empty_guests, purged_objects, "retention sweep");
+        let swept =
+            Swept { expired_versions, unsaved_photos, expired_exports, expired_jobs, empty_guests, purged_objects };
+        tracing::info!(
+            expired_versions,
+            unsaved_photos,
+            expired_exports,
+            expired_jobs,
+            empty_guests,
+            purged_objects,
+            "retention sweep"
+        );
         Ok(swept)
     }
 }

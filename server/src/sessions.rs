@@ -59,7 +59,8 @@ impl DbSessionStore {
 
     /// Removes expired records; returns how many went.
     pub async fn delete_expired(&self) -> Result<u64, sqlx::Error> {
-        let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now()).execute(self.db.pool()).await?;
+        let done =
+            sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now()).execute(self.db.pool()).await?;
         Ok(done.rows_affected())
     }
 }
@@ -120,7 +121,8 @@ impl SessionStore for DbSessionStore {
         let expires_at: i64 = row.try_get("expires_at").map_err(backend)?;
         let data: HashMap<String, serde_json::Value> =
             serde_json::from_str(&data).map_err(|e| session_store::Error::Decode(e.to_string()))?;
-        let expiry_date = OffsetDateTime::from_unix_timestamp(expires_at).map_err(|e| session_store::Error::Decode(e.to_string()))?;
+        let expiry_date =
+            OffsetDateTime::from_unix_timestamp(expires_at).map_err(|e| session_store::Error::Decode(e.to_string()))?;
         Ok(Some(Record { id: *id, data, expiry_date }))
     }
 

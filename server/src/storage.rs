@@ -53,7 +53,8 @@ impl Storage {
     /// Encrypts (off the async threads) and stores.
     pub async fn put(&self, key: &str, data: Vec<u8>) -> Result<(), StorageError> {
         let (keys, name) = (self.keyring(), key.to_string());
-        let sealed = tokio::task::spawn_blocking(move || keys.seal(&name, &data)).await.map_err(|_| StorageError::Join)??;
+        let sealed =
+            tokio::task::spawn_blocking(move || keys.seal(&name, &data)).await.map_err(|_| StorageError::Join)??;
         self.store.put(&Key::from(key), PutPayload::from(sealed)).await?;
         Ok(())
     }
@@ -62,7 +63,8 @@ impl Storage {
     pub async fn get(&self, key: &str) -> Result<Bytes, StorageError> {
         let sealed = self.store.get(&Key::from(key)).await?.bytes().await?;
         let (keys, name) = (self.keyring(), key.to_string());
-        let plain = tokio::task::spawn_blocking(move || keys.open(&name, &sealed)).await.map_err(|_| StorageError::Join)??;
+        let plain =
+            tokio::task::spawn_blocking(move || keys.open(&name, &sealed)).await.map_err(|_| StorageError::Join)??;
         Ok(Bytes::from(plain))
     }
 

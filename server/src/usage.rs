@@ -78,7 +78,8 @@ impl Db {
         rows.iter()
             .map(|row| {
                 let number = |column: &str| -> Result<i64, sqlx::Error> { row.try_get::<i64, _>(column) };
-                let size = |column: &str| -> Result<u32, sqlx::Error> { Ok(u32::try_from(number(column)?).unwrap_or(0)) };
+                let size =
+                    |column: &str| -> Result<u32, sqlx::Error> { Ok(u32::try_from(number(column)?).unwrap_or(0)) };
                 Ok(UsageRecord {
                     tool: row.try_get("tool")?,
                     duration_ms: number("duration_ms")?.max(0) as u64,

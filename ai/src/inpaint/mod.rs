@@ -12,12 +12,21 @@ use crate::{AiError, Engine, Progress};
 
 /// Which filler ran, for the job's details.
 pub fn method(engine: &Engine) -> &'static str {
-    if engine.has_lama() { "LaMa" } else { "PatchMatch" }
+    if engine.has_lama() {
+        "LaMa"
+    } else {
+        "PatchMatch"
+    }
 }
 
 /// Fills where `mask` > 127. `mask` is scaled to the photo's size if it differs (the editor paints
 /// on its preview).
-pub fn erase(engine: &Engine, image: &RgbImage, mask: &GrayImage, progress: &dyn Progress) -> Result<RgbImage, AiError> {
+pub fn erase(
+    engine: &Engine,
+    image: &RgbImage,
+    mask: &GrayImage,
+    progress: &dyn Progress,
+) -> Result<RgbImage, AiError> {
     if mask.width() == 0 || mask.height() == 0 {
         return Err(AiError::BadInput("The mask is empty.".into()));
     }
@@ -29,7 +38,11 @@ pub fn erase(engine: &Engine, image: &RgbImage, mask: &GrayImage, progress: &dyn
     if !mask.pixels().any(|p| p[0] > 127) {
         return Err(AiError::BadInput("Paint over what should be erased first.".into()));
     }
-    if engine.has_lama() { lama(engine, image, &mask, progress) } else { patchmatch::inpaint(image, &mask, progress) }
+    if engine.has_lama() {
+        lama(engine, image, &mask, progress)
+    } else {
+        patchmatch::inpaint(image, &mask, progress)
+    }
 }
 
 /// LaMa takes a 512² image in 0..1 and a 0/1 mask; it runs on a square around the mask with
@@ -46,15 +59,24 @@ fn lama(engine: &Engine, image: &RgbImage, mask: &GrayImage, progress: &dyn Prog
     // A square twice the mask's size (at least 512 px or the photo), centred on it.
     let side = ((x1 - x0).max(y1 - y0) * 2).max(SIZE).min(w.max(h));
     let (cx, cy) = ((x0 + x1) / 2, (y0 + y1) / 2);
-    let (sx, sy) = (cx.saturating_sub(side / 2).min(w.saturating_sub(side.min(w))), cy.saturating_sub(side / 2).min(h.saturating_sub(side.min(h))));
+    let (sx, sy) = (
+        cx.saturating_sub(side / 2).min(w.saturating_sub(side.min(w))),
+        cy.saturating_sub(side / 2).min(h.saturating_sub(side.min(h))),
+    );
     let (sw, sh) = (side.min(w), side.min(h));
-    let crop = imageops::resize(&imageops::crop_imm(image, sx, sy, sw, sh).to_image(), SIZE, SIZE, FilterType::Triangle);
-    let crop_mask = imageops::resize(&imageops::crop_imm(mask, sx, sy, sw, sh).to_image(), SIZE, SIZE, FilterType::Triangle);
+    let crop =
+        imageops::resize(&imageops::crop_imm(image, sx, sy, sw, sh).to_image(), SIZE, SIZE, FilterType::Triangle);
+    let crop_mask =
+        imageops::resize(&imageops::crop_imm(mask, sx, sy, sw, sh).to_image(), SIZE, SIZE, FilterType::Triangle);
     progress.step(0.2)?;
     let image_input = nchw(&crop, |_, v| f32::from(v) / 255.0);
-    let mask_input = (vec![1, 1, SIZE as usize, SIZE as usize], crop_mask.pixels().map(|p| if p[0] > 127 { 1.0 } else { 0.0 }).collect());
+    let mask_input = (
+        vec![1, 1, SIZE as usize, SIZE as usize],
+        crop_mask.pixels().map(|p| if p[0] > 127 { 1.0 } else { 0.0 }).collect(),
+    );
     let outputs = engine.run(LAMA, vec![image_input, mask_input])?;
-    let out = outputs.first().ok_or_else(|| AiError::ModelInvalid { model: LAMA.into(), detail: "no output".into() })?;
+    let out =
+        outputs.first().ok_or_else(|| AiError::ModelInvalid { model: LAMA.into(), detail: "no output".into() })?;
     let plane = (SIZE * SIZE) as usize;
     expect_len(LAMA, &out.data, 3 * plane)?;
     // Exports differ: some give 0..1, others 0..255.

@@ -97,9 +97,7 @@ pub fn inpaint(image: &RgbImage, mask: &GrayImage, progress: &dyn Progress) -> R
     let (w32, h32) = image.dimensions();
     let (mw, mh) = mask.dimensions();
     if (mw, mh) != (w32, h32) {
-        return Err(AiError::BadInput(format!(
-            "the mask must have the photo's size ({w32}x{h32}); it is {mw}x{mh}"
-        )));
+        return Err(AiError::BadInput(format!("the mask must have the photo's size ({w32}x{h32}); it is {mw}x{mh}")));
     }
     let (w, h) = (w32 as usize, h32 as usize);
     let too_large = || AiError::BadInput("the photo is too large to fill".into());
@@ -207,7 +205,8 @@ impl Level {
         let mut depth: Vec<u32> = self.hole.iter().map(|&is_hole| if is_hole { u32::MAX } else { 0 }).collect();
         let neighbours = |i: usize| {
             let (x, y) = (i % w, i / w);
-            (y.saturating_sub(1)..(y + 2).min(h)).flat_map(move |ny| (x.saturating_sub(1)..(x + 2).min(w)).map(move |nx| ny * w + nx))
+            (y.saturating_sub(1)..(y + 2).min(h))
+                .flat_map(move |ny| (x.saturating_sub(1)..(x + 2).min(w)).map(move |nx| ny * w + nx))
         };
         let mut order: Vec<u32> = Vec::new();
         for i in 0..w * h {
@@ -356,7 +355,18 @@ impl Field {
             })
             .collect();
         let n = targets.len();
-        Some(Field { r, targets, tindex, src_ok, sources, holes, hindex, conf, nnf: vec![0; n], dist: vec![u32::MAX; n] })
+        Some(Field {
+            r,
+            targets,
+            tindex,
+            src_ok,
+            sources,
+            holes,
+            hindex,
+            conf,
+            nnf: vec![0; n],
+            dist: vec![u32::MAX; n],
+        })
     }
 
     fn random_source(&self, rng: &mut Rng) -> u32 {
@@ -576,7 +586,9 @@ fn patchmatch_pass(
             .zip(dist.chunks_mut(size))
             .zip(seeds)
             .enumerate()
-            .map(|(k, ((nnf, dist), seed))| scope.spawn(move || band.search(k * size, nnf, dist, &mut Rng(seed), k == 0)))
+            .map(|(k, ((nnf, dist), seed))| {
+                scope.spawn(move || band.search(k * size, nnf, dist, &mut Rng(seed), k == 0))
+            })
             .collect();
         // Every band runs to its end (or its cancellation) before the first error is returned.
         let results: Vec<_> = handles
@@ -602,7 +614,14 @@ impl Band<'_> {
     /// Searches the targets `start..start + nnf.len()`, whose matches and distances are `nnf` and
     /// `dist`. Only the `reporter` band reports progress (so it only ever rises); all check for
     /// cancellation.
-    fn search(&self, start: usize, nnf: &mut [u32], dist: &mut [u32], rng: &mut Rng, reporter: bool) -> Result<(), AiError> {
+    fn search(
+        &self,
+        start: usize,
+        nnf: &mut [u32],
+        dist: &mut [u32],
+        rng: &mut Rng,
+        reporter: bool,
+    ) -> Result<(), AiError> {
         let (level, r) = (self.level, self.r);
         let (w, h) = (level.w, level.h);
         let (lo, hix, hiy) = (r as isize, (w - 1 - r) as isize, (h - 1 - r) as isize);
@@ -1022,11 +1041,19 @@ mod tests {
     }
 
     fn checkerboard(x: u32, y: u32) -> [u8; 3] {
-        if (x / 4 + y / 4).is_multiple_of(2) { [230, 220, 40] } else { [20, 30, 120] }
+        if (x / 4 + y / 4).is_multiple_of(2) {
+            [230, 220, 40]
+        } else {
+            [20, 30, 120]
+        }
     }
 
     fn diagonal(x: u32, y: u32) -> [u8; 3] {
-        if ((x + y) / 4).is_multiple_of(2) { [240, 240, 240] } else { [60, 20, 20] }
+        if ((x + y) / 4).is_multiple_of(2) {
+            [240, 240, 240]
+        } else {
+            [60, 20, 20]
+        }
     }
 
     fn picture(w: u32, h: u32, f: impl Fn(u32, u32) -> [u8; 3]) -> RgbImage {
@@ -1034,7 +1061,9 @@ mod tests {
     }
 
     fn rect_mask(w: u32, h: u32, x0: u32, y0: u32, rw: u32, rh: u32) -> GrayImage {
-        GrayImage::from_fn(w, h, |x, y| Luma([if (x0..x0 + rw).contains(&x) && (y0..y0 + rh).contains(&y) { 255 } else { 0 }]))
+        GrayImage::from_fn(w, h, |x, y| {
+            Luma([if (x0..x0 + rw).contains(&x) && (y0..y0 + rh).contains(&y) { 255 } else { 0 }])
+        })
     }
 
     fn holes(mask: &GrayImage) -> impl Iterator<Item = (u32, u32)> + '_ {
@@ -1074,7 +1103,11 @@ mod tests {
     /// Hole pixels with a 4-neighbour outside the hole: where a seam would show.
     fn ring(mask: &GrayImage) -> Vec<(u32, u32)> {
         let known = |x: i64, y: i64| {
-            x >= 0 && y >= 0 && x < mask.width() as i64 && y < mask.height() as i64 && mask.get_pixel(x as u32, y as u32)[0] <= 127
+            x >= 0
+                && y >= 0
+                && x < mask.width() as i64
+                && y < mask.height() as i64
+                && mask.get_pixel(x as u32, y as u32)[0] <= 127
         };
         holes(mask)
             .filter(|&(x, y)| {
@@ -1096,7 +1129,8 @@ mod tests {
     #[test]
     fn periodic_textures_are_reconstructed_seamlessly() {
         type Texture = fn(u32, u32) -> [u8; 3];
-        let textures: [(&str, Texture); 3] = [("stripes", stripes), ("checkerboard", checkerboard), ("diagonal", diagonal)];
+        let textures: [(&str, Texture); 3] =
+            [("stripes", stripes), ("checkerboard", checkerboard), ("diagonal", diagonal)];
         for (name, texture) in textures {
             let truth = picture(96, 96, texture);
             let mask = rect_mask(96, 96, 35, 37, 24, 24);
@@ -1174,7 +1208,9 @@ mod tests {
     #[test]
     fn bad_and_trivial_inputs() {
         let image = picture(16, 12, stripes);
-        assert!(matches!(inpaint(&image, &GrayImage::new(12, 16), &Quiet), Err(AiError::BadInput(m)) if m.contains("size")));
+        assert!(
+            matches!(inpaint(&image, &GrayImage::new(12, 16), &Quiet), Err(AiError::BadInput(m)) if m.contains("size"))
+        );
         assert_eq!(inpaint(&image, &GrayImage::new(16, 12), &Quiet).unwrap(), image);
         let full = GrayImage::from_pixel(16, 12, Luma([255]));
         assert!(matches!(inpaint(&image, &full, &Quiet), Err(AiError::BadInput(m)) if m.contains("whole photo")));
@@ -1207,7 +1243,9 @@ mod tests {
                         let n = hash(x, y, 7);
                         [n as u8, (n >> 8) as u8, (n >> 16) as u8]
                     });
-                    let mask = GrayImage::from_fn(w, h, |x, y| Luma([((hash(x, y, salt) % (2 + salt)) * 255 / (1 + salt)) as u8]));
+                    let mask = GrayImage::from_fn(w, h, |x, y| {
+                        Luma([((hash(x, y, salt) % (2 + salt)) * 255 / (1 + salt)) as u8])
+                    });
                     match inpaint(&image, &mask, &Quiet) {
                         Ok(out) => assert_known_unchanged(&image, &out, &mask),
                         Err(AiError::BadInput(_)) => {}

@@ -23,11 +23,11 @@ use app::error::AppError;
 use app::model::{Account, AccountId, AdminOverview, OwnerId, Provider, Role, SessionInfo};
 use app::services::{session_owner, AccountService, ACCOUNT_KEY, DEVICE_KEY, OWNER_KEY, SIGNED_IN_AT_KEY};
 
+use self::mail::Mailer;
+use self::repo::AccountRow;
 use crate::db::{now, Db};
 use crate::error::OrInternal;
 use crate::sessions::DbSessionStore;
-use self::mail::Mailer;
-use self::repo::AccountRow;
 
 /// Failed password sign-ins allowed per address within the window, before a pause.
 pub const MAX_FAILURES: i64 = 5;
@@ -153,9 +153,16 @@ impl AccountStore {
 
     /// Signs `account` in on this browser: adopts the guest workspace, rotates the session id
     /// (a fixated id is worthless), and records when and on what.
-    pub async fn start_session(&self, session: &Session, account: &AccountRow, device: &str) -> Result<Account, AppError> {
+    pub async fn start_session(
+        &self,
+        session: &Session,
+        account: &AccountRow,
+        device: &str,
+    ) -> Result<Account, AppError> {
         if let Some(guest) = session_owner(session).await? {
-            if guest != account.owner && !self.db.is_account_workspace(guest).await.or_internal("checking a workspace")? {
+            if guest != account.owner
+                && !self.db.is_account_workspace(guest).await.or_internal("checking a workspace")?
+            {
                 self.db.adopt_workspace(guest, account.owner).await.or_internal("adopting a guest workspace")?;
             }
         }
@@ -172,14 +179,24 @@ impl AccountStore {
 
     /// Sign-in through a provider: the account is found by (issuer, subject) only; a first
     /// sign-in creates one (taking the e-mail only when verified and not already in use).
-    pub async fn sign_in_with_identity(&self, session: &Session, identity: Identity, device: &str) -> Result<Account, AppError> {
-        let known = self.db.identity_account(&identity.issuer, &identity.subject).await.or_internal("looking up an identity")?;
+    pub async fn sign_in_with_identity(
+        &self,
+        session: &Session,
+        identity: Identity,
+        device: &str,
+    ) -> Result<Account, AppError> {
+        let known = self
+            .db
+            .identity_account(&identity.issuer, &identity.subject)
+            .await
+            .or_internal("looking up an identity")?;
         let account = match known {
             Some(id) => self.db.account_by_id(id).await.or_internal("reading an account")?.ok_or(AppError::Internal)?,
             None => {
                 let email = match identity.email.as_deref().map(normalize_email) {
                     Some(Ok(email)) if identity.email_verified => {
-                        let taken = self.db.account_by_email(&email).await.or_internal("looking up an e-mail")?.is_some();
+                        let taken =
+                            self.db.account_by_email(&email).await.or_internal("looking up an e-mail")?.is_some();
                         (!taken).then_some(email)
                     }
                     _ => None,
@@ -195,7 +212,10 @@ impl AccountStore {
                     role: Role::User,
                 };
                 self.db.insert_account(&row).await.or_internal("creating an account")?;
-                self.db.insert_identity(&identity.issuer, &identity.subject, row.id).await.or_internal("linking an identity")?;
+                self.db
+                    .insert_identity(&identity.issuer, &identity.subject, row.id)
+                    .await
+                    .or_internal("linking an identity")?;
                 row
             }
         };
@@ -209,7 +229,8 @@ impl AccountStore {
 
     /// Refuses while the address has had too many recent failures.
     async fn check_rate(&self, key: &str) -> Result<(), AppError> {
-        let failures = self.db.recent_login_failures(key, now() - FAILURE_WINDOW_SECS).await.or_internal("counting failures")?;
+        let failures =
+            self.db.recent_login_failures(key, now() - FAILURE_WINDOW_SECS).await.or_internal("counting failures")?;
         if failures >= MAX_FAILURES {
             return Err(AppError::TooManyRequests(
                 "Too many failed attempts. Wait 15 minutes, or reset your password.".into(),
@@ -226,12 +247,19 @@ impl AccountStore {
 /// The provider sign-in routes (the rest of sign-in is server functions).
 pub fn routes() -> axum::Router<crate::state::AppState> {
     use axum::routing::get;
-    axum::Router::new().route("/auth/{provider}/start", get(oidc::start)).route("/auth/{provider}/callback", get(oidc::callback))
+    axum::Router::new()
+        .route("/auth/{provider}/start", get(oidc::start))
+        .route("/auth/{provider}/callback", get(oidc::callback))
 }
 
 /// Ends a signed-in session whose sign-in is older than the absolute limit, however active it
 /// has been (the idle limit is the session record's own expiry).
-pub async fn enforce_absolute_timeout(State(max_age_secs): State<i64>, session: Session, request: Request, next: Next) -> Response {
+pub async fn enforce_absolute_timeout(
+    State(max_age_secs): State<i64>,
+    session: Session,
+    request: Request,
+    next: Next,
+) -> Response {
     if let Ok(Some(signed_in_at)) = session.get::<i64>(SIGNED_IN_AT_KEY).await {
         if now() - signed_in_at > max_age_secs {
             if let Err(error) = session.flush().await {
@@ -258,7 +286,13 @@ impl AccountService for AccountStore {
         }
     }
 
-    async fn sign_up(&self, session: &Session, email: String, password: String, display_name: String) -> Result<(), AppError> {
+    async fn sign_up(
+        &self,
+        session: &Session,
+        email: String,
+        password: String,
+        display_name: String,
+    ) -> Result<(), AppError> {
         if session.get::<AccountId>(ACCOUNT_KEY).await.map_err(session_failed)?.is_some() {
             return Err(AppError::BadRequest("You are signed in already; sign out to create another account.".into()));
         }
@@ -295,7 +329,10 @@ impl AccountService for AccountStore {
             return Ok(());
         }
         let (token, hash) = new_token();
-        self.db.insert_email_token(&hash, row.id, "verify", now() + VERIFY_LINK_SECS).await.or_internal("storing a link")?;
+        self.db
+            .insert_email_token(&hash, row.id, "verify", now() + VERIFY_LINK_SECS)
+            .await
+            .or_internal("storing a link")?;
         self.send_later(
             email,
             "Confirm your e-mail address for Atelier",
@@ -310,13 +347,24 @@ impl AccountService for AccountStore {
 
     async fn verify_email(&self, session: &Session, token: String, device: String) -> Result<Account, AppError> {
         let expired = || AppError::BadRequest("This link has expired or was already used.".into());
-        let id = self.db.take_email_token(&token_hash(token.trim()), "verify").await.or_internal("reading a link")?.ok_or_else(expired)?;
+        let id = self
+            .db
+            .take_email_token(&token_hash(token.trim()), "verify")
+            .await
+            .or_internal("reading a link")?
+            .ok_or_else(expired)?;
         self.db.set_email_verified(id).await.or_internal("verifying an address")?;
         let account = self.db.account_by_id(id).await.or_internal("reading an account")?.ok_or_else(expired)?;
         self.start_session(session, &account, &device).await
     }
 
-    async fn sign_in(&self, session: &Session, email: String, password: String, device: String) -> Result<Account, AppError> {
+    async fn sign_in(
+        &self,
+        session: &Session,
+        email: String,
+        password: String,
+        device: String,
+    ) -> Result<Account, AppError> {
         let key = normalize_email(&email).map_err(|_| AppError::BadRequest(WRONG_LOGIN.into()))?;
         self.check_rate(&key).await?;
         let account = self.db.account_by_email(&key).await.or_internal("looking up an e-mail")?;
@@ -328,13 +376,21 @@ impl AccountService for AccountStore {
         self.db.clear_login_failures(&key).await.or_internal("clearing failures")?;
         if !account.email_verified {
             let (token, hash) = new_token();
-            self.db.insert_email_token(&hash, account.id, "verify", now() + VERIFY_LINK_SECS).await.or_internal("storing a link")?;
+            self.db
+                .insert_email_token(&hash, account.id, "verify", now() + VERIFY_LINK_SECS)
+                .await
+                .or_internal("storing a link")?;
             self.send_later(
                 key,
                 "Confirm your e-mail address for Atelier",
-                format!("Open this link within 24 hours to confirm your address and sign in:\n{}\n", self.link(&format!("/verify?token={token}"))),
+                format!(
+                    "Open this link within 24 hours to confirm your address and sign in:\n{}\n",
+                    self.link(&format!("/verify?token={token}"))
+                ),
             );
-            return Err(AppError::Forbidden("Confirm your e-mail address first: we have sent you the link again.".into()));
+            return Err(AppError::Forbidden(
+                "Confirm your e-mail address first: we have sent you the link again.".into(),
+            ));
         }
         self.start_session(session, &account, &device).await
     }
@@ -352,7 +408,9 @@ impl AccountService for AccountStore {
     async fn change_password(&self, session: &Session, current: String, new: String) -> Result<(), AppError> {
         let account = self.signed_in(session).await?;
         let Some(stored) = account.password_hash.clone() else {
-            return Err(AppError::BadRequest("This account signs in through a provider and has no password to change.".into()));
+            return Err(AppError::BadRequest(
+                "This account signs in through a provider and has no password to change.".into(),
+            ));
         };
         let key = account.email.clone().unwrap_or_else(|| account.id.to_string());
         self.check_rate(&key).await?;
@@ -372,7 +430,10 @@ impl AccountService for AccountStore {
         let Ok(email) = normalize_email(&email) else { return Ok(()) };
         if let Some(account) = self.db.account_by_email(&email).await.or_internal("looking up an e-mail")? {
             let (token, hash) = new_token();
-            self.db.insert_email_token(&hash, account.id, "reset", now() + RESET_LINK_SECS).await.or_internal("storing a link")?;
+            self.db
+                .insert_email_token(&hash, account.id, "reset", now() + RESET_LINK_SECS)
+                .await
+                .or_internal("storing a link")?;
             self.send_later(
                 email,
                 "Reset your Atelier password",
@@ -385,10 +446,21 @@ impl AccountService for AccountStore {
         Ok(())
     }
 
-    async fn reset_password(&self, session: &Session, token: String, new: String, device: String) -> Result<Account, AppError> {
+    async fn reset_password(
+        &self,
+        session: &Session,
+        token: String,
+        new: String,
+        device: String,
+    ) -> Result<Account, AppError> {
         passwords::check_strength(&new)?;
         let expired = || AppError::BadRequest("This link has expired or was already used.".into());
-        let id = self.db.take_email_token(&token_hash(token.trim()), "reset").await.or_internal("reading a link")?.ok_or_else(expired)?;
+        let id = self
+            .db
+            .take_email_token(&token_hash(token.trim()), "reset")
+            .await
+            .or_internal("reading a link")?
+            .ok_or_else(expired)?;
         let hash = passwords::hash(new).await?;
         self.db.set_password_hash(id, &hash).await.or_internal("resetting a password")?;
         // The link reached the mailbox, so the address is proven.
@@ -464,7 +536,8 @@ mod tests {
 
     #[test]
     fn devices_are_described_briefly() {
-        let chrome = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36";
+        let chrome =
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36";
         assert_eq!(describe_device(chrome), "Chrome on Linux");
         assert_eq!(describe_device("curl/8"), "A browser");
     }

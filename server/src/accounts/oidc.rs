@@ -14,8 +14,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
 use openidconnect::reqwest;
 use openidconnect::{
-    AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl, Nonce,
-    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
+    AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl,
+    Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
@@ -53,11 +53,16 @@ fn oidc_kind() -> String {
 
 impl std::fmt::Debug for ProviderSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ProviderSettings").field("id", &self.id).field("kind", &self.kind).field("issuer", &self.issuer).finish_non_exhaustive()
+        f.debug_struct("ProviderSettings")
+            .field("id", &self.id)
+            .field("kind", &self.kind)
+            .field("issuer", &self.issuer)
+            .finish_non_exhaustive()
     }
 }
 
-type Client = CoreClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointMaybeSet, EndpointMaybeSet>;
+type Client =
+    CoreClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointMaybeSet, EndpointMaybeSet>;
 
 /// Discovery results are kept this long, so key rotation at the provider is picked up.
 const DISCOVERY_TTL: Duration = Duration::from_secs(3600);
@@ -99,7 +104,8 @@ impl Providers {
         let mut by_id = HashMap::new();
         let mut order = Vec::new();
         for settings in list {
-            if settings.id.is_empty() || !settings.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            if settings.id.is_empty() || !settings.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
                 anyhow::bail!("provider id {:?} must be letters, digits, '-' or '_'", settings.id);
             }
             let oidc = |issuer: &str| Kind::Oidc { issuer: issuer.to_string(), discovered: Mutex::new(None) };
@@ -108,10 +114,22 @@ impl Providers {
                 ("oidc", Some(issuer)) => oidc(issuer),
                 ("oidc", None) => anyhow::bail!("provider {} needs an issuer", settings.id),
                 ("github", _) => Kind::GitHub {
-                    web: settings.github_url.clone().unwrap_or_else(|| "https://github.com".into()).trim_end_matches('/').into(),
-                    api: settings.github_api_url.clone().unwrap_or_else(|| "https://api.github.com".into()).trim_end_matches('/').into(),
+                    web: settings
+                        .github_url
+                        .clone()
+                        .unwrap_or_else(|| "https://github.com".into())
+                        .trim_end_matches('/')
+                        .into(),
+                    api: settings
+                        .github_api_url
+                        .clone()
+                        .unwrap_or_else(|| "https://api.github.com".into())
+                        .trim_end_matches('/')
+                        .into(),
                 },
-                (other, _) => anyhow::bail!("provider {} has an unknown kind {other:?} (oidc, google or github)", settings.id),
+                (other, _) => {
+                    anyhow::bail!("provider {} has an unknown kind {other:?} (oidc, google or github)", settings.id)
+                }
             };
             order.push(settings.id.clone());
             by_id.insert(settings.id.clone(), Configured { settings: settings.clone(), kind });
@@ -200,7 +218,8 @@ impl Providers {
             }
         }
         let issuer = IssuerUrl::new(issuer.clone()).map_err(|e| format!("issuer URL: {e}"))?;
-        let metadata = CoreProviderMetadata::discover_async(issuer, &self.http).await.map_err(|e| format!("discovery: {e}"))?;
+        let metadata =
+            CoreProviderMetadata::discover_async(issuer, &self.http).await.map_err(|e| format!("discovery: {e}"))?;
         let client = CoreClient::from_provider_metadata(
             metadata,
             ClientId::new(provider.settings.client_id.clone()),
@@ -241,7 +260,8 @@ impl Providers {
     }
 }
 
-type GitHubClient = oauth2::basic::BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
+type GitHubClient =
+    oauth2::basic::BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
 
 fn github_client(settings: &ProviderSettings, web: &str, redirect: RedirectUrl) -> Result<GitHubClient, String> {
     let url = |path: &str| format!("{web}{path}");
@@ -281,7 +301,13 @@ async fn github_identity(http: &reqwest::Client, web: &str, api: &str, token: &s
     let body = |path: &'static str| {
         let request = get(path);
         async move {
-            let bytes = request.send().await.and_then(|r| r.error_for_status()).map_err(|e| format!("{path}: {e}"))?.bytes().await;
+            let bytes = request
+                .send()
+                .await
+                .and_then(|r| r.error_for_status())
+                .map_err(|e| format!("{path}: {e}"))?
+                .bytes()
+                .await;
             bytes.map_err(|e| format!("{path}: {e}"))
         }
     };
@@ -409,7 +435,8 @@ pub async fn callback(
             return failed("invalid");
         }
     };
-    let device = describe_device(headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or(""));
+    let device =
+        describe_device(headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or(""));
     match accounts.sign_in_with_identity(&session, identity, &device).await {
         Ok(_) => Redirect::to(&attempt.return_to).into_response(),
         Err(_) => failed("internal"),
@@ -429,7 +456,9 @@ mod tests {
         assert_eq!(safe_return(Some("/gallery")), "/gallery");
         assert_eq!(safe_return(Some("/photos/1234")), "/photos/1234");
         assert_eq!(safe_return(Some("/")), "/");
-        for hostile in ["//evil.example", "https://evil.example/", "/\\evil.example", "/admin/../..//x", "/settings", "evil"] {
+        for hostile in
+            ["//evil.example", "https://evil.example/", "/\\evil.example", "/admin/../..//x", "/settings", "evil"]
+        {
             assert_eq!(safe_return(Some(hostile)), "/", "{hostile}");
         }
         assert_eq!(safe_return(None), "/");

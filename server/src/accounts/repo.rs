@@ -46,7 +46,10 @@ fn account(row: &AnyRow) -> Result<AccountRow, sqlx::Error> {
 /// Accounts filtered by `$where`.
 macro_rules! select_accounts {
     ($where:literal) => {
-        concat!("SELECT id, owner_id, email, email_verified, password_hash, display_name, role FROM accounts WHERE ", $where)
+        concat!(
+            "SELECT id, owner_id, email, email_verified, password_hash, display_name, role FROM accounts WHERE ",
+            $where
+        )
     };
 }
 
@@ -90,7 +93,11 @@ impl Db {
     }
 
     pub async fn set_email_verified(&self, id: AccountId) -> Result<(), sqlx::Error> {
-        sqlx::query("UPDATE accounts SET email_verified = 1 WHERE id = $1").bind(id.to_string()).execute(self.pool()).await.map(|_| ())
+        sqlx::query("UPDATE accounts SET email_verified = 1 WHERE id = $1")
+            .bind(id.to_string())
+            .execute(self.pool())
+            .await
+            .map(|_| ())
     }
 
     pub async fn set_password_hash(&self, id: AccountId, hash: &str) -> Result<(), sqlx::Error> {
@@ -104,13 +111,17 @@ impl Db {
 
     /// Makes the account with this e-mail an admin; returns whether there was one.
     pub async fn grant_admin(&self, email: &str) -> Result<bool, sqlx::Error> {
-        let done = sqlx::query("UPDATE accounts SET role = 'admin' WHERE email = $1").bind(email).execute(self.pool()).await?;
+        let done =
+            sqlx::query("UPDATE accounts SET role = 'admin' WHERE email = $1").bind(email).execute(self.pool()).await?;
         Ok(done.rows_affected() > 0)
     }
 
     /// Whether `owner` is some account's workspace (then it is never adopted by another).
     pub async fn is_account_workspace(&self, owner: OwnerId) -> Result<bool, sqlx::Error> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM accounts WHERE owner_id = $1").bind(owner.to_string()).fetch_one(self.pool()).await?;
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM accounts WHERE owner_id = $1")
+            .bind(owner.to_string())
+            .fetch_one(self.pool())
+            .await?;
         Ok(row.try_get::<i64, _>("n")? > 0)
     }
 
@@ -166,8 +177,16 @@ impl Db {
 
     /// Records a failure and forgets those older than `forget_before`.
     pub async fn record_login_failure(&self, key: &str, forget_before: i64) -> Result<(), sqlx::Error> {
-        sqlx::query("DELETE FROM login_failures WHERE failed_at <= $1").bind(forget_before).execute(self.pool()).await?;
-        sqlx::query("INSERT INTO login_failures (login_key, failed_at) VALUES ($1, $2)").bind(key).bind(now()).execute(self.pool()).await.map(|_| ())
+        sqlx::query("DELETE FROM login_failures WHERE failed_at <= $1")
+            .bind(forget_before)
+            .execute(self.pool())
+            .await?;
+        sqlx::query("INSERT INTO login_failures (login_key, failed_at) VALUES ($1, $2)")
+            .bind(key)
+            .bind(now())
+            .execute(self.pool())
+            .await
+            .map(|_| ())
     }
 
     pub async fn clear_login_failures(&self, key: &str) -> Result<(), sqlx::Error> {
@@ -176,7 +195,13 @@ impl Db {
 
     // --- e-mail tokens ---
 
-    pub async fn insert_email_token(&self, hash: &str, account: AccountId, purpose: &str, expires_at: i64) -> Result<(), sqlx::Error> {
+    pub async fn insert_email_token(
+        &self,
+        hash: &str,
+        account: AccountId,
+        purpose: &str,
+        expires_at: i64,
+    ) -> Result<(), sqlx::Error> {
         sqlx::query("INSERT INTO email_tokens (token_hash, account_id, purpose, expires_at) VALUES ($1, $2, $3, $4)")
             .bind(hash)
             .bind(account.to_string())
@@ -189,15 +214,17 @@ impl Db {
 
     /// Consumes a live token: it works once.
     pub async fn take_email_token(&self, hash: &str, purpose: &str) -> Result<Option<AccountId>, sqlx::Error> {
-        sqlx::query("DELETE FROM email_tokens WHERE token_hash = $1 AND purpose = $2 AND expires_at > $3 RETURNING account_id")
-            .bind(hash)
-            .bind(purpose)
-            .bind(now())
-            .fetch_optional(self.pool())
-            .await?
-            .as_ref()
-            .map(|row| parse(row, "account_id"))
-            .transpose()
+        sqlx::query(
+            "DELETE FROM email_tokens WHERE token_hash = $1 AND purpose = $2 AND expires_at > $3 RETURNING account_id",
+        )
+        .bind(hash)
+        .bind(purpose)
+        .bind(now())
+        .fetch_optional(self.pool())
+        .await?
+        .as_ref()
+        .map(|row| parse(row, "account_id"))
+        .transpose()
     }
 
     // --- admin ---

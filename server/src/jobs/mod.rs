@@ -12,7 +12,9 @@ pub mod worker;
 use std::sync::Arc;
 
 use app::error::AppError;
-use app::model::{AiJob, Backdrop, HeldPhoto, JobId, JobState, OwnerId, PhotoDescription, PhotoId, PhotoSummary, Role, ToolRequest};
+use app::model::{
+    AiJob, Backdrop, HeldPhoto, JobId, JobState, OwnerId, PhotoDescription, PhotoId, PhotoSummary, Role, ToolRequest,
+};
 use app::services::{session_owner, AiService, PhotoService};
 use async_trait::async_trait;
 use base64::Engine as _;
@@ -121,14 +123,20 @@ impl AiStore {
         let data = self.photos.storage.get(&key).await.or_internal("reading a job result")?;
         let tool: String = row.try_get("tool").or_internal("reading a job")?;
         let extension = if content_type.as_deref() == Some("image/png") { "png" } else { "jpg" };
-        Ok(crate::photos::Media { data, content_type: content_type.unwrap_or_else(|| "image/png".into()), filename: format!("{tool}.{extension}") })
+        Ok(crate::photos::Media {
+            data,
+            content_type: content_type.unwrap_or_else(|| "image/png".into()),
+            filename: format!("{tool}.{extension}"),
+        })
     }
 
     /// Checks the request against the photo and limits before anything is queued, so a bad
     /// request is told at once rather than failing later in a worker.
     async fn validate(&self, owner: OwnerId, photo: &PhotoSummary, request: &ToolRequest) -> Result<(), AppError> {
         if photo.held {
-            return Err(AppError::Forbidden("This photo is held for review; tools are unavailable until an administrator releases it.".into()));
+            return Err(AppError::Forbidden(
+                "This photo is held for review; tools are unavailable until an administrator releases it.".into(),
+            ));
         }
         match request {
             ToolRequest::Upscale { factor, .. } => {
@@ -150,7 +158,8 @@ impl AiStore {
                 }
                 match backdrop {
                     Backdrop::Colour { hex } => {
-                        tools::parse_hex(hex).ok_or_else(|| AppError::BadRequest("The colour must look like #1a2b3c.".into()))?;
+                        tools::parse_hex(hex)
+                            .ok_or_else(|| AppError::BadRequest("The colour must look like #1a2b3c.".into()))?;
                     }
                     Backdrop::Photo { id } => {
                         if self.photos.photo(owner, *id).await?.held {
@@ -228,12 +237,14 @@ impl AiService for AiStore {
 
     async fn jobs(&self, session: &Session, photo: PhotoId) -> Result<Vec<AiJob>, AppError> {
         let Some(owner) = session_owner(session).await? else { return Ok(Vec::new()) };
-        let rows = sqlx::query("SELECT * FROM jobs WHERE owner_id = $1 AND photo_id = $2 ORDER BY created_at DESC, id DESC LIMIT 50")
-            .bind(owner.to_string())
-            .bind(photo.to_string())
-            .fetch_all(self.db.pool())
-            .await
-            .or_internal("listing jobs")?;
+        let rows = sqlx::query(
+            "SELECT * FROM jobs WHERE owner_id = $1 AND photo_id = $2 ORDER BY created_at DESC, id DESC LIMIT 50",
+        )
+        .bind(owner.to_string())
+        .bind(photo.to_string())
+        .fetch_all(self.db.pool())
+        .await
+        .or_internal("listing jobs")?;
         rows.iter().map(|row| self.view(owner, row)).collect::<Result<_, _>>().or_internal("reading jobs")
     }
 
@@ -264,7 +275,10 @@ impl AiService for AiStore {
         let meter = crate::usage::Meter::start();
         let encoded = self.photos.ingest_trusted(bytes).await?;
         let name = format!("{} ({})", source.name, view.label.to_lowercase());
-        let saved = self.photos.store(owner, &crate::photos::display_name(Some(&name)), Ingested::plain(encoded), meter).await?;
+        let saved = self
+            .photos
+            .store(owner, &crate::photos::display_name(Some(&name)), Ingested::plain(encoded), meter)
+            .await?;
         // Kept means in the gallery too, like any saved edit.
         self.photos.save_version(owner, saved.id, recipe::EditRecipe::default()).await?;
         sqlx::query("UPDATE jobs SET saved_photo_id = $1 WHERE id = $2 AND owner_id = $3 AND saved_photo_id IS NULL")
@@ -277,7 +291,12 @@ impl AiService for AiStore {
         Ok(saved)
     }
 
-    async fn keep_description(&self, session: &Session, photo: PhotoId, description: PhotoDescription) -> Result<PhotoSummary, AppError> {
+    async fn keep_description(
+        &self,
+        session: &Session,
+        photo: PhotoId,
+        description: PhotoDescription,
+    ) -> Result<PhotoSummary, AppError> {
         let owner = self.owner(session).await?;
         self.photos.photo(owner, photo).await?;
         let tags: Vec<String> = description
@@ -336,10 +355,21 @@ impl AiService for AiStore {
             .ok_or(AppError::NotFound)?;
         let owner: OwnerId = parse(&row, "owner_id").or_internal("reading a held photo")?;
         let account = self.db.account_of_owner(owner).await.or_internal("looking up an account")?;
-        let (what, detail) = if release { ("released", "A held upload was released.") } else { ("deleted", "A held upload was deleted.") };
-        self.db.audit(account, Some(admin), Event::ModerationDecision, detail).await.or_internal("writing the audit log")?;
+        let (what, detail) = if release {
+            ("released", "A held upload was released.")
+        } else {
+            ("deleted", "A held upload was deleted.")
+        };
+        self.db
+            .audit(account, Some(admin), Event::ModerationDecision, detail)
+            .await
+            .or_internal("writing the audit log")?;
         if release {
-            sqlx::query("UPDATE photos SET moderation = 'clear' WHERE id = $1").bind(photo.to_string()).execute(self.db.pool()).await.or_internal("releasing a photo")?;
+            sqlx::query("UPDATE photos SET moderation = 'clear' WHERE id = $1")
+                .bind(photo.to_string())
+                .execute(self.db.pool())
+                .await
+                .or_internal("releasing a photo")?;
         } else {
             self.photos.delete_photo(owner, photo).await?;
         }

@@ -58,7 +58,9 @@ pub struct ResultFiles {
 
 /// How a heartbeat went.
 pub enum Lease {
-    Held { cancel_requested: bool },
+    Held {
+        cancel_requested: bool,
+    },
     /// The row is no longer this worker's (cancelled while queued, erased, or re-claimed).
     Lost,
 }
@@ -120,7 +122,13 @@ impl Db {
     }
 
     /// Renews the lease and records progress (per mille); tells whether cancellation was asked.
-    pub async fn heartbeat_job(&self, id: JobId, worker: &str, progress: i64, lease_until: i64) -> Result<Lease, sqlx::Error> {
+    pub async fn heartbeat_job(
+        &self,
+        id: JobId,
+        worker: &str,
+        progress: i64,
+        lease_until: i64,
+    ) -> Result<Lease, sqlx::Error> {
         let row = sqlx::query(
             "UPDATE jobs SET progress = $3, lease_until = $4 WHERE id = $1 AND locked_by = $2 AND state = 'running'
              RETURNING cancel_requested",
@@ -163,7 +171,13 @@ impl Db {
     }
 
     /// Records a failure: queued again after `retry_at` when given, otherwise failed for good.
-    pub async fn fail_job(&self, id: JobId, worker: &str, error: &str, retry_at: Option<i64>) -> Result<(), sqlx::Error> {
+    pub async fn fail_job(
+        &self,
+        id: JobId,
+        worker: &str,
+        error: &str,
+        retry_at: Option<i64>,
+    ) -> Result<(), sqlx::Error> {
         let sql = if retry_at.is_some() {
             "UPDATE jobs SET state = 'queued', run_after = $4, error = $3, locked_by = NULL, lease_until = NULL
              WHERE id = $1 AND locked_by = $2 AND state = 'running'"
@@ -207,11 +221,12 @@ impl Db {
         if queued.rows_affected() == 1 {
             return Ok(true);
         }
-        let running = sqlx::query("UPDATE jobs SET cancel_requested = 1 WHERE id = $1 AND owner_id = $2 AND state = 'running'")
-            .bind(&id)
-            .bind(&owner)
-            .execute(self.pool())
-            .await?;
+        let running =
+            sqlx::query("UPDATE jobs SET cancel_requested = 1 WHERE id = $1 AND owner_id = $2 AND state = 'running'")
+                .bind(&id)
+                .bind(&owner)
+                .execute(self.pool())
+                .await?;
         Ok(running.rows_affected() == 1)
     }
 

@@ -95,7 +95,8 @@ pub async fn run(store: Arc<AiStore>, job: Claimed, progress: Arc<JobProgress>) 
         .await
         .map_err(|e| internal("reading a photo")(e.to_string()))?
         .ok_or_else(|| Failure::Permanent("The photo was deleted.".into()))?;
-    let bytes = store.photos.storage.get(&stored.object_key).await.map_err(|e| internal("reading a photo")(e.to_string()))?;
+    let bytes =
+        store.photos.storage.get(&stored.object_key).await.map_err(|e| internal("reading a photo")(e.to_string()))?;
     // Shares the buffer (no copy): the caption provider gets the same photo without a second read.
     let photo_bytes = bytes.clone();
     let camera = store.db.camera_facts(job.photo).await.map_err(|e| internal("reading a photo")(e.to_string()))?;
@@ -114,7 +115,14 @@ pub async fn run(store: Arc<AiStore>, job: Claimed, progress: Arc<JobProgress>) 
             if summary.held {
                 return Err(Failure::Permanent("The background photo is held for review.".into()));
             }
-            Some(store.photos.storage.get(&other.object_key).await.map_err(|e| internal("reading a photo")(e.to_string()))?)
+            Some(
+                store
+                    .photos
+                    .storage
+                    .get(&other.object_key)
+                    .await
+                    .map_err(|e| internal("reading a photo")(e.to_string()))?,
+            )
         }
         _ => None,
     };
@@ -132,13 +140,20 @@ pub async fn run(store: Arc<AiStore>, job: Claimed, progress: Arc<JobProgress>) 
             ToolRequest::RemoveBackground { portrait, backdrop: choice, refine, feather } => {
                 let backdrop = match choice {
                     Backdrop::Transparent => ai::background::Backdrop::Transparent,
-                    Backdrop::Colour { hex } => ai::background::Backdrop::Colour(parse_hex(&hex).unwrap_or([255, 255, 255])),
+                    Backdrop::Colour { hex } => {
+                        ai::background::Backdrop::Colour(parse_hex(&hex).unwrap_or([255, 255, 255]))
+                    }
                     Backdrop::Photo { .. } => {
-                        let other = backdrop.as_deref().ok_or_else(|| Failure::Permanent("The background photo is missing.".into()))?;
-                        ai::background::Backdrop::Photo(images::decode(other, max_pixels).map_err(|e| Failure::Permanent(e.to_string()))?.to_rgb8())
+                        let other = backdrop
+                            .as_deref()
+                            .ok_or_else(|| Failure::Permanent("The background photo is missing.".into()))?;
+                        ai::background::Backdrop::Photo(
+                            images::decode(other, max_pixels).map_err(|e| Failure::Permanent(e.to_string()))?.to_rgb8(),
+                        )
                     }
                 };
-                let segmenter = if portrait { ai::background::Segmenter::Portrait } else { ai::background::Segmenter::Objects };
+                let segmenter =
+                    if portrait { ai::background::Segmenter::Portrait } else { ai::background::Segmenter::Objects };
                 let options = ai::background::Options { segmenter, backdrop, refine, feather };
                 let result = ai::background::remove(&engine, &image, &options, progress)?;
                 (Produced::Image(result), if portrait { "MediaPipe selfie segmentation" } else { "IS-Net" }.to_string())
@@ -185,7 +200,9 @@ pub async fn run(store: Arc<AiStore>, job: Claimed, progress: Arc<JobProgress>) 
                         description.alt_text = caption.clone();
                         description.caption = Some(caption);
                     }
-                    Err(error) => tracing::warn!(%error, "the vision provider gave no caption; keeping the local description"),
+                    Err(error) => {
+                        tracing::warn!(%error, "the vision provider gave no caption; keeping the local description")
+                    }
                 }
             }
             (None, Some(description), input_size)
@@ -194,7 +211,11 @@ pub async fn run(store: Arc<AiStore>, job: Claimed, progress: Arc<JobProgress>) 
     // Recorded by the worker once the job is recorded as done (not for a discarded attempt).
     let record = meter.finish(request.name(), input_size, output_size);
     let duration_ms = record.duration_ms;
-    let method = if store.vision.is_some() && description.is_some() { format!("{method}; caption: vision provider") } else { method };
+    let method = if store.vision.is_some() && description.is_some() {
+        format!("{method}; caption: vision provider")
+    } else {
+        method
+    };
     let detail = Detail { method, duration_ms, description };
     Ok(Outcome { provider, detail: serde_json::to_string(&detail).ok(), result, usage: Some(record) })
 }
@@ -203,10 +224,12 @@ pub async fn run(store: Arc<AiStore>, job: Claimed, progress: Arc<JobProgress>) 
 /// job's keys.
 async fn store_result(store: &AiStore, job: &Claimed, image: DynamicImage) -> Result<ResultFiles, Failure> {
     let (width, height) = (image.width(), image.height());
-    let (data, thumbnail) = tokio::task::spawn_blocking(move || ai::encode_png(&image).map_err(anyhow::Error::from).and_then(|png| Ok((png, images::thumbnail(&image)?))))
-        .await
-        .map_err(|e| internal("encoding a result")(e.to_string()))?
-        .map_err(|e| internal("encoding a result")(e.to_string()))?;
+    let (data, thumbnail) = tokio::task::spawn_blocking(move || {
+        ai::encode_png(&image).map_err(anyhow::Error::from).and_then(|png| Ok((png, images::thumbnail(&image)?)))
+    })
+    .await
+    .map_err(|e| internal("encoding a result")(e.to_string()))?
+    .map_err(|e| internal("encoding a result")(e.to_string()))?;
     let (key, thumbnail_key) = keys::job_result(job.owner, job.id, job.attempts);
     let storage = &store.photos.storage;
     storage.put(&key, data).await.map_err(|e| internal("storing a result")(e.to_string()))?;

@@ -7,7 +7,8 @@ use std::time::Duration;
 use base64::Engine as _;
 use openidconnect::reqwest;
 
-const PROMPT: &str = "Write one plain sentence of alt-text describing this photo for someone who cannot see it. No preamble.";
+const PROMPT: &str =
+    "Write one plain sentence of alt-text describing this photo for someone who cannot see it. No preamble.";
 
 #[derive(Clone)]
 pub struct Vision {
@@ -20,11 +21,15 @@ pub struct Vision {
 impl Vision {
     pub fn new(url: &str, key: Option<String>, model: String) -> anyhow::Result<Self> {
         // Refused at start-up, not at the first caption: the privacy page names this host.
-        let url = reqwest::Url::parse(url).map_err(|error| anyhow::anyhow!("ATELIER_VISION_URL is not a URL ({error})"))?;
+        let url =
+            reqwest::Url::parse(url).map_err(|error| anyhow::anyhow!("ATELIER_VISION_URL is not a URL ({error})"))?;
         if url.host_str().is_none() {
             anyhow::bail!("ATELIER_VISION_URL names no host");
         }
-        let http = reqwest::ClientBuilder::new().timeout(Duration::from_secs(120)).redirect(reqwest::redirect::Policy::none()).build()?;
+        let http = reqwest::ClientBuilder::new()
+            .timeout(Duration::from_secs(120))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
         Ok(Self { http, url, key, model })
     }
 
@@ -43,7 +48,8 @@ impl Vision {
         let jpeg = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<u8>> {
             let image = image::load_from_memory(&bytes)?;
             // Only ever smaller (`thumbnail` would also enlarge).
-            let small = if image.width().max(image.height()) > 1024 { image.thumbnail(1024, 1024) } else { image }.to_rgb8();
+            let small =
+                if image.width().max(image.height()) > 1024 { image.thumbnail(1024, 1024) } else { image }.to_rgb8();
             let mut out = Vec::new();
             image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85).encode_image(&small)?;
             Ok(out)
@@ -89,7 +95,9 @@ mod tests {
 
     #[test]
     fn the_destination_is_host_and_port_only_and_a_bad_url_is_refused_at_start() {
-        let vision = Vision::new("https://user:secret@vision.example:8443/v1/chat/completions?x=1", None, "llava".into()).unwrap();
+        let vision =
+            Vision::new("https://user:secret@vision.example:8443/v1/chat/completions?x=1", None, "llava".into())
+                .unwrap();
         assert_eq!(vision.destination(), "vision.example:8443");
         let error = Vision::new("vision.example/v1", None, "llava".into()).err().expect("no scheme, no URL");
         assert!(error.to_string().contains("ATELIER_VISION_URL"), "{error}");

@@ -18,11 +18,12 @@ impl Db {
     pub async fn erase_account(&self, account: &AccountRow) -> Result<(), sqlx::Error> {
         let (id, owner) = (account.id.to_string(), account.owner.to_string());
         let mut tx = self.pool().begin().await?;
-        let exports = sqlx::query("DELETE FROM export_jobs WHERE account_id = $1 OR owner_id = $2 RETURNING object_key")
-            .bind(&id)
-            .bind(&owner)
-            .fetch_all(&mut *tx)
-            .await?;
+        let exports =
+            sqlx::query("DELETE FROM export_jobs WHERE account_id = $1 OR owner_id = $2 RETURNING object_key")
+                .bind(&id)
+                .bind(&owner)
+                .fetch_all(&mut *tx)
+                .await?;
         queue_purge(&mut tx, &exports, &["object_key"]).await?;
         crate::jobs::queue::delete_owner_jobs(&mut tx, &owner).await?;
         for delete in [
@@ -33,13 +34,14 @@ impl Db {
             queue_purge(&mut tx, &rows, &["object_key", "thumbnail_key"]).await?;
         }
         // Consent records under any pseudonymous id this account ever used, then the account's.
-        let consent_ids: Vec<String> = sqlx::query("SELECT DISTINCT consent_id FROM consent_records WHERE account_id = $1")
-            .bind(&id)
-            .fetch_all(&mut *tx)
-            .await?
-            .iter()
-            .map(|row| row.try_get("consent_id"))
-            .collect::<Result<_, _>>()?;
+        let consent_ids: Vec<String> =
+            sqlx::query("SELECT DISTINCT consent_id FROM consent_records WHERE account_id = $1")
+                .bind(&id)
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|row| row.try_get("consent_id"))
+                .collect::<Result<_, _>>()?;
         for consent_id in &consent_ids {
             sqlx::query("DELETE FROM consent_records WHERE consent_id = $1").bind(consent_id).execute(&mut *tx).await?;
         }
@@ -58,7 +60,10 @@ impl Db {
         if let Some(email) = &account.email {
             sqlx::query("DELETE FROM login_failures WHERE login_key = $1").bind(email).execute(&mut *tx).await?;
         }
-        sqlx::query("UPDATE usage_records SET owner_id = NULL WHERE owner_id = $1").bind(&owner).execute(&mut *tx).await?;
+        sqlx::query("UPDATE usage_records SET owner_id = NULL WHERE owner_id = $1")
+            .bind(&owner)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("DELETE FROM accounts WHERE id = $1").bind(&id).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM owners WHERE id = $1").bind(&owner).execute(&mut *tx).await?;
         tx.commit().await
@@ -68,7 +73,15 @@ impl Db {
 pub async fn erase(store: &DataStore, account: &AccountRow) -> Result<(), AppError> {
     store.db.erase_account(account).await.or_internal("erasing an account")?;
     // The log keeps that an erasure happened, never whose.
-    store.db.audit_or_log(None, None, Event::AccountDeleted, "An account and all its data were erased at its owner's request.").await;
+    store
+        .db
+        .audit_or_log(
+            None,
+            None,
+            Event::AccountDeleted,
+            "An account and all its data were erased at its owner's request.",
+        )
+        .await;
     crate::retention::purge(&store.db, &store.photos.storage).await.or_internal("purging an erased account's files")?;
     // Anything under the workspace's prefix that no row pointed at (an upload interrupted midway).
     let prefix = keys::owner_prefix(account.owner);

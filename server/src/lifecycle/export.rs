@@ -93,7 +93,12 @@ impl Db {
     }
 
     async fn unfinished_exports(&self) -> Result<Vec<JobRow>, sqlx::Error> {
-        sqlx::query("SELECT * FROM export_jobs WHERE state IN ('queued', 'running')").fetch_all(self.pool()).await?.iter().map(job_row).collect()
+        sqlx::query("SELECT * FROM export_jobs WHERE state IN ('queued', 'running')")
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(job_row)
+            .collect()
     }
 
     async fn export_for_owner(&self, id: &str, owner: OwnerId) -> Result<Option<JobRow>, sqlx::Error> {
@@ -150,9 +155,17 @@ pub async fn start(store: &DataStore, account: &AccountRow) -> Result<ExportJob,
     }
     let id = Uuid::now_v7().to_string();
     store.db.insert_export(&id, account).await.or_internal("queuing an export")?;
-    store.db.audit_or_log(Some(account.id), Some(account.id), Event::ExportRequested, "Requested a copy of all their data.").await;
+    store
+        .db
+        .audit_or_log(Some(account.id), Some(account.id), Event::ExportRequested, "Requested a copy of all their data.")
+        .await;
     spawn(store.clone(), id.clone(), account.id, account.owner);
-    let row = store.db.export_for_owner(&id, account.owner).await.or_internal("reading an export")?.ok_or(AppError::Internal)?;
+    let row = store
+        .db
+        .export_for_owner(&id, account.owner)
+        .await
+        .or_internal("reading an export")?
+        .ok_or(AppError::Internal)?;
     Ok(to_job(store, row))
 }
 
@@ -200,13 +213,19 @@ async fn build(store: &DataStore, id: &str, account_id: AccountId, owner: OwnerI
     let db = &store.db;
     db.export_progress(id, "running", 0).await?;
     let account = db.account_by_id(account_id).await?.ok_or_else(|| anyhow::anyhow!("the account is gone"))?;
-    let identities: Vec<serde_json::Value> = sqlx::query("SELECT issuer, created_at FROM identities WHERE account_id = $1")
-        .bind(account_id.to_string())
-        .fetch_all(db.pool())
-        .await?
-        .iter()
-        .map(|row| Ok::<_, sqlx::Error>(json!({ "issuer": row.try_get::<String, _>("issuer")?, "linked_at": row.try_get::<i64, _>("created_at")? })))
-        .collect::<Result<_, _>>()?;
+    let identities: Vec<serde_json::Value> = sqlx::query(
+        "SELECT issuer, created_at FROM identities WHERE account_id = $1",
+    )
+    .bind(account_id.to_string())
+    .fetch_all(db.pool())
+    .await?
+    .iter()
+    .map(|row| {
+        Ok::<_, sqlx::Error>(
+            json!({ "issuer": row.try_get::<String, _>("issuer")?, "linked_at": row.try_get::<i64, _>("created_at")? }),
+        )
+    })
+    .collect::<Result<_, _>>()?;
     let sessions: Vec<serde_json::Value> = store
         .accounts
         .sessions
@@ -271,7 +290,8 @@ async fn build(store: &DataStore, id: &str, account_id: AccountId, owner: OwnerI
 
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     // Stored, not deflated: photos are compressed already.
-    let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored).large_file(false);
+    let options =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored).large_file(false);
     zip.start_file("manifest.json", options)?;
     zip.write_all(&serde_json::to_vec_pretty(&manifest)?)?;
     let total = files.len().max(1) as i64;
@@ -297,15 +317,20 @@ pub async fn download(
 ) -> Result<Response, ApiError> {
     let store = &state.data;
     let owner = store.photos.links.check(&archive_path(&id), session_owner(&session).await?, &signature)?;
-    let job = store.db.export_for_owner(&id, owner).await.or_internal("reading an export")?.ok_or(AppError::NotFound)?;
+    let job =
+        store.db.export_for_owner(&id, owner).await.or_internal("reading an export")?.ok_or(AppError::NotFound)?;
     let key = job.object_key.filter(|_| job.state == JobState::Done).ok_or(AppError::NotFound)?;
     let data = store.photos.storage.get(&key).await.or_internal("reading an export")?;
-    store.db.audit_or_log(Some(job.account), Some(job.account), Event::ExportDownloaded, "Downloaded their data archive.").await;
+    store
+        .db
+        .audit_or_log(Some(job.account), Some(job.account), Event::ExportDownloaded, "Downloaded their data archive.")
+        .await;
     let mut response = Body::from(data).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/zip"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"atelier-my-data.zip\""));
+    headers
+        .insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"atelier-my-data.zip\""));
     Ok(response)
 }

@@ -82,15 +82,25 @@ impl DataService for DataStore {
     }
 
     /// The entry is written before anything is read: no entry, no access.
-    async fn admin_view_workspace(&self, session: &Session, account: AccountId, reason: String) -> Result<AdminWorkspaceView, AppError> {
+    async fn admin_view_workspace(
+        &self,
+        session: &Session,
+        account: AccountId,
+        reason: String,
+    ) -> Result<AdminWorkspaceView, AppError> {
         let admin = self.admin(session).await?;
         let reason = reason.trim();
         if reason.chars().count() < 5 {
             return Err(AppError::BadRequest("Say why you need to see this workspace (at least a few words).".into()));
         }
-        let target = self.db.account_by_id(account).await.or_internal("reading an account")?.ok_or(AppError::NotFound)?;
-        let detail = format!("Administrator viewed the workspace. Reason: {}", reason.chars().take(300).collect::<String>());
-        self.db.audit(Some(target.id), Some(admin.id), Event::AdminViewedWorkspace, &detail).await.or_internal("writing the audit log")?;
+        let target =
+            self.db.account_by_id(account).await.or_internal("reading an account")?.ok_or(AppError::NotFound)?;
+        let detail =
+            format!("Administrator viewed the workspace. Reason: {}", reason.chars().take(300).collect::<String>());
+        self.db
+            .audit(Some(target.id), Some(admin.id), Event::AdminViewedWorkspace, &detail)
+            .await
+            .or_internal("writing the audit log")?;
         // Metadata only: links are bound to their owner's session, so none are handed out here.
         let photos = self.db.list_photos(target.owner).await.or_internal("listing photos")?;
         let gallery = self.db.gallery(target.owner).await.or_internal("listing the gallery")?;

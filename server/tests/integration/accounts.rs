@@ -1,9 +1,9 @@
 //! Accounts, sign-in and sessions (issue 4; SECURITY.md "Sign-in" and "Sessions, cookies, CSRF"),
 //! through the real router on SQLite and Postgres.
 
+use crate::support::{account, form, mailed_token, sign_up, TestApp, PASSWORD};
 use axum::http::StatusCode;
 use serde_json::json;
-use crate::support::{account, form, mailed_token, sign_up, TestApp, PASSWORD};
 
 async fn me(app: &TestApp, cookie: &str) -> serde_json::Value {
     app.call_form("auth/me", Some(cookie), "").await.json()
@@ -63,7 +63,10 @@ async fn failed_sign_ins_are_rate_limited(app: TestApp) {
 async fn passwords_are_stored_as_argon2id_hashes(app: TestApp) {
     account(&app, None, "hash@example.org").await;
     let pool = sqlx::AnyPool::connect(&app.settings.database_url()).await.unwrap();
-    let row: (String,) = sqlx::query_as("SELECT password_hash FROM accounts WHERE email = 'hash@example.org'").fetch_one(&pool).await.unwrap();
+    let row: (String,) = sqlx::query_as("SELECT password_hash FROM accounts WHERE email = 'hash@example.org'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert!(row.0.starts_with("$argon2id$"), "{}", row.0);
     assert!(!row.0.contains(PASSWORD));
 }
@@ -78,7 +81,10 @@ async fn sign_out_everywhere_ends_every_session_and_the_list_shows_them(app: Tes
 
     // Ending the other session by its handle.
     let other = list[1]["handle"].as_str().unwrap().to_string();
-    assert_eq!(app.call_form("auth/sessions/end", Some(&first), &form(&[("handle", &other)])).await.status, StatusCode::OK);
+    assert_eq!(
+        app.call_form("auth/sessions/end", Some(&first), &form(&[("handle", &other)])).await.status,
+        StatusCode::OK
+    );
     assert_eq!(me(&app, &second).await, json!(null));
 
     let third = sign_in(&app, None, "lin@example.org", PASSWORD).await.session_cookie().unwrap();
@@ -90,9 +96,17 @@ async fn sign_out_everywhere_ends_every_session_and_the_list_shows_them(app: Tes
 async fn changing_the_password_signs_out_other_sessions(app: TestApp) {
     let first = account(&app, None, "mary@example.org").await;
     let second = sign_in(&app, None, "mary@example.org", PASSWORD).await.session_cookie().unwrap();
-    let wrong = app.call_form("auth/password", Some(&first), &form(&[("current", "nope nope nope"), ("new", "another good password")])).await;
+    let wrong = app
+        .call_form(
+            "auth/password",
+            Some(&first),
+            &form(&[("current", "nope nope nope"), ("new", "another good password")]),
+        )
+        .await;
     assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
-    let changed = app.call_form("auth/password", Some(&first), &form(&[("current", PASSWORD), ("new", "another good password")])).await;
+    let changed = app
+        .call_form("auth/password", Some(&first), &form(&[("current", PASSWORD), ("new", "another good password")]))
+        .await;
     assert_eq!(changed.status, StatusCode::OK, "{}", String::from_utf8_lossy(&changed.body));
     assert_eq!(me(&app, &second).await, json!(null));
     assert_eq!(me(&app, &first).await["display_name"], "Ada");
@@ -148,10 +162,16 @@ async fn a_session_past_the_absolute_limit_is_ended(app: TestApp) {
     let cookie = account(&app, None, "old@example.org").await;
     // Move the sign-in back in time, past the 30-day absolute limit.
     let pool = sqlx::AnyPool::connect(&app.settings.database_url()).await.unwrap();
-    let (id, data): (String, String) = sqlx::query_as("SELECT id, data FROM sessions WHERE account_id IS NOT NULL").fetch_one(&pool).await.unwrap();
+    let (id, data): (String, String) =
+        sqlx::query_as("SELECT id, data FROM sessions WHERE account_id IS NOT NULL").fetch_one(&pool).await.unwrap();
     let mut data: serde_json::Value = serde_json::from_str(&data).unwrap();
     data["signed_in_at"] = json!(server::db::now() - 31 * 24 * 3600);
-    sqlx::query("UPDATE sessions SET data = $1 WHERE id = $2").bind(data.to_string()).bind(id).execute(&pool).await.unwrap();
+    sqlx::query("UPDATE sessions SET data = $1 WHERE id = $2")
+        .bind(data.to_string())
+        .bind(id)
+        .execute(&pool)
+        .await
+        .unwrap();
     assert_eq!(me(&app, &cookie).await, json!(null));
 }
 

@@ -3,11 +3,11 @@
 
 use std::time::Duration;
 
+use crate::support::{account, form, TestApp};
 use axum::http::StatusCode;
 use base64::Engine as _;
 use serde_json::{json, Value};
 use server::db::now;
-use crate::support::{account, form, TestApp};
 
 async fn start(app: &TestApp, cookie: &str, photo: &str, request: Value) -> Value {
     let reply = app.call_json("ai/start", Some(cookie), json!({ "photo": photo, "request": request })).await;
@@ -64,7 +64,10 @@ async fn background_removal_runs_as_a_job_and_its_result_can_be_kept(app: TestAp
 
     // Metered like every operation.
     let usage = app.call_form("data/usage", Some(&cookie), "").await.json();
-    assert!(usage["recent"].as_array().unwrap().iter().any(|r| r["tool"] == "remove-background" && r["credits"] == 1), "{usage}");
+    assert!(
+        usage["recent"].as_array().unwrap().iter().any(|r| r["tool"] == "remove-background" && r["credits"] == 1),
+        "{usage}"
+    );
 
     // Kept: a new photo in the workspace and in the gallery.
     let saved = app.call_form("ai/save", Some(&cookie), &form(&[("job", done["id"].as_str().unwrap())])).await;
@@ -88,7 +91,8 @@ async fn background_removal_runs_as_a_job_and_its_result_can_be_kept(app: TestAp
 
 async fn owner_of(app: &TestApp, photo: &str) -> String {
     use sqlx::Row;
-    let row = sqlx::query("SELECT owner_id FROM photos WHERE id = $1").bind(photo).fetch_one(app.ai.db.pool()).await.unwrap();
+    let row =
+        sqlx::query("SELECT owner_id FROM photos WHERE id = $1").bind(photo).fetch_one(app.ai.db.pool()).await.unwrap();
     row.get("owner_id")
 }
 
@@ -106,7 +110,9 @@ async fn upscale_erase_and_describe_run_on_real_models(app: TestApp) {
 
     let upscale = start(&app, &cookie, id, json!({ "tool": "upscale", "factor": 2, "quality": "fast" })).await;
     // The editor paints on a smaller preview: the mask is scaled to the photo.
-    let mask = image::GrayImage::from_fn(200, 133, |x, y| image::Luma([if (100..120).contains(&x) && (20..40).contains(&y) { 255 } else { 0 }]));
+    let mask = image::GrayImage::from_fn(200, 133, |x, y| {
+        image::Luma([if (100..120).contains(&x) && (20..40).contains(&y) { 255 } else { 0 }])
+    });
     let erase = start(&app, &cookie, id, json!({ "tool": "erase", "mask": png_data_url(&mask) })).await;
     let describe = start(&app, &cookie, id, json!({ "tool": "describe" })).await;
 
@@ -118,9 +124,13 @@ async fn upscale_erase_and_describe_run_on_real_models(app: TestApp) {
     let done = wait_for(&app, &cookie, id, erase["id"].as_str().unwrap(), &["done", "failed"], 180).await;
     assert_eq!(done["state"], "done", "{done}");
     assert_eq!(done["method"], "PatchMatch");
-    let erased = image::load_from_memory(&app.get(done["result_url"].as_str().unwrap(), Some(&cookie)).await.body).unwrap().to_rgb8();
+    let erased = image::load_from_memory(&app.get(done["result_url"].as_str().unwrap(), Some(&cookie)).await.body)
+        .unwrap()
+        .to_rgb8();
     // Compared with the stored original (uploads are re-encoded), fetched by the job's own link.
-    let original = image::load_from_memory(&app.get(done["before_url"].as_str().unwrap(), Some(&cookie)).await.body).unwrap().to_rgb8();
+    let original = image::load_from_memory(&app.get(done["before_url"].as_str().unwrap(), Some(&cookie)).await.body)
+        .unwrap()
+        .to_rgb8();
     assert_eq!(erased.get_pixel(5, 5), original.get_pixel(5, 5), "outside the mask nothing changes");
     let (cx, cy) = ((110 * width / 200) as u32, (30 * height / 133) as u32);
     assert_ne!(erased.get_pixel(cx, cy), original.get_pixel(cx, cy), "inside the mask it is filled");
@@ -150,14 +160,18 @@ async fn bad_requests_are_refused_before_anything_is_queued(app: TestApp) {
         (json!({ "tool": "erase", "mask": "https://example.org/mask.png" }), "PNG"),
         // A tiny file declaring a huge image is refused from its header.
         (json!({ "tool": "erase", "mask": png_data_url(&image::GrayImage::new(5000, 1)) }), "at most 4096"),
-        (json!({ "tool": "remove-background", "portrait": false, "backdrop": { "kind": "colour", "hex": "red" }, "refine": false, "feather": 0.0 }), "#1a2b3c"),
+        (
+            json!({ "tool": "remove-background", "portrait": false, "backdrop": { "kind": "colour", "hex": "red" }, "refine": false, "feather": 0.0 }),
+            "#1a2b3c",
+        ),
     ] {
         let reply = app.call_json("ai/start", Some(&cookie), json!({ "photo": id, "request": request })).await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", String::from_utf8_lossy(&reply.body));
         assert!(String::from_utf8_lossy(&reply.body).contains(expected), "{}", String::from_utf8_lossy(&reply.body));
     }
     let (stranger, _) = app.new_owner_with_photo("coffee.png").await;
-    let reply = app.call_json("ai/start", Some(&stranger), json!({ "photo": id, "request": { "tool": "describe" } })).await;
+    let reply =
+        app.call_json("ai/start", Some(&stranger), json!({ "photo": id, "request": { "tool": "describe" } })).await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
     assert!(jobs(&app, &cookie, id).await.is_empty());
 }
@@ -168,7 +182,13 @@ async fn a_job_whose_worker_died_is_finished_after_a_restart(app: TestApp) {
     let (cookie, photo) = app.new_owner_with_photo("chelsea.png").await;
     let id = photo["id"].as_str().unwrap();
     let job = start(&app, &cookie, id, json!({ "tool": "upscale", "factor": 2, "quality": "fast" })).await;
-    let claimed = app.ai.db.claim_job("a-worker-that-dies", now(), app.ai.settings.lease_secs).await.unwrap().expect("the job is claimed");
+    let claimed = app
+        .ai
+        .db
+        .claim_job("a-worker-that-dies", now(), app.ai.settings.lease_secs)
+        .await
+        .unwrap()
+        .expect("the job is claimed");
     assert_eq!(claimed.id.to_string(), job["id"].as_str().unwrap());
     assert_eq!(wait_for(&app, &cookie, id, job["id"].as_str().unwrap(), &["running"], 5).await["attempts"], 1);
 
@@ -214,7 +234,10 @@ async fn jobs_can_be_cancelled_queued_or_running(app: TestApp) {
     let queued = start(&app, &cookie, id, json!({ "tool": "describe" })).await;
     let reply = app.call_form("ai/cancel", Some(&cookie), &form(&[("job", queued["id"].as_str().unwrap())])).await;
     assert_eq!(reply.status, StatusCode::OK);
-    assert_eq!(wait_for(&app, &cookie, id, queued["id"].as_str().unwrap(), &["cancelled"], 2).await["state"], "cancelled");
+    assert_eq!(
+        wait_for(&app, &cookie, id, queued["id"].as_str().unwrap(), &["cancelled"], 2).await["state"],
+        "cancelled"
+    );
 
     // Running: it stops at its next tile.
     server::jobs::spawn_workers(app.ai.clone(), 1);
@@ -237,7 +260,8 @@ async fn moderation_holds_uploads_for_an_admin_without_dropping_them(app: TestAp
     let id = photo["id"].as_str().unwrap();
     assert_eq!(photo["held"], true, "the threshold is 0 in this test, so every upload is held");
     assert_eq!(photo["original_url"], "", "no link to a held photo");
-    let reply = app.call_json("ai/start", Some(&cookie), json!({ "photo": id, "request": { "tool": "describe" } })).await;
+    let reply =
+        app.call_json("ai/start", Some(&cookie), json!({ "photo": id, "request": { "tool": "describe" } })).await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
     let reply = app.call_json("gallery/save", Some(&cookie), json!({ "photo": id, "recipe": { "ops": [] } })).await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN, "no copy of a held photo through the gallery");
@@ -260,16 +284,33 @@ async fn moderation_holds_uploads_for_an_admin_without_dropping_them(app: TestAp
 
     // Deleting a held upload removes it and its files.
     let (_, second) = app.new_owner_with_photo("coffee.png").await;
-    let reply = app.call_form("admin/decide-held", Some(&boss), &form(&[("photo", second["id"].as_str().unwrap()), ("release", "false")])).await;
+    let reply = app
+        .call_form(
+            "admin/decide-held",
+            Some(&boss),
+            &form(&[("photo", second["id"].as_str().unwrap()), ("release", "false")]),
+        )
+        .await;
     assert_eq!(reply.status, StatusCode::OK);
-    assert!(!app.call_form("admin/held", Some(&boss), "").await.json().as_array().unwrap().iter().any(|h| h["id"] == second["id"]));
+    assert!(!app
+        .call_form("admin/held", Some(&boss), "")
+        .await
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|h| h["id"] == second["id"]));
 }
 
 async fn a_safe_upload_is_clear_under_the_default_threshold(app: TestApp) {
     let (_, photo) = app.new_owner_with_photo("astronaut.png").await;
     assert_eq!(photo["held"], false);
     use sqlx::Row;
-    let row = sqlx::query("SELECT moderation, nsfw_score FROM photos WHERE id = $1").bind(photo["id"].as_str().unwrap()).fetch_one(app.ai.db.pool()).await.unwrap();
+    let row = sqlx::query("SELECT moderation, nsfw_score FROM photos WHERE id = $1")
+        .bind(photo["id"].as_str().unwrap())
+        .fetch_one(app.ai.db.pool())
+        .await
+        .unwrap();
     assert_eq!(row.get::<String, _>("moderation"), "clear");
     assert!(row.get::<Option<i64>, _>("nsfw_score").unwrap() < 200);
 }
@@ -298,12 +339,23 @@ async fn erasing_an_account_removes_its_jobs_and_results(app: TestApp) {
     let owner = owner_of(&app, id).await;
     let key: String = {
         use sqlx::Row;
-        sqlx::query("SELECT result_key FROM jobs WHERE id = $1").bind(job["id"].as_str().unwrap()).fetch_one(app.ai.db.pool()).await.unwrap().get("result_key")
+        sqlx::query("SELECT result_key FROM jobs WHERE id = $1")
+            .bind(job["id"].as_str().unwrap())
+            .fetch_one(app.ai.db.pool())
+            .await
+            .unwrap()
+            .get("result_key")
     };
     assert!(app.ai.photos.storage.get(&key).await.is_ok());
 
     // "Download my data" lists the job, and the photo's kept description.
-    let kept = app.call_json("ai/keep-description", Some(&cookie), json!({ "photo": id, "description": { "tags": ["cat"], "alt_text": "A cat." } })).await;
+    let kept = app
+        .call_json(
+            "ai/keep-description",
+            Some(&cookie),
+            json!({ "photo": id, "description": { "tags": ["cat"], "alt_text": "A cat." } }),
+        )
+        .await;
     assert_eq!(kept.status, StatusCode::OK);
     assert_eq!(app.call_form("data/export", Some(&cookie), "").await.status, StatusCode::OK);
     let mut link = None;
@@ -323,10 +375,16 @@ async fn erasing_an_account_removes_its_jobs_and_results(app: TestApp) {
     assert_eq!(manifest["ai_jobs"][0]["provider"], "CPU");
     assert_eq!(manifest["photos"][0]["alt_text"], "A cat.");
     assert_eq!(manifest["photos"][0]["tags"], json!(["cat"]));
-    let reply = app.call_form("data/delete-account", Some(&cookie), &form(&[("confirmation", "gone@example.org")])).await;
+    let reply =
+        app.call_form("data/delete-account", Some(&cookie), &form(&[("confirmation", "gone@example.org")])).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", String::from_utf8_lossy(&reply.body));
     use sqlx::Row;
-    let left: i64 = sqlx::query("SELECT COUNT(*) AS n FROM jobs WHERE owner_id = $1").bind(&owner).fetch_one(app.ai.db.pool()).await.unwrap().get("n");
+    let left: i64 = sqlx::query("SELECT COUNT(*) AS n FROM jobs WHERE owner_id = $1")
+        .bind(&owner)
+        .fetch_one(app.ai.db.pool())
+        .await
+        .unwrap()
+        .get("n");
     assert_eq!(left, 0);
     assert!(app.ai.photos.storage.get(&key).await.is_err(), "the result file is purged");
 }
@@ -360,7 +418,10 @@ async fn a_separate_worker_process_runs_queued_jobs(app: TestApp) {
     let reply = app.get(done["result_url"].as_str().unwrap(), Some(&cookie)).await;
     assert_eq!(reply.status, StatusCode::OK);
     let result = image::load_from_memory(&reply.body).unwrap();
-    assert_eq!((u64::from(result.width()), u64::from(result.height())), (photo["width"].as_u64().unwrap() * 2, photo["height"].as_u64().unwrap() * 2));
+    assert_eq!(
+        (u64::from(result.width()), u64::from(result.height())),
+        (photo["width"].as_u64().unwrap() * 2, photo["height"].as_u64().unwrap() * 2)
+    );
     assert!(worker.try_wait().unwrap().is_none(), "the worker keeps running, waiting for more");
     worker.kill().await.unwrap();
 }
@@ -379,13 +440,17 @@ on_both_databases!(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn moderation_holds_uploads_on_sqlite() {
-    moderation_holds_uploads_for_an_admin_without_dropping_them(TestApp::sqlite_with(|s| s.moderation_threshold = 0.0).await).await;
+    moderation_holds_uploads_for_an_admin_without_dropping_them(
+        TestApp::sqlite_with(|s| s.moderation_threshold = 0.0).await,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_models_fail_clearly() {
     let empty = tempfile::tempdir().unwrap();
-    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/../models/manifest.toml"), empty.path().join("manifest.toml")).unwrap();
+    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/../models/manifest.toml"), empty.path().join("manifest.toml"))
+        .unwrap();
     let runtime = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../models/runtime/libonnxruntime.so"));
     let app = TestApp::sqlite_with(|s| {
         s.models_dir = empty.path().to_path_buf();
@@ -403,10 +468,16 @@ async fn captions_come_from_the_configured_vision_provider() {
     use std::sync::{Arc, Mutex};
 
     let seen: Arc<Mutex<Vec<(Option<String>, Value)>>> = Arc::default();
-    async fn chat(State(seen): State<Arc<Mutex<Vec<(Option<String>, Value)>>>>, headers: HeaderMap, axum::Json(body): axum::Json<Value>) -> axum::Json<Value> {
+    async fn chat(
+        State(seen): State<Arc<Mutex<Vec<(Option<String>, Value)>>>>,
+        headers: HeaderMap,
+        axum::Json(body): axum::Json<Value>,
+    ) -> axum::Json<Value> {
         let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_string);
         seen.lock().unwrap().push((auth, body));
-        axum::Json(json!({ "id": "chatcmpl-1", "object": "chat.completion", "choices": [{ "index": 0, "finish_reason": "stop", "message": { "role": "assistant", "content": " An astronaut in an orange suit smiles beside a flag. " } }] }))
+        axum::Json(
+            json!({ "id": "chatcmpl-1", "object": "chat.completion", "choices": [{ "index": 0, "finish_reason": "stop", "message": { "role": "assistant", "content": " An astronaut in an orange suit smiles beside a flag. " } }] }),
+        )
     }
     let router = axum::Router::new().route("/v1/chat/completions", axum::routing::post(chat)).with_state(seen.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -435,7 +506,9 @@ async fn captions_come_from_the_configured_vision_provider() {
     assert_eq!(auth.as_deref(), Some("Bearer sk-test"));
     assert_eq!(body["model"], "llava:13b");
     let image_url = body["messages"][0]["content"][1]["image_url"]["url"].as_str().unwrap();
-    let jpeg = base64::engine::general_purpose::STANDARD.decode(image_url.strip_prefix("data:image/jpeg;base64,").unwrap()).unwrap();
+    let jpeg = base64::engine::general_purpose::STANDARD
+        .decode(image_url.strip_prefix("data:image/jpeg;base64,").unwrap())
+        .unwrap();
     assert_eq!(image::load_from_memory(&jpeg).unwrap().width(), 512);
 
     // The privacy page names the provider and the moderation threshold in force.

@@ -120,7 +120,13 @@ async fn round(client: &reqwest::Client, base: &str, visits: &[Visit], expected:
             Err(error) => failures.push(format!("{}: {error}", visit.path)),
         }
     }
-    assert!(failures.is_empty(), "{} of {} concurrent page loads failed:\n{}", failures.len(), visits.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} concurrent page loads failed:\n{}",
+        failures.len(),
+        visits.len(),
+        failures.join("\n")
+    );
 }
 
 async fn every_page_answers_under_concurrent_load(app: TestApp) {
@@ -132,10 +138,13 @@ async fn every_page_answers_under_concurrent_load(app: TestApp) {
     let upload = app.upload(Some(&admin), "chelsea.jpg", crate::support::fixture("chelsea.jpg")).await;
     assert_eq!(upload.status, 201, "{}", String::from_utf8_lossy(&upload.body));
     let admin_photo = upload.json()["id"].as_str().unwrap().to_string();
-    let saved = app.call_json("gallery/save", Some(&admin), json!({ "photo": admin_photo, "recipe": { "ops": [] } })).await;
+    let saved =
+        app.call_json("gallery/save", Some(&admin), json!({ "photo": admin_photo, "recipe": { "ops": [] } })).await;
     assert_eq!(saved.status, 200, "{}", String::from_utf8_lossy(&saved.body));
     let version = saved.json()["id"].as_str().unwrap().to_string();
-    let job = app.call_json("ai/start", Some(&admin), json!({ "photo": admin_photo, "request": { "tool": "describe" } })).await;
+    let job = app
+        .call_json("ai/start", Some(&admin), json!({ "photo": admin_photo, "request": { "tool": "describe" } }))
+        .await;
     assert_eq!(job.status, 200, "{}", String::from_utf8_lossy(&job.body));
     let mut guests = Vec::new();
     for fixture in ["coffee.png", "astronaut.png", "chelsea.png"] {
@@ -188,7 +197,8 @@ async fn every_page_answers_under_concurrent_load(app: TestApp) {
     let mut expected = HashMap::new();
     for visit in rounds.iter().flatten() {
         if !expected.contains_key(visit) {
-            let (status, body, _) = fetch(&client, &server.base, visit).await.unwrap_or_else(|e| panic!("{} alone: {e}", visit.path));
+            let (status, body, _) =
+                fetch(&client, &server.base, visit).await.unwrap_or_else(|e| panic!("{} alone: {e}", visit.path));
             assert!(status < 500 && body.contains("</main>"), "{} alone: {status}", visit.path);
             expected.insert(visit.clone(), status);
         }

@@ -1,10 +1,10 @@
 //! Cookie consent (issue 5; SECURITY.md "Cookie consent"): records, re-prompting on a new policy
 //! version, withdrawal, Global Privacy Control and first-party analytics, on SQLite and Postgres.
 
+use crate::support::{Reply, TestApp};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use serde_json::json;
-use crate::support::{Reply, TestApp};
 
 fn set_cookies(reply: &Reply) -> Vec<String> {
     reply.headers.get_all(header::SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).map(str::to_string).collect()
@@ -12,7 +12,10 @@ fn set_cookies(reply: &Reply) -> Vec<String> {
 
 /// `name=value` of the cookie `name` set by `reply` (deletions included, with an empty value).
 fn cookie(reply: &Reply, name: &str) -> Option<String> {
-    set_cookies(reply).into_iter().find(|c| c.starts_with(&format!("{name}="))).map(|c| c.split(';').next().unwrap_or_default().to_string())
+    set_cookies(reply)
+        .into_iter()
+        .find(|c| c.starts_with(&format!("{name}=")))
+        .map(|c| c.split(';').next().unwrap_or_default().to_string())
 }
 
 async fn choose(app: &TestApp, cookies: &str, form: &str, gpc: bool) -> Reply {
@@ -134,7 +137,8 @@ async fn global_privacy_control_refuses_analytics(app: TestApp) {
     assert_eq!(gpc, 1);
     // Even a cookie that says yes is not obeyed while the browser sends GPC.
     let yes = consent.replace(".1.101", ".1.111");
-    let request = Request::get("/").header(header::ACCEPT, "text/html").header(header::COOKIE, &yes).header("sec-gpc", "1");
+    let request =
+        Request::get("/").header(header::ACCEPT, "text/html").header(header::COOKIE, &yes).header("sec-gpc", "1");
     let viewed = app.send(request.body(Body::empty()).unwrap()).await;
     assert!(cookie(&viewed, "atelier_visitor").is_none());
     assert_eq!(page_views(&app).await, 0);

@@ -5,11 +5,11 @@
 use std::io::Read;
 use std::time::Duration;
 
+use crate::support::{account, fixture, form, TestApp};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use serde_json::{json, Value};
 use sqlx::Row;
-use crate::support::{account, fixture, form, TestApp};
 
 fn url(value: &Value) -> &str {
     value.as_str().expect("a signed link")
@@ -45,7 +45,15 @@ async fn choose_consent(app: &TestApp, cookie: &str, choice: &str) -> String {
         .unwrap();
     let reply = app.send(request).await;
     assert_eq!(reply.status, StatusCode::SEE_OTHER);
-    reply.headers.get_all(header::SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).find(|v| v.starts_with("atelier_consent=")).and_then(|v| v.split(';').next()).expect("a consent cookie").to_string()
+    reply
+        .headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("atelier_consent="))
+        .and_then(|v| v.split(';').next())
+        .expect("a consent cookie")
+        .to_string()
 }
 
 async fn sign_in(app: &TestApp, email: &str) -> crate::support::Reply {
@@ -53,7 +61,8 @@ async fn sign_in(app: &TestApp, email: &str) -> crate::support::Reply {
 }
 
 async fn owner_of(app: &TestApp, photo: &str) -> String {
-    let row = sqlx::query("SELECT owner_id FROM photos WHERE id = $1").bind(photo).fetch_one(&pool(app).await).await.unwrap();
+    let row =
+        sqlx::query("SELECT owner_id FROM photos WHERE id = $1").bind(photo).fetch_one(&pool(app).await).await.unwrap();
     row.try_get("owner_id").unwrap()
 }
 
@@ -123,7 +132,11 @@ async fn signed_links_are_bound_expire_and_refuse_tampering(app: TestApp) {
     assert_eq!(app.get(&later, Some(&cookie)).await.status, StatusCode::FORBIDDEN, "extended expiry");
     let sig = link.split("sig=").nth(1).unwrap();
     let flipped = format!("{}{}", &sig[..63], if sig.ends_with('0') { '1' } else { '0' });
-    assert_eq!(app.get(&link.replace(sig, &flipped), Some(&cookie)).await.status, StatusCode::FORBIDDEN, "changed signature");
+    assert_eq!(
+        app.get(&link.replace(sig, &flipped), Some(&cookie)).await.status,
+        StatusCode::FORBIDDEN,
+        "changed signature"
+    );
     let thumbnail_path = link.replace("/original?", "/thumbnail?");
     assert_eq!(app.get(&thumbnail_path, Some(&cookie)).await.status, StatusCode::FORBIDDEN, "another object");
 
@@ -132,7 +145,10 @@ async fn signed_links_are_bound_expire_and_refuse_tampering(app: TestApp) {
     let path = link.split('?').next().unwrap();
     let expired = app.data.photos.links.sign_until(path, owner, now - 1);
     assert_eq!(app.get(&expired, Some(&cookie)).await.status, StatusCode::FORBIDDEN);
-    assert_eq!(app.get(&app.data.photos.links.sign_until(path, owner, now + 60), Some(&cookie)).await.status, StatusCode::OK);
+    assert_eq!(
+        app.get(&app.data.photos.links.sign_until(path, owner, now + 60), Some(&cookie)).await.status,
+        StatusCode::OK
+    );
 
     // Links in pages are issued fresh on each render.
     let page = String::from_utf8(app.get("/", Some(&cookie)).await.body).unwrap();
@@ -141,9 +157,15 @@ async fn signed_links_are_bound_expire_and_refuse_tampering(app: TestApp) {
 
 async fn usage_is_metered_by_tool_and_size_never_content(app: TestApp) {
     let (cookie, photo) = app.new_owner_with_photo("astronaut.png").await;
-    let saved = app.call_json("gallery/save", Some(&cookie), json!({ "photo": photo["id"], "recipe": { "ops": [
+    let saved = app
+        .call_json(
+            "gallery/save",
+            Some(&cookie),
+            json!({ "photo": photo["id"], "recipe": { "ops": [
         { "op": "crop", "x": 0, "y": 0, "width": 200, "height": 100 }
-    ] } })).await;
+    ] } }),
+        )
+        .await;
     assert_eq!(saved.status, StatusCode::OK);
     let usage = app.call_form("data/usage", Some(&cookie), "").await.json();
     let recent = usage["recent"].as_array().unwrap();
@@ -176,8 +198,14 @@ async fn the_audit_log_records_security_events_for_their_owner_and_admins(app: T
     let ada = account(&app, None, "ada@example.org").await;
     choose_consent(&app, &ada, "reject_all").await;
     let upload = app.upload(Some(&ada), "chelsea.png", fixture("chelsea.png")).await.json();
-    let saved = app.call_json("gallery/save", Some(&ada), json!({ "photo": upload["id"], "recipe": { "ops": [] } })).await.json();
-    assert_eq!(app.call_form("gallery/delete", Some(&ada), &format!("id={}", saved["id"].as_str().unwrap())).await.status, StatusCode::OK);
+    let saved = app
+        .call_json("gallery/save", Some(&ada), json!({ "photo": upload["id"], "recipe": { "ops": [] } }))
+        .await
+        .json();
+    assert_eq!(
+        app.call_form("gallery/delete", Some(&ada), &format!("id={}", saved["id"].as_str().unwrap())).await.status,
+        StatusCode::OK
+    );
 
     let log = app.call_form("data/audit", Some(&ada), "").await.json();
     let actions: Vec<&str> = log.as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
@@ -205,9 +233,13 @@ async fn the_audit_log_records_security_events_for_their_owner_and_admins(app: T
     let seen = app.call_form("admin/view-workspace", Some(&bob), &view).await;
     assert_eq!(seen.status, StatusCode::OK, "{}", String::from_utf8_lossy(&seen.body));
     assert_eq!(seen.json()["photos"].as_array().unwrap().len(), 1);
-    assert!(seen.json()["photos"][0]["original_url"].as_str().unwrap().is_empty(), "no links to the pictures themselves");
+    assert!(
+        seen.json()["photos"][0]["original_url"].as_str().unwrap().is_empty(),
+        "no links to the pictures themselves"
+    );
     let log = app.call_form("data/audit", Some(&ada), "").await.json();
-    let entry = log.as_array().unwrap().iter().find(|e| e["action"] == "admin_viewed_workspace").expect("the view is audited");
+    let entry =
+        log.as_array().unwrap().iter().find(|e| e["action"] == "admin_viewed_workspace").expect("the view is audited");
     assert!(entry["detail"].as_str().unwrap().contains("support ticket 42"));
     assert_ne!(entry["actor"], entry["account"]);
 }
@@ -236,7 +268,8 @@ async fn an_export_holds_every_row_and_file_of_the_user_and_nothing_of_others(ap
     let first = app.upload(Some(&ada), "chelsea.png", fixture("chelsea.png")).await.json();
     let second = app.upload(Some(&ada), "coffee.png", fixture("coffee.png")).await.json();
     let recipe = json!({ "ops": [{ "op": "grayscale" }] });
-    let saved = app.call_json("gallery/save", Some(&ada), json!({ "photo": first["id"], "recipe": recipe })).await.json();
+    let saved =
+        app.call_json("gallery/save", Some(&ada), json!({ "photo": first["id"], "recipe": recipe })).await.json();
 
     let job = finished_export(&app, &ada).await;
     assert_eq!(job["progress"], 100);
@@ -259,7 +292,8 @@ async fn an_export_holds_every_row_and_file_of_the_user_and_nothing_of_others(ap
     assert!(!manifest["sessions"].as_array().unwrap().is_empty());
     assert!(manifest["consent_records"].as_array().unwrap().iter().any(|r| r["action"] == "accept_all"));
     assert_eq!(manifest["usage"].as_array().unwrap().len(), 3, "two uploads and an edit");
-    let audit: Vec<&str> = manifest["audit_log"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    let audit: Vec<&str> =
+        manifest["audit_log"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
     assert!(audit.contains(&"signed_in") && audit.contains(&"export_requested"), "{audit:?}");
 
     // Each file is there and is the very image the app serves.
@@ -295,7 +329,9 @@ async fn an_export_holds_every_row_and_file_of_the_user_and_nothing_of_others(ap
 /// Counts, for every table and column, the rows whose text contains `needle`.
 async fn rows_mentioning(pool: &sqlx::AnyPool, postgres: bool, needle: &str) -> Vec<String> {
     let tables: Vec<String> = if postgres {
-        sqlx::query("SELECT CAST(table_name AS TEXT) AS name FROM information_schema.tables WHERE table_schema = 'public'")
+        sqlx::query(
+            "SELECT CAST(table_name AS TEXT) AS name FROM information_schema.tables WHERE table_schema = 'public'",
+        )
     } else {
         sqlx::query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
     }
@@ -310,7 +346,10 @@ async fn rows_mentioning(pool: &sqlx::AnyPool, postgres: bool, needle: &str) -> 
     let mut found = Vec::new();
     for table in tables {
         let columns: Vec<String> = if postgres {
-            sqlx::query("SELECT CAST(column_name AS TEXT) AS name FROM information_schema.columns WHERE table_name = $1").bind(&table)
+            sqlx::query(
+                "SELECT CAST(column_name AS TEXT) AS name FROM information_schema.columns WHERE table_name = $1",
+            )
+            .bind(&table)
         } else {
             sqlx::query("SELECT name FROM pragma_table_info($1)").bind(&table)
         }
@@ -322,7 +361,13 @@ async fn rows_mentioning(pool: &sqlx::AnyPool, postgres: bool, needle: &str) -> 
         .collect();
         for column in columns {
             let sql = format!("SELECT COUNT(*) AS n FROM {table} WHERE LOWER(CAST({column} AS TEXT)) LIKE $1");
-            let n: i64 = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(format!("%{}%", needle.to_lowercase())).fetch_one(pool).await.unwrap().try_get("n").unwrap();
+            let n: i64 = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(format!("%{}%", needle.to_lowercase()))
+                .fetch_one(pool)
+                .await
+                .unwrap()
+                .try_get("n")
+                .unwrap();
             if n > 0 {
                 found.push(format!("{table}.{column}: {n}"));
             }
@@ -363,7 +408,10 @@ async fn deleting_an_account_leaves_no_row_or_file_of_it(app: TestApp) {
     // A wrong confirmation deletes nothing.
     let wrong = app.call_form("data/delete-account", Some(&ada), &form(&[("confirmation", "yes")])).await;
     assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
-    assert!(wrong.json()["BadRequest"].as_str().is_some_and(|m| m.contains("e-mail")) || String::from_utf8_lossy(&wrong.body).contains("e-mail"));
+    assert!(
+        wrong.json()["BadRequest"].as_str().is_some_and(|m| m.contains("e-mail"))
+            || String::from_utf8_lossy(&wrong.body).contains("e-mail")
+    );
     assert_eq!(app.call_form("auth/me", Some(&ada), "").await.json()["id"], account_id.as_str());
 
     let deleted = app.call_form("data/delete-account", Some(&ada), &form(&[("confirmation", "ADA@example.org")])).await;
@@ -377,7 +425,10 @@ async fn deleting_an_account_leaves_no_row_or_file_of_it(app: TestApp) {
     // Usage totals are kept, anonymised; the log says an erasure happened, not whose.
     let (usage_after,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM usage_records").fetch_one(&pool).await.unwrap();
     assert_eq!(usage_after, usage_before);
-    let (erasures,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM audit_log WHERE action = 'account_deleted'").fetch_one(&pool).await.unwrap();
+    let (erasures,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM audit_log WHERE action = 'account_deleted'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert_eq!(erasures, 1);
     // Both browsers are signed out; the address can sign up afresh; others are untouched.
     for cookie in [&ada, &other_browser] {
@@ -389,7 +440,10 @@ async fn deleting_an_account_leaves_no_row_or_file_of_it(app: TestApp) {
 
 async fn gallery_items_show_their_expiry_and_warn_before_it(app: TestApp) {
     let (cookie, photo) = app.new_owner_with_photo("chelsea.png").await;
-    let saved = app.call_json("gallery/save", Some(&cookie), json!({ "photo": photo["id"], "recipe": { "ops": [] } })).await.json();
+    let saved = app
+        .call_json("gallery/save", Some(&cookie), json!({ "photo": photo["id"], "recipe": { "ops": [] } }))
+        .await
+        .json();
     let created = saved["created_at"].as_i64().unwrap();
     assert_eq!(saved["expires_at"].as_i64(), Some(created + 180 * 86_400));
     assert_eq!(saved["expires_soon"], false);
@@ -411,7 +465,10 @@ on_both_databases!(
 async fn items_close_to_expiry_carry_a_warning() {
     let app = TestApp::sqlite_with(|settings| settings.saved_retention_days = 10).await;
     let (cookie, photo) = app.new_owner_with_photo("chelsea.png").await;
-    let saved = app.call_json("gallery/save", Some(&cookie), json!({ "photo": photo["id"], "recipe": { "ops": [] } })).await.json();
+    let saved = app
+        .call_json("gallery/save", Some(&cookie), json!({ "photo": photo["id"], "recipe": { "ops": [] } }))
+        .await
+        .json();
     assert_eq!(saved["expires_soon"], true);
     let page = String::from_utf8(app.get("/gallery", Some(&cookie)).await.body).unwrap();
     assert!(page.contains("expiry-soon") && page.contains("download it"), "a visible warning");
@@ -427,7 +484,8 @@ async fn the_privacy_page_states_the_live_periods() {
     })
     .await;
     let page = String::from_utf8(app.get("/privacy", None).await.body).unwrap();
-    for promise in ["deleted 12 hours after it is ready", "after 10 minutes", "warns 9 days before", "kept for 90 days"] {
+    for promise in ["deleted 12 hours after it is ready", "after 10 minutes", "warns 9 days before", "kept for 90 days"]
+    {
         assert!(page.contains(promise), "the privacy page lacks {promise:?}");
     }
 }
@@ -439,7 +497,8 @@ async fn objects_stored_before_encryption_are_sealed_by_rotation() {
     let served = app.get(url(&photo["original_url"]), Some(&cookie)).await.body;
     // As an older version left it: the plain image on disk.
     let owner = owner_of(&app, photo["id"].as_str().unwrap()).await;
-    let path = app.settings.storage_dir().join(format!("owners/{owner}/photos/{}/original", photo["id"].as_str().unwrap()));
+    let path =
+        app.settings.storage_dir().join(format!("owners/{owner}/photos/{}/original", photo["id"].as_str().unwrap()));
     std::fs::write(&path, &served).unwrap();
     assert_eq!(app.get(url(&photo["original_url"]), Some(&cookie)).await.status, StatusCode::INTERNAL_SERVER_ERROR);
     let (_, done) = app.data.photos.storage.rotate().await.unwrap();

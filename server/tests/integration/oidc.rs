@@ -9,9 +9,9 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
+use crate::support::TestApp;
 use axum::http::StatusCode;
 use server::accounts::oidc::ProviderSettings;
-use crate::support::TestApp;
 
 const APP_URL: &str = "http://127.0.0.1:3000";
 
@@ -24,7 +24,10 @@ struct LoopbackProvider {
 async fn spawn(script: &str, port_var: &str, ready_path: &str) -> LoopbackProvider {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../end2end");
-    assert!(root.join("node_modules/oidc-provider").exists(), "run scripts/setup: the npm package oidc-provider is missing");
+    assert!(
+        root.join("node_modules/oidc-provider").exists(),
+        "run scripts/setup: the npm package oidc-provider is missing"
+    );
     let child = tokio::process::Command::new("node")
         .arg(format!("oidc/{script}"))
         .current_dir(&root)
@@ -63,8 +66,10 @@ async fn app_with_provider() -> (TestApp, LoopbackProvider) {
     let issuer = provider.issuer.clone();
     let app = TestApp::sqlite_with(move |settings| {
         settings.public_url = APP_URL.into();
-        settings.providers =
-            vec![ProviderSettings { issuer: Some(issuer), ..provider_settings("e2e", "oidc", "atelier-e2e", "e2e-client-secret-for-tests-only") }];
+        settings.providers = vec![ProviderSettings {
+            issuer: Some(issuer),
+            ..provider_settings("e2e", "oidc", "atelier-e2e", "e2e-client-secret-for-tests-only")
+        }];
     })
     .await;
     (app, provider)
@@ -72,7 +77,12 @@ async fn app_with_provider() -> (TestApp, LoopbackProvider) {
 
 /// Starts a sign-in with `provider`; returns the session cookie, the provider URL and its
 /// parameters.
-async fn start_with(app: &TestApp, provider: &str, cookie: Option<&str>, return_to: &str) -> (String, String, HashMap<String, String>) {
+async fn start_with(
+    app: &TestApp,
+    provider: &str,
+    cookie: Option<&str>,
+    return_to: &str,
+) -> (String, String, HashMap<String, String>) {
     let reply = app.get(&format!("/auth/{provider}/start?return_to={return_to}"), cookie).await;
     assert_eq!(reply.status, StatusCode::SEE_OTHER);
     let location = reply.headers["location"].to_str().unwrap().to_string();
@@ -138,7 +148,8 @@ async fn state_is_bound_to_the_session_and_used_once() {
 async fn a_denied_sign_in_says_so_and_signs_nobody_in() {
     let (app, _provider) = app_with_provider().await;
     let (cookie, params) = start(&app, "/").await;
-    let denied = app.get(&format!("/auth/e2e/callback?error=access_denied&state={}", params["state"]), Some(&cookie)).await;
+    let denied =
+        app.get(&format!("/auth/e2e/callback?error=access_denied&state={}", params["state"]), Some(&cookie)).await;
     assert_eq!(denied.headers["location"], "/signin?failed=denied");
     assert_eq!(app.call_form("auth/me", Some(&cookie), "").await.json(), serde_json::json!(null));
 }
@@ -160,11 +171,16 @@ async fn app_with_github() -> (TestApp, LoopbackProvider) {
 
 /// The browser's part: follow the provider's redirect back to Atelier's callback.
 async fn approve_at_provider(location: &str) -> String {
-    let http = openidconnect::reqwest::Client::builder().redirect(openidconnect::reqwest::redirect::Policy::none()).build().unwrap();
+    let http = openidconnect::reqwest::Client::builder()
+        .redirect(openidconnect::reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
     let answer = http.get(location).send().await.unwrap();
     assert_eq!(answer.status(), 302, "the stand-in approves at once");
     let back = answer.headers()["location"].to_str().unwrap().to_string();
-    back.strip_prefix(APP_URL).unwrap_or_else(|| panic!("the provider sends the browser back to the fixed redirect URI: {back}")).to_string()
+    back.strip_prefix(APP_URL)
+        .unwrap_or_else(|| panic!("the provider sends the browser back to the fixed redirect URI: {back}"))
+        .to_string()
 }
 
 #[tokio::test]

@@ -1,10 +1,10 @@
 //! Retention (issue 7, SECURITY.md "Data lifecycle" 1–2) with a controllable clock: the sweep is
 //! given "now". Rows and stored files both go; a sweep is idempotent; queued purges survive.
 
+use crate::support::{fixture, TestApp};
 use axum::http::StatusCode;
 use serde_json::json;
 use server::db::now;
-use crate::support::{fixture, TestApp};
 
 const HOUR: i64 = 3600;
 const DAY: i64 = 24 * HOUR;
@@ -12,9 +12,7 @@ const DAY: i64 = 24 * HOUR;
 fn stored_files(app: &TestApp) -> usize {
     fn walk(dir: &std::path::Path) -> usize {
         std::fs::read_dir(dir)
-            .map(|entries| {
-                entries.flatten().map(|e| if e.path().is_dir() { walk(&e.path()) } else { 1 }).sum()
-            })
+            .map(|entries| entries.flatten().map(|e| if e.path().is_dir() { walk(&e.path()) } else { 1 }).sum())
             .unwrap_or(0)
     }
     walk(&app.settings.storage_dir())
@@ -24,7 +22,11 @@ async fn unsaved_uploads_go_after_a_day_saved_versions_after_their_period(app: T
     let (cookie, unsaved) = app.new_owner_with_photo("chelsea.png").await;
     let kept = app.upload(Some(&cookie), "coffee.png", fixture("coffee.png")).await.json();
     let saved = app
-        .call_json("gallery/save", Some(&cookie), json!({ "photo": kept["id"], "recipe": { "ops": [{ "op": "grayscale" }] } }))
+        .call_json(
+            "gallery/save",
+            Some(&cookie),
+            json!({ "photo": kept["id"], "recipe": { "ops": [{ "op": "grayscale" }] } }),
+        )
         .await;
     assert_eq!(saved.status, StatusCode::OK, "{}", String::from_utf8_lossy(&saved.body));
     let version_url = saved.json()["image_url"].as_str().unwrap().to_string();
@@ -55,7 +57,11 @@ async fn a_purge_interrupted_by_a_crash_is_finished_by_the_next_sweep(app: TestA
     let (_, photo) = app.new_owner_with_photo("chelsea.png").await;
     let pool = sqlx::AnyPool::connect(&app.settings.database_url()).await.unwrap();
     let (key,): (String,) = sqlx::query_as("SELECT object_key FROM photos").fetch_one(&pool).await.unwrap();
-    sqlx::query("INSERT INTO purge_queue (object_key, queued_at) VALUES ($1, 0)").bind(&key).execute(&pool).await.unwrap();
+    sqlx::query("INSERT INTO purge_queue (object_key, queued_at) VALUES ($1, 0)")
+        .bind(&key)
+        .execute(&pool)
+        .await
+        .unwrap();
     assert!(app.settings.storage_dir().join(&key).exists());
     let swept = app.retention.sweep(now()).await.unwrap();
     assert_eq!(swept.purged_objects, 1);

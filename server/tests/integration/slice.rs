@@ -1,9 +1,9 @@
 //! The foundation slice through the real router and a real database: upload, ownership,
 //! thumbnails, saving an edit to the gallery, and every way an upload can be wrong.
 
+use crate::support::{fixture, TestApp};
 use axum::http::StatusCode;
 use serde_json::json;
-use crate::support::{fixture, TestApp};
 
 fn decode(bytes: &[u8]) -> image::DynamicImage {
     image::load_from_memory(bytes).expect("a decodable image")
@@ -164,7 +164,10 @@ async fn saving_replays_the_recipe_on_the_original_and_deleting_removes_it(app: 
     let reopened = app.call_form("gallery/get", Some(&cookie), &format!("id={version}")).await;
     assert_eq!(reopened.json()["recipe"], recipe);
     let (stranger, _) = app.new_owner_with_photo("coffee.png").await;
-    assert_eq!(app.call_form("gallery/get", Some(&stranger), &format!("id={version}")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.call_form("gallery/get", Some(&stranger), &format!("id={version}")).await.status,
+        StatusCode::NOT_FOUND
+    );
 
     let gallery = app.call_form("gallery/list", Some(&cookie), "").await.json();
     assert_eq!(gallery.as_array().unwrap().len(), 1);
@@ -180,7 +183,12 @@ async fn saving_replays_the_recipe_on_the_original_and_deleting_removes_it(app: 
     let pool = sqlx::AnyPool::connect(&app.settings.database_url()).await.unwrap();
     let (queued,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM purge_queue").fetch_one(&pool).await.unwrap();
     assert_eq!(queued, 0);
-    assert!(!app.settings.storage_dir().join("owners").read_dir().unwrap().flatten().any(|owner| owner.path().join("versions").join(version).join("image").exists()));
+    assert!(!app.settings.storage_dir().join("owners").read_dir().unwrap().flatten().any(|owner| owner
+        .path()
+        .join("versions")
+        .join(version)
+        .join("image")
+        .exists()));
     assert_eq!(app.get(photo["original_url"].as_str().unwrap(), Some(&cookie)).await.status, StatusCode::OK);
 }
 
@@ -286,9 +294,8 @@ async fn an_upload_over_the_limit_is_refused_with_413() {
     assert!(reply.json()["error"].as_str().unwrap().contains("too large"));
 
     // Without a Content-Length the body is still cut off at the limit.
-    let request = axum::http::Request::post("/api/photos")
-        .body(axum::body::Body::from(fixture("astronaut.png")))
-        .unwrap();
+    let request =
+        axum::http::Request::post("/api/photos").body(axum::body::Body::from(fixture("astronaut.png"))).unwrap();
     assert_eq!(app.send(request).await.status, StatusCode::PAYLOAD_TOO_LARGE);
 }
 
@@ -326,7 +333,10 @@ async fn sessions_survive_a_restart_because_they_live_in_the_database() {
     let second = server::Application::build(settings).await.unwrap();
     let list = tower::ServiceExt::oneshot(
         second.router(),
-        axum::http::Request::post("/api/photos/list").header("cookie", &cookie).body(axum::body::Body::empty()).unwrap(),
+        axum::http::Request::post("/api/photos/list")
+            .header("cookie", &cookie)
+            .body(axum::body::Body::empty())
+            .unwrap(),
     )
     .await
     .unwrap();

@@ -178,13 +178,15 @@ pub async fn mailed_token(app: &TestApp, to: &str, kind: &str) -> String {
     for _ in 0..100 {
         let mut newest: Option<(std::time::SystemTime, String)> = None;
         for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let text = std::fs::read_to_string(entry.path()).unwrap_or_default().replace("=\r\n", "").replace("=3D", "=");
+            let text =
+                std::fs::read_to_string(entry.path()).unwrap_or_default().replace("=\r\n", "").replace("=3D", "=");
             if !text.contains(&format!("To: {to}")) {
                 continue;
             }
             let marker = format!("/{kind}?token=");
             if let Some(start) = text.find(&marker) {
-                let token: String = text[start + marker.len()..].chars().take_while(|c| c.is_ascii_hexdigit()).collect();
+                let token: String =
+                    text[start + marker.len()..].chars().take_while(|c| c.is_ascii_hexdigit()).collect();
                 let modified = entry.metadata().and_then(|m| m.modified()).unwrap_or(std::time::UNIX_EPOCH);
                 if newest.as_ref().is_none_or(|(at, _)| modified >= *at) {
                     newest = Some((modified, token));
@@ -200,7 +202,8 @@ pub async fn mailed_token(app: &TestApp, to: &str, kind: &str) -> String {
 }
 
 pub async fn sign_up(app: &TestApp, cookie: Option<&str>, email: &str) -> Reply {
-    app.call_form("auth/signup", cookie, &form(&[("email", email), ("password", PASSWORD), ("display_name", "Ada")])).await
+    app.call_form("auth/signup", cookie, &form(&[("email", email), ("password", PASSWORD), ("display_name", "Ada")]))
+        .await
 }
 
 /// Signs up and confirms `email`; returns the signed-in session cookie.
