@@ -385,6 +385,14 @@ impl PhotoService for PhotoStore {
     }
 }
 
+/// One refusal for every way into a photo moderation holds.
+fn not_held(photo: &PhotoSummary) -> Result<(), AppError> {
+    if photo.held {
+        return Err(AppError::Forbidden("This photo is held for review.".into()));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::display_name;
@@ -397,12 +405,4 @@ mod tests {
         assert_eq!(display_name(None), "photo");
         assert_eq!(display_name(Some("x".repeat(500).as_str())).len(), 200);
     }
-}
-
-/// One refusal for every way into a photo moderation holds.
-fn not_held(photo: &PhotoSummary) -> Result<(), AppError> {
-    if photo.held {
-        return Err(AppError::Forbidden("This photo is held for review.".into()));
-    }
-    Ok(())
 }

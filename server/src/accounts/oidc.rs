@@ -76,7 +76,8 @@ struct Configured {
 }
 
 enum Kind {
-    Oidc { issuer: String, discovered: Mutex<Option<(Instant, Client)>> },
+    // Boxed: the discovered client is over a kilobyte, the GitHub variant a few words.
+    Oidc { issuer: String, discovered: Mutex<Option<(Instant, Box<Client>)>> },
     GitHub { web: String, api: String },
 }
 
@@ -214,7 +215,7 @@ impl Providers {
         let mut cached = discovered.lock().await;
         if let Some((at, client)) = cached.as_ref() {
             if at.elapsed() < DISCOVERY_TTL {
-                return Ok(client.clone());
+                return Ok(Client::clone(client));
             }
         }
         let issuer = IssuerUrl::new(issuer.clone()).map_err(|e| format!("issuer URL: {e}"))?;
@@ -226,7 +227,7 @@ impl Providers {
             provider.settings.client_secret.clone().map(ClientSecret::new),
         )
         .set_redirect_uri(self.redirect(id)?);
-        *cached = Some((Instant::now(), client.clone()));
+        *cached = Some((Instant::now(), Box::new(client.clone())));
         Ok(client)
     }
 

@@ -467,9 +467,10 @@ async fn captions_come_from_the_configured_vision_provider() {
     use axum::http::HeaderMap;
     use std::sync::{Arc, Mutex};
 
-    let seen: Arc<Mutex<Vec<(Option<String>, Value)>>> = Arc::default();
+    type Seen = Arc<Mutex<Vec<(Option<String>, Value)>>>;
+    let seen: Seen = Arc::default();
     async fn chat(
-        State(seen): State<Arc<Mutex<Vec<(Option<String>, Value)>>>>,
+        State(seen): State<Seen>,
         headers: HeaderMap,
         axum::Json(body): axum::Json<Value>,
     ) -> axum::Json<Value> {

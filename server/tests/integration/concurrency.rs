@@ -160,7 +160,9 @@ async fn every_page_answers_under_concurrent_load(app: TestApp) {
         // A visitor without a session asks for someone's photo and gets the 404 page.
         None => admin_photo.clone(),
     };
-    let routes: Vec<Box<dyn Fn(&Option<String>) -> String + '_>> = vec![
+    // Each route's path for a visitor's session.
+    type Route<'a> = Box<dyn Fn(&Option<String>) -> String + 'a>;
+    let routes: Vec<Route> = vec![
         Box::new(|_| "/".into()),
         Box::new(|_| "/gallery".into()),
         Box::new(move |c| format!("/photos/{}", own_photo(c))),

@@ -83,7 +83,7 @@ async fn renders_past_their_limit_are_answered_503_and_dropped() {
                 }
             }),
         )
-        .route("/api/photos/get", post(|| std::future::pending::<String>()))
+        .route("/api/photos/get", post(std::future::pending::<String>))
         .layer(axum::middleware::from_fn_with_state(
             Limits { page: Duration::from_millis(300), server_fn: Duration::from_millis(300) },
             enforce,
