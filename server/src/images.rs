@@ -153,7 +153,7 @@ pub fn replay(original: DynamicImage, recipe: &EditRecipe) -> Result<DynamicImag
     let (width, height) = rgba.dimensions();
     let edited = recipe.apply(PhotonImage::new(rgba.into_raw(), width, height))?;
     let buffer = RgbaImage::from_raw(edited.get_width(), edited.get_height(), edited.get_raw_pixels())
-        .ok_or("the edited buffer does not match its dimensions")
+        .ok_or_else(|| anyhow::anyhow!("the edited buffer does not match its dimensions"))
         .or_internal("replaying a recipe")?;
     let image = DynamicImage::ImageRgba8(buffer);
     Ok(if had_alpha { image } else { DynamicImage::ImageRgb8(image.into_rgb8()) })
