@@ -32,7 +32,7 @@ pub struct AiPanelData {
 }
 
 impl AiPanelData {
-    pub fn new(photo: Signal<Option<PhotoId>>) -> Self {
+    pub fn load(photo: Signal<Option<PhotoId>>) -> Self {
         let start = Action::new(move |request: &ToolRequest| {
             let (request, photo) = (request.clone(), photo.get_untracked());
             async move { start_tool(photo.ok_or(AppError::NotFound)?, request).await }

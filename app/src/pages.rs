@@ -98,7 +98,7 @@ pub fn EditorPage() -> impl IntoView {
         },
     );
     // Made here, not inside the Suspense below: see `AiPanelData`.
-    let ai = crate::ai_panel::AiPanelData::new(photo_id);
+    let ai = crate::ai_panel::AiPanelData::load(photo_id);
     view! {
         <Suspense fallback=|| view! { <p>"Opening the photo…"</p> }>
             {move || Suspend::new(async move { match photo.await {

@@ -398,19 +398,8 @@ async fn a_separate_worker_process_runs_queued_jobs(app: TestApp) {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(jobs(&app, &cookie, id).await[0]["state"], "queued", "nothing runs it in this process");
 
-    let settings = &app.settings;
-    let mut worker = tokio::process::Command::new(env!("CARGO_BIN_EXE_atelier"))
-        .arg("worker")
-        // Its own settings, as an operator would give them: the same database, files and keys.
-        .current_dir(settings.data_dir.parent().unwrap())
-        .env("ATELIER_DATA_DIR", &settings.data_dir)
-        .env("ATELIER_KEY_FILE", &settings.key_file)
-        .env("ATELIER_MODELS_DIR", &settings.models_dir)
-        .env("ATELIER_DATABASE_URL", settings.database_url())
-        .env("ATELIER_LOG", "warn")
-        .kill_on_drop(true)
-        .spawn()
-        .expect("atelier worker starts");
+    // Its own settings, as an operator would give them: the same database, files and keys.
+    let mut worker = app.atelier("worker").spawn().expect("atelier worker starts");
     let done = wait_for(&app, &cookie, id, job["id"].as_str().unwrap(), &["done", "failed"], 120).await;
     assert_eq!(done["state"], "done", "{done}");
     assert_eq!(done["method"], "esrgan-slim-x2");

@@ -30,23 +30,15 @@ struct RealServer {
 
 impl RealServer {
     async fn start(app: &TestApp) -> Self {
-        let settings = &app.settings;
         // A free loopback port, handed to the server (it is free again once this is dropped).
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_atelier"))
-            .arg("serve")
-            .current_dir(settings.data_dir.parent().unwrap())
+        let child = app
+            .atelier("serve")
             .env("ATELIER_ADDR", format!("127.0.0.1:{port}"))
-            .env("ATELIER_DATA_DIR", &settings.data_dir)
-            .env("ATELIER_KEY_FILE", &settings.key_file)
-            .env("ATELIER_MODELS_DIR", &settings.models_dir)
-            .env("ATELIER_DATABASE_URL", settings.database_url())
             // Jobs stay queued: the pages show them without a worker taking the CPU.
             .env("ATELIER_AI_WORKERS", "0")
             // Longer than ANSWER_LIMIT, so a stall shows here as one, not as the server's 503.
             .env("ATELIER_PAGE_TIMEOUT_SECS", "30")
-            .env("ATELIER_LOG", "warn")
-            .kill_on_drop(true)
             .spawn()
             .expect("atelier serve starts");
         let server = Self { child, base: format!("http://127.0.0.1:{port}") };
@@ -110,13 +102,16 @@ async fn round(client: &reqwest::Client, base: &str, visits: &[Visit], expected:
     for (visit, answer) in visits.iter().zip(answers) {
         match answer {
             Ok((status, body, _)) if status == expected[visit] && body.contains("</main>") => {}
-            Ok((status, body, took)) => failures.push(format!(
-                "{} ({}): {status} in {took:?}, alone {}; body ends {:?}",
-                visit.path,
-                if visit.cookie.is_some() { "with a session" } else { "no session" },
-                expected[visit],
-                body.chars().rev().take(120).collect::<String>().chars().rev().collect::<String>()
-            )),
+            Ok((status, body, took)) => {
+                let tail = body.char_indices().rev().nth(119).map_or(0, |(at, _)| at);
+                failures.push(format!(
+                    "{} ({}): {status} in {took:?}, alone {}; body ends {:?}",
+                    visit.path,
+                    if visit.cookie.is_some() { "with a session" } else { "no session" },
+                    expected[visit],
+                    &body[tail..]
+                ))
+            }
             Err(error) => failures.push(format!("{}: {error}", visit.path)),
         }
     }

@@ -1,8 +1,8 @@
 //! The limit on pages and server functions: a render that never finishes is answered 503, its
-//! work is dropped, and the log names the route.
+//! work is dropped, and the log names the route. And internal errors: logged whole, answered bare.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -14,25 +14,14 @@ use futures::StreamExt;
 use server::deadline::{enforce, Limits};
 use tower::ServiceExt;
 
+use crate::support::Log;
+
 /// Sets its flag when the work holding it is dropped.
 struct Dropped(Arc<AtomicBool>);
 
 impl Drop for Dropped {
     fn drop(&mut self) {
         self.0.store(true, Ordering::SeqCst);
-    }
-}
-
-#[derive(Clone, Default)]
-struct Log(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Log {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
     }
 }
 
@@ -47,11 +36,7 @@ async fn send(router: &Router, request: Request<Body>) -> (StatusCode, axum::htt
 #[tokio::test]
 async fn renders_past_their_limit_are_answered_503_and_dropped() {
     let log = Log::default();
-    let subscriber = tracing_subscriber::fmt().with_writer({
-        let log = log.clone();
-        move || log.clone()
-    });
-    let _guard = tracing::subscriber::set_default(subscriber.with_ansi(false).finish());
+    let _guard = tracing::subscriber::set_default(log.subscriber());
 
     let (handler_dropped, body_dropped) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
     let router = Router::new()
@@ -109,9 +94,28 @@ async fn renders_past_their_limit_are_answered_503_and_dropped() {
     let error: app::error::AppError = serde_json::from_str(&body).expect("the server function's typed error");
     assert_eq!(error, app::error::AppError::Unavailable);
 
-    let log = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    let log = log.text();
     for route in ["route=\"/photos/{id}\"", "route=\"/streamed\"", "route=\"/api/photos/get\""] {
         assert!(log.contains(route), "the log names {route}:\n{log}");
     }
     assert!(!log.contains("/photos/123"), "the log names the route, not the URL with its ids:\n{log}");
+}
+
+/// Internal errors are answered without their cause and logged with all of it.
+#[test]
+fn internal_errors_are_logged_with_every_cause_and_answered_without_them() {
+    use server::error::OrInternal;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("writing the thumbnail")]
+    struct Outer(#[source] std::io::Error);
+
+    let log = Log::default();
+    let answered = tracing::subscriber::with_default(log.subscriber(), || {
+        Err::<(), _>(Outer(std::io::Error::other("disk full"))).or_internal("storing a photo")
+    });
+    assert_eq!(answered, Err(app::error::AppError::Internal), "the caller learns nothing of the cause");
+    let log = log.text();
+    assert!(log.contains("storing a photo failed"), "{log}");
+    assert!(log.contains("writing the thumbnail: disk full"), "the whole chain: {log}");
 }

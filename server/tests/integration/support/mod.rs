@@ -151,12 +151,55 @@ impl TestApp {
         self.send(request.body(Body::from(body)).unwrap()).await
     }
 
+    /// The real `atelier` binary running `command` on this test's database, files and keys, as an
+    /// operator would start it beside this server; stopped when dropped.
+    pub fn atelier(&self, command: &str) -> tokio::process::Command {
+        let settings = &self.settings;
+        let mut process = tokio::process::Command::new(env!("CARGO_BIN_EXE_atelier"));
+        process
+            .arg(command)
+            .current_dir(settings.data_dir.parent().expect("the data directory has a parent"))
+            .env("ATELIER_DATA_DIR", &settings.data_dir)
+            .env("ATELIER_KEY_FILE", &settings.key_file)
+            .env("ATELIER_MODELS_DIR", &settings.models_dir)
+            .env("ATELIER_DATABASE_URL", settings.database_url())
+            .env("ATELIER_LOG", "warn")
+            .kill_on_drop(true);
+        process
+    }
+
     /// Uploads `name` as a new visitor and returns that visitor's cookie and the photo.
     pub async fn new_owner_with_photo(&self, name: &str) -> (String, serde_json::Value) {
         let reply = self.upload(None, name, fixture(name)).await;
         assert_eq!(reply.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&reply.body));
         let cookie = reply.session_cookie().expect("the first upload starts a session");
         (cookie, reply.json())
+    }
+}
+
+/// A log writer for tests that read what was logged.
+#[derive(Clone, Default)]
+pub struct Log(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Log {
+    /// A subscriber writing here, to set as the thread's default.
+    pub fn subscriber(&self) -> impl tracing::Subscriber + Send + Sync {
+        let log = self.clone();
+        tracing_subscriber::fmt().with_ansi(false).with_writer(move || log.clone()).finish()
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for Log {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
