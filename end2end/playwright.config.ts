@@ -12,6 +12,11 @@ export default defineConfig({
   expect: { timeout: 15_000 },
   workers: 1,
   reporter: [['list']],
+  projects: [
+    { name: 'hydrated', testIgnore: /no-javascript\.spec\.ts/ },
+    // The flows promised to work before (and without) hydration, with JavaScript switched off.
+    { name: 'no-javascript', testMatch: /no-javascript\.spec\.ts/, use: { javaScriptEnabled: false } },
+  ],
   use: {
     baseURL: `http://127.0.0.1:${port}`,
     browserName: 'chromium',

@@ -1,8 +1,8 @@
 //! Atelier's AI tools, free of the database and the web: each takes pixels (and its options) and
 //! returns pixels or a description, reporting progress and stopping when asked.
 //!
-//! Adding a tool: write its module here (a function over [`Engine`] and [`Progress`]), then add one
-//! variant to `server::jobs::Tool` that calls it.
+//! A new tool's pixels go here, as a module with a function over [`Engine`] and [`Progress`]; the
+//! rest of the recipe is in `app/src/ai_tools/tools.rs`, next to the list of tools.
 
 pub mod background;
 pub mod describe;

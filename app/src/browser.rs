@@ -8,7 +8,7 @@ use web_sys::{
     Worker, WorkerOptions, WorkerType, XmlHttpRequest,
 };
 
-use crate::model::{PhotoSummary, UploadReply};
+use crate::photos::{PhotoSummary, UploadReply};
 use crate::recipe::{EditRecipe, Filter};
 
 pub const UPLOAD_URL: &str = "/api/photos";

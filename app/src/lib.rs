@@ -1,86 +1,36 @@
-//! Atelier as the user and API clients see it: pages, components, server-function contracts and
-//! the edit recipe. `server/` keeps the contracts; `frontend/` hydrates these pages.
+//! Atelier as the user and API clients see it, one folder per feature: each holds its model
+//! (what crosses the wire), its server functions (`api`), the contract the server keeps
+//! (`service`, server only) and its pages. `server/` has a folder of the same name that keeps the
+//! contract; `frontend/` hydrates these pages.
 
-pub mod account_pages;
-pub mod ai;
-pub mod ai_panel;
-pub mod api;
-pub mod auth;
+pub mod accounts;
+pub mod admin;
+pub mod ai_tools;
 #[cfg(feature = "hydrate")]
 pub mod browser;
-pub mod components;
-pub mod consent;
 pub mod data;
-pub mod data_pages;
-pub mod editor;
 pub mod error;
-pub mod model;
-pub mod pages;
+pub mod ids;
+pub mod photos;
 pub mod privacy;
 /// The edit recipe lives in its own crate so the page's bundle can leave its pixel code out.
 pub use ::recipe;
 #[cfg(feature = "ssr")]
-pub mod services;
+pub mod server_fn;
+pub mod shell;
+pub mod ui;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes, A};
 use leptos_router::{path, SsrMode};
 
-use crate::account_pages::{AccountMenu, AccountPage, AdminPage, ResetPage, SignInPage, SignUpPage, VerifyPage};
-use crate::pages::{EditorPage, GalleryPage, NotFound, WorkspacePage};
+use crate::accounts::{AccountMenu, AccountPage, ResetPage, SignInPage, SignUpPage, VerifyPage};
+use crate::admin::AdminPage;
+use crate::photos::{EditorPage, GalleryPage, WorkspacePage};
 use crate::privacy::{ConsentBanner, CookiePolicyPage, PrivacyPage};
-
-/// The theme the visitor chose, read only when they allowed preference cookies.
-fn theme() -> &'static str {
-    #[cfg(feature = "ssr")]
-    {
-        use crate::consent::{cookie_value, ConsentCookie, CONSENT_COOKIE, THEME_COOKIE};
-        let cookies = use_context::<http::request::Parts>()
-            .and_then(|parts| parts.headers.get(http::header::COOKIE).and_then(|v| v.to_str().ok()).map(str::to_string))
-            .unwrap_or_default();
-        let allowed = cookie_value(&cookies, CONSENT_COOKIE)
-            .and_then(|v| ConsentCookie::parse(&v))
-            .is_some_and(|c| c.choices.allows_cookie(THEME_COOKIE));
-        if allowed && cookie_value(&cookies, THEME_COOKIE).as_deref() == Some("dark") {
-            return "dark";
-        }
-    }
-    "light"
-}
-
-pub fn shell(options: LeptosOptions) -> impl IntoView {
-    view! {
-        <!DOCTYPE html>
-        <html lang="en" data-theme=theme()>
-            <head>
-                <meta charset="utf-8"/>
-                <meta name="viewport" content="width=device-width, initial-scale=1"/>
-                <link rel="icon" href="/favicon.ico"/>
-                <AutoReload options=options.clone()/>
-                <HydrationScripts options/>
-                <MetaTags/>
-            </head>
-            <body>
-                <App/>
-            </body>
-        </html>
-    }
-}
-
-/// Light or dark; remembered only with permission for preference cookies.
-#[component]
-fn ThemeForm() -> impl IntoView {
-    let location = leptos_router::hooks::use_location();
-    view! {
-        <form method="post" action="/preferences/theme" class="inline theme-form">
-            <input type="hidden" name="return_to" value=move || location.pathname.get()/>
-            <button type="submit" class="link" name="theme" value="light">"Light"</button>
-            " / "
-            <button type="submit" class="link" name="theme" value="dark">"Dark"</button>
-        </form>
-    }
-}
+pub use crate::shell::shell;
+use crate::shell::{NotFound, ThemeForm};
 
 #[component]
 pub fn App() -> impl IntoView {

@@ -51,7 +51,7 @@ pub struct Settings {
     /// The privacy and cookie policies' version: raising it asks everyone for consent again.
     pub policy_version: u32,
     /// Sign-in providers (`[[providers]]` tables in the settings file).
-    pub providers: Vec<crate::accounts::oidc::ProviderSettings>,
+    pub providers: Vec<ProviderSettings>,
     pub log_filter: String,
     /// Where `scripts/install-models` put the models and `manifest.toml`.
     pub models_dir: PathBuf,
@@ -277,6 +277,41 @@ impl fmt::Debug for Settings {
             .field("models_dir", &self.models_dir)
             .field("ai_workers", &self.ai_workers)
             .field("vision", &self.vision_url.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A provider as configured (`[[providers]]` in the settings file).
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderSettings {
+    /// Short and URL-safe: it names the routes (`/auth/<id>/start`).
+    pub id: String,
+    /// Shown on the sign-in button.
+    pub name: String,
+    /// `oidc` (needs `issuer`), `google` or `github`.
+    #[serde(default = "oidc_kind")]
+    pub kind: String,
+    pub issuer: Option<String>,
+    pub client_id: String,
+    pub client_secret: Option<String>,
+    /// GitHub Enterprise: the web and API base URLs (default github.com and api.github.com).
+    #[serde(default)]
+    pub github_url: Option<String>,
+    #[serde(default)]
+    pub github_api_url: Option<String>,
+}
+
+fn oidc_kind() -> String {
+    "oidc".into()
+}
+
+impl std::fmt::Debug for ProviderSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderSettings")
+            .field("id", &self.id)
+            .field("kind", &self.kind)
+            .field("issuer", &self.issuer)
             .finish_non_exhaustive()
     }
 }

@@ -1,33 +1,27 @@
-//! The Atelier server: keeps the contracts `app` declares. `Application::build` wires settings,
-//! database, storage and routes; `main.rs` only parses the command line.
+//! The Atelier server: keeps the contracts `app` declares, one folder per feature with the same
+//! name as in `app` (service, its queries in `repo.rs`, its routes), over the plumbing in
+//! `platform/`. `Application::build` wires settings, database, storage and routes; `main.rs` only
+//! parses the command line.
 
 pub mod accounts;
-pub mod audit;
+pub mod ai_tools;
 pub mod config;
-pub mod consent;
-pub mod crypto;
-pub mod csrf;
-pub mod db;
-pub mod deadline;
-pub mod error;
-pub mod http;
-pub mod images;
-pub mod jobs;
-pub mod lifecycle;
-pub mod links;
+pub mod data;
 pub mod photos;
-pub mod retention;
-pub mod sessions;
+pub mod platform;
+pub mod privacy;
 pub mod state;
-pub mod storage;
-pub mod usage;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use app::services::{Accounts, Ai, Data, Photos, Privacy};
+use app::accounts::Accounts;
+use app::ai_tools::Ai;
+use app::data::Data;
+use app::photos::Photos;
+use app::privacy::Privacy;
 use app::{shell, App};
 use axum::Router;
 use leptos::config::LeptosOptions;
@@ -42,19 +36,19 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 use crate::accounts::mail::Mailer;
 use crate::accounts::oidc::Providers;
 use crate::accounts::AccountStore;
+use crate::ai_tools::{AiStore, JobSettings};
 use crate::config::Settings;
-use crate::consent::PrivacyStore;
-use crate::crypto::Keyring;
-use crate::db::Db;
-use crate::images::Images;
-use crate::jobs::{AiStore, JobSettings};
-use crate::lifecycle::DataStore;
-use crate::links::Links;
+use crate::data::retention::Retention;
+use crate::data::DataStore;
 use crate::photos::{PhotoStore, Quotas};
-use crate::retention::Retention;
-use crate::sessions::DbSessionStore;
+use crate::platform::crypto::Keyring;
+use crate::platform::db::Db;
+use crate::platform::images::Images;
+use crate::platform::links::Links;
+use crate::platform::sessions::DbSessionStore;
+use crate::platform::storage::Storage;
+use crate::privacy::PrivacyStore;
 use crate::state::AppState;
-use crate::storage::Storage;
 
 /// Pages and server functions take small bodies; only the upload route accepts large ones.
 const PAGE_BODY_LIMIT: usize = 256 * 1024;
@@ -142,21 +136,20 @@ impl Application {
             db: db.clone(),
             settings: settings.clone(),
             moderation: photos.moderation.is_some(),
-            vision_destination: vision.as_ref().map(jobs::vision::Vision::destination),
+            vision_destination: vision.as_ref().map(ai_tools::vision::Vision::destination),
         });
         let data =
-            Arc::new(DataStore { db: db.clone(), accounts: accounts.clone(), photos: photos.clone(), export_secs });
+            Arc::new(DataStore { db: db.clone(), photos: photos.clone(), sessions: sessions.clone(), export_secs });
         let ai = Arc::new(AiStore {
             db: db.clone(),
             photos: photos.clone(),
-            accounts: accounts.clone(),
             engine,
             vision,
             settings: job_settings(&settings),
             wake: Arc::new(tokio::sync::Notify::new()),
         });
         let ai_workers = settings.ai_workers;
-        let limits = deadline::Limits::from_settings(&settings);
+        let limits = platform::deadline::Limits::from_settings(&settings);
         let state =
             AppState { leptos_options, settings, db, photos, accounts, privacy, data: data.clone(), ai: ai.clone() };
 
@@ -180,16 +173,19 @@ impl Application {
             // The 404 page renders the whole shell too (account menu, consent banner): it needs
             // the same services.
             .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(provide_services, shell))
-            .layer(axum::middleware::from_fn_with_state(limits, deadline::enforce))
+            .layer(axum::middleware::from_fn_with_state(limits, platform::deadline::enforce))
             .layer(RequestBodyLimitLayer::new(PAGE_BODY_LIMIT));
         let router = pages
-            .merge(http::routes())
+            .merge(photos::routes::routes())
+            .merge(ai_tools::routes::routes())
+            .merge(data::export::routes())
             .merge(accounts::routes())
-            .merge(consent::routes())
-            .layer(axum::middleware::from_fn_with_state(state.privacy.clone(), consent::enforce))
+            .merge(privacy::routes())
+            .route("/healthz", axum::routing::get(platform::http::healthz))
+            .layer(axum::middleware::from_fn_with_state(state.privacy.clone(), privacy::enforce))
             .layer(axum::middleware::from_fn_with_state(absolute_secs, accounts::enforce_absolute_timeout))
             .layer(session_layer)
-            .layer(axum::middleware::from_fn(csrf::refuse_cross_site))
+            .layer(axum::middleware::from_fn(platform::csrf::refuse_cross_site))
             .layer(TraceLayer::new_for_http())
             .with_state(state);
         Ok(Self { listener, router, sessions, retention, data, ai, ai_workers })
@@ -213,7 +209,7 @@ impl Application {
     /// processes, on other machines too, can share one Postgres database and object store.
     pub async fn run_workers_until_stopped(self) -> anyhow::Result<()> {
         let count = self.ai_workers.max(1);
-        jobs::spawn_workers(self.ai.clone(), count);
+        ai_tools::spawn_workers(self.ai.clone(), count);
         tracing::info!(count, "AI workers running");
         shutdown_signal().await;
         Ok(())
@@ -232,12 +228,12 @@ impl Application {
     /// Serves until Ctrl-C or SIGTERM, then lets in-flight requests finish.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let (sessions, retention) = (self.sessions.clone(), self.retention.clone());
-        match lifecycle::export::resume(&self.data).await {
+        match data::export::resume(&self.data).await {
             Ok(0) => {}
             Ok(resumed) => tracing::info!(resumed, "unfinished exports started again"),
             Err(error) => tracing::warn!(%error, "could not look for unfinished exports"),
         }
-        jobs::spawn_workers(self.ai.clone(), self.ai_workers);
+        ai_tools::spawn_workers(self.ai.clone(), self.ai_workers);
         tokio::spawn(async move {
             // The first tick is at once: whatever fell due while the server was down goes now.
             let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
@@ -247,7 +243,7 @@ impl Application {
                     Ok(removed) => tracing::info!(removed, "expired sessions removed"),
                     Err(error) => tracing::warn!(%error, "removing expired sessions failed"),
                 }
-                if let Err(error) = retention.sweep(db::now()).await {
+                if let Err(error) = retention.sweep(platform::db::now()).await {
                     tracing::warn!(%error, "the retention sweep failed; it runs again within the hour");
                 }
             }
@@ -285,11 +281,11 @@ pub fn job_settings(settings: &Settings) -> JobSettings {
     }
 }
 
-fn vision(settings: &Settings) -> anyhow::Result<Option<jobs::vision::Vision>> {
+fn vision(settings: &Settings) -> anyhow::Result<Option<ai_tools::vision::Vision>> {
     settings
         .vision_url
         .as_deref()
-        .map(|url| jobs::vision::Vision::new(url, settings.vision_key.clone(), settings.vision_model.clone()))
+        .map(|url| ai_tools::vision::Vision::new(url, settings.vision_key.clone(), settings.vision_model.clone()))
         .transpose()
 }
 

@@ -7,7 +7,7 @@
 use std::process::ExitCode;
 
 use server::config::Settings;
-use server::db::Db;
+use server::platform::db::Db;
 use server::Application;
 use tracing_subscriber::EnvFilter;
 
@@ -86,9 +86,9 @@ async fn make_admin(settings: &Settings, email: &str) -> anyhow::Result<()> {
 /// Safe to run again after an interruption: objects already re-wrapped are skipped. Run once
 /// after upgrading from a version without encryption at rest: it seals the plain objects too.
 async fn rotate_keys(settings: &Settings) -> anyhow::Result<()> {
-    let keys = server::crypto::Keyring::load(&settings.key_file)?;
+    let keys = server::platform::crypto::Keyring::load(&settings.key_file)?;
     let old = keys.ids();
-    let storage = server::storage::Storage::local(&settings.storage_dir(), keys)?;
+    let storage = server::platform::storage::Storage::local(&settings.storage_dir(), keys)?;
     let (active, done) = storage.rotate().await?;
     println!(
         "active key is now {active}: {} objects re-wrapped, {} already current, {} stored before encryption now sealed",

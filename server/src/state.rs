@@ -6,12 +6,12 @@ use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
 use crate::accounts::AccountStore;
+use crate::ai_tools::AiStore;
 use crate::config::Settings;
-use crate::consent::PrivacyStore;
-use crate::db::Db;
-use crate::jobs::AiStore;
-use crate::lifecycle::DataStore;
+use crate::data::DataStore;
 use crate::photos::PhotoStore;
+use crate::platform::db::Db;
+use crate::privacy::PrivacyStore;
 
 #[derive(Clone, FromRef)]
 pub struct AppState {

@@ -1,7 +1,7 @@
 //! Accounts and sign-in: e-mail + password (Argon2id, rate-limited, no account enumeration),
 //! e-mail verification and password reset, sign-in through OpenID Connect providers, sessions
 //! (rotated at sign-in, idle and absolute timeouts, a list, "sign out everywhere") and roles.
-//! `AccountStore` keeps `app::services::AccountService`; the OIDC routes live in `oidc.rs`.
+//! `AccountStore` keeps `app::accounts::AccountService`; the OIDC routes live in `oidc.rs`.
 
 pub mod mail;
 pub mod oidc;
@@ -19,15 +19,17 @@ use sha2::{Digest, Sha256};
 use tower_sessions::Session;
 use uuid::Uuid;
 
+use app::accounts::AccountService;
+use app::accounts::{Account, AdminOverview, Provider, SessionInfo};
 use app::error::AppError;
-use app::model::{Account, AccountId, AdminOverview, OwnerId, Provider, Role, SessionInfo};
-use app::services::{session_owner, AccountService, ACCOUNT_KEY, DEVICE_KEY, OWNER_KEY, SIGNED_IN_AT_KEY};
+use app::ids::{AccountId, Admin, OwnerId, Role, SignedIn};
+use app::server_fn::{session_owner, ACCOUNT_KEY, DEVICE_KEY, OWNER_KEY, SIGNED_IN_AT_KEY};
 
 use self::mail::Mailer;
 use self::repo::AccountRow;
-use crate::db::{now, Db};
-use crate::error::OrInternal;
-use crate::sessions::DbSessionStore;
+use crate::platform::db::{now, Db};
+use crate::platform::error::OrInternal;
+use crate::platform::sessions::DbSessionStore;
 
 /// Failed password sign-ins allowed per address within the window, before a pause.
 pub const MAX_FAILURES: i64 = 5;
@@ -103,7 +105,7 @@ fn session_handle(id: &tower_sessions::session::Id) -> String {
     token_hash(&id.to_string())[..16].to_string()
 }
 
-pub use app::services::describe_device;
+pub use app::accounts::describe_device;
 
 impl From<&AccountRow> for Account {
     fn from(row: &AccountRow) -> Self {
@@ -172,7 +174,7 @@ impl AccountStore {
         session.insert(SIGNED_IN_AT_KEY, now()).await.map_err(session_failed)?;
         session.insert(DEVICE_KEY, device).await.map_err(session_failed)?;
         let detail = format!("Signed in on {device}.");
-        self.db.audit_or_log(Some(account.id), Some(account.id), crate::audit::Event::SignedIn, &detail).await;
+        self.db.audit_or_log(Some(account.id), Some(account.id), crate::data::audit::Event::SignedIn, &detail).await;
         tracing::info!(account = %account.id, "signed in");
         Ok(Account::from(account))
     }
@@ -222,9 +224,10 @@ impl AccountStore {
         self.start_session(session, &account, device).await
     }
 
-    /// Whether this session is signed in to an administrator.
-    pub async fn is_admin(&self, session: &Session) -> bool {
-        self.signed_in(session).await.is_ok_and(|account| account.role == Role::Admin)
+    /// The administrator signed in on this session, for the server's own routes; anyone else gets
+    /// `NotFound` (the one admin check is `SignedIn::admin`).
+    pub async fn admin(&self, session: &Session) -> Result<Admin, AppError> {
+        self.identify(session).await?.ok_or(AppError::NotFound)?.admin()
     }
 
     /// Refuses while the address has had too many recent failures.
@@ -245,7 +248,12 @@ impl AccountStore {
 }
 
 /// The provider sign-in routes (the rest of sign-in is server functions).
-pub fn routes() -> axum::Router<crate::state::AppState> {
+/// Generic over the state, so this feature needs no more of it than its own store.
+pub fn routes<S>() -> axum::Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Arc<AccountStore>: axum::extract::FromRef<S>,
+{
     use axum::routing::get;
     axum::Router::new()
         .route("/auth/{provider}/start", get(oidc::start))
@@ -281,6 +289,14 @@ impl AccountService for AccountStore {
     async fn current(&self, session: &Session) -> Result<Option<Account>, AppError> {
         match self.signed_in(session).await {
             Ok(row) => Ok(Some(Account::from(&row))),
+            Err(AppError::Unauthorized) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    async fn identify(&self, session: &Session) -> Result<Option<SignedIn>, AppError> {
+        match self.signed_in(session).await {
+            Ok(row) => Ok(Some(SignedIn { account: row.id, owner: row.owner, role: row.role })),
             Err(AppError::Unauthorized) => Ok(None),
             Err(error) => Err(error),
         }
@@ -505,18 +521,14 @@ impl AccountService for AccountStore {
         self.sessions.delete(&record.id).await.map_err(session_failed)
     }
 
-    async fn admin_overview(&self, session: &Session) -> Result<AdminOverview, AppError> {
-        let account = self.signed_in(session).await.map_err(|_| AppError::NotFound)?;
-        if account.role != Role::Admin {
-            return Err(AppError::NotFound);
-        }
+    async fn admin_overview(&self, _admin: Admin) -> Result<AdminOverview, AppError> {
         let page_views = self
             .db
             .page_view_totals()
             .await
             .or_internal("reading statistics")?
             .into_iter()
-            .map(|(path, views, visitors)| app::model::PageViews { path, views, visitors })
+            .map(|(path, views, visitors)| app::accounts::PageViews { path, views, visitors })
             .collect();
         Ok(AdminOverview { accounts: self.db.admin_accounts().await.or_internal("listing accounts")?, page_views })
     }

@@ -21,45 +21,12 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 use tower_sessions::Session;
 
-use app::model::Provider;
+use app::accounts::Provider;
 
 use super::{describe_device, AccountStore, Identity};
-use crate::db::now;
-
-/// A provider as configured (`[[providers]]` in the settings file).
-#[derive(Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ProviderSettings {
-    /// Short and URL-safe: it names the routes (`/auth/<id>/start`).
-    pub id: String,
-    /// Shown on the sign-in button.
-    pub name: String,
-    /// `oidc` (needs `issuer`), `google` or `github`.
-    #[serde(default = "oidc_kind")]
-    pub kind: String,
-    pub issuer: Option<String>,
-    pub client_id: String,
-    pub client_secret: Option<String>,
-    /// GitHub Enterprise: the web and API base URLs (default github.com and api.github.com).
-    #[serde(default)]
-    pub github_url: Option<String>,
-    #[serde(default)]
-    pub github_api_url: Option<String>,
-}
-
-fn oidc_kind() -> String {
-    "oidc".into()
-}
-
-impl std::fmt::Debug for ProviderSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ProviderSettings")
-            .field("id", &self.id)
-            .field("kind", &self.kind)
-            .field("issuer", &self.issuer)
-            .finish_non_exhaustive()
-    }
-}
+use crate::config::ProviderSettings;
+use crate::platform::db::now;
+use crate::platform::http::local_path;
 
 type Client =
     CoreClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointMaybeSet, EndpointMaybeSet>;
@@ -326,24 +293,6 @@ async fn github_identity(http: &reqwest::Client, web: &str, api: &str, token: &s
         email,
         name: Some(user.name.filter(|n| !n.trim().is_empty()).unwrap_or(user.login)),
     })
-}
-
-/// A path on this site, and nothing that could lead off it (`//host`, `\\`, `..`, a scheme);
-/// anything else is home. Every "return to" parameter goes through here.
-pub fn local_path(path: Option<&str>) -> String {
-    match path {
-        Some(path)
-            if path.starts_with('/')
-                && !path.contains("//")
-                && !path.contains("..")
-                && !path.contains('\\')
-                && !path.contains("://")
-                && path.chars().all(|c| c.is_ascii_graphic()) =>
-        {
-            path.to_string()
-        }
-        _ => "/".into(),
-    }
 }
 
 /// Where a sign-in may return to: a local path into a page people sign in from (no open redirect).

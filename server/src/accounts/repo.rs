@@ -1,11 +1,12 @@
 //! The SQL behind accounts, identities, failed-login counts and e-mail tokens (portable to
 //! SQLite and Postgres, like `db.rs`).
 
-use app::model::{AccountId, AdminAccountRow, OwnerId, Role};
+use app::accounts::AdminAccountRow;
+use app::ids::{AccountId, OwnerId, Role};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use crate::db::{now, Db};
+use crate::platform::db::{now, Db};
 
 #[derive(Clone, Debug)]
 pub struct AccountRow {

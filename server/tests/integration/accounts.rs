@@ -131,7 +131,7 @@ async fn the_admin_page_is_404_to_everyone_but_admins(app: TestApp) {
     assert_eq!(app.call_form("admin/overview", None, "").await.status, StatusCode::NOT_FOUND);
     assert_eq!(app.call_form("admin/overview", Some(&cookie), "").await.status, StatusCode::NOT_FOUND);
     assert_eq!(app.get("/admin", Some(&cookie)).await.status, StatusCode::NOT_FOUND);
-    let db = server::db::Db::connect(&app.settings.database_url()).await.unwrap();
+    let db = server::platform::db::Db::connect(&app.settings.database_url()).await.unwrap();
     assert!(db.grant_admin("boss@example.org").await.unwrap());
     let overview = app.call_form("admin/overview", Some(&cookie), "").await;
     assert_eq!(overview.status, StatusCode::OK);
@@ -165,7 +165,7 @@ async fn a_session_past_the_absolute_limit_is_ended(app: TestApp) {
     let (id, data): (String, String) =
         sqlx::query_as("SELECT id, data FROM sessions WHERE account_id IS NOT NULL").fetch_one(&pool).await.unwrap();
     let mut data: serde_json::Value = serde_json::from_str(&data).unwrap();
-    data["signed_in_at"] = json!(server::db::now() - 31 * 24 * 3600);
+    data["signed_in_at"] = json!(server::platform::db::now() - 31 * 24 * 3600);
     sqlx::query("UPDATE sessions SET data = $1 WHERE id = $2")
         .bind(data.to_string())
         .bind(id)

@@ -7,7 +7,7 @@ use crate::support::{account, form, TestApp};
 use axum::http::StatusCode;
 use base64::Engine as _;
 use serde_json::{json, Value};
-use server::db::now;
+use server::platform::db::now;
 
 async fn start(app: &TestApp, cookie: &str, photo: &str, request: Value) -> Value {
     let reply = app.call_json("ai/start", Some(cookie), json!({ "photo": photo, "request": request })).await;
@@ -36,7 +36,7 @@ async fn wait_for(app: &TestApp, cookie: &str, photo: &str, job: &str, states: &
 }
 
 async fn background_removal_runs_as_a_job_and_its_result_can_be_kept(app: TestApp) {
-    server::jobs::spawn_workers(app.ai.clone(), 1);
+    server::ai_tools::spawn_workers(app.ai.clone(), 1);
     let (cookie, photo) = app.new_owner_with_photo("astronaut.png").await;
     let photo_id = photo["id"].as_str().unwrap();
     let job = start(&app, &cookie, photo_id, json!({ "tool": "remove-background", "portrait": false, "backdrop": { "kind": "transparent" }, "refine": true, "feather": 0.0 })).await;
@@ -103,7 +103,7 @@ fn png_data_url(image: &image::GrayImage) -> String {
 }
 
 async fn upscale_erase_and_describe_run_on_real_models(app: TestApp) {
-    server::jobs::spawn_workers(app.ai.clone(), 1);
+    server::ai_tools::spawn_workers(app.ai.clone(), 1);
     let (cookie, photo) = app.new_owner_with_photo("coffee.png").await;
     let id = photo["id"].as_str().unwrap();
     let (width, height) = (photo["width"].as_u64().unwrap(), photo["height"].as_u64().unwrap());
@@ -193,7 +193,7 @@ async fn a_job_whose_worker_died_is_finished_after_a_restart(app: TestApp) {
     assert_eq!(wait_for(&app, &cookie, id, job["id"].as_str().unwrap(), &["running"], 5).await["attempts"], 1);
 
     let app = app.restart().await;
-    server::jobs::spawn_workers(app.ai.clone(), 2);
+    server::ai_tools::spawn_workers(app.ai.clone(), 2);
     let done = wait_for(&app, &cookie, id, job["id"].as_str().unwrap(), &["done", "failed"], 120).await;
     assert_eq!(done["state"], "done", "{done}");
     assert_eq!(done["attempts"], 2, "taken again once, after the lease ran out");
@@ -208,9 +208,11 @@ async fn retries_back_off_and_end(app: TestApp) {
     let lease = app.ai.settings.lease_secs;
     let t0 = now();
     let first = db.claim_job("w1", t0, lease).await.unwrap().unwrap();
-    db.fail_job(first.id, "w1", "Failed; trying again shortly.", Some(t0 + server::jobs::backoff(1))).await.unwrap();
-    assert_eq!(server::jobs::backoff(1), 5);
-    assert_eq!(server::jobs::backoff(3), 20);
+    db.fail_job(first.id, "w1", "Failed; trying again shortly.", Some(t0 + server::ai_tools::backoff(1)))
+        .await
+        .unwrap();
+    assert_eq!(server::ai_tools::backoff(1), 5);
+    assert_eq!(server::ai_tools::backoff(3), 20);
     assert!(db.claim_job("w2", t0, lease).await.unwrap().is_none(), "not before the backoff");
     let listed = wait_for(&app, &cookie, id, job["id"].as_str().unwrap(), &["queued"], 2).await;
     assert_eq!(listed["attempts"], 1);
@@ -222,7 +224,7 @@ async fn retries_back_off_and_end(app: TestApp) {
     assert_eq!(third.attempts, 3);
     let fourth = db.claim_job("w4", t0 + 7 + 2 * lease, lease).await.unwrap().unwrap();
     assert_eq!(fourth.attempts, 4);
-    server::jobs::worker::process(&app.ai, "w4", fourth).await;
+    server::ai_tools::worker::process(&app.ai, "w4", fourth).await;
     let failed = wait_for(&app, &cookie, id, job["id"].as_str().unwrap(), &["failed"], 2).await;
     assert!(failed["error"].as_str().unwrap().contains("after 3 attempts"), "{failed}");
 }
@@ -240,7 +242,7 @@ async fn jobs_can_be_cancelled_queued_or_running(app: TestApp) {
     );
 
     // Running: it stops at its next tile.
-    server::jobs::spawn_workers(app.ai.clone(), 1);
+    server::ai_tools::spawn_workers(app.ai.clone(), 1);
     let running = start(&app, &cookie, id, json!({ "tool": "upscale", "factor": 4, "quality": "best" })).await;
     let job_id = running["id"].as_str().unwrap();
     wait_for(&app, &cookie, id, job_id, &["running"], 30).await;
@@ -316,7 +318,7 @@ async fn a_safe_upload_is_clear_under_the_default_threshold(app: TestApp) {
 }
 
 async fn missing_models_fail_jobs_with_the_install_command(app: TestApp) {
-    server::jobs::spawn_workers(app.ai.clone(), 1);
+    server::ai_tools::spawn_workers(app.ai.clone(), 1);
     let (cookie, photo) = app.new_owner_with_photo("chelsea.png").await;
     let id = photo["id"].as_str().unwrap();
     let job = start(&app, &cookie, id, json!({ "tool": "upscale", "factor": 2, "quality": "balanced" })).await;
@@ -328,7 +330,7 @@ async fn missing_models_fail_jobs_with_the_install_command(app: TestApp) {
 }
 
 async fn erasing_an_account_removes_its_jobs_and_results(app: TestApp) {
-    server::jobs::spawn_workers(app.ai.clone(), 1);
+    server::ai_tools::spawn_workers(app.ai.clone(), 1);
     let (guest, photo) = app.new_owner_with_photo("chelsea.png").await;
     let id = photo["id"].as_str().unwrap();
     // Run as a guest; signing up then brings the job along with the photos.
@@ -480,7 +482,7 @@ async fn captions_come_from_the_configured_vision_provider() {
         s.vision_model = "llava:13b".into();
     })
     .await;
-    server::jobs::spawn_workers(app.ai.clone(), 1);
+    server::ai_tools::spawn_workers(app.ai.clone(), 1);
     let (cookie, photo) = app.new_owner_with_photo("astronaut.png").await;
     let id = photo["id"].as_str().unwrap();
     let job = start(&app, &cookie, id, json!({ "tool": "describe" })).await;

@@ -11,7 +11,7 @@ use axum::response::Html;
 use axum::routing::{get, post};
 use axum::Router;
 use futures::StreamExt;
-use server::deadline::{enforce, Limits};
+use server::platform::deadline::{enforce, Limits};
 use tower::ServiceExt;
 
 use crate::support::Log;
@@ -104,7 +104,7 @@ async fn renders_past_their_limit_are_answered_503_and_dropped() {
 /// Internal errors are answered without their cause and logged with all of it.
 #[test]
 fn internal_errors_are_logged_with_every_cause_and_answered_without_them() {
-    use server::error::OrInternal;
+    use server::platform::error::OrInternal;
 
     #[derive(Debug, thiserror::Error)]
     #[error("writing the thumbnail")]

@@ -103,7 +103,7 @@ async fn stored_objects_are_encrypted_bound_to_their_key_and_survive_rotation(ap
     assert_eq!(app.get(url(&first["original_url"]), Some(&cookie)).await.body, original);
 
     // Rotation: a new key-encryption key wraps every data key; the old one can then go.
-    let before = server::crypto::Keyring::kek_of(&bytes_a).unwrap();
+    let before = server::platform::crypto::Keyring::kek_of(&bytes_a).unwrap();
     let storage_api = &app.data.photos.storage;
     let (new_id, done) = storage_api.rotate().await.unwrap();
     assert_ne!(new_id, before);
@@ -113,7 +113,7 @@ async fn stored_objects_are_encrypted_bound_to_their_key_and_survive_rotation(ap
     let keyring = std::fs::read_to_string(&app.settings.key_file).unwrap();
     assert!(!keyring.contains(&before) && keyring.contains(&new_id));
     let rotated = std::fs::read(&a).unwrap();
-    assert_eq!(server::crypto::Keyring::kek_of(&rotated).as_deref(), Some(new_id.as_str()));
+    assert_eq!(server::platform::crypto::Keyring::kek_of(&rotated).as_deref(), Some(new_id.as_str()));
     assert_eq!(&rotated[rotated.len() - 100..], &bytes_a[bytes_a.len() - 100..], "bodies are not re-encrypted");
     assert_eq!(app.get(url(&first["original_url"]), Some(&cookie)).await.body, original);
     assert_eq!(app.get(url(&second["thumbnail_url"]), Some(&cookie)).await.status, StatusCode::OK);
@@ -126,7 +126,7 @@ async fn signed_links_are_bound_expire_and_refuse_tampering(app: TestApp) {
     assert_eq!(app.get(&link, Some(&cookie)).await.status, StatusCode::OK);
 
     let exp: i64 = link.split("exp=").nth(1).unwrap().split('&').next().unwrap().parse().unwrap();
-    let now = server::db::now();
+    let now = server::platform::db::now();
     assert!((exp - now - 3600).abs() <= 5, "links last an hour by default");
     let later = link.replace(&format!("exp={exp}"), &format!("exp={}", exp + 86_400));
     assert_eq!(app.get(&later, Some(&cookie)).await.status, StatusCode::FORBIDDEN, "extended expiry");
@@ -141,7 +141,7 @@ async fn signed_links_are_bound_expire_and_refuse_tampering(app: TestApp) {
     assert_eq!(app.get(&thumbnail_path, Some(&cookie)).await.status, StatusCode::FORBIDDEN, "another object");
 
     // A correctly signed link whose time is up.
-    let owner: app::model::OwnerId = owner_of(&app, photo["id"].as_str().unwrap()).await.parse().unwrap();
+    let owner: app::ids::OwnerId = owner_of(&app, photo["id"].as_str().unwrap()).await.parse().unwrap();
     let path = link.split('?').next().unwrap();
     let expired = app.data.photos.links.sign_until(path, owner, now - 1);
     assert_eq!(app.get(&expired, Some(&cookie)).await.status, StatusCode::FORBIDDEN);
@@ -222,7 +222,7 @@ async fn the_audit_log_records_security_events_for_their_owner_and_admins(app: T
     let view = form(&[("account", &ada_id), ("reason", "support ticket 42")]);
     assert_eq!(app.call_form("admin/view-workspace", Some(&bob), &view).await.status, StatusCode::NOT_FOUND);
 
-    let db = server::db::Db::connect(&app.settings.database_url()).await.unwrap();
+    let db = server::platform::db::Db::connect(&app.settings.database_url()).await.unwrap();
     assert!(db.grant_admin("bob@example.org").await.unwrap());
     let all = app.call_form("admin/audit", Some(&bob), "").await.json();
     assert!(all.as_array().unwrap().iter().any(|e| e["account"] == ada_id.as_str()), "admins read everyone's entries");
@@ -295,6 +295,13 @@ async fn an_export_holds_every_row_and_file_of_the_user_and_nothing_of_others(ap
     let audit: Vec<&str> =
         manifest["audit_log"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
     assert!(audit.contains(&"signed_in") && audit.contains(&"export_requested"), "{audit:?}");
+    // Every table the policy registry says is exported is in the archive.
+    for table in server::platform::tables::TABLES {
+        if let server::platform::tables::Export::Included(key) = table.export {
+            let value = key.split('.').fold(&manifest, |value, part| &value[part]);
+            assert!(!value.is_null(), "{} is declared exported as {key}, but the archive has no {key}", table.name);
+        }
+    }
 
     // Each file is there and is the very image the app serves.
     for photo in [&first, &second] {
@@ -320,7 +327,7 @@ async fn an_export_holds_every_row_and_file_of_the_user_and_nothing_of_others(ap
     assert!(log.as_array().unwrap().iter().any(|e| e["action"] == "export_downloaded"));
 
     // The archive is deleted a day after it was made, row and file.
-    let swept = app.retention.sweep(server::db::now() + 25 * 3600).await.unwrap();
+    let swept = app.retention.sweep(server::platform::db::now() + 25 * 3600).await.unwrap();
     assert_eq!(swept.expired_exports, 1);
     assert_eq!(app.get(&link, Some(&ada)).await.status, StatusCode::NOT_FOUND);
     assert!(!stored_files(&app).iter().any(|f| f.contains("/exports/")));
@@ -328,37 +335,10 @@ async fn an_export_holds_every_row_and_file_of_the_user_and_nothing_of_others(ap
 
 /// Counts, for every table and column, the rows whose text contains `needle`.
 async fn rows_mentioning(pool: &sqlx::AnyPool, postgres: bool, needle: &str) -> Vec<String> {
-    let tables: Vec<String> = if postgres {
-        sqlx::query(
-            "SELECT CAST(table_name AS TEXT) AS name FROM information_schema.tables WHERE table_schema = 'public'",
-        )
-    } else {
-        sqlx::query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
-    }
-    .fetch_all(pool)
-    .await
-    .unwrap()
-    .iter()
-    .map(|row| row.try_get::<String, _>("name").unwrap())
-    .filter(|name| name != "_sqlx_migrations")
-    .collect();
-    assert!(tables.len() >= 14, "{tables:?}");
+    let schema = crate::support::schema(pool, postgres).await;
+    assert!(schema.len() >= 14, "{schema:?}");
     let mut found = Vec::new();
-    for table in tables {
-        let columns: Vec<String> = if postgres {
-            sqlx::query(
-                "SELECT CAST(column_name AS TEXT) AS name FROM information_schema.columns WHERE table_name = $1",
-            )
-            .bind(&table)
-        } else {
-            sqlx::query("SELECT name FROM pragma_table_info($1)").bind(&table)
-        }
-        .fetch_all(pool)
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| row.try_get::<String, _>("name").unwrap())
-        .collect();
+    for (table, columns) in schema {
         for column in columns {
             let sql = format!("SELECT COUNT(*) AS n FROM {table} WHERE LOWER(CAST({column} AS TEXT)) LIKE $1");
             let n: i64 = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -525,11 +505,11 @@ async fn an_export_a_stopped_server_left_running_is_finished_after_restart() {
         .bind(uuid::Uuid::now_v7().to_string())
         .bind(me["id"].as_str().unwrap())
         .bind(&owner)
-        .bind(server::db::now())
+        .bind(server::platform::db::now())
         .execute(&pool(&app).await)
         .await
         .unwrap();
-    assert_eq!(server::lifecycle::export::resume(&app.data).await.unwrap(), 1);
+    assert_eq!(server::data::export::resume(&app.data).await.unwrap(), 1);
     for _ in 0..300 {
         let jobs = app.call_form("data/exports", Some(&ada), "").await.json();
         if jobs[0]["state"] == "done" {

@@ -13,3 +13,4 @@ mod lifecycle;
 mod oidc;
 mod retention;
 mod slice;
+mod tables;

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use crate::support::TestApp;
 use axum::http::StatusCode;
-use server::accounts::oidc::ProviderSettings;
+use server::config::ProviderSettings;
 
 const APP_URL: &str = "http://127.0.0.1:3000";
 

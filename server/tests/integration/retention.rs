@@ -4,7 +4,7 @@
 use crate::support::{fixture, TestApp};
 use axum::http::StatusCode;
 use serde_json::json;
-use server::db::now;
+use server::platform::db::now;
 
 const HOUR: i64 = 3600;
 const DAY: i64 = 24 * HOUR;

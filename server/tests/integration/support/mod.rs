@@ -17,9 +17,9 @@ use tower::ServiceExt;
 
 pub struct TestApp {
     pub router: Router,
-    pub retention: server::retention::Retention,
-    pub data: std::sync::Arc<server::lifecycle::DataStore>,
-    pub ai: std::sync::Arc<server::jobs::AiStore>,
+    pub retention: server::data::retention::Retention,
+    pub data: std::sync::Arc<server::data::DataStore>,
+    pub ai: std::sync::Arc<server::ai_tools::AiStore>,
     pub settings: Settings,
     _dir: TempDir,
 }
@@ -279,4 +279,46 @@ macro_rules! on_both_databases {
             })+
         }
     };
+}
+
+/// The live schema: every table Atelier made (sqlx's migration record aside) and its columns.
+pub async fn schema(
+    pool: &sqlx::AnyPool,
+    postgres: bool,
+) -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+    use sqlx::Row;
+    let tables: Vec<String> = if postgres {
+        sqlx::query(
+            "SELECT CAST(table_name AS TEXT) AS name FROM information_schema.tables WHERE table_schema = 'public'",
+        )
+    } else {
+        sqlx::query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+    }
+    .fetch_all(pool)
+    .await
+    .unwrap()
+    .iter()
+    .map(|row| row.try_get::<String, _>("name").unwrap())
+    .filter(|name| name != server::platform::tables::MIGRATIONS_TABLE)
+    .collect();
+    let mut schema = std::collections::BTreeMap::new();
+    for table in tables {
+        let columns = if postgres {
+            sqlx::query(
+                "SELECT CAST(column_name AS TEXT) AS name FROM information_schema.columns
+                 WHERE table_schema = 'public' AND table_name = $1",
+            )
+            .bind(&table)
+        } else {
+            sqlx::query("SELECT name FROM pragma_table_info($1)").bind(&table)
+        }
+        .fetch_all(pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.try_get::<String, _>("name").unwrap())
+        .collect();
+        schema.insert(table, columns);
+    }
+    schema
 }

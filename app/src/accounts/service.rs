@@ -1,0 +1,87 @@
+//! The accounts contract the server keeps.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tower_sessions::Session;
+
+use crate::accounts::{Account, AdminOverview, Provider, SessionInfo};
+use crate::error::AppError;
+use crate::ids::{Admin, SignedIn};
+
+/// Accounts and sign-in. This service keeps the session itself: it is the one that signs people
+/// in and out, so it alone takes the `Session` (every method that changes who is signed in
+/// rotates the session id); everything else receives the identity it resolves (`identify`).
+#[async_trait]
+pub trait AccountService: Send + Sync + 'static {
+    /// The sign-in providers configured, for the sign-in page.
+    fn providers(&self) -> Vec<Provider>;
+    async fn current(&self, session: &Session) -> Result<Option<Account>, AppError>;
+    /// Who is signed in on this session, for `server_fn::signed_in` and the server's routes.
+    async fn identify(&self, session: &Session) -> Result<Option<SignedIn>, AppError>;
+    /// Answers the same whether or not the address already has an account (which is told by
+    /// e-mail instead), so the form cannot be used to find out who has one.
+    async fn sign_up(
+        &self,
+        session: &Session,
+        email: String,
+        password: String,
+        display_name: String,
+    ) -> Result<(), AppError>;
+    /// Follows the link from the sign-up e-mail: verifies the address and signs in.
+    async fn verify_email(&self, session: &Session, token: String, device: String) -> Result<Account, AppError>;
+    async fn sign_in(
+        &self,
+        session: &Session,
+        email: String,
+        password: String,
+        device: String,
+    ) -> Result<Account, AppError>;
+    async fn sign_out(&self, session: &Session) -> Result<(), AppError>;
+    /// Ends every session of the account, this one included.
+    async fn sign_out_everywhere(&self, session: &Session) -> Result<(), AppError>;
+    async fn change_password(&self, session: &Session, current: String, new: String) -> Result<(), AppError>;
+    /// Sends a reset link when the address has an account; answers the same either way.
+    async fn request_password_reset(&self, email: String) -> Result<(), AppError>;
+    async fn reset_password(
+        &self,
+        session: &Session,
+        token: String,
+        new: String,
+        device: String,
+    ) -> Result<Account, AppError>;
+    async fn sessions(&self, session: &Session) -> Result<Vec<SessionInfo>, AppError>;
+    async fn end_session(&self, session: &Session, handle: String) -> Result<(), AppError>;
+    async fn admin_overview(&self, admin: Admin) -> Result<AdminOverview, AppError>;
+}
+
+pub type Accounts = Arc<dyn AccountService>;
+
+/// A short description of the browser for the session list ("Chrome on Linux").
+pub fn describe_device(user_agent: &str) -> String {
+    let browser = [
+        ("Edg/", "Edge"),
+        ("Firefox/", "Firefox"),
+        ("Chrome/", "Chrome"),
+        ("Chromium/", "Chromium"),
+        ("Safari/", "Safari"),
+    ]
+    .iter()
+    .find(|(marker, _)| user_agent.contains(marker))
+    .map_or("A browser", |(_, name)| name);
+    let system = [
+        ("Android", "Android"),
+        ("iPhone", "iOS"),
+        ("iPad", "iPadOS"),
+        ("Windows", "Windows"),
+        ("Mac OS", "macOS"),
+        ("Linux", "Linux"),
+    ]
+    .iter()
+    .find(|(marker, _)| user_agent.contains(marker))
+    .map(|(_, name)| *name);
+    match system {
+        Some(system) => format!("{browser} on {system}"),
+        None => browser.to_string(),
+    }
+}

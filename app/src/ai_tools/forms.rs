@@ -1,0 +1,206 @@
+//! A form per AI tool, for the panel: each gathers its tool's options into a `ToolRequest`.
+//! `form` is the one place the panel learns a tool's form: a new `ToolKind` fails to compile
+//! until it has one here.
+
+use leptos::html;
+use leptos::prelude::*;
+
+use crate::ai_tools::{AiJob, Backdrop, ToolKind, ToolRequest, UpscaleQuality};
+use crate::error::AppError;
+use crate::photos::PhotoSummary;
+
+/// The longest side of the mask canvas; the server scales the mask to the photo.
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+const MASK_MAX_SIDE: u32 = 1024;
+
+pub type Start = Action<ToolRequest, Result<AiJob, AppError>>;
+
+/// The form of `kind`. `photos` are the visitor's photos (backdrops); `photo` the one edited.
+pub fn form(
+    kind: ToolKind,
+    start: Start,
+    photos: Resource<Result<Vec<PhotoSummary>, AppError>>,
+    photo: &PhotoSummary,
+) -> AnyView {
+    match kind {
+        ToolKind::RemoveBackground => view! { <BackgroundTool start photos/> }.into_any(),
+        ToolKind::Upscale => view! { <UpscaleTool start/> }.into_any(),
+        ToolKind::Erase => view! { <EraserTool start photo=photo.clone()/> }.into_any(),
+        ToolKind::Describe => view! { <DescribeTool start/> }.into_any(),
+    }
+}
+
+#[component]
+fn BackgroundTool(start: Start, photos: Resource<Result<Vec<PhotoSummary>, AppError>>) -> impl IntoView {
+    let portrait = RwSignal::new(false);
+    let backdrop_kind = RwSignal::new("transparent".to_string());
+    let colour = RwSignal::new("#ffffff".to_string());
+    let backdrop_photo = RwSignal::new(String::new());
+    let refine = RwSignal::new(true);
+    let feather = RwSignal::new(0.0f32);
+    let submit = move |_| {
+        let backdrop = match backdrop_kind.get().as_str() {
+            "colour" => Backdrop::Colour { hex: colour.get() },
+            "photo" => match backdrop_photo.get().parse() {
+                Ok(id) => Backdrop::Photo { id },
+                Err(_) => Backdrop::Transparent,
+            },
+            _ => Backdrop::Transparent,
+        };
+        start.dispatch(ToolRequest::RemoveBackground {
+            portrait: portrait.get(),
+            backdrop,
+            refine: refine.get(),
+            feather: feather.get(),
+        });
+    };
+    view! {
+        <fieldset class="ai-tool">
+            <legend>{ToolKind::RemoveBackground.label()}</legend>
+            <label>"Subject "
+                <select on:change=move |ev| portrait.set(event_target_value(&ev) == "portrait") aria-label="Subject">
+                    <option value="objects">"Anything (IS-Net)"</option>
+                    <option value="portrait">"People, fast (portrait)"</option>
+                </select>
+            </label>
+            <label>"Background "
+                <select on:change=move |ev| backdrop_kind.set(event_target_value(&ev)) aria-label="Background">
+                    <option value="transparent">"Transparent"</option>
+                    <option value="colour">"Colour"</option>
+                    <option value="photo">"Another photo"</option>
+                </select>
+            </label>
+            <Show when=move || backdrop_kind.get() == "colour">
+                <label>"Colour " <input type="color" prop:value=colour on:input=move |ev| colour.set(event_target_value(&ev))/></label>
+            </Show>
+            <Show when=move || backdrop_kind.get() == "photo">
+                <label>"Photo "
+                    <select on:change=move |ev| backdrop_photo.set(event_target_value(&ev)) aria-label="Background photo">
+                        <option value="">"Choose…"</option>
+                        <Transition fallback=|| ()>
+                            {move || Suspend::new(async move {
+                                photos.await.unwrap_or_default().into_iter().map(|p| view! { <option value=p.id.to_string()>{p.name}</option> }).collect_view()
+                            })}
+                        </Transition>
+                    </select>
+                </label>
+            </Show>
+            <label><input type="checkbox" prop:checked=refine on:change=move |ev| refine.set(event_target_checked(&ev))/>" Refine edges"</label>
+            <label>"Soft edge "
+                <input type="range" min="0" max="20" step="1" prop:value=move || feather.get().to_string()
+                    on:input=move |ev| feather.set(event_target_value(&ev).parse().unwrap_or(0.0)) aria-label="Soft edge"/>
+            </label>
+            <button type="button" on:click=submit>"Remove background"</button>
+        </fieldset>
+    }
+    .into_any()
+}
+
+#[component]
+fn UpscaleTool(start: Start) -> impl IntoView {
+    let factor = RwSignal::new(2u32);
+    let quality = RwSignal::new(UpscaleQuality::Fast);
+    view! {
+        <fieldset class="ai-tool">
+            <legend>{ToolKind::Upscale.label()}</legend>
+            <label>"Factor "
+                <select on:change=move |ev| factor.set(event_target_value(&ev).parse().unwrap_or(2)) aria-label="Factor">
+                    <option value="2">"x2"</option>
+                    <option value="4">"x4"</option>
+                </select>
+            </label>
+            <label>"Quality "
+                <select aria-label="Quality" on:change=move |ev| quality.set(match event_target_value(&ev).as_str() {
+                    "balanced" => UpscaleQuality::Balanced,
+                    "best" => UpscaleQuality::Best,
+                    _ => UpscaleQuality::Fast,
+                })>
+                    <option value="fast">"Fast (ESRGAN slim)"</option>
+                    <option value="balanced">"Balanced (ESRGAN medium)"</option>
+                    <option value="best">"Best (ESRGAN thick, slow)"</option>
+                </select>
+            </label>
+            <button type="button" on:click=move |_| { start.dispatch(ToolRequest::Upscale { factor: factor.get(), quality: quality.get() }); }>"Upscale"</button>
+        </fieldset>
+    }
+    .into_any()
+}
+
+#[component]
+fn DescribeTool(start: Start) -> impl IntoView {
+    view! {
+        <fieldset class="ai-tool">
+            <legend>{ToolKind::Describe.label()}</legend>
+            <p class="hint">"Objects, faces, colours and camera details become tags and a sentence you can edit."</p>
+            <button type="button" on:click=move |_| { start.dispatch(ToolRequest::Describe); }>"Suggest tags and alt-text"</button>
+        </fieldset>
+    }
+    .into_any()
+}
+
+/// Paint over what should disappear, then erase: the server fills it from the rest of the photo.
+#[cfg_attr(not(feature = "hydrate"), allow(unused_variables))]
+#[component]
+fn EraserTool(start: Start, photo: PhotoSummary) -> impl IntoView {
+    let canvas = NodeRef::<html::Canvas>::new();
+    let brush = RwSignal::new(24.0f64);
+    let painting = RwSignal::new(false);
+    let message = RwSignal::new(None::<String>);
+    let (width, height) = {
+        let scale = (f64::from(MASK_MAX_SIDE) / f64::from(photo.width.max(photo.height).max(1))).min(1.0);
+        (
+            ((f64::from(photo.width) * scale).round() as u32).max(1),
+            ((f64::from(photo.height) * scale).round() as u32).max(1),
+        )
+    };
+    let paint = move |_event: leptos::ev::PointerEvent| {
+        #[cfg(feature = "hydrate")]
+        if let Some(canvas) = canvas.get() {
+            let (x, y) = crate::browser::mask::position(&canvas, &_event);
+            if let Err(error) = crate::browser::mask::dot(&canvas, x, y, brush.get_untracked()) {
+                message.set(Some(error));
+            }
+        }
+    };
+    let erase = move |_| {
+        #[cfg(feature = "hydrate")]
+        if let Some(canvas) = canvas.get() {
+            match crate::browser::mask::data_url(&canvas) {
+                Ok(Some(mask)) => {
+                    message.set(None);
+                    start.dispatch(ToolRequest::Erase { mask });
+                }
+                Ok(None) => message.set(Some("Paint over what should be erased first.".into())),
+                Err(error) => message.set(Some(error)),
+            }
+        }
+    };
+    let clear = move |_| {
+        #[cfg(feature = "hydrate")]
+        if let Some(canvas) = canvas.get() {
+            let _ = crate::browser::mask::clear(&canvas);
+        }
+    };
+    view! {
+        <fieldset class="ai-tool eraser">
+            <legend>{ToolKind::Erase.label()}</legend>
+            <p class="hint">"Paint over an object, then erase it."</p>
+            <div class="mask-stage">
+                <img src=photo.original_url.clone() alt="" draggable="false"/>
+                <canvas node_ref=canvas class="mask-canvas" width=width height=height aria-label="Eraser mask: paint here"
+                    on:pointerdown=move |event: leptos::ev::PointerEvent| { painting.set(true); paint(event); }
+                    on:pointermove=move |event: leptos::ev::PointerEvent| if painting.get_untracked() { paint(event); }
+                    on:pointerup=move |_| painting.set(false)
+                    on:pointerleave=move |_| painting.set(false)></canvas>
+            </div>
+            <label>"Brush "
+                <input type="range" min="4" max="96" step="2" prop:value=move || brush.get().to_string()
+                    on:input=move |ev| brush.set(event_target_value(&ev).parse().unwrap_or(24.0)) aria-label="Brush size"/>
+            </label>
+            <button type="button" on:click=clear>"Clear mask"</button>
+            <button type="button" on:click=erase>"Erase"</button>
+            {move || message.get().map(|m| view! { <p class="error" role="alert">{m}</p> })}
+        </fieldset>
+    }
+    .into_any()
+}

@@ -1,0 +1,16 @@
+//! The AI tools: a request per tool, the jobs that run them on the server, the panel beside the
+//! editor; and moderation's held uploads.
+
+pub mod api;
+mod forms;
+mod model;
+mod panel;
+#[cfg(feature = "ssr")]
+mod service;
+mod tools;
+
+pub use model::*;
+pub use panel::{AiPanelData, AiTools, HeldData, HeldUploads};
+#[cfg(feature = "ssr")]
+pub use service::{Ai, AiService};
+pub use tools::*;

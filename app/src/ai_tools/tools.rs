@@ -1,0 +1,188 @@
+//! The one list of AI tools. A tool is a `ToolKind` line below, its `ToolRequest` variant (the
+//! options it takes) and its entry in `ToolKind::info`; the compiler then asks for its form in
+//! the panel (`ai_tools::forms`) and its implementation on the server (`server::ai_tools::tools`).
+//! The panel, the privacy page, usage metering and "Download my data" all read this list.
+//!
+//! Adding a tool, end to end:
+//! 1. `ai/src/<tool>.rs`: the pixels (an image in, an image or text out; no database).
+//! 2. here: a `ToolKind` line, a `ToolRequest` variant, its `info`.
+//! 3. `server/src/ai_tools/tools/<tool>.rs`: `impl Tool` (validate, prepare, run), listed in
+//!    `tools/mod.rs`; and its form in `app/src/ai_tools/forms.rs`.
+//!
+//! A model it needs goes into `models/manifest.toml`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::PhotoId;
+
+/// Declares `ToolKind` and `ToolKind::ALL` from one list, so no tool can be left out of either.
+macro_rules! tool_kinds {
+    ($($(#[$doc:meta])* $kind:ident = $name:literal,)+) => {
+        /// An AI tool, without its options.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "kebab-case")]
+        pub enum ToolKind {
+            $($(#[$doc])* $kind,)+
+        }
+
+        impl ToolKind {
+            /// Every tool, in the order the panel shows them.
+            pub const ALL: &'static [ToolKind] = &[$(ToolKind::$kind),+];
+
+            /// The name used in job rows, usage records and exports.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(ToolKind::$kind => $name,)+
+                }
+            }
+        }
+    };
+}
+
+tool_kinds! {
+    RemoveBackground = "remove-background",
+    Upscale = "upscale",
+    Erase = "erase",
+    Describe = "describe",
+}
+
+/// What people are told about a tool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ToolInfo {
+    /// As the panel, the job list and the usage chart name it.
+    pub label: &'static str,
+    /// What the privacy page says it reads and where it runs.
+    pub privacy: &'static str,
+}
+
+impl ToolKind {
+    pub fn info(self) -> ToolInfo {
+        match self {
+            ToolKind::RemoveBackground => ToolInfo {
+                label: "Remove background",
+                privacy: "Background removal runs on this server (IS-Net, or MediaPipe for portraits); a photo you pick as the new background is read from your own workspace.",
+            },
+            ToolKind::Upscale => ToolInfo {
+                label: "Upscale",
+                privacy: "Upscaling runs on this server (Real-ESRGAN or a fast resampler), on the photo alone.",
+            },
+            ToolKind::Erase => ToolInfo {
+                label: "Magic eraser",
+                privacy: "The magic eraser runs on this server (LaMa or PatchMatch); the mask you paint is stored encrypted with the job and deleted with it.",
+            },
+            ToolKind::Describe => ToolInfo {
+                label: "Tags and alt-text",
+                privacy: "Tags and alt-text come from detectors on this server and the photo's camera metadata (never its location); only a configured vision service, named below, ever sees the photo.",
+            },
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        self.info().label
+    }
+
+    /// A tool by the name its jobs and usage records carry.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|kind| kind.name() == name)
+    }
+}
+
+/// An AI tool and its options, as the workspace asks for it. The server keeps it as the job's
+/// parameters (the eraser's mask goes to storage instead).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "tool", rename_all = "kebab-case")]
+pub enum ToolRequest {
+    RemoveBackground {
+        /// MediaPipe's fast people-only model instead of IS-Net.
+        portrait: bool,
+        backdrop: Backdrop,
+        /// Snap the edge to the photo (guided filter).
+        refine: bool,
+        /// Soft edge in pixels.
+        feather: f32,
+    },
+    Upscale {
+        factor: u32,
+        quality: UpscaleQuality,
+    },
+    /// `mask` is a PNG data URL painted over the photo (white = erase); any size, it is scaled.
+    Erase {
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        mask: String,
+    },
+    Describe,
+}
+
+impl ToolRequest {
+    pub fn kind(&self) -> ToolKind {
+        match self {
+            ToolRequest::RemoveBackground { .. } => ToolKind::RemoveBackground,
+            ToolRequest::Upscale { .. } => ToolKind::Upscale,
+            ToolRequest::Erase { .. } => ToolKind::Erase,
+            ToolRequest::Describe => ToolKind::Describe,
+        }
+    }
+
+    /// The name used in job lists and usage records.
+    pub fn name(&self) -> &'static str {
+        self.kind().name()
+    }
+
+    /// The job's label: the tool's, with the options that tell two runs apart.
+    pub fn label(&self) -> String {
+        match self {
+            ToolRequest::RemoveBackground { portrait: true, .. } => "Remove background (portrait)".into(),
+            ToolRequest::Upscale { factor, quality } => format!("Upscale x{factor} ({})", quality.label()),
+            other => other.kind().label().into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Backdrop {
+    Transparent,
+    /// `#rrggbb`.
+    Colour {
+        hex: String,
+    },
+    /// Another photo of the same workspace, scaled to cover.
+    Photo {
+        id: PhotoId,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UpscaleQuality {
+    Fast,
+    Balanced,
+    Best,
+}
+
+impl UpscaleQuality {
+    pub fn label(self) -> &'static str {
+        match self {
+            UpscaleQuality::Fast => "fast",
+            UpscaleQuality::Balanced => "balanced",
+            UpscaleQuality::Best => "best",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_tool_is_named_once_and_its_requests_carry_its_name() {
+        let names: std::collections::HashSet<_> = ToolKind::ALL.iter().map(|k| k.name()).collect();
+        assert_eq!(names.len(), ToolKind::ALL.len());
+        for kind in ToolKind::ALL {
+            assert_eq!(ToolKind::parse(kind.name()), Some(*kind));
+            assert!(!kind.info().label.is_empty() && !kind.info().privacy.is_empty());
+        }
+        let json = serde_json::to_value(ToolRequest::Describe).unwrap();
+        assert_eq!(json["tool"], ToolKind::Describe.name());
+    }
+}

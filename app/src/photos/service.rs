@@ -1,0 +1,26 @@
+//! The photo contract the server keeps.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::error::AppError;
+use crate::ids::{OwnerId, PhotoId, VersionId};
+use crate::photos::{GalleryItem, PhotoSummary};
+use crate::recipe::EditRecipe;
+
+#[async_trait]
+pub trait PhotoService: Send + Sync + 'static {
+    async fn list_photos(&self, owner: OwnerId) -> Result<Vec<PhotoSummary>, AppError>;
+    async fn photo(&self, owner: OwnerId, photo: PhotoId) -> Result<PhotoSummary, AppError>;
+    /// Replays `recipe` on the full-resolution original and stores the result as a new version.
+    async fn save_version(&self, owner: OwnerId, photo: PhotoId, recipe: EditRecipe) -> Result<GalleryItem, AppError>;
+    async fn version(&self, owner: OwnerId, version: VersionId) -> Result<GalleryItem, AppError>;
+    async fn gallery(&self, owner: OwnerId) -> Result<Vec<GalleryItem>, AppError>;
+    async fn delete_version(&self, owner: OwnerId, version: VersionId) -> Result<(), AppError>;
+    /// `current` when it still exists, otherwise a new guest owner.
+    async fn guest_owner(&self, current: Option<OwnerId>) -> Result<OwnerId, AppError>;
+}
+
+/// Provided to every server function through Leptos context.
+pub type Photos = Arc<dyn PhotoService>;

@@ -1,0 +1,37 @@
+//! Dates as the pages show them: in UTC, the same on the server's render and the browser's.
+
+/// "YYYY-MM-DD HH:MM UTC".
+pub fn when(unix: i64) -> String {
+    // Shown as UTC date and time; the browser's zone would differ between server and client render.
+    let days = unix.div_euclid(86_400);
+    let secs = unix.rem_euclid(86_400);
+    let (year, month, day) = civil_from_days(days);
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", secs / 3600, secs % 3600 / 60)
+}
+
+/// The UTC date alone, "YYYY-MM-DD".
+pub fn day(unix: i64) -> String {
+    when(unix).chars().take(10).collect()
+}
+
+/// Days since 1970-01-01 to (year, month, day), after Howard Hinnant's algorithm.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn dates_are_rendered_in_utc() {
+        assert_eq!(super::when(0), "1970-01-01 00:00 UTC");
+        assert_eq!(super::when(1_795_000_000), "2026-11-18 11:06 UTC");
+    }
+}

@@ -1,0 +1,7 @@
+//! Pieces every feature's pages use, and no feature owns.
+
+pub mod feedback;
+pub mod format;
+
+pub use feedback::{action_error, reload_to, ErrorNote};
+pub use format::{day, when};

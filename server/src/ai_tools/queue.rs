@@ -1,0 +1,325 @@
+//! The durable job queue: rows in the `jobs` table, claimed by workers under a lease.
+//!
+//! Why not `apalis`: its SQL backends are separate per database and built on sqlx 0.8, while
+//! Atelier runs one sqlx 0.9 `Any` pool for SQLite and Postgres; a second sqlx and a second
+//! schema would cost more than these few statements. The claim is one `UPDATE … RETURNING` on a
+//! subquery: on Postgres the subquery takes `FOR UPDATE SKIP LOCKED`, so concurrent workers skip
+//! each other's rows instead of waiting; SQLite runs one writing statement at a time, so the same
+//! statement without the clause is already atomic. A worker renews `lease_until` while it works;
+//! a row still 'running' after its lease ran out belonged to a worker that died, and is claimed
+//! again like a queued one.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+use app::ids::{JobId, OwnerId, PhotoId};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+use uuid::Uuid;
+
+use crate::platform::db::{now, parse_id as parse, queue_purge, Db};
+
+pub struct NewJob<'a> {
+    pub id: JobId,
+    pub owner: OwnerId,
+    pub photo: PhotoId,
+    pub tool: &'a str,
+    pub params: &'a str,
+    pub mask_key: Option<&'a str>,
+    pub max_attempts: i64,
+}
+
+/// A job a worker now holds.
+#[derive(Clone, Debug)]
+pub struct Claimed {
+    pub id: JobId,
+    pub owner: OwnerId,
+    pub photo: PhotoId,
+    pub params: String,
+    pub mask_key: Option<String>,
+    pub attempts: i64,
+    pub max_attempts: i64,
+}
+
+/// The bridge between a tool on a blocking thread and the async heartbeat.
+#[derive(Default)]
+pub struct JobProgress {
+    per_mille: AtomicU32,
+    cancelled: AtomicBool,
+}
+
+impl JobProgress {
+    pub fn cancel(&self) {
+        self.cancelled.store(true, Ordering::Relaxed);
+    }
+    pub(crate) fn per_mille(&self) -> i64 {
+        i64::from(self.per_mille.load(Ordering::Relaxed))
+    }
+}
+
+impl ai::Progress for JobProgress {
+    fn report(&self, fraction: f32) {
+        self.per_mille.store((fraction.clamp(0.0, 1.0) * 1000.0) as u32, Ordering::Relaxed);
+    }
+    fn cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Relaxed)
+    }
+}
+
+/// What a finished job produced.
+#[derive(Default)]
+pub struct Outcome {
+    pub provider: Option<String>,
+    pub detail: Option<String>,
+    pub result: Option<ResultFiles>,
+    /// Metered once the job is recorded as done.
+    pub usage: Option<app::data::UsageRecord>,
+}
+
+pub struct ResultFiles {
+    pub key: String,
+    pub thumbnail_key: String,
+    pub content_type: String,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// How a heartbeat went.
+pub enum Lease {
+    Held {
+        cancel_requested: bool,
+    },
+    /// The row is no longer this worker's (cancelled while queued, erased, or re-claimed).
+    Lost,
+}
+
+macro_rules! claim {
+    ($lock:literal) => {
+        concat!(
+            "UPDATE jobs SET state = 'running', locked_by = $1, lease_until = $2, attempts = attempts + 1, progress = 0
+             WHERE id = (SELECT id FROM jobs
+                         WHERE (state = 'queued' AND run_after <= $3) OR (state = 'running' AND lease_until < $3)
+                         ORDER BY run_after, created_at LIMIT 1 ",
+            $lock,
+            ")
+             RETURNING id, owner_id, photo_id, params, mask_key, attempts, max_attempts"
+        )
+    };
+}
+const CLAIM_POSTGRES: &str = claim!("FOR UPDATE SKIP LOCKED");
+const CLAIM_SQLITE: &str = claim!("");
+
+fn claimed(row: &AnyRow) -> Result<Claimed, sqlx::Error> {
+    Ok(Claimed {
+        id: parse(row, "id")?,
+        owner: parse(row, "owner_id")?,
+        photo: parse(row, "photo_id")?,
+        params: row.try_get("params")?,
+        mask_key: row.try_get("mask_key")?,
+        attempts: row.try_get("attempts")?,
+        max_attempts: row.try_get("max_attempts")?,
+    })
+}
+
+impl Db {
+    pub async fn enqueue_job(&self, job: &NewJob<'_>) -> Result<(), sqlx::Error> {
+        let at = now();
+        sqlx::query(
+            "INSERT INTO jobs (id, owner_id, photo_id, tool, params, state, progress, attempts, max_attempts, run_after,
+                               cancel_requested, mask_key, created_at)
+             VALUES ($1, $2, $3, $4, $5, 'queued', 0, 0, $6, $7, 0, $8, $7)",
+        )
+        .bind(job.id.to_string())
+        .bind(job.owner.to_string())
+        .bind(job.photo.to_string())
+        .bind(job.tool)
+        .bind(job.params)
+        .bind(job.max_attempts)
+        .bind(at)
+        .bind(job.mask_key)
+        .execute(self.pool())
+        .await
+        .map(|_| ())
+    }
+
+    /// Takes the oldest job that is due, or whose worker's lease ran out, for `worker`.
+    pub async fn claim_job(&self, worker: &str, now: i64, lease_secs: i64) -> Result<Option<Claimed>, sqlx::Error> {
+        let sql = if self.postgres { CLAIM_POSTGRES } else { CLAIM_SQLITE };
+        let row = sqlx::query(sql).bind(worker).bind(now + lease_secs).bind(now).fetch_optional(self.pool()).await?;
+        row.as_ref().map(claimed).transpose()
+    }
+
+    /// Renews the lease and records progress (per mille); tells whether cancellation was asked.
+    pub async fn heartbeat_job(
+        &self,
+        id: JobId,
+        worker: &str,
+        progress: i64,
+        lease_until: i64,
+    ) -> Result<Lease, sqlx::Error> {
+        let row = sqlx::query(
+            "UPDATE jobs SET progress = $3, lease_until = $4 WHERE id = $1 AND locked_by = $2 AND state = 'running'
+             RETURNING cancel_requested",
+        )
+        .bind(id.to_string())
+        .bind(worker)
+        .bind(progress)
+        .bind(lease_until)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(match row {
+            Some(row) => Lease::Held { cancel_requested: row.try_get::<i64, _>("cancel_requested")? != 0 },
+            None => Lease::Lost,
+        })
+    }
+
+    /// Records success. False when the row was no longer this worker's; the caller then deletes
+    /// the files it stored.
+    pub async fn finish_job(&self, id: JobId, worker: &str, outcome: &Outcome) -> Result<bool, sqlx::Error> {
+        let result = outcome.result.as_ref();
+        let done = sqlx::query(
+            "UPDATE jobs SET state = 'done', progress = 1000, provider = $3, detail = $4, result_key = $5,
+                    result_thumbnail_key = $6, result_content_type = $7, result_width = $8, result_height = $9,
+                    finished_at = $10, locked_by = NULL, lease_until = NULL, error = NULL
+             WHERE id = $1 AND locked_by = $2 AND state = 'running'",
+        )
+        .bind(id.to_string())
+        .bind(worker)
+        .bind(outcome.provider.as_deref())
+        .bind(outcome.detail.as_deref())
+        .bind(result.map(|r| r.key.clone()))
+        .bind(result.map(|r| r.thumbnail_key.clone()))
+        .bind(result.map(|r| r.content_type.clone()))
+        .bind(result.map(|r| i64::from(r.width)))
+        .bind(result.map(|r| i64::from(r.height)))
+        .bind(now())
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Records a failure: queued again after `retry_at` when given, otherwise failed for good.
+    pub async fn fail_job(
+        &self,
+        id: JobId,
+        worker: &str,
+        error: &str,
+        retry_at: Option<i64>,
+    ) -> Result<(), sqlx::Error> {
+        let sql = if retry_at.is_some() {
+            "UPDATE jobs SET state = 'queued', run_after = $4, error = $3, locked_by = NULL, lease_until = NULL
+             WHERE id = $1 AND locked_by = $2 AND state = 'running'"
+        } else {
+            "UPDATE jobs SET state = 'failed', error = $3, finished_at = $4, locked_by = NULL, lease_until = NULL
+             WHERE id = $1 AND locked_by = $2 AND state = 'running'"
+        };
+        sqlx::query(sql)
+            .bind(id.to_string())
+            .bind(worker)
+            .bind(error)
+            .bind(retry_at.unwrap_or_else(now))
+            .execute(self.pool())
+            .await
+            .map(|_| ())
+    }
+
+    pub async fn mark_job_cancelled(&self, id: JobId, worker: &str) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE jobs SET state = 'cancelled', finished_at = $3, locked_by = NULL, lease_until = NULL
+             WHERE id = $1 AND locked_by = $2 AND state = 'running'",
+        )
+        .bind(id.to_string())
+        .bind(worker)
+        .bind(now())
+        .execute(self.pool())
+        .await
+        .map(|_| ())
+    }
+
+    /// A queued job is cancelled at once; a running one is asked to stop at its next step.
+    /// False when the owner has no such unfinished job.
+    pub async fn request_job_cancel(&self, owner: OwnerId, id: JobId) -> Result<bool, sqlx::Error> {
+        let (id, owner) = (id.to_string(), owner.to_string());
+        let queued = sqlx::query("UPDATE jobs SET state = 'cancelled', finished_at = $3 WHERE id = $1 AND owner_id = $2 AND state = 'queued'")
+            .bind(&id)
+            .bind(&owner)
+            .bind(now())
+            .execute(self.pool())
+            .await?;
+        if queued.rows_affected() == 1 {
+            return Ok(true);
+        }
+        let running =
+            sqlx::query("UPDATE jobs SET cancel_requested = 1 WHERE id = $1 AND owner_id = $2 AND state = 'running'")
+                .bind(&id)
+                .bind(&owner)
+                .execute(self.pool())
+                .await?;
+        Ok(running.rows_affected() == 1)
+    }
+
+    /// An owner's AI jobs as "Download my data" lists them: what ran, with which options, when,
+    /// on what, and what it said (results are files of a day; kept ones are in the gallery).
+    pub async fn job_records(&self, owner: OwnerId) -> Result<Vec<serde_json::Value>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT id, photo_id, tool, params, state, attempts, provider, detail, error, saved_photo_id, created_at, finished_at
+             FROM jobs WHERE owner_id = $1 ORDER BY created_at",
+        )
+        .bind(owner.to_string())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let json = |column: &str| -> Result<serde_json::Value, sqlx::Error> {
+                    let text: Option<String> = row.try_get(column)?;
+                    Ok(text.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or(serde_json::Value::Null))
+                };
+                Ok(serde_json::json!({
+                    "id": row.try_get::<String, _>("id")?,
+                    "photo_id": row.try_get::<String, _>("photo_id")?,
+                    "tool": row.try_get::<String, _>("tool")?,
+                    "options": json("params")?,
+                    "state": row.try_get::<String, _>("state")?,
+                    "attempts": row.try_get::<i64, _>("attempts")?,
+                    "provider": row.try_get::<Option<String>, _>("provider")?,
+                    "detail": json("detail")?,
+                    "error": row.try_get::<Option<String>, _>("error")?,
+                    "saved_as_photo": row.try_get::<Option<String>, _>("saved_photo_id")?,
+                    "created_at": row.try_get::<i64, _>("created_at")?,
+                    "finished_at": row.try_get::<Option<i64>, _>("finished_at")?,
+                }))
+            })
+            .collect()
+    }
+
+    /// Jobs older than `created_before` go, with their files (results, masks) queued for purging:
+    /// an AI result lives 24 hours unless it was saved to the gallery (as a copy).
+    /// A 'running' job goes only once its lease ran out (no worker holds it).
+    pub async fn expire_jobs(&self, created_before: i64, now: i64) -> Result<u64, sqlx::Error> {
+        let mut tx = self.pool().begin().await?;
+        let rows = sqlx::query(
+            "DELETE FROM jobs WHERE created_at <= $1 AND (state <> 'running' OR lease_until < $2)
+             RETURNING result_key, result_thumbnail_key, mask_key",
+        )
+        .bind(created_before)
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await?;
+        queue_purge(&mut tx, &rows, &["result_key", "result_thumbnail_key", "mask_key"]).await?;
+        tx.commit().await?;
+        Ok(rows.len() as u64)
+    }
+}
+
+/// Every job of an owner, with its files queued for purging (account erasure).
+pub async fn delete_owner_jobs(tx: &mut sqlx::Transaction<'_, sqlx::Any>, owner: &str) -> Result<(), sqlx::Error> {
+    let rows = sqlx::query("DELETE FROM jobs WHERE owner_id = $1 RETURNING result_key, result_thumbnail_key, mask_key")
+        .bind(owner)
+        .fetch_all(&mut **tx)
+        .await?;
+    queue_purge(tx, &rows, &["result_key", "result_thumbnail_key", "mask_key"]).await
+}
+
+/// A fresh worker id: which process and which of its workers, for the `locked_by` column.
+pub fn worker_id(index: usize) -> String {
+    format!("{}-{index}-{}", std::process::id(), Uuid::new_v4().simple())
+}

@@ -1,0 +1,278 @@
+//! The AI tools on the server: the `Tool` trait, the one registry (`tool`), and what every job
+//! shares (read the photo, run on the blocking pool, store and meter the result).
+//!
+//! Adding a tool: its `ToolKind` and `ToolRequest` in `app/src/ai_tools/tools.rs` (where the
+//! whole recipe is), then a file here with `impl Tool`, listed in `tool` below.
+
+mod background;
+mod describe;
+mod erase;
+mod upscale;
+
+use std::sync::Arc;
+
+use app::ai_tools::{PhotoDescription, ToolKind, ToolRequest};
+use app::error::AppError;
+use app::ids::{JobId, OwnerId};
+use app::photos::PhotoSummary;
+use async_trait::async_trait;
+use bytes::Bytes;
+use image::{DynamicImage, RgbImage};
+use serde::{Deserialize, Serialize};
+
+use crate::ai_tools::queue::JobProgress;
+use crate::ai_tools::queue::{Claimed, Outcome, ResultFiles};
+use crate::ai_tools::AiStore;
+use crate::data::usage::Meter;
+use crate::platform::images;
+use crate::platform::storage::keys;
+
+/// The implementation of each tool: the one list on the server. A new `ToolKind` does not
+/// compile until it is here.
+pub fn tool(kind: ToolKind) -> &'static dyn Tool {
+    match kind {
+        ToolKind::RemoveBackground => &background::RemoveBackground,
+        ToolKind::Upscale => &upscale::Upscale,
+        ToolKind::Erase => &erase::Erase,
+        ToolKind::Describe => &describe::Describe,
+    }
+}
+
+/// What a tool does on the server, from the request to the pixels. Only `run` is required.
+#[async_trait]
+pub trait Tool: Send + Sync {
+    /// Checks the options against the photo and the limits before anything is queued, so a bad
+    /// request is told at once rather than failing later in a worker.
+    async fn validate(
+        &self,
+        _ai: &AiStore,
+        _owner: OwnerId,
+        _photo: &PhotoSummary,
+        _request: &ToolRequest,
+    ) -> Result<(), AppError> {
+        Ok(())
+    }
+
+    /// Moves what must not sit in the job's row to storage (the eraser's mask) and returns its
+    /// key; the job is deleted with it.
+    async fn prepare(
+        &self,
+        _ai: &AiStore,
+        _owner: OwnerId,
+        _job: JobId,
+        _request: &mut ToolRequest,
+    ) -> Result<Option<String>, AppError> {
+        Ok(None)
+    }
+
+    /// Reads what `run` needs besides the photo, before the blocking work starts.
+    async fn gather(&self, _ai: &AiStore, _job: &Claimed, _request: &ToolRequest) -> Result<Inputs, Failure> {
+        Ok(Inputs::default())
+    }
+
+    /// The work itself, on the blocking pool: the result and the method that made it.
+    fn run(&self, work: Work<'_>) -> Result<(Produced, String), Failure>;
+}
+
+/// What a tool gathered besides the photo.
+#[derive(Default)]
+pub struct Inputs {
+    /// A second image: the eraser's mask, or the backdrop photo.
+    pub extra: Option<Bytes>,
+    pub camera: Option<ai::describe::CameraFacts>,
+}
+
+/// A job as `Tool::run` gets it.
+pub struct Work<'a> {
+    pub engine: &'a ai::Engine,
+    pub image: RgbImage,
+    pub request: ToolRequest,
+    pub inputs: Inputs,
+    pub progress: &'a dyn ai::Progress,
+    pub max_pixels: u64,
+    pub max_upscale_pixels: u64,
+}
+
+/// A job whose stored options name another tool than the one running it (never expected).
+fn mismatch() -> Failure {
+    Failure::Permanent("This job's options do not match its tool.".into())
+}
+
+/// Why a job did not finish.
+#[derive(Debug)]
+pub enum Failure {
+    Cancelled,
+    /// Worth another attempt (after a backoff); the text is for the log only.
+    Transient(String),
+    /// Told to the person as it is.
+    Permanent(String),
+}
+
+impl Failure {
+    /// A passing failure of the server's own (storage, database, a panicked task): logged with
+    /// its cause, tried again after a backoff.
+    pub fn internal(doing: &'static str, error: impl std::fmt::Display) -> Self {
+        tracing::error!(%error, "{doing} failed");
+        Failure::Transient(format!("{doing}: {error}"))
+    }
+}
+
+impl From<ai::AiError> for Failure {
+    fn from(error: ai::AiError) -> Self {
+        use ai::AiError::*;
+        match &error {
+            Cancelled => Failure::Cancelled,
+            Inference(_) => Failure::Transient(error.to_string()),
+            BadInput(message) => Failure::Permanent(message.clone()),
+            ModelMissing { model, .. } => {
+                tracing::error!(%error, "an AI model is missing");
+                Failure::Permanent(format!("The {model} model is not installed on this server; an administrator can install it with scripts/install-models."))
+            }
+            ModelInvalid { model, .. } => {
+                tracing::error!(%error, "an AI model is damaged");
+                Failure::Permanent(format!("The {model} model on this server is damaged; an administrator can reinstall it with scripts/install-models."))
+            }
+            Runtime { .. } => {
+                tracing::error!(%error, "ONNX Runtime is unavailable");
+                Failure::Permanent("The AI runtime is not installed on this server; an administrator can install it with scripts/install-models.".into())
+            }
+        }
+    }
+}
+
+/// What the job details show beside the result.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Detail {
+    pub method: String,
+    pub duration_ms: u64,
+    #[serde(default)]
+    pub description: Option<PhotoDescription>,
+}
+
+/// What a tool produced before it is stored.
+pub enum Produced {
+    Image(DynamicImage),
+    Description(PhotoDescription),
+}
+
+/// `#rrggbb` as RGB.
+pub fn parse_hex(hex: &str) -> Option<[u8; 3]> {
+    let digits = hex.strip_prefix('#')?;
+    if digits.len() != 6 || !digits.is_ascii() {
+        return None;
+    }
+    let channel = |i: usize| u8::from_str_radix(&digits[i..i + 2], 16).ok();
+    Some([channel(0)?, channel(2)?, channel(4)?])
+}
+
+/// Runs a claimed job: reads the photo and what its tool gathers, runs the tool on the blocking
+/// pool, stores the result (encrypted, like every object) and meters it.
+pub async fn run(store: Arc<AiStore>, job: Claimed, progress: Arc<JobProgress>) -> Result<Outcome, Failure> {
+    let meter = Meter::start();
+    let request: ToolRequest = serde_json::from_str(&job.params).map_err(|e| {
+        tracing::error!(%e, job = %job.id, "unreadable job options");
+        Failure::Permanent("This job's options are unreadable.".into())
+    })?;
+    let engine = store.engine.clone().map_err(|detail| {
+        tracing::error!(%detail, "the AI engine is unavailable");
+        Failure::Permanent("The AI models are not installed on this server; an administrator can install them with scripts/install-models.".into())
+    })?;
+    let tool = tool(request.kind());
+    let (_, stored) = store
+        .db
+        .photo(job.owner, job.photo)
+        .await
+        .map_err(|e| Failure::internal("reading a photo", e))?
+        .ok_or_else(|| Failure::Permanent("The photo was deleted.".into()))?;
+    let bytes =
+        store.photos.storage.get(&stored.object_key).await.map_err(|e| Failure::internal("reading a photo", e))?;
+    // Shares the buffer (no copy): the caption provider gets the same photo without a second read.
+    let photo_bytes = bytes.clone();
+    let inputs = tool.gather(&store, &job, &request).await?;
+    let max_pixels = store.photos.images.max_pixels;
+    let max_upscale_pixels = store.settings.max_upscale_pixels;
+    let work_request = request.clone();
+    // Asked after the work: a model that could not run on CUDA fell back to the CPU and says so.
+    let ran_on = engine.clone();
+    let work_progress = progress.clone();
+    let (produced, method, input_size) = tokio::task::spawn_blocking(move || -> Result<_, Failure> {
+        let image = images::decode(&bytes, max_pixels).map_err(|e| Failure::Permanent(e.to_string()))?.to_rgb8();
+        let size = image.dimensions();
+        let work = Work {
+            engine: &engine,
+            image,
+            request: work_request,
+            inputs,
+            progress: work_progress.as_ref(),
+            max_pixels,
+            max_upscale_pixels,
+        };
+        let (produced, method) = tool.run(work)?;
+        Ok((produced, method, size))
+    })
+    .await
+    .map_err(|e| Failure::internal("running a tool", e))??;
+    let provider = ran_on.provider().map(|p| p.label().to_string()).ok();
+
+    let (result, description, output_size) = match produced {
+        Produced::Image(image) => {
+            let size = (image.width(), image.height());
+            (Some(store_result(&store, &job, image).await?), None, size)
+        }
+        Produced::Description(mut description) => {
+            if let Some(vision) = &store.vision {
+                match vision.caption(&photo_bytes).await {
+                    Ok(caption) => {
+                        description.alt_text = caption.clone();
+                        description.caption = Some(caption);
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "the vision provider gave no caption; keeping the local description")
+                    }
+                }
+            }
+            (None, Some(description), input_size)
+        }
+    };
+    // Recorded by the worker once the job is recorded as done (not for a discarded attempt).
+    let record = meter.finish(request.name(), input_size, output_size);
+    let duration_ms = record.duration_ms;
+    let method = if store.vision.is_some() && description.is_some() {
+        format!("{method}; caption: vision provider")
+    } else {
+        method
+    };
+    let detail = Detail { method, duration_ms, description };
+    Ok(Outcome { provider, detail: serde_json::to_string(&detail).ok(), result, usage: Some(record) })
+}
+
+/// PNG (lossless, keeps transparency; fast compression) plus a JPEG thumbnail, stored under the
+/// job's keys.
+async fn store_result(store: &AiStore, job: &Claimed, image: DynamicImage) -> Result<ResultFiles, Failure> {
+    let (width, height) = (image.width(), image.height());
+    let (data, thumbnail) = tokio::task::spawn_blocking(move || {
+        ai::encode_png(&image).map_err(anyhow::Error::from).and_then(|png| Ok((png, images::thumbnail(&image)?)))
+    })
+    .await
+    .map_err(|e| Failure::internal("encoding a result", e))?
+    .map_err(|e| Failure::internal("encoding a result", e))?;
+    let (key, thumbnail_key) = keys::job_result(job.owner, job.id, job.attempts);
+    let storage = &store.photos.storage;
+    storage.put(&key, data).await.map_err(|e| Failure::internal("storing a result", e))?;
+    if let Err(error) = storage.put(&thumbnail_key, thumbnail).await {
+        let _ = storage.delete(&key).await;
+        return Err(Failure::internal("storing a result", error));
+    }
+    Ok(ResultFiles { key, thumbnail_key, content_type: "image/png".into(), width, height })
+}
+
+/// Files of a result nobody will point at (the job was cancelled or re-claimed meanwhile).
+pub async fn discard(store: &AiStore, outcome: &Outcome) {
+    if let Some(result) = &outcome.result {
+        for key in [&result.key, &result.thumbnail_key] {
+            if let Err(error) = store.photos.storage.delete(key).await {
+                tracing::warn!(%error, "could not delete an unused result; the retention sweep will");
+            }
+        }
+    }
+}

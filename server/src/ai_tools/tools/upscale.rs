@@ -1,0 +1,51 @@
+//! Upscale x2 or x4: Real-ESRGAN (three sizes of model) within the configured pixel limit.
+
+use app::ai_tools::{ToolRequest, UpscaleQuality};
+use app::error::AppError;
+use app::ids::OwnerId;
+use app::photos::PhotoSummary;
+use async_trait::async_trait;
+use image::DynamicImage;
+
+use super::{mismatch, Failure, Produced, Tool, Work};
+use crate::ai_tools::AiStore;
+
+pub struct Upscale;
+
+#[async_trait]
+impl Tool for Upscale {
+    async fn validate(
+        &self,
+        ai: &AiStore,
+        _owner: OwnerId,
+        photo: &PhotoSummary,
+        request: &ToolRequest,
+    ) -> Result<(), AppError> {
+        let ToolRequest::Upscale { factor, .. } = request else { return Ok(()) };
+        if *factor != 2 && *factor != 4 {
+            return Err(AppError::BadRequest("Upscaling is x2 or x4.".into()));
+        }
+        let pixels = u64::from(photo.width) * u64::from(photo.height) * u64::from(factor * factor);
+        let limit = ai.settings.max_upscale_pixels;
+        if pixels > limit {
+            return Err(AppError::BadRequest(format!(
+                "Upscaled x{factor} this photo would have {} megapixels; the limit is {}.",
+                pixels / 1_000_000,
+                limit / 1_000_000
+            )));
+        }
+        Ok(())
+    }
+
+    fn run(&self, work: Work<'_>) -> Result<(Produced, String), Failure> {
+        let ToolRequest::Upscale { factor, quality } = work.request else { return Err(mismatch()) };
+        let quality = match quality {
+            UpscaleQuality::Fast => ai::upscale::Quality::Fast,
+            UpscaleQuality::Balanced => ai::upscale::Quality::Balanced,
+            UpscaleQuality::Best => ai::upscale::Quality::Best,
+        };
+        let result =
+            ai::upscale::upscale(work.engine, &work.image, factor, quality, work.max_upscale_pixels, work.progress)?;
+        Ok((Produced::Image(DynamicImage::ImageRgb8(result)), ai::upscale::model_id(factor, quality)))
+    }
+}

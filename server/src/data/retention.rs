@@ -1,0 +1,153 @@
+//! Retention: uploads nobody saved a version of are deleted a day after upload, saved versions
+//! after the configured period (then their original goes too, once nothing saved needs it),
+//! finished "Download my data" archives after a day, and guest workspaces left empty; their files
+//! are purged from storage. A sweep is idempotent, runs hourly and at start-up, takes "now" as a
+//! parameter (tests move the clock), and logs counts, never content.
+
+use sqlx::Row;
+
+use crate::platform::db::{queue_purge, Db};
+use crate::platform::storage::Storage;
+
+#[derive(Clone, Debug)]
+pub struct Retention {
+    pub db: Db,
+    pub storage: Storage,
+    pub unsaved_secs: i64,
+    pub saved_secs: i64,
+    pub export_secs: i64,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Swept {
+    pub expired_versions: u64,
+    pub unsaved_photos: u64,
+    pub expired_exports: u64,
+    pub expired_jobs: u64,
+    pub empty_guests: u64,
+    pub purged_objects: u64,
+}
+
+impl Db {
+    /// Runs `delete` (`... RETURNING` the key columns) with `before` and queues those keys for
+    /// purging, in one transaction; returns how many rows went.
+    async fn delete_and_queue(&self, delete: &'static str, before: i64, columns: &[&str]) -> Result<u64, sqlx::Error> {
+        let mut tx = self.pool().begin().await?;
+        let rows = sqlx::query(delete).bind(before).fetch_all(&mut *tx).await?;
+        queue_purge(&mut tx, &rows, columns).await?;
+        tx.commit().await?;
+        Ok(rows.len() as u64)
+    }
+
+    pub async fn expire_versions(&self, saved_before: i64) -> Result<u64, sqlx::Error> {
+        self.delete_and_queue(
+            "DELETE FROM versions WHERE created_at <= $1 RETURNING object_key, thumbnail_key",
+            saved_before,
+            &["object_key", "thumbnail_key"],
+        )
+        .await
+    }
+
+    /// Originals with no saved version, uploaded before `uploaded_before`.
+    pub async fn expire_unsaved_photos(&self, uploaded_before: i64) -> Result<u64, sqlx::Error> {
+        self.delete_and_queue(
+            "DELETE FROM photos WHERE created_at <= $1 AND moderation <> 'held'
+             AND NOT EXISTS (SELECT 1 FROM versions v WHERE v.photo_id = photos.id)
+             RETURNING object_key, thumbnail_key",
+            uploaded_before,
+            &["object_key", "thumbnail_key"],
+        )
+        .await
+    }
+
+    /// Export archives finished before `finished_before` (failed jobs too).
+    pub async fn expire_exports(&self, finished_before: i64) -> Result<u64, sqlx::Error> {
+        self.delete_and_queue(
+            "DELETE FROM export_jobs WHERE finished_at IS NOT NULL AND finished_at <= $1 RETURNING object_key",
+            finished_before,
+            &["object_key"],
+        )
+        .await
+    }
+
+    /// Guest workspaces (no account) that hold nothing and are older than `created_before`. A
+    /// returning visitor whose workspace went simply gets a new one on their next upload.
+    pub async fn remove_empty_guests(&self, created_before: i64) -> Result<u64, sqlx::Error> {
+        let removed = sqlx::query(
+            "DELETE FROM owners WHERE created_at <= $1
+             AND NOT EXISTS (SELECT 1 FROM accounts a WHERE a.owner_id = owners.id)
+             AND NOT EXISTS (SELECT 1 FROM photos p WHERE p.owner_id = owners.id)
+             AND NOT EXISTS (SELECT 1 FROM versions v WHERE v.owner_id = owners.id)
+             AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.owner_id = owners.id)",
+        )
+        .bind(created_before)
+        .execute(self.pool())
+        .await?;
+        // Their usage stays counted, but no longer tied to any workspace id.
+        sqlx::query("UPDATE usage_records SET owner_id = NULL WHERE owner_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM owners o WHERE o.id = usage_records.owner_id)")
+            .execute(self.pool())
+            .await?;
+        Ok(removed.rows_affected())
+    }
+
+    pub async fn purge_queue(&self, limit: i64) -> Result<Vec<String>, sqlx::Error> {
+        sqlx::query("SELECT object_key FROM purge_queue ORDER BY queued_at, object_key LIMIT $1")
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(|row| row.try_get("object_key"))
+            .collect()
+    }
+
+    pub async fn dequeue_purged(&self, key: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM purge_queue WHERE object_key = $1").bind(key).execute(self.pool()).await.map(|_| ())
+    }
+}
+
+/// Deletes queued objects from storage; one that fails stays queued for the next sweep.
+pub async fn purge(db: &Db, storage: &Storage) -> Result<u64, sqlx::Error> {
+    let mut purged = 0;
+    loop {
+        let keys = db.purge_queue(500).await?;
+        let mut progress = false;
+        for key in &keys {
+            match storage.delete(key).await {
+                Ok(()) => {
+                    db.dequeue_purged(key).await?;
+                    purged += 1;
+                    progress = true;
+                }
+                Err(error) => tracing::warn!(%error, "purging a stored object failed; it stays queued"),
+            }
+        }
+        if keys.len() < 500 || !progress {
+            return Ok(purged);
+        }
+    }
+}
+
+impl Retention {
+    pub async fn sweep(&self, now: i64) -> Result<Swept, sqlx::Error> {
+        // Versions first, so an original whose last version just expired goes in the same sweep.
+        let expired_versions = self.db.expire_versions(now - self.saved_secs).await?;
+        let unsaved_photos = self.db.expire_unsaved_photos(now - self.unsaved_secs).await?;
+        let expired_exports = self.db.expire_exports(now - self.export_secs).await?;
+        // AI results nobody saved: as long as an unsaved upload.
+        let expired_jobs = self.db.expire_jobs(now - self.unsaved_secs, now).await?;
+        let empty_guests = self.db.remove_empty_guests(now - self.unsaved_secs).await?;
+        let purged_objects = purge(&self.db, &self.storage).await?;
+        let swept =
+            Swept { expired_versions, unsaved_photos, expired_exports, expired_jobs, empty_guests, purged_objects };
+        tracing::info!(
+            expired_versions,
+            unsaved_photos,
+            expired_exports,
+            expired_jobs,
+            empty_guests,
+            purged_objects,
+            "retention sweep"
+        );
+        Ok(swept)
+    }
+}

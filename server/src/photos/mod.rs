@@ -1,0 +1,407 @@
+//! Photos, versions and the gallery: the `PhotoService` the pages call, plus upload and media
+//! delivery for the HTTP routes. Every read is scoped by owner, so another owner's id is simply
+//! not found.
+
+pub mod repo;
+pub mod routes;
+
+use app::error::AppError;
+use app::ids::{OwnerId, PhotoId, VersionId};
+use app::photos::PhotoService;
+use app::photos::{GalleryItem, PhotoSummary};
+use async_trait::async_trait;
+use bytes::Bytes;
+use recipe::EditRecipe;
+use uuid::Uuid;
+
+use crate::data::audit::Event;
+use crate::data::usage::Meter;
+use crate::photos::repo::{NewPhoto, NewVersion, StoredFiles, StoredImage};
+use crate::platform::db::{now, Db};
+use crate::platform::error::OrInternal;
+use crate::platform::http::Media;
+use crate::platform::images::{self, Encoded, Images};
+use crate::platform::links::Links;
+use crate::platform::storage::{keys, Storage};
+
+/// The longest filename kept for display; it is never used as a path.
+const MAX_NAME_CHARS: usize = 200;
+
+#[derive(Clone, Debug)]
+pub struct Quotas {
+    pub max_photos: u64,
+    pub max_bytes: u64,
+}
+
+/// Moderation of uploads: open_nsfw's score at or above `threshold` holds the upload.
+#[derive(Clone)]
+pub struct Moderation {
+    pub engine: std::sync::Arc<ai::Engine>,
+    pub threshold: f32,
+}
+
+impl std::fmt::Debug for Moderation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Moderation").field("threshold", &self.threshold).finish_non_exhaustive()
+    }
+}
+
+/// An upload ready to store: the normalised image, what EXIF said about the camera, and
+/// moderation's score.
+pub struct Ingested {
+    pub encoded: Encoded,
+    pub camera: Option<ai::describe::CameraFacts>,
+    pub nsfw_score: Option<f32>,
+}
+
+impl Ingested {
+    /// An image Atelier made itself (an AI result being kept): nothing to read or score.
+    pub fn plain(encoded: Encoded) -> Self {
+        Self { encoded, camera: None, nsfw_score: None }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct PhotoStore {
+    pub db: Db,
+    pub storage: Storage,
+    pub images: Images,
+    pub quotas: Quotas,
+    pub links: Links,
+    /// How long saved versions are kept, and how long before that the gallery warns.
+    pub saved_secs: i64,
+    pub warning_secs: i64,
+    /// None when the moderation model is not installed: uploads are stored 'unchecked'.
+    pub moderation: Option<Moderation>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Variant {
+    Full,
+    Thumbnail,
+}
+
+/// A display name from whatever the browser sent: no path, no control characters, bounded.
+pub fn display_name(raw: Option<&str>) -> String {
+    let raw = raw.unwrap_or_default();
+    let base = raw.rsplit(['/', '\\']).next().unwrap_or_default();
+    let clean: String = base.chars().filter(|c| !c.is_control()).take(MAX_NAME_CHARS).collect();
+    let clean = clean.trim();
+    if clean.is_empty() {
+        "photo".into()
+    } else {
+        clean.into()
+    }
+}
+
+impl PhotoStore {
+    /// Validates and normalises an upload (orientation applied, metadata dropped). Nothing is
+    /// stored, so a refused file leaves no trace.
+    /// Camera facts are read from EXIF first (location never), and moderation scores the image.
+    pub async fn ingest(&self, bytes: Bytes) -> Result<Ingested, AppError> {
+        let moderation = self.moderation.clone();
+        self.images
+            .run(move |max_pixels| {
+                let image = images::decode(&bytes, max_pixels)?;
+                let camera = images::camera_facts(&bytes);
+                let nsfw_score =
+                    moderation.and_then(|m| match ai::moderation::nsfw_score(&m.engine, &image.to_rgb8()) {
+                        Ok(score) => Some(score),
+                        Err(error) => {
+                            // Uploads keep working without the model; the photo stays 'unchecked'.
+                            tracing::warn!(%error, "moderation could not score an upload");
+                            None
+                        }
+                    });
+                Ok(Ingested { encoded: images::encode(&image).or_internal("encoding an upload")?, camera, nsfw_score })
+            })
+            .await
+    }
+
+    /// Re-encodes an image Atelier produced itself (no EXIF, no moderation).
+    pub async fn ingest_trusted(&self, bytes: Bytes) -> Result<Encoded, AppError> {
+        self.images
+            .run(move |max_pixels| {
+                let image = images::decode(&bytes, max_pixels)?;
+                images::encode(&image).or_internal("encoding an image")
+            })
+            .await
+    }
+
+    /// Forbidden while moderation holds the photo (its versions included).
+    async fn refuse_held(&self, owner: OwnerId, photo: PhotoId) -> Result<(), AppError> {
+        match self.db.photo(owner, photo).await.or_internal("looking up a photo")? {
+            Some((summary, _)) => not_held(&summary),
+            None => Ok(()),
+        }
+    }
+
+    /// Deletes a photo with its versions; files are purged at once (or by the next sweep).
+    pub async fn delete_photo(&self, owner: OwnerId, id: PhotoId) -> Result<(), AppError> {
+        if !self.db.delete_photo(owner, id).await.or_internal("deleting a photo")? {
+            return Err(AppError::NotFound);
+        }
+        crate::data::retention::purge(&self.db, &self.storage).await.or_internal("purging deleted files")?;
+        Ok(())
+    }
+
+    /// Stores an ingested photo for `owner`, within their quota.
+    /// Signed links for a photo's media, valid for the configured time.
+    /// A held upload gets none: it cannot be opened until an administrator releases it.
+    pub fn with_links(&self, owner: OwnerId, mut photo: PhotoSummary) -> PhotoSummary {
+        if photo.held {
+            return photo;
+        }
+        photo.original_url = self.links.sign(&format!("/media/photos/{}/original", photo.id), owner);
+        photo.thumbnail_url = self.links.sign(&format!("/media/photos/{}/thumbnail", photo.id), owner);
+        photo
+    }
+
+    /// Signed links and the retention date for a gallery item.
+    pub fn with_links_and_expiry(&self, owner: OwnerId, mut item: GalleryItem) -> GalleryItem {
+        item.image_url = self.links.sign(&format!("/media/versions/{}/image", item.id), owner);
+        item.thumbnail_url = self.links.sign(&format!("/media/versions/{}/thumbnail", item.id), owner);
+        item.expires_at = item.created_at + self.saved_secs;
+        item.expires_soon = item.expires_at - now() <= self.warning_secs;
+        item
+    }
+
+    /// Stores an ingested photo for `owner`, within their quota; `meter` started before ingest.
+    pub async fn store(
+        &self,
+        owner: OwnerId,
+        name: &str,
+        ingested: Ingested,
+        meter: Meter,
+    ) -> Result<PhotoSummary, AppError> {
+        let Ingested { encoded, camera, nsfw_score } = ingested;
+        let (count, used) = self.db.owner_usage(owner).await.or_internal("reading quota usage")?;
+        if count >= self.quotas.max_photos {
+            return Err(AppError::QuotaExceeded(format!("Your workspace holds its limit of {count} photos.")));
+        }
+        if used.saturating_add(encoded.data.len() as u64) > self.quotas.max_bytes {
+            return Err(AppError::QuotaExceeded("This photo would exceed your storage quota.".into()));
+        }
+        let id = PhotoId(Uuid::new_v4());
+        let files = self.put_files(keys::photo(owner, id), encoded).await?;
+        let held = match (&self.moderation, nsfw_score) {
+            (Some(moderation), Some(score)) => score >= moderation.threshold,
+            _ => false,
+        };
+        let moderation = match nsfw_score {
+            None => "unchecked",
+            Some(_) if held => "held",
+            Some(_) => "clear",
+        };
+        let new = NewPhoto {
+            id,
+            owner,
+            name,
+            files: &files,
+            moderation,
+            nsfw_score: nsfw_score.map(|s| (s * 1000.0).round() as i64),
+            camera: camera.and_then(|c| serde_json::to_string(&c).ok()),
+        };
+        if held {
+            tracing::warn!(photo = %id, score = ?nsfw_score, "an upload was held for moderation");
+        }
+        match self.db.insert_photo(&new).await {
+            Ok(created_at) => {
+                let size = (files.width, files.height);
+                self.db.record_usage_or_log(owner, meter.finish("upload", size, size)).await;
+                let photo = PhotoSummary {
+                    id,
+                    name: name.into(),
+                    width: files.width,
+                    height: files.height,
+                    created_at,
+                    original_url: String::new(),
+                    thumbnail_url: String::new(),
+                    held,
+                    alt_text: None,
+                    tags: Vec::new(),
+                };
+                Ok(self.with_links(owner, photo))
+            }
+            Err(error) => {
+                self.delete_files(&files.object_key, &files.thumbnail_key).await;
+                Err(error).or_internal("recording an upload")
+            }
+        }
+    }
+
+    pub async fn photo_media(&self, owner: OwnerId, id: PhotoId, variant: Variant) -> Result<Media, AppError> {
+        let (summary, stored) =
+            self.db.photo(owner, id).await.or_internal("looking up a photo")?.ok_or(AppError::NotFound)?;
+        not_held(&summary)?;
+        self.media(stored, variant).await
+    }
+
+    pub async fn version_media(&self, owner: OwnerId, id: VersionId, variant: Variant) -> Result<Media, AppError> {
+        let (item, stored) =
+            self.db.version(owner, id).await.or_internal("looking up a version")?.ok_or(AppError::NotFound)?;
+        self.refuse_held(owner, item.photo_id).await?;
+        self.media(stored, variant).await
+    }
+
+    async fn media(&self, stored: StoredImage, variant: Variant) -> Result<Media, AppError> {
+        let (key, content_type) = match variant {
+            Variant::Full => (&stored.object_key, stored.content_type.clone()),
+            Variant::Thumbnail => (&stored.thumbnail_key, "image/jpeg".to_string()),
+        };
+        let data = self.storage.get(key).await.or_internal("reading a stored image")?;
+        Ok(Media { data, content_type, filename: stored.name })
+    }
+
+    /// Stores an encoded image and its thumbnail under `(object_key, thumbnail_key)`; on failure
+    /// nothing is left behind.
+    async fn put_files(
+        &self,
+        (object_key, thumbnail_key): (String, String),
+        encoded: Encoded,
+    ) -> Result<StoredFiles, AppError> {
+        let files = StoredFiles {
+            content_type: encoded.content_type,
+            width: encoded.width,
+            height: encoded.height,
+            byte_size: encoded.data.len() as u64,
+            object_key,
+            thumbnail_key,
+        };
+        let stored = async {
+            self.storage.put(&files.object_key, encoded.data).await?;
+            self.storage.put(&files.thumbnail_key, encoded.thumbnail).await
+        };
+        if let Err(error) = stored.await {
+            self.delete_files(&files.object_key, &files.thumbnail_key).await;
+            return Err(error).or_internal("storing an image");
+        }
+        Ok(files)
+    }
+
+    /// Best effort: a failure is logged, and the object is left for the retention sweep.
+    async fn delete_files(&self, key: &str, thumbnail_key: &str) {
+        for key in [key, thumbnail_key] {
+            if let Err(error) = self.storage.delete(key).await {
+                tracing::warn!(%error, "could not delete a stored object");
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl PhotoService for PhotoStore {
+    async fn list_photos(&self, owner: OwnerId) -> Result<Vec<PhotoSummary>, AppError> {
+        let photos = self.db.list_photos(owner).await.or_internal("listing photos")?;
+        Ok(photos.into_iter().map(|photo| self.with_links(owner, photo)).collect())
+    }
+
+    async fn photo(&self, owner: OwnerId, photo: PhotoId) -> Result<PhotoSummary, AppError> {
+        let (summary, _) =
+            self.db.photo(owner, photo).await.or_internal("reading a photo")?.ok_or(AppError::NotFound)?;
+        Ok(self.with_links(owner, summary))
+    }
+
+    async fn save_version(&self, owner: OwnerId, photo: PhotoId, recipe: EditRecipe) -> Result<GalleryItem, AppError> {
+        recipe.validate_len()?;
+        let meter = Meter::start();
+        let (input, stored) =
+            self.db.photo(owner, photo).await.or_internal("reading a photo")?.ok_or(AppError::NotFound)?;
+        not_held(&input)?;
+        let original = self.storage.get(&stored.object_key).await.or_internal("reading an original")?;
+        let replay_recipe = recipe.clone();
+        let encoded = self
+            .images
+            .run(move |max_pixels| {
+                let image = images::decode(&original, max_pixels).or_internal("decoding a stored original")?;
+                let edited = images::replay(image, &replay_recipe)?;
+                images::encode(&edited).or_internal("encoding an edit")
+            })
+            .await?;
+
+        let recipe_json = serde_json::to_string(&recipe).or_internal("serialising a recipe")?;
+        let id = VersionId(Uuid::new_v4());
+        let files = self.put_files(keys::version(owner, id), encoded).await?;
+        let version = NewVersion { id, photo, owner, recipe_json: &recipe_json, files: &files };
+        match self.db.insert_version(&version).await {
+            Ok(created_at) => {
+                let record = meter.finish("edit", (input.width, input.height), (files.width, files.height));
+                self.db.record_usage_or_log(owner, record).await;
+                let item = GalleryItem {
+                    id,
+                    photo_id: photo,
+                    name: stored.name,
+                    width: files.width,
+                    height: files.height,
+                    recipe,
+                    created_at,
+                    expires_at: 0,
+                    expires_soon: false,
+                    image_url: String::new(),
+                    thumbnail_url: String::new(),
+                };
+                Ok(self.with_links_and_expiry(owner, item))
+            }
+            Err(error) => {
+                self.delete_files(&files.object_key, &files.thumbnail_key).await;
+                Err(error).or_internal("recording a version")
+            }
+        }
+    }
+
+    async fn guest_owner(&self, current: Option<OwnerId>) -> Result<OwnerId, AppError> {
+        if let Some(owner) = current {
+            if self.db.owner_exists(owner).await.or_internal("looking up an owner")? {
+                return Ok(owner);
+            }
+        }
+        let owner = OwnerId(Uuid::new_v4());
+        self.db.insert_guest_owner(owner).await.or_internal("creating a guest owner")?;
+        Ok(owner)
+    }
+
+    async fn version(&self, owner: OwnerId, version: VersionId) -> Result<GalleryItem, AppError> {
+        let (item, _) =
+            self.db.version(owner, version).await.or_internal("reading a version")?.ok_or(AppError::NotFound)?;
+        Ok(self.with_links_and_expiry(owner, item))
+    }
+
+    async fn gallery(&self, owner: OwnerId) -> Result<Vec<GalleryItem>, AppError> {
+        let items = self.db.gallery(owner).await.or_internal("listing the gallery")?;
+        Ok(items.into_iter().map(|item| self.with_links_and_expiry(owner, item)).collect())
+    }
+
+    /// The row goes and its files are queued for purging in one transaction, then purged at
+    /// once; whatever storage refuses now, the hourly sweep finishes (well within 24 hours).
+    async fn delete_version(&self, owner: OwnerId, version: VersionId) -> Result<(), AppError> {
+        if !self.db.delete_version(owner, version).await.or_internal("deleting a version")? {
+            return Err(AppError::NotFound);
+        }
+        let account = self.db.account_of_owner(owner).await.or_internal("looking up an account")?;
+        self.db.audit_or_log(account, account, Event::GalleryItemDeleted, "A gallery item was deleted.").await;
+        crate::data::retention::purge(&self.db, &self.storage).await.or_internal("purging deleted files")?;
+        Ok(())
+    }
+}
+
+/// One refusal for every way into a photo moderation holds.
+fn not_held(photo: &PhotoSummary) -> Result<(), AppError> {
+    if photo.held {
+        return Err(AppError::Forbidden("This photo is held for review.".into()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::display_name;
+
+    #[test]
+    fn display_names_drop_paths_and_control_characters() {
+        assert_eq!(display_name(Some("../../etc/passwd")), "passwd");
+        assert_eq!(display_name(Some("C:\\Users\\me\\cat.jpg")), "cat.jpg");
+        assert_eq!(display_name(Some("a\u{0}b\nc.png")), "abc.png");
+        assert_eq!(display_name(None), "photo");
+        assert_eq!(display_name(Some("x".repeat(500).as_str())).len(), 200);
+    }
+}

@@ -1,0 +1,229 @@
+//! Image validation and processing. Everything here is CPU-bound and synchronous: callers run it
+//! through [`Images`], which bounds how many decodes run at once and keeps them off the async
+//! runtime.
+
+use std::io::Cursor;
+use std::sync::Arc;
+
+use app::error::AppError;
+use image::codecs::jpeg::JpegEncoder;
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits, RgbaImage};
+use recipe::{EditRecipe, PhotonImage};
+use tokio::sync::Semaphore;
+
+use crate::platform::error::OrInternal;
+
+pub const THUMBNAIL_SIZE: u32 = 360;
+const JPEG_QUALITY: u8 = 90;
+
+/// An image accepted into storage: re-encoded with its orientation applied and no metadata.
+pub struct Encoded {
+    pub content_type: &'static str,
+    pub width: u32,
+    pub height: u32,
+    pub data: Vec<u8>,
+    pub thumbnail: Vec<u8>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ImageError {
+    #[error("Only JPEG, PNG and WebP photos are accepted{0}.")]
+    Unsupported(String),
+    #[error("The image is {width}×{height} pixels; the limit is {limit_megapixels} megapixels.")]
+    TooManyPixels { width: u32, height: u32, limit_megapixels: u64 },
+    #[error("The file looks like an image but could not be read: it may be damaged or truncated.")]
+    Unreadable,
+}
+
+impl From<ImageError> for AppError {
+    fn from(error: ImageError) -> Self {
+        match error {
+            ImageError::Unsupported(_) => AppError::UnsupportedType(error.to_string()),
+            ImageError::TooManyPixels { .. } | ImageError::Unreadable => AppError::BadRequest(error.to_string()),
+        }
+    }
+}
+
+/// Decides the type from the bytes alone (never the name or the client's Content-Type).
+fn sniff(bytes: &[u8]) -> Result<ImageFormat, ImageError> {
+    match image::guess_format(bytes) {
+        Ok(format @ (ImageFormat::Jpeg | ImageFormat::Png | ImageFormat::WebP)) => Ok(format),
+        Ok(other) => {
+            Err(ImageError::Unsupported(format!(", not {}", other.extensions_str().first().unwrap_or(&"this format"))))
+        }
+        Err(_) => Err(ImageError::Unsupported(String::new())),
+    }
+}
+
+/// Reads the header only, refuses oversized images, then decodes under `image::Limits` and applies
+/// the EXIF orientation.
+pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<DynamicImage, ImageError> {
+    let format = sniff(bytes)?;
+    let (width, height) =
+        ImageReader::with_format(Cursor::new(bytes), format).into_dimensions().map_err(|_| ImageError::Unreadable)?;
+    if width == 0 || height == 0 {
+        return Err(ImageError::Unreadable);
+    }
+    if u64::from(width) * u64::from(height) > max_pixels {
+        return Err(ImageError::TooManyPixels { width, height, limit_megapixels: max_pixels / 1_000_000 });
+    }
+    let mut decoder =
+        ImageReader::with_format(Cursor::new(bytes), format).into_decoder().map_err(|_| ImageError::Unreadable)?;
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(width);
+    limits.max_image_height = Some(height);
+    // RGBA at 16 bits per channel is the largest buffer a decoder may need, plus headroom.
+    limits.max_alloc = Some(max_pixels.saturating_mul(8).saturating_add(64 << 20));
+    decoder.set_limits(limits).map_err(|_| ImageError::Unreadable)?;
+    let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut image = DynamicImage::from_decoder(decoder).map_err(|_| ImageError::Unreadable)?;
+    image.apply_orientation(orientation);
+    Ok(image)
+}
+
+/// Camera facts from the EXIF block, read before it is stripped. GPS and other location tags are
+/// never read.
+pub fn camera_facts(bytes: &[u8]) -> Option<ai::describe::CameraFacts> {
+    use exif::{In, Tag, Value};
+    let exif = exif::Reader::new().read_from_container(&mut Cursor::new(bytes)).ok()?;
+    let text = |tag: Tag| {
+        exif.get_field(tag, In::PRIMARY)
+            .map(|f| f.display_value().to_string().trim_matches('"').trim().to_string())
+            .filter(|s| !s.is_empty())
+    };
+    let rational = |tag: Tag| match exif.get_field(tag, In::PRIMARY).map(|f| &f.value) {
+        Some(Value::Rational(values)) => values.first().filter(|r| r.denom != 0).map(|r| r.to_f64() as f32),
+        _ => None,
+    };
+    let camera = match (text(Tag::Make), text(Tag::Model)) {
+        (Some(make), Some(model)) if model.to_lowercase().starts_with(&make.to_lowercase()) => Some(model),
+        (Some(make), Some(model)) => Some(format!("{make} {model}")),
+        (make, model) => make.or(model),
+    };
+    let taken = text(Tag::DateTimeOriginal).or_else(|| text(Tag::DateTime)).and_then(|d| {
+        let date = d.get(..10)?.replace(':', "-");
+        (date.len() == 10 && date.chars().filter(|c| c.is_ascii_digit()).count() == 8).then_some(date)
+    });
+    let iso = exif.get_field(Tag::PhotographicSensitivity, In::PRIMARY).and_then(|f| f.value.get_uint(0));
+    let facts = ai::describe::CameraFacts {
+        camera,
+        taken,
+        focal_length_mm: rational(Tag::FocalLength),
+        exposure: text(Tag::ExposureTime),
+        f_number: rational(Tag::FNumber),
+        iso,
+    };
+    (facts != ai::describe::CameraFacts::default()).then_some(facts)
+}
+
+/// Encodes as PNG when the image has transparency, JPEG otherwise; metadata is never copied.
+pub fn encode(image: &DynamicImage) -> anyhow::Result<Encoded> {
+    let mut data = Vec::new();
+    let content_type = if image.color().has_alpha() {
+        image.write_to(&mut Cursor::new(&mut data), ImageFormat::Png)?;
+        "image/png"
+    } else {
+        JpegEncoder::new_with_quality(&mut data, JPEG_QUALITY).encode_image(&image.to_rgb8())?;
+        "image/jpeg"
+    };
+    Ok(Encoded { content_type, width: image.width(), height: image.height(), data, thumbnail: thumbnail(image)? })
+}
+
+pub fn thumbnail(image: &DynamicImage) -> anyhow::Result<Vec<u8>> {
+    let small = image.thumbnail(THUMBNAIL_SIZE, THUMBNAIL_SIZE);
+    let mut data = Vec::new();
+    JpegEncoder::new_with_quality(&mut data, 80).encode_image(&flatten(&small))?;
+    Ok(data)
+}
+
+/// Transparent areas become white in JPEG thumbnails instead of black.
+fn flatten(image: &DynamicImage) -> image::RgbImage {
+    let rgba = image.to_rgba8();
+    image::RgbImage::from_fn(rgba.width(), rgba.height(), |x, y| {
+        let [r, g, b, a] = rgba.get_pixel(x, y).0;
+        let blend = |c: u8| ((u16::from(c) * u16::from(a) + 255 * (255 - u16::from(a))) / 255) as u8;
+        image::Rgb([blend(r), blend(g), blend(b)])
+    })
+}
+
+/// Replays `recipe` on `original` with the same code the browser runs.
+pub fn replay(original: DynamicImage, recipe: &EditRecipe) -> Result<DynamicImage, AppError> {
+    let had_alpha = original.color().has_alpha();
+    let rgba = original.into_rgba8();
+    let (width, height) = rgba.dimensions();
+    let edited = recipe.apply(PhotonImage::new(rgba.into_raw(), width, height))?;
+    let buffer = RgbaImage::from_raw(edited.get_width(), edited.get_height(), edited.get_raw_pixels())
+        .ok_or_else(|| anyhow::anyhow!("the edited buffer does not match its dimensions"))
+        .or_internal("replaying a recipe")?;
+    let image = DynamicImage::ImageRgba8(buffer);
+    Ok(if had_alpha { image } else { DynamicImage::ImageRgb8(image.into_rgb8()) })
+}
+
+/// Runs image work on the blocking pool, at most `permits` at a time so a burst of uploads cannot
+/// exhaust memory.
+#[derive(Clone, Debug)]
+pub struct Images {
+    permits: Arc<Semaphore>,
+    pub max_pixels: u64,
+}
+
+impl Images {
+    pub fn new(max_pixels: u64) -> Self {
+        let parallel = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        Self { permits: Arc::new(Semaphore::new(parallel)), max_pixels }
+    }
+
+    pub async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(u64) -> Result<T, AppError> + Send + 'static,
+    ) -> Result<T, AppError> {
+        let _permit = self.permits.acquire().await.or_internal("waiting for an image worker")?;
+        let max_pixels = self.max_pixels;
+        tokio::task::spawn_blocking(move || work(max_pixels)).await.or_internal("running image work")?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn encoded(format: ImageFormat, image: &DynamicImage) -> Vec<u8> {
+        let mut data = Vec::new();
+        image.write_to(&mut Cursor::new(&mut data), format).unwrap();
+        data
+    }
+
+    #[test]
+    fn type_is_decided_by_content_not_by_name() {
+        let png = encoded(ImageFormat::Png, &DynamicImage::new_rgb8(4, 3));
+        assert_eq!(decode(&png, 1_000).unwrap().width(), 4);
+        assert!(matches!(decode(b"<html><body>hi</body></html>", 1_000), Err(ImageError::Unsupported(_))));
+        let gif = b"GIF89a\x01\x00\x01\x00\x00\x00\x00;";
+        assert_eq!(decode(gif, 1_000).unwrap_err(), ImageError::Unsupported(", not gif".into()));
+    }
+
+    #[test]
+    fn pixel_cap_is_checked_from_the_header() {
+        let png = encoded(ImageFormat::Png, &DynamicImage::new_rgb8(40, 30));
+        assert!(matches!(decode(&png, 1_000), Err(ImageError::TooManyPixels { width: 40, height: 30, .. })));
+    }
+
+    #[test]
+    fn truncated_files_are_unreadable_not_a_panic() {
+        let png = encoded(ImageFormat::Png, &DynamicImage::new_rgb8(64, 64));
+        for cut in [8, 20, 40, png.len() / 2] {
+            assert!(decode(&png[..cut], 1_000_000).is_err(), "cut at {cut}");
+        }
+        let jpeg = encoded(ImageFormat::Jpeg, &DynamicImage::new_rgb8(64, 64));
+        assert!(decode(&jpeg[..jpeg.len() / 3], 1_000_000).is_err());
+    }
+
+    #[test]
+    fn opaque_images_become_jpeg_and_transparent_ones_png_with_a_thumbnail() {
+        let opaque = encode(&DynamicImage::new_rgb8(800, 400)).unwrap();
+        assert_eq!(opaque.content_type, "image/jpeg");
+        let thumb = image::load_from_memory(&opaque.thumbnail).unwrap();
+        assert_eq!((thumb.width(), thumb.height()), (THUMBNAIL_SIZE, THUMBNAIL_SIZE / 2));
+        assert_eq!(encode(&DynamicImage::new_rgba8(10, 10)).unwrap().content_type, "image/png");
+    }
+}

@@ -1,0 +1,14 @@
+//! The plumbing every feature uses and none owns: the database pool, encrypted object storage,
+//! keys, signed links, image decoding, sessions, CSRF, errors, deadlines and shared HTTP pieces.
+
+pub mod crypto;
+pub mod csrf;
+pub mod db;
+pub mod deadline;
+pub mod error;
+pub mod http;
+pub mod images;
+pub mod links;
+pub mod sessions;
+pub mod storage;
+pub mod tables;

@@ -1,0 +1,232 @@
+//! Every table and column, with what happens to it when its person asks for erasure or for their
+//! data, and how long it is kept. A table not listed here, or a column a migration added that its
+//! entry does not name, fails `tests/integration/tables.rs`, which reads the live schema of both
+//! databases: a new table cannot land without a privacy policy. The privacy page and the README's
+//! retention table say the same in words.
+
+/// What "Delete my account" does to a table's rows of that person.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Erase {
+    /// Deleted, with the files they point at (`data::erasure`).
+    Delete,
+    /// Kept with the link to the person removed, for the reason given.
+    Anonymise(&'static str),
+    /// Holds nothing that leads back to a person, for the reason given.
+    NotPersonal(&'static str),
+}
+
+/// Whether "Download my data" carries a table's rows of that person.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Export {
+    /// In the archive's `manifest.json` under this key.
+    Included(&'static str),
+    /// Left out, for the reason given.
+    Excluded(&'static str),
+}
+
+/// One table's policy.
+#[derive(Clone, Copy, Debug)]
+pub struct Table {
+    pub name: &'static str,
+    pub columns: &'static [&'static str],
+    pub erase: Erase,
+    pub export: Export,
+    /// How long a row lives, and what removes it.
+    pub retain: &'static str,
+}
+
+pub const TABLES: &[Table] = &[
+    Table {
+        name: "owners",
+        columns: &["id", "kind", "created_at"],
+        erase: Erase::Delete,
+        export: Export::Excluded("an internal id; everything the workspace holds is exported"),
+        retain: "a guest workspace left empty is removed by the retention sweep; an account's lives with it",
+    },
+    Table {
+        name: "photos",
+        columns: &[
+            "id",
+            "owner_id",
+            "name",
+            "content_type",
+            "width",
+            "height",
+            "byte_size",
+            "object_key",
+            "thumbnail_key",
+            "created_at",
+            "moderation",
+            "nsfw_score",
+            "tags",
+            "alt_text",
+            "camera",
+        ],
+        erase: Erase::Delete,
+        export: Export::Included("photos"),
+        retain:
+            "an upload with no saved version: `unsaved_retention_hours` after upload; else until its last version goes",
+    },
+    Table {
+        name: "versions",
+        columns: &[
+            "id",
+            "photo_id",
+            "owner_id",
+            "recipe",
+            "content_type",
+            "width",
+            "height",
+            "byte_size",
+            "object_key",
+            "thumbnail_key",
+            "created_at",
+        ],
+        erase: Erase::Delete,
+        export: Export::Included("gallery"),
+        retain: "`saved_retention_days` after it was saved (the gallery warns before)",
+    },
+    Table {
+        name: "sessions",
+        columns: &["id", "data", "expires_at", "account_id"],
+        erase: Erase::Delete,
+        export: Export::Included("sessions"),
+        retain: "until `session_idle_days` without use, `session_absolute_days` after sign-in, or sign-out",
+    },
+    Table {
+        name: "accounts",
+        columns: &["id", "owner_id", "email", "email_verified", "password_hash", "display_name", "role", "created_at"],
+        erase: Erase::Delete,
+        export: Export::Included("account"),
+        retain: "until the person deletes it",
+    },
+    Table {
+        name: "identities",
+        columns: &["issuer", "subject", "account_id", "created_at"],
+        erase: Erase::Delete,
+        export: Export::Included("account.identities"),
+        retain: "with the account",
+    },
+    Table {
+        name: "login_failures",
+        columns: &["login_key", "failed_at"],
+        erase: Erase::Delete,
+        export: Export::Excluded("a short-lived security counter, not the person's data"),
+        retain: "the rate-limit window, then deleted at the next sign-in attempt",
+    },
+    Table {
+        name: "email_tokens",
+        columns: &["token_hash", "account_id", "purpose", "expires_at"],
+        erase: Erase::Delete,
+        export: Export::Excluded("one-use secrets, kept only as hashes"),
+        retain: "until used or expired",
+    },
+    Table {
+        name: "consent_records",
+        columns: &[
+            "id",
+            "consent_id",
+            "account_id",
+            "action",
+            "preferences",
+            "analytics",
+            "marketing",
+            "gpc",
+            "policy_version",
+            "banner_version",
+            "created_at",
+        ],
+        erase: Erase::Delete,
+        export: Export::Included("consent_records"),
+        retain: "as proof of consent while the account lives; a guest's under a random id only",
+    },
+    Table {
+        name: "page_views",
+        columns: &["day", "path", "visitor", "created_at"],
+        erase: Erase::NotPersonal(
+            "counted with analytics consent only, under a truncated hash no cookie can be matched to",
+        ),
+        export: Export::Excluded("cannot be matched to anyone"),
+        retain: "aggregate statistics, kept",
+    },
+    Table {
+        name: "purge_queue",
+        columns: &["object_key", "queued_at"],
+        erase: Erase::Delete,
+        export: Export::Excluded("the keys of files being deleted"),
+        retain: "until the file is gone, minutes (erasure empties it before it answers)",
+    },
+    Table {
+        name: "audit_log",
+        columns: &["id", "account_id", "actor_id", "action", "detail", "created_at"],
+        erase: Erase::Delete,
+        export: Export::Included("audit_log"),
+        retain: "with the account; an erasure leaves one entry that names nobody",
+    },
+    Table {
+        name: "usage_records",
+        columns: &[
+            "id",
+            "owner_id",
+            "tool",
+            "duration_ms",
+            "input_width",
+            "input_height",
+            "output_width",
+            "output_height",
+            "credits",
+            "created_at",
+        ],
+        erase: Erase::Anonymise("the owner is cleared; sizes and durations stay for capacity planning"),
+        export: Export::Included("usage"),
+        retain: "kept, anonymous once the workspace is gone",
+    },
+    Table {
+        name: "export_jobs",
+        columns: &["id", "account_id", "owner_id", "state", "progress", "object_key", "created_at", "finished_at"],
+        erase: Erase::Delete,
+        export: Export::Excluded("the archives themselves"),
+        retain: "the archive `export_retention_hours` after it is ready",
+    },
+    Table {
+        name: "jobs",
+        columns: &[
+            "id",
+            "owner_id",
+            "photo_id",
+            "tool",
+            "params",
+            "state",
+            "progress",
+            "attempts",
+            "max_attempts",
+            "run_after",
+            "locked_by",
+            "lease_until",
+            "cancel_requested",
+            "provider",
+            "detail",
+            "error",
+            "mask_key",
+            "result_key",
+            "result_thumbnail_key",
+            "result_content_type",
+            "result_width",
+            "result_height",
+            "saved_photo_id",
+            "created_at",
+            "finished_at",
+        ],
+        erase: Erase::Delete,
+        export: Export::Included("ai_jobs"),
+        retain: "`unsaved_retention_hours` after it was queued, with its result and mask",
+    },
+];
+
+/// sqlx's own record of applied migrations: not Atelier's data.
+pub const MIGRATIONS_TABLE: &str = "_sqlx_migrations";
+
+/// The policy of `name`, if it has one.
+pub fn table(name: &str) -> Option<&'static Table> {
+    TABLES.iter().find(|table| table.name == name)
+}
