@@ -54,6 +54,30 @@ impl AppError {
     }
 }
 
+/// A failed query on the server: logged with its whole cause and the line of the `?` that met it,
+/// answered as `Internal`. This is what lets the server's services write `?` on a query.
+#[cfg(feature = "ssr")]
+impl From<sqlx::Error> for AppError {
+    #[track_caller]
+    fn from(error: sqlx::Error) -> Self {
+        internal(&error, std::panic::Location::caller())
+    }
+}
+
+/// Logs an unexpected server-side failure, every cause of it, and where it was met.
+#[cfg(feature = "ssr")]
+pub fn internal(error: &(dyn std::error::Error + 'static), at: &std::panic::Location<'_>) -> AppError {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    tracing::error!(error = text, %at, "an unexpected failure");
+    AppError::Internal
+}
+
 impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 

@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { fixture, hydrated, linkFromMail, signUp } from './helpers';
+import { fixture, hydrated, linkFromMail, signIn, signUp } from './helpers';
 
 
 test('sign in through a real OpenID provider, keep the guest upload, sign out and lose access', async ({ page }) => {
@@ -51,9 +51,7 @@ test('sign up with e-mail and password, confirm by e-mail, sign out and sign in 
 
   // Not signed in before the address is confirmed.
   await hydrated(page, '/signin');
-  await page.getByLabel('E-mail').fill(email);
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await signIn(page, email, password);
   await expect(page.getByRole('alert')).toContainText('Confirm your e-mail address first');
 
   const link = await linkFromMail(email, '/verify?token=');
@@ -69,12 +67,9 @@ test('sign up with e-mail and password, confirm by e-mail, sign out and sign in 
   await expect(page.locator('.account-name')).toHaveText('Sign in');
 
   await hydrated(page, '/signin');
-  await page.getByLabel('E-mail').fill(email);
-  await page.getByLabel('Password').fill('not the password');
-  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await signIn(page, email, 'not the password');
   await expect(page.getByRole('alert')).toHaveText('The e-mail address or password is not right.');
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await signIn(page, email, password);
   await expect(page.locator('.account-name')).toHaveText('Grace Hopper');
 
   // Not an admin: the admin page does not exist for this account.

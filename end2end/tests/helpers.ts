@@ -24,10 +24,22 @@ export async function openUploaded(page: Page, name: string) {
 /** Fills and sends the sign-up form; the account still has to be confirmed from the mailed link. */
 export async function signUp(page: Page, name: string, email: string, password: string) {
   await hydrated(page, '/signup');
+  await sendSignUp(page, name, email, password);
+}
+
+/** Fills and sends the sign-up form on the page open now (hydrated or not). */
+export async function sendSignUp(page: Page, name: string, email: string, password: string) {
   await page.getByLabel('Your name').fill(name);
   await page.getByLabel('E-mail').fill(email);
   await page.getByLabel('Password (at least 10 characters)').fill(password);
   await page.getByRole('button', { name: 'Create account' }).click();
+}
+
+/** Fills and sends the sign-in form on the page open now (hydrated or not). */
+export async function signIn(page: Page, email: string, password: string) {
+  await page.getByLabel('E-mail').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
 }
 
 /** The newest link to `pathPrefix` in a mail written to `to` (the file transport's .eml files). */

@@ -1,6 +1,6 @@
 import { test, expect } from '@playwright/test';
 import fs from 'node:fs';
-import { fixture, hydrated, linkFromMail, signUp } from './helpers';
+import { fixture, hydrated, linkFromMail, signIn, signUp } from './helpers';
 
 
 test('see usage and activity, download my data, then delete my account', async ({ page }) => {
@@ -25,7 +25,7 @@ test('see usage and activity, download my data, then delete my account', async (
   // Usage by day and tool, and the account's own audit log.
   await hydrated(page, '/account');
   await expect(page.getByRole('img', { name: 'Operations per day by tool' })).toBeVisible();
-  await expect(page.getByRole('table', { name: 'Usage by day and tool' })).toContainText('upload');
+  await expect(page.getByRole('table', { name: 'Usage by day and tool' })).toContainText('Upload');
   await expect(page.getByRole('table', { name: 'Audit log' })).toContainText('signed in');
 
   // Download my data: progress, then a signed link to a zip with the manifest and the photo.
@@ -53,9 +53,7 @@ test('see usage and activity, download my data, then delete my account', async (
   expect((await page.request.get(src!)).status()).toBe(403);
 
   await hydrated(page, '/signin');
-  await page.getByLabel('E-mail').fill(email);
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await signIn(page, email, password);
   await expect(page.getByRole('alert')).toBeVisible();
   await expect(page.locator('.account-name')).toHaveText('Sign in');
 });

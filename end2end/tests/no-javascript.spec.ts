@@ -2,7 +2,7 @@
 // consent, signing up and in, and seeing one's workspace and gallery must all work without WASM.
 import { test, expect, Page, BrowserContext } from '@playwright/test';
 import fs from 'node:fs';
-import { fixture, linkFromMail } from './helpers';
+import { fixture, linkFromMail, sendSignUp, signIn } from './helpers';
 
 const banner = (page: Page) => page.getByRole('region', { name: 'Cookie choices' });
 const consent = async (context: BrowserContext) =>
@@ -34,17 +34,12 @@ test('sign up, confirm, sign out and sign in, with every error shown on its page
   const email = `ada-nojs-${Date.now()}@example.test`;
   const password = 'a long enough password';
   await page.goto('/signup');
-  await page.getByLabel('Your name').fill('Ada Lovelace');
-  await page.getByLabel('E-mail').fill(email);
-  await page.getByLabel('Password (at least 10 characters)').fill(password);
-  await page.getByRole('button', { name: 'Create account' }).click();
+  await sendSignUp(page, 'Ada Lovelace', email, password);
   await expect(page.getByRole('status')).toContainText('Check your inbox');
 
   // Before the address is confirmed: the error comes back on the sign-in page itself.
   await page.goto('/signin');
-  await page.getByLabel('E-mail').fill(email);
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await signIn(page, email, password);
   await expect(page).toHaveURL(/\/signin/);
   await expect(page.getByRole('alert')).toContainText('Confirm your e-mail address first');
 
@@ -57,12 +52,9 @@ test('sign up, confirm, sign out and sign in, with every error shown on its page
   await expect(page.locator('.account-name')).toHaveText('Sign in');
 
   await page.goto('/signin');
-  await page.getByLabel('E-mail').fill(email);
-  await page.getByLabel('Password').fill('not the password');
-  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await signIn(page, email, 'not the password');
   await expect(page.getByRole('alert')).toHaveText('The e-mail address or password is not right.');
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await signIn(page, email, password);
   await expect(page).toHaveURL(/\/$/);
   await expect(page.locator('.account-name')).toHaveText('Ada Lovelace');
 });

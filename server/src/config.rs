@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 #[derive(Clone, Deserialize)]
@@ -18,7 +19,7 @@ pub struct Settings {
     /// Everything Atelier keeps on disk lives under here by default.
     pub data_dir: PathBuf,
     /// `sqlite://…` or `postgres://…`; defaults to a SQLite file in `data_dir`. May hold a password.
-    pub database_url: Option<String>,
+    pub database_url: Option<SecretString>,
     /// Where stored objects go; defaults to `data_dir/objects`.
     pub storage_dir: Option<PathBuf>,
     /// Where the compiled site (WASM, CSS, static files) is served from.
@@ -33,7 +34,7 @@ pub struct Settings {
     /// A signed-in session ends this long after signing in, however active.
     pub session_absolute_days: i64,
     /// `smtps://user:password@host` to send e-mail; without it mail is written to `data_dir/mail`.
-    pub smtp_url: Option<String>,
+    pub smtp_url: Option<SecretString>,
     pub mail_from: String,
     /// Uploads with no saved version are deleted this long after upload.
     pub unsaved_retention_hours: i64,
@@ -75,7 +76,7 @@ pub struct Settings {
     /// An OpenAI-compatible chat-completions endpoint with image input (Ollama, vLLM, LocalAI,
     /// OpenAI) for captions, e.g. `http://127.0.0.1:11434/v1/chat/completions`; off when unset.
     pub vision_url: Option<String>,
-    pub vision_key: Option<String>,
+    pub vision_key: Option<SecretString>,
     pub vision_model: String,
     /// A page must be rendered whole within this many seconds, or it is answered 503 and its
     /// render dropped (a stalled render then costs one error, not its memory for good).
@@ -213,13 +214,16 @@ impl Settings {
             lama_model => "ATELIER_LAMA_MODEL",
             lama_sha256 => "ATELIER_LAMA_SHA256",
             vision_url => "ATELIER_VISION_URL",
-            vision_key => "ATELIER_VISION_KEY",
         );
+        // Secrets: never parsed into anything that could print them.
         if let Some(url) = var("ATELIER_DATABASE_URL") {
-            self.database_url = Some(url);
+            self.database_url = Some(url.into());
         }
         if let Some(url) = var("ATELIER_SMTP_URL") {
-            self.smtp_url = Some(url);
+            self.smtp_url = Some(url.into());
+        }
+        if let Some(key) = var("ATELIER_VISION_KEY") {
+            self.vision_key = Some(key.into());
         }
         if let Some(dir) = var("ATELIER_STORAGE_DIR") {
             self.storage_dir = Some(dir.into());
@@ -227,10 +231,11 @@ impl Settings {
         Ok(())
     }
 
-    pub fn database_url(&self) -> String {
+    /// May hold a password: exposed only where the pool connects.
+    pub fn database_url(&self) -> SecretString {
         self.database_url
             .clone()
-            .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", self.data_dir.join("atelier.db").display()))
+            .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", self.data_dir.join("atelier.db").display()).into())
     }
 
     pub fn storage_dir(&self) -> PathBuf {
@@ -259,14 +264,14 @@ impl Settings {
     }
 }
 
-/// Secrets (a database password) must never reach the logs, so `Debug` redacts the URL.
+/// Only what helps reading a log: the database's kind, never its URL.
 impl fmt::Debug for Settings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Settings")
             .field("addr", &self.addr)
             .field("public_url", &self.public_url)
             .field("data_dir", &self.data_dir)
-            .field("database", &self.database_url().split(':').next().unwrap_or("unknown"))
+            .field("database", &self.database_url().expose_secret().split(':').next().unwrap_or("unknown"))
             .field("storage_dir", &self.storage_dir())
             .field("key_file", &self.key_file)
             .field("site_root", &self.site_root)
@@ -294,7 +299,7 @@ pub struct ProviderSettings {
     pub kind: String,
     pub issuer: Option<String>,
     pub client_id: String,
-    pub client_secret: Option<String>,
+    pub client_secret: Option<SecretString>,
     /// GitHub Enterprise: the web and API base URLs (default github.com and api.github.com).
     #[serde(default)]
     pub github_url: Option<String>,
@@ -343,7 +348,7 @@ mod tests {
     #[test]
     fn defaults_keep_everything_under_the_data_directory() {
         let settings = Settings::default();
-        assert_eq!(settings.database_url(), "sqlite://data/atelier.db?mode=rwc");
+        assert_eq!(settings.database_url().expose_secret(), "sqlite://data/atelier.db?mode=rwc");
         assert_eq!(settings.storage_dir(), PathBuf::from("data/objects"));
         assert!(!settings.secure_cookies());
     }

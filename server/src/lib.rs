@@ -27,6 +27,7 @@ use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
+use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
@@ -68,7 +69,7 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         std::fs::create_dir_all(&settings.data_dir)
             .with_context(|| format!("creating the data directory {}", settings.data_dir.display()))?;
-        let db = Db::connect(&settings.database_url()).await?;
+        let db = Db::connect(settings.database_url().expose_secret()).await?;
         let keys = Keyring::load_or_create(&settings.key_file)?;
         let links = Links::new(keys.clone(), settings.download_link_secs);
         let storage = Storage::local(&settings.storage_dir(), keys).context("opening object storage")?;
@@ -117,7 +118,11 @@ impl Application {
         let accounts = Arc::new(AccountStore {
             db: db.clone(),
             sessions: sessions.clone(),
-            mailer: Mailer::new(&settings.mail_from, settings.smtp_url.as_deref(), settings.mail_dir())?,
+            mailer: Mailer::new(
+                &settings.mail_from,
+                settings.smtp_url.as_ref().map(|url| url.expose_secret()),
+                settings.mail_dir(),
+            )?,
             public_url: settings.public_url.clone(),
             providers: Arc::new(Providers::new(&settings.public_url, &settings.providers)?),
         });

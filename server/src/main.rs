@@ -6,6 +6,7 @@
 
 use std::process::ExitCode;
 
+use secrecy::ExposeSecret;
 use server::config::Settings;
 use server::platform::db::Db;
 use server::Application;
@@ -43,7 +44,9 @@ async fn main() -> ExitCode {
                 Err(error) => Err(error),
             }
         }
-        Some("migrate") => Db::connect(&settings.database_url()).await.map(|_| tracing::info!("migrations applied")),
+        Some("migrate") => {
+            Db::connect(settings.database_url().expose_secret()).await.map(|_| tracing::info!("migrations applied"))
+        }
         Some("make-admin") => match std::env::args().nth(2) {
             Some(email) => make_admin(&settings, &email).await,
             None => {
@@ -73,7 +76,7 @@ async fn main() -> ExitCode {
 /// The first administrator comes from here (later ones too): no page can make one.
 async fn make_admin(settings: &Settings, email: &str) -> anyhow::Result<()> {
     let email = server::accounts::normalize_email(email).map_err(|error| anyhow::anyhow!("{error}"))?;
-    let db = Db::connect(&settings.database_url()).await?;
+    let db = Db::connect(settings.database_url().expose_secret()).await?;
     if db.grant_admin(&email).await? {
         println!("{email} is now an administrator");
         Ok(())

@@ -81,6 +81,18 @@ impl ToolKind {
         self.info().label
     }
 
+    /// What a usage record's operation is called on the page: an AI tool's label, or one of the
+    /// operations that are not tools.
+    pub fn operation_label(name: &str) -> &str {
+        match (Self::parse(name), name) {
+            (Some(kind), _) => kind.label(),
+            (None, "upload") => "Upload",
+            (None, "edit") => "Saved edit",
+            (None, "export") => "Download my data",
+            (None, other) => other,
+        }
+    }
+
     /// A tool by the name its jobs and usage records carry.
     pub fn parse(name: &str) -> Option<Self> {
         Self::ALL.iter().copied().find(|kind| kind.name() == name)

@@ -2,6 +2,7 @@
 
 use leptos::prelude::*;
 
+use crate::ai_tools::ToolKind;
 use crate::data::api::{my_audit_log, my_exports, my_usage, DeleteAccount, StartExport};
 use crate::data::{AuditEntry, ExportJob, UsageReport};
 use crate::error::AppError;
@@ -29,7 +30,7 @@ fn UsageChart(report: UsageReport) -> impl IntoView {
         for (_, tool, ops, _) in report.by_day.iter().filter(|(d, ..)| d == day) {
             let h = *ops as f64 / max * height;
             top -= h;
-            let label = format!("{day}: {ops} × {tool}");
+            let label = format!("{day}: {ops} × {}", ToolKind::operation_label(tool));
             rects.push(view! {
                 <rect class=class_of(tool) x=index as f64 * (bar + gap) y=top width=bar height=h><title>{label}</title></rect>
             });
@@ -41,13 +42,13 @@ fn UsageChart(report: UsageReport) -> impl IntoView {
                 {rects}
             </svg>
             <figcaption class="legend">
-                {tools.iter().map(|tool| view! { <span class=format!("swatch {}", class_of(tool))></span>{tool.clone()}" " }).collect_view()}
+                {tools.iter().map(|tool| view! { <span class=format!("swatch {}", class_of(tool))></span>{ToolKind::operation_label(tool).to_string()}" " }).collect_view()}
             </figcaption>
             <table aria-label="Usage by day and tool">
                 <thead><tr><th>"Day"</th><th>"Tool"</th><th>"Operations"</th><th>"Credits"</th></tr></thead>
                 <tbody>
                     {report.by_day.iter().rev().map(|(day, tool, ops, credits)| view! {
-                        <tr><td>{day.clone()}</td><td>{tool.clone()}</td><td>{*ops}</td><td>{*credits}</td></tr>
+                        <tr><td>{day.clone()}</td><td>{ToolKind::operation_label(tool).to_string()}</td><td>{*ops}</td><td>{*credits}</td></tr>
                     }).collect_view()}
                 </tbody>
             </table>

@@ -135,21 +135,19 @@ impl AccountStore {
 
     pub(crate) async fn signed_in(&self, session: &Session) -> Result<AccountRow, AppError> {
         let id = session.get::<AccountId>(ACCOUNT_KEY).await.map_err(session_failed)?.ok_or(AppError::Unauthorized)?;
-        self.db.account_by_id(id).await.or_internal("reading an account")?.ok_or(AppError::Unauthorized)
+        self.db.account_by_id(id).await?.ok_or(AppError::Unauthorized)
     }
 
     /// The workspace for a new account: the visitor's guest workspace when they have one that
     /// no account owns yet, otherwise a fresh one.
     async fn workspace_for_new_account(&self, session: &Session) -> Result<OwnerId, AppError> {
         if let Some(guest) = session_owner(session).await? {
-            if !self.db.is_account_workspace(guest).await.or_internal("checking a workspace")?
-                && self.db.owner_exists(guest).await.or_internal("looking up an owner")?
-            {
+            if !self.db.is_account_workspace(guest).await? && self.db.owner_exists(guest).await? {
                 return Ok(guest);
             }
         }
         let owner = OwnerId(Uuid::new_v4());
-        self.db.insert_guest_owner(owner).await.or_internal("creating a workspace")?;
+        self.db.insert_guest_owner(owner).await?;
         Ok(owner)
     }
 
@@ -162,10 +160,8 @@ impl AccountStore {
         device: &str,
     ) -> Result<Account, AppError> {
         if let Some(guest) = session_owner(session).await? {
-            if guest != account.owner
-                && !self.db.is_account_workspace(guest).await.or_internal("checking a workspace")?
-            {
-                self.db.adopt_workspace(guest, account.owner).await.or_internal("adopting a guest workspace")?;
+            if guest != account.owner && !self.db.is_account_workspace(guest).await? {
+                self.db.adopt_workspace(guest, account.owner).await?;
             }
         }
         session.cycle_id().await.map_err(session_failed)?;
@@ -187,18 +183,13 @@ impl AccountStore {
         identity: Identity,
         device: &str,
     ) -> Result<Account, AppError> {
-        let known = self
-            .db
-            .identity_account(&identity.issuer, &identity.subject)
-            .await
-            .or_internal("looking up an identity")?;
+        let known = self.db.identity_account(&identity.issuer, &identity.subject).await?;
         let account = match known {
-            Some(id) => self.db.account_by_id(id).await.or_internal("reading an account")?.ok_or(AppError::Internal)?,
+            Some(id) => self.db.account_by_id(id).await?.ok_or(AppError::Internal)?,
             None => {
                 let email = match identity.email.as_deref().map(normalize_email) {
                     Some(Ok(email)) if identity.email_verified => {
-                        let taken =
-                            self.db.account_by_email(&email).await.or_internal("looking up an e-mail")?.is_some();
+                        let taken = self.db.account_by_email(&email).await?.is_some();
                         (!taken).then_some(email)
                     }
                     _ => None,
@@ -213,11 +204,8 @@ impl AccountStore {
                     password_hash: None,
                     role: Role::User,
                 };
-                self.db.insert_account(&row).await.or_internal("creating an account")?;
-                self.db
-                    .insert_identity(&identity.issuer, &identity.subject, row.id)
-                    .await
-                    .or_internal("linking an identity")?;
+                self.db.insert_account(&row).await?;
+                self.db.insert_identity(&identity.issuer, &identity.subject, row.id).await?;
                 row
             }
         };
@@ -232,8 +220,7 @@ impl AccountStore {
 
     /// Refuses while the address has had too many recent failures.
     async fn check_rate(&self, key: &str) -> Result<(), AppError> {
-        let failures =
-            self.db.recent_login_failures(key, now() - FAILURE_WINDOW_SECS).await.or_internal("counting failures")?;
+        let failures = self.db.recent_login_failures(key, now() - FAILURE_WINDOW_SECS).await?;
         if failures >= MAX_FAILURES {
             return Err(AppError::TooManyRequests(
                 "Too many failed attempts. Wait 15 minutes, or reset your password.".into(),
@@ -317,7 +304,7 @@ impl AccountService for AccountStore {
         let display_name = clean_name(&display_name, &email)?;
         // Hashed whether or not the address is taken, so both answers take as long.
         let hash = passwords::hash(password).await?;
-        if self.db.account_by_email(&email).await.or_internal("looking up an e-mail")?.is_some() {
+        if self.db.account_by_email(&email).await?.is_some() {
             self.send_later(
                 email,
                 "Someone tried to sign up with your address",
@@ -345,10 +332,7 @@ impl AccountService for AccountStore {
             return Ok(());
         }
         let (token, hash) = new_token();
-        self.db
-            .insert_email_token(&hash, row.id, "verify", now() + VERIFY_LINK_SECS)
-            .await
-            .or_internal("storing a link")?;
+        self.db.insert_email_token(&hash, row.id, "verify", now() + VERIFY_LINK_SECS).await?;
         self.send_later(
             email,
             "Confirm your e-mail address for Atelier",
@@ -363,14 +347,9 @@ impl AccountService for AccountStore {
 
     async fn verify_email(&self, session: &Session, token: String, device: String) -> Result<Account, AppError> {
         let expired = || AppError::BadRequest("This link has expired or was already used.".into());
-        let id = self
-            .db
-            .take_email_token(&token_hash(token.trim()), "verify")
-            .await
-            .or_internal("reading a link")?
-            .ok_or_else(expired)?;
-        self.db.set_email_verified(id).await.or_internal("verifying an address")?;
-        let account = self.db.account_by_id(id).await.or_internal("reading an account")?.ok_or_else(expired)?;
+        let id = self.db.take_email_token(&token_hash(token.trim()), "verify").await?.ok_or_else(expired)?;
+        self.db.set_email_verified(id).await?;
+        let account = self.db.account_by_id(id).await?.ok_or_else(expired)?;
         self.start_session(session, &account, &device).await
     }
 
@@ -383,19 +362,16 @@ impl AccountService for AccountStore {
     ) -> Result<Account, AppError> {
         let key = normalize_email(&email).map_err(|_| AppError::BadRequest(WRONG_LOGIN.into()))?;
         self.check_rate(&key).await?;
-        let account = self.db.account_by_email(&key).await.or_internal("looking up an e-mail")?;
+        let account = self.db.account_by_email(&key).await?;
         let matches = passwords::verify(password, account.as_ref().and_then(|a| a.password_hash.clone())).await?;
         let Some(account) = account.filter(|_| matches) else {
             self.record_failure(&key).await?;
             return Err(AppError::BadRequest(WRONG_LOGIN.into()));
         };
-        self.db.clear_login_failures(&key).await.or_internal("clearing failures")?;
+        self.db.clear_login_failures(&key).await?;
         if !account.email_verified {
             let (token, hash) = new_token();
-            self.db
-                .insert_email_token(&hash, account.id, "verify", now() + VERIFY_LINK_SECS)
-                .await
-                .or_internal("storing a link")?;
+            self.db.insert_email_token(&hash, account.id, "verify", now() + VERIFY_LINK_SECS).await?;
             self.send_later(
                 key,
                 "Confirm your e-mail address for Atelier",
@@ -417,7 +393,7 @@ impl AccountService for AccountStore {
 
     async fn sign_out_everywhere(&self, session: &Session) -> Result<(), AppError> {
         let account = self.signed_in(session).await?;
-        self.sessions.delete_for_account(&account.id.to_string(), None).await.or_internal("ending sessions")?;
+        self.sessions.delete_for_account(&account.id.to_string(), None).await?;
         session.flush().await.map_err(session_failed)
     }
 
@@ -436,20 +412,17 @@ impl AccountService for AccountStore {
             return Err(AppError::BadRequest("The current password is not right.".into()));
         }
         let hash = passwords::hash(new).await?;
-        self.db.set_password_hash(account.id, &hash).await.or_internal("changing a password")?;
+        self.db.set_password_hash(account.id, &hash).await?;
         // Anyone signed in elsewhere with the old password is signed out.
-        self.sessions.delete_for_account(&account.id.to_string(), session.id()).await.or_internal("ending sessions")?;
+        self.sessions.delete_for_account(&account.id.to_string(), session.id()).await?;
         Ok(())
     }
 
     async fn request_password_reset(&self, email: String) -> Result<(), AppError> {
         let Ok(email) = normalize_email(&email) else { return Ok(()) };
-        if let Some(account) = self.db.account_by_email(&email).await.or_internal("looking up an e-mail")? {
+        if let Some(account) = self.db.account_by_email(&email).await? {
             let (token, hash) = new_token();
-            self.db
-                .insert_email_token(&hash, account.id, "reset", now() + RESET_LINK_SECS)
-                .await
-                .or_internal("storing a link")?;
+            self.db.insert_email_token(&hash, account.id, "reset", now() + RESET_LINK_SECS).await?;
             self.send_later(
                 email,
                 "Reset your Atelier password",
@@ -471,18 +444,13 @@ impl AccountService for AccountStore {
     ) -> Result<Account, AppError> {
         passwords::check_strength(&new)?;
         let expired = || AppError::BadRequest("This link has expired or was already used.".into());
-        let id = self
-            .db
-            .take_email_token(&token_hash(token.trim()), "reset")
-            .await
-            .or_internal("reading a link")?
-            .ok_or_else(expired)?;
+        let id = self.db.take_email_token(&token_hash(token.trim()), "reset").await?.ok_or_else(expired)?;
         let hash = passwords::hash(new).await?;
-        self.db.set_password_hash(id, &hash).await.or_internal("resetting a password")?;
+        self.db.set_password_hash(id, &hash).await?;
         // The link reached the mailbox, so the address is proven.
-        self.db.set_email_verified(id).await.or_internal("verifying an address")?;
-        self.sessions.delete_for_account(&id.to_string(), None).await.or_internal("ending sessions")?;
-        let account = self.db.account_by_id(id).await.or_internal("reading an account")?.ok_or_else(expired)?;
+        self.db.set_email_verified(id).await?;
+        self.sessions.delete_for_account(&id.to_string(), None).await?;
+        let account = self.db.account_by_id(id).await?.ok_or_else(expired)?;
         self.start_session(session, &account, &device).await
     }
 
@@ -492,8 +460,7 @@ impl AccountService for AccountStore {
         let mut list: Vec<SessionInfo> = self
             .sessions
             .for_account(&account.id.to_string())
-            .await
-            .or_internal("listing sessions")?
+            .await?
             .into_iter()
             .map(|record| {
                 let handle = session_handle(&record.id);
@@ -512,7 +479,7 @@ impl AccountService for AccountStore {
 
     async fn end_session(&self, session: &Session, handle: String) -> Result<(), AppError> {
         let account = self.signed_in(session).await?;
-        let records = self.sessions.for_account(&account.id.to_string()).await.or_internal("listing sessions")?;
+        let records = self.sessions.for_account(&account.id.to_string()).await?;
         let record = records.iter().find(|record| session_handle(&record.id) == handle).ok_or(AppError::NotFound)?;
         if Some(record.id) == session.id() {
             return session.flush().await.map_err(session_failed);
@@ -525,12 +492,11 @@ impl AccountService for AccountStore {
         let page_views = self
             .db
             .page_view_totals()
-            .await
-            .or_internal("reading statistics")?
+            .await?
             .into_iter()
             .map(|(path, views, visitors)| app::accounts::PageViews { path, views, visitors })
             .collect();
-        Ok(AdminOverview { accounts: self.db.admin_accounts().await.or_internal("listing accounts")?, page_views })
+        Ok(AdminOverview { accounts: self.db.admin_accounts().await?, page_views })
     }
 }
 

@@ -4,6 +4,7 @@
 //! `openidconnect` (signature, issuer, audience, nonce, expiry). Access tokens are used for
 //! nothing and kept nowhere, so they never reach the browser or the logs.
 
+use secrecy::ExposeSecret;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -191,7 +192,11 @@ impl Providers {
         let client = CoreClient::from_provider_metadata(
             metadata,
             ClientId::new(provider.settings.client_id.clone()),
-            provider.settings.client_secret.clone().map(ClientSecret::new),
+            provider
+                .settings
+                .client_secret
+                .as_ref()
+                .map(|secret| ClientSecret::new(secret.expose_secret().to_string())),
         )
         .set_redirect_uri(self.redirect(id)?);
         *cached = Some((Instant::now(), Box::new(client.clone())));
@@ -238,7 +243,7 @@ fn github_client(settings: &ProviderSettings, web: &str, redirect: RedirectUrl) 
         .set_token_uri(oauth2::TokenUrl::new(url("/login/oauth/access_token")).map_err(|e| e.to_string())?)
         .set_redirect_uri(redirect);
     if let Some(secret) = &settings.client_secret {
-        client = client.set_client_secret(ClientSecret::new(secret.clone()));
+        client = client.set_client_secret(ClientSecret::new(secret.expose_secret().to_string()));
     }
     Ok(client)
 }

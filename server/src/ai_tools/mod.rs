@@ -88,19 +88,18 @@ impl AiStore {
             .bind(job.to_string())
             .bind(owner.to_string())
             .fetch_optional(self.db.pool())
-            .await
-            .or_internal("reading a job")?
+            .await?
             .ok_or(AppError::NotFound)
     }
 
     /// The stored result of a finished job, for the media route.
     pub async fn result_media(&self, owner: OwnerId, job: JobId) -> Result<crate::platform::http::Media, AppError> {
         let row = self.job_row(owner, job).await?;
-        let key: Option<String> = row.try_get("result_key").or_internal("reading a job")?;
-        let content_type: Option<String> = row.try_get("result_content_type").or_internal("reading a job")?;
+        let key: Option<String> = row.try_get("result_key")?;
+        let content_type: Option<String> = row.try_get("result_content_type")?;
         let key = key.ok_or(AppError::NotFound)?;
-        let data = self.photos.storage.get(&key).await.or_internal("reading a job result")?;
-        let tool: String = row.try_get("tool").or_internal("reading a job")?;
+        let data = self.photos.storage.get(&key).await?;
+        let tool: String = row.try_get("tool")?;
         let extension = if content_type.as_deref() == Some("image/png") { "png" } else { "jpg" };
         Ok(crate::platform::http::Media {
             data,
@@ -158,13 +157,12 @@ impl AiService for AiStore {
         .bind(owner.to_string())
         .bind(photo.to_string())
         .fetch_all(self.db.pool())
-        .await
-        .or_internal("listing jobs")?;
+        .await?;
         rows.iter().map(|row| self.view(owner, row)).collect::<Result<_, _>>().or_internal("reading jobs")
     }
 
     async fn cancel(&self, owner: OwnerId, job: JobId) -> Result<(), AppError> {
-        if self.db.request_job_cancel(owner, job).await.or_internal("cancelling a job")? {
+        if self.db.request_job_cancel(owner, job).await? {
             Ok(())
         } else {
             // Unknown, someone else's, or already finished: only the last is worth telling.
@@ -175,16 +173,16 @@ impl AiService for AiStore {
 
     async fn save_result(&self, owner: OwnerId, job: JobId) -> Result<PhotoSummary, AppError> {
         let row = self.job_row(owner, job).await?;
-        if let Some(saved) = row.try_get::<Option<String>, _>("saved_photo_id").or_internal("reading a job")? {
+        if let Some(saved) = row.try_get::<Option<String>, _>("saved_photo_id")? {
             let saved: PhotoId = saved.parse().or_internal("reading a job")?;
             return self.photos.photo(owner, saved).await;
         }
-        let key: Option<String> = row.try_get("result_key").or_internal("reading a job")?;
+        let key: Option<String> = row.try_get("result_key")?;
         let key = key.ok_or_else(|| AppError::BadRequest("This job has no image to save.".into()))?;
-        let photo: PhotoId = parse(&row, "photo_id").or_internal("reading a job")?;
+        let photo: PhotoId = parse(&row, "photo_id")?;
         let source = self.photos.photo(owner, photo).await?;
-        let view = self.view(owner, &row).or_internal("reading a job")?;
-        let bytes = self.photos.storage.get(&key).await.or_internal("reading a job result")?;
+        let view = self.view(owner, &row)?;
+        let bytes = self.photos.storage.get(&key).await?;
         let meter = crate::data::usage::Meter::start();
         let encoded = self.photos.ingest_trusted(bytes).await?;
         let name = format!("{} ({})", source.name, view.label.to_lowercase());
@@ -199,8 +197,7 @@ impl AiService for AiStore {
             .bind(job.to_string())
             .bind(owner.to_string())
             .execute(self.db.pool())
-            .await
-            .or_internal("recording a saved result")?;
+            .await?;
         Ok(saved)
     }
 
@@ -226,8 +223,7 @@ impl AiService for AiStore {
             .bind(photo.to_string())
             .bind(owner.to_string())
             .execute(self.db.pool())
-            .await
-            .or_internal("keeping a description")?;
+            .await?;
         self.photos.photo(owner, photo).await
     }
 
@@ -238,8 +234,7 @@ impl AiService for AiStore {
              WHERE p.moderation = 'held' ORDER BY p.created_at",
         )
         .fetch_all(self.db.pool())
-        .await
-        .or_internal("listing held photos")?;
+        .await?;
         rows.iter()
             .map(|row| {
                 let email: Option<String> = row.try_get("email")?;
@@ -260,26 +255,21 @@ impl AiService for AiStore {
         let row = sqlx::query("SELECT owner_id FROM photos WHERE id = $1 AND moderation = 'held'")
             .bind(photo.to_string())
             .fetch_optional(self.db.pool())
-            .await
-            .or_internal("reading a held photo")?
+            .await?
             .ok_or(AppError::NotFound)?;
-        let owner: OwnerId = parse(&row, "owner_id").or_internal("reading a held photo")?;
-        let account = self.db.account_of_owner(owner).await.or_internal("looking up an account")?;
+        let owner: OwnerId = parse(&row, "owner_id")?;
+        let account = self.db.account_of_owner(owner).await?;
         let (what, detail) = if release {
             ("released", "A held upload was released.")
         } else {
             ("deleted", "A held upload was deleted.")
         };
-        self.db
-            .audit(account, Some(admin.account()), Event::ModerationDecision, detail)
-            .await
-            .or_internal("writing the audit log")?;
+        self.db.audit(account, Some(admin.account()), Event::ModerationDecision, detail).await?;
         if release {
             sqlx::query("UPDATE photos SET moderation = 'clear' WHERE id = $1")
                 .bind(photo.to_string())
                 .execute(self.db.pool())
-                .await
-                .or_internal("releasing a photo")?;
+                .await?;
         } else {
             self.photos.delete_photo(owner, photo).await?;
         }

@@ -11,6 +11,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
+use app::ai_tools::ToolKind;
 use app::ids::{JobId, OwnerId, PhotoId};
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -277,6 +278,7 @@ impl Db {
                     "id": row.try_get::<String, _>("id")?,
                     "photo_id": row.try_get::<String, _>("photo_id")?,
                     "tool": row.try_get::<String, _>("tool")?,
+                    "label": ToolKind::operation_label(&row.try_get::<String, _>("tool")?),
                     "options": json("params")?,
                     "state": row.try_get::<String, _>("state")?,
                     "attempts": row.try_get::<i64, _>("attempts")?,

@@ -2,6 +2,7 @@
 //! that takes image input (OpenAI, Ollama, vLLM, LocalAI). The photo leaves the server only when
 //! an administrator configured one; the privacy page says so.
 
+use secrecy::{ExposeSecret, SecretString};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -14,12 +15,12 @@ const PROMPT: &str =
 pub struct Vision {
     http: reqwest::Client,
     url: reqwest::Url,
-    key: Option<String>,
+    key: Option<SecretString>,
     model: String,
 }
 
 impl Vision {
-    pub fn new(url: &str, key: Option<String>, model: String) -> anyhow::Result<Self> {
+    pub fn new(url: &str, key: Option<SecretString>, model: String) -> anyhow::Result<Self> {
         // Refused at start-up, not at the first caption: the privacy page names this host.
         let url =
             reqwest::Url::parse(url).map_err(|error| anyhow::anyhow!("ATELIER_VISION_URL is not a URL ({error})"))?;
@@ -73,7 +74,7 @@ impl Vision {
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(serde_json::to_vec(&body)?);
         if let Some(key) = &self.key {
-            request = request.bearer_auth(key);
+            request = request.bearer_auth(key.expose_secret());
         }
         let response = request.send().await?;
         let status = response.status();

@@ -11,7 +11,6 @@ use super::DataStore;
 use crate::accounts::repo::AccountRow;
 use crate::data::audit::Event;
 use crate::platform::db::{queue_purge, Db};
-use crate::platform::error::OrInternal;
 use crate::platform::storage::keys;
 
 impl Db {
@@ -71,7 +70,7 @@ impl Db {
 }
 
 pub async fn erase(store: &DataStore, account: &AccountRow) -> Result<(), AppError> {
-    store.db.erase_account(account).await.or_internal("erasing an account")?;
+    store.db.erase_account(account).await?;
     // The log keeps that an erasure happened, never whose.
     store
         .db
@@ -82,13 +81,11 @@ pub async fn erase(store: &DataStore, account: &AccountRow) -> Result<(), AppErr
             "An account and all its data were erased at its owner's request.",
         )
         .await;
-    crate::data::retention::purge(&store.db, &store.photos.storage)
-        .await
-        .or_internal("purging an erased account's files")?;
+    crate::data::retention::purge(&store.db, &store.photos.storage).await?;
     // Anything under the workspace's prefix that no row pointed at (an upload interrupted midway).
     let prefix = keys::owner_prefix(account.owner);
-    for key in store.photos.storage.list(Some(&prefix)).await.or_internal("listing an erased account's files")? {
-        store.photos.storage.delete(&key).await.or_internal("deleting an erased account's file")?;
+    for key in store.photos.storage.list(Some(&prefix)).await? {
+        store.photos.storage.delete(&key).await?;
     }
     tracing::info!("an account was erased");
     Ok(())

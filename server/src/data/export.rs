@@ -158,28 +158,23 @@ fn to_job(store: &DataStore, row: JobRow) -> ExportJob {
 }
 
 pub async fn start(store: &DataStore, account: &AccountRow) -> Result<ExportJob, AppError> {
-    let jobs = store.db.exports_of(account.id).await.or_internal("listing exports")?;
+    let jobs = store.db.exports_of(account.id).await?;
     if let Some(busy) = jobs.into_iter().find(|job| matches!(job.state, JobState::Queued | JobState::Running)) {
         return Ok(to_job(store, busy));
     }
     let id = Uuid::now_v7().to_string();
-    store.db.insert_export(&id, account).await.or_internal("queuing an export")?;
+    store.db.insert_export(&id, account).await?;
     store
         .db
         .audit_or_log(Some(account.id), Some(account.id), Event::ExportRequested, "Requested a copy of all their data.")
         .await;
     spawn(store.clone(), id.clone(), account.id, account.owner);
-    let row = store
-        .db
-        .export_for_owner(&id, account.owner)
-        .await
-        .or_internal("reading an export")?
-        .ok_or(AppError::Internal)?;
+    let row = store.db.export_for_owner(&id, account.owner).await?.ok_or(AppError::Internal)?;
     Ok(to_job(store, row))
 }
 
 pub async fn list(store: &DataStore, account: &AccountRow) -> Result<Vec<ExportJob>, AppError> {
-    let jobs = store.db.exports_of(account.id).await.or_internal("listing exports")?;
+    let jobs = store.db.exports_of(account.id).await?;
     Ok(jobs.into_iter().map(|job| to_job(store, job)).collect())
 }
 

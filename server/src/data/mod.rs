@@ -37,7 +37,7 @@ pub struct DataStore {
 
 impl DataStore {
     async fn account(&self, me: SignedIn) -> Result<AccountRow, AppError> {
-        self.db.account_by_id(me.account).await.or_internal("reading an account")?.ok_or(AppError::Unauthorized)
+        self.db.account_by_id(me.account).await?.ok_or(AppError::Unauthorized)
     }
 }
 
@@ -86,17 +86,13 @@ impl DataService for DataStore {
         if reason.chars().count() < 5 {
             return Err(AppError::BadRequest("Say why you need to see this workspace (at least a few words).".into()));
         }
-        let target =
-            self.db.account_by_id(account).await.or_internal("reading an account")?.ok_or(AppError::NotFound)?;
+        let target = self.db.account_by_id(account).await?.ok_or(AppError::NotFound)?;
         let detail =
             format!("Administrator viewed the workspace. Reason: {}", reason.chars().take(300).collect::<String>());
-        self.db
-            .audit(Some(target.id), Some(admin.account()), Event::AdminViewedWorkspace, &detail)
-            .await
-            .or_internal("writing the audit log")?;
+        self.db.audit(Some(target.id), Some(admin.account()), Event::AdminViewedWorkspace, &detail).await?;
         // Metadata only: links are bound to their owner's session, so none are handed out here.
-        let photos = self.db.list_photos(target.owner).await.or_internal("listing photos")?;
-        let gallery = self.db.gallery(target.owner).await.or_internal("listing the gallery")?;
+        let photos = self.db.list_photos(target.owner).await?;
+        let gallery = self.db.gallery(target.owner).await?;
         Ok(AdminWorkspaceView { display_name: target.display_name, photos, gallery })
     }
 }

@@ -130,7 +130,7 @@ impl PhotoStore {
 
     /// Forbidden while moderation holds the photo (its versions included).
     async fn refuse_held(&self, owner: OwnerId, photo: PhotoId) -> Result<(), AppError> {
-        match self.db.photo(owner, photo).await.or_internal("looking up a photo")? {
+        match self.db.photo(owner, photo).await? {
             Some((summary, _)) => not_held(&summary),
             None => Ok(()),
         }
@@ -138,10 +138,10 @@ impl PhotoStore {
 
     /// Deletes a photo with its versions; files are purged at once (or by the next sweep).
     pub async fn delete_photo(&self, owner: OwnerId, id: PhotoId) -> Result<(), AppError> {
-        if !self.db.delete_photo(owner, id).await.or_internal("deleting a photo")? {
+        if !self.db.delete_photo(owner, id).await? {
             return Err(AppError::NotFound);
         }
-        crate::data::retention::purge(&self.db, &self.storage).await.or_internal("purging deleted files")?;
+        crate::data::retention::purge(&self.db, &self.storage).await?;
         Ok(())
     }
 
@@ -175,7 +175,7 @@ impl PhotoStore {
         meter: Meter,
     ) -> Result<PhotoSummary, AppError> {
         let Ingested { encoded, camera, nsfw_score } = ingested;
-        let (count, used) = self.db.owner_usage(owner).await.or_internal("reading quota usage")?;
+        let (count, used) = self.db.owner_usage(owner).await?;
         if count >= self.quotas.max_photos {
             return Err(AppError::QuotaExceeded(format!("Your workspace holds its limit of {count} photos.")));
         }
@@ -231,15 +231,13 @@ impl PhotoStore {
     }
 
     pub async fn photo_media(&self, owner: OwnerId, id: PhotoId, variant: Variant) -> Result<Media, AppError> {
-        let (summary, stored) =
-            self.db.photo(owner, id).await.or_internal("looking up a photo")?.ok_or(AppError::NotFound)?;
+        let (summary, stored) = self.db.photo(owner, id).await?.ok_or(AppError::NotFound)?;
         not_held(&summary)?;
         self.media(stored, variant).await
     }
 
     pub async fn version_media(&self, owner: OwnerId, id: VersionId, variant: Variant) -> Result<Media, AppError> {
-        let (item, stored) =
-            self.db.version(owner, id).await.or_internal("looking up a version")?.ok_or(AppError::NotFound)?;
+        let (item, stored) = self.db.version(owner, id).await?.ok_or(AppError::NotFound)?;
         self.refuse_held(owner, item.photo_id).await?;
         self.media(stored, variant).await
     }
@@ -249,7 +247,7 @@ impl PhotoStore {
             Variant::Full => (&stored.object_key, stored.content_type.clone()),
             Variant::Thumbnail => (&stored.thumbnail_key, "image/jpeg".to_string()),
         };
-        let data = self.storage.get(key).await.or_internal("reading a stored image")?;
+        let data = self.storage.get(key).await?;
         Ok(Media { data, content_type, filename: stored.name })
     }
 
@@ -292,28 +290,26 @@ impl PhotoStore {
 #[async_trait]
 impl PhotoService for PhotoStore {
     async fn list_photos(&self, owner: OwnerId) -> Result<Vec<PhotoSummary>, AppError> {
-        let photos = self.db.list_photos(owner).await.or_internal("listing photos")?;
+        let photos = self.db.list_photos(owner).await?;
         Ok(photos.into_iter().map(|photo| self.with_links(owner, photo)).collect())
     }
 
     async fn photo(&self, owner: OwnerId, photo: PhotoId) -> Result<PhotoSummary, AppError> {
-        let (summary, _) =
-            self.db.photo(owner, photo).await.or_internal("reading a photo")?.ok_or(AppError::NotFound)?;
+        let (summary, _) = self.db.photo(owner, photo).await?.ok_or(AppError::NotFound)?;
         Ok(self.with_links(owner, summary))
     }
 
     async fn save_version(&self, owner: OwnerId, photo: PhotoId, recipe: EditRecipe) -> Result<GalleryItem, AppError> {
         recipe.validate_len()?;
         let meter = Meter::start();
-        let (input, stored) =
-            self.db.photo(owner, photo).await.or_internal("reading a photo")?.ok_or(AppError::NotFound)?;
+        let (input, stored) = self.db.photo(owner, photo).await?.ok_or(AppError::NotFound)?;
         not_held(&input)?;
-        let original = self.storage.get(&stored.object_key).await.or_internal("reading an original")?;
+        let original = self.storage.get(&stored.object_key).await?;
         let replay_recipe = recipe.clone();
         let encoded = self
             .images
             .run(move |max_pixels| {
-                let image = images::decode(&original, max_pixels).or_internal("decoding a stored original")?;
+                let image = images::decode(&original, max_pixels)?;
                 let edited = images::replay(image, &replay_recipe)?;
                 images::encode(&edited).or_internal("encoding an edit")
             })
@@ -351,35 +347,34 @@ impl PhotoService for PhotoStore {
 
     async fn guest_owner(&self, current: Option<OwnerId>) -> Result<OwnerId, AppError> {
         if let Some(owner) = current {
-            if self.db.owner_exists(owner).await.or_internal("looking up an owner")? {
+            if self.db.owner_exists(owner).await? {
                 return Ok(owner);
             }
         }
         let owner = OwnerId(Uuid::new_v4());
-        self.db.insert_guest_owner(owner).await.or_internal("creating a guest owner")?;
+        self.db.insert_guest_owner(owner).await?;
         Ok(owner)
     }
 
     async fn version(&self, owner: OwnerId, version: VersionId) -> Result<GalleryItem, AppError> {
-        let (item, _) =
-            self.db.version(owner, version).await.or_internal("reading a version")?.ok_or(AppError::NotFound)?;
+        let (item, _) = self.db.version(owner, version).await?.ok_or(AppError::NotFound)?;
         Ok(self.with_links_and_expiry(owner, item))
     }
 
     async fn gallery(&self, owner: OwnerId) -> Result<Vec<GalleryItem>, AppError> {
-        let items = self.db.gallery(owner).await.or_internal("listing the gallery")?;
+        let items = self.db.gallery(owner).await?;
         Ok(items.into_iter().map(|item| self.with_links_and_expiry(owner, item)).collect())
     }
 
     /// The row goes and its files are queued for purging in one transaction, then purged at
     /// once; whatever storage refuses now, the hourly sweep finishes (well within 24 hours).
     async fn delete_version(&self, owner: OwnerId, version: VersionId) -> Result<(), AppError> {
-        if !self.db.delete_version(owner, version).await.or_internal("deleting a version")? {
+        if !self.db.delete_version(owner, version).await? {
             return Err(AppError::NotFound);
         }
-        let account = self.db.account_of_owner(owner).await.or_internal("looking up an account")?;
+        let account = self.db.account_of_owner(owner).await?;
         self.db.audit_or_log(account, account, Event::GalleryItemDeleted, "A gallery item was deleted.").await;
-        crate::data::retention::purge(&self.db, &self.storage).await.or_internal("purging deleted files")?;
+        crate::data::retention::purge(&self.db, &self.storage).await?;
         Ok(())
     }
 }

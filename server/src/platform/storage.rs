@@ -24,6 +24,14 @@ pub enum StorageError {
     Join,
 }
 
+/// A storage failure met with `?` in a service: logged with its causes and place, `Internal`.
+impl From<StorageError> for app::error::AppError {
+    #[track_caller]
+    fn from(error: StorageError) -> Self {
+        app::error::internal(&error, std::panic::Location::caller())
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Storage {
     store: Arc<dyn ObjectStore>,

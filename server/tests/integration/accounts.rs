@@ -3,6 +3,7 @@
 
 use crate::support::{account, form, mailed_token, sign_up, TestApp, PASSWORD};
 use axum::http::StatusCode;
+use secrecy::ExposeSecret;
 use serde_json::json;
 
 async fn me(app: &TestApp, cookie: &str) -> serde_json::Value {
@@ -62,7 +63,7 @@ async fn failed_sign_ins_are_rate_limited(app: TestApp) {
 
 async fn passwords_are_stored_as_argon2id_hashes(app: TestApp) {
     account(&app, None, "hash@example.org").await;
-    let pool = sqlx::AnyPool::connect(&app.settings.database_url()).await.unwrap();
+    let pool = sqlx::AnyPool::connect(app.settings.database_url().expose_secret()).await.unwrap();
     let row: (String,) = sqlx::query_as("SELECT password_hash FROM accounts WHERE email = 'hash@example.org'")
         .fetch_one(&pool)
         .await
@@ -131,7 +132,7 @@ async fn the_admin_page_is_404_to_everyone_but_admins(app: TestApp) {
     assert_eq!(app.call_form("admin/overview", None, "").await.status, StatusCode::NOT_FOUND);
     assert_eq!(app.call_form("admin/overview", Some(&cookie), "").await.status, StatusCode::NOT_FOUND);
     assert_eq!(app.get("/admin", Some(&cookie)).await.status, StatusCode::NOT_FOUND);
-    let db = server::platform::db::Db::connect(&app.settings.database_url()).await.unwrap();
+    let db = server::platform::db::Db::connect(app.settings.database_url().expose_secret()).await.unwrap();
     assert!(db.grant_admin("boss@example.org").await.unwrap());
     let overview = app.call_form("admin/overview", Some(&cookie), "").await;
     assert_eq!(overview.status, StatusCode::OK);
@@ -161,7 +162,7 @@ async fn the_admin_page_is_404_to_everyone_but_admins(app: TestApp) {
 async fn a_session_past_the_absolute_limit_is_ended(app: TestApp) {
     let cookie = account(&app, None, "old@example.org").await;
     // Move the sign-in back in time, past the 30-day absolute limit.
-    let pool = sqlx::AnyPool::connect(&app.settings.database_url()).await.unwrap();
+    let pool = sqlx::AnyPool::connect(app.settings.database_url().expose_secret()).await.unwrap();
     let (id, data): (String, String) =
         sqlx::query_as("SELECT id, data FROM sessions WHERE account_id IS NOT NULL").fetch_one(&pool).await.unwrap();
     let mut data: serde_json::Value = serde_json::from_str(&data).unwrap();

@@ -5,6 +5,7 @@
 //! This once failed on the editor page: ten concurrent loads of one photo left eight hanging
 //! forever, each holding its memory (see the README, "Why pages once stalled").
 
+use secrecy::ExposeSecret;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -128,7 +129,7 @@ async fn every_page_answers_under_concurrent_load(app: TestApp) {
     // Who visits: an administrator with a photo, a saved version and a queued AI job (the one
     // shared session), three guests with a photo each, and visitors with no session at all.
     let admin = account(&app, None, "boss@example.org").await;
-    let db = server::platform::db::Db::connect(&app.settings.database_url()).await.unwrap();
+    let db = server::platform::db::Db::connect(app.settings.database_url().expose_secret()).await.unwrap();
     assert!(db.grant_admin("boss@example.org").await.unwrap());
     let upload = app.upload(Some(&admin), "chelsea.jpg", crate::support::fixture("chelsea.jpg")).await;
     assert_eq!(upload.status, 201, "{}", String::from_utf8_lossy(&upload.body));

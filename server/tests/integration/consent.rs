@@ -4,6 +4,7 @@
 use crate::support::{Reply, TestApp};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
+use secrecy::ExposeSecret;
 use serde_json::json;
 
 fn set_cookies(reply: &Reply) -> Vec<String> {
@@ -43,7 +44,7 @@ async fn state(app: &TestApp, cookies: &str) -> serde_json::Value {
 }
 
 async fn records(app: &TestApp) -> Vec<(String, i64, i64, i64, i64)> {
-    let pool = sqlx::AnyPool::connect(&app.settings.database_url()).await.unwrap();
+    let pool = sqlx::AnyPool::connect(app.settings.database_url().expose_secret()).await.unwrap();
     sqlx::query_as("SELECT action, preferences, analytics, marketing, policy_version FROM consent_records ORDER BY id")
         .fetch_all(&pool)
         .await
@@ -51,7 +52,7 @@ async fn records(app: &TestApp) -> Vec<(String, i64, i64, i64, i64)> {
 }
 
 async fn page_views(app: &TestApp) -> i64 {
-    let pool = sqlx::AnyPool::connect(&app.settings.database_url()).await.unwrap();
+    let pool = sqlx::AnyPool::connect(app.settings.database_url().expose_secret()).await.unwrap();
     let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM page_views").fetch_one(&pool).await.unwrap();
     n
 }
@@ -132,7 +133,7 @@ async fn global_privacy_control_refuses_analytics(app: TestApp) {
     let reply = choose(&app, "", "choice=accept_all", true).await;
     let consent = cookie(&reply, "atelier_consent").unwrap();
     assert!(consent.ends_with(".1.101"), "analytics off under GPC: {consent}");
-    let pool = sqlx::AnyPool::connect(&app.settings.database_url()).await.unwrap();
+    let pool = sqlx::AnyPool::connect(app.settings.database_url().expose_secret()).await.unwrap();
     let (gpc,): (i64,) = sqlx::query_as("SELECT gpc FROM consent_records").fetch_one(&pool).await.unwrap();
     assert_eq!(gpc, 1);
     // Even a cookie that says yes is not obeyed while the browser sends GPC.

@@ -2,6 +2,7 @@
 //! SQLite and Postgres: encryption at rest and key rotation, signed links, usage metering, the
 //! audit log, "Download my data" and "Delete my account".
 
+use secrecy::ExposeSecret;
 use std::io::Read;
 use std::time::Duration;
 
@@ -17,7 +18,7 @@ fn url(value: &Value) -> &str {
 
 async fn pool(app: &TestApp) -> sqlx::AnyPool {
     sqlx::any::install_default_drivers();
-    sqlx::AnyPool::connect(&app.settings.database_url()).await.unwrap()
+    sqlx::AnyPool::connect(app.settings.database_url().expose_secret()).await.unwrap()
 }
 
 /// Every file under the storage directory, relative to it.
@@ -222,7 +223,7 @@ async fn the_audit_log_records_security_events_for_their_owner_and_admins(app: T
     let view = form(&[("account", &ada_id), ("reason", "support ticket 42")]);
     assert_eq!(app.call_form("admin/view-workspace", Some(&bob), &view).await.status, StatusCode::NOT_FOUND);
 
-    let db = server::platform::db::Db::connect(&app.settings.database_url()).await.unwrap();
+    let db = server::platform::db::Db::connect(app.settings.database_url().expose_secret()).await.unwrap();
     assert!(db.grant_admin("bob@example.org").await.unwrap());
     let all = app.call_form("admin/audit", Some(&bob), "").await.json();
     assert!(all.as_array().unwrap().iter().any(|e| e["account"] == ada_id.as_str()), "admins read everyone's entries");
@@ -357,7 +358,7 @@ async fn rows_mentioning(pool: &sqlx::AnyPool, postgres: bool, needle: &str) -> 
 }
 
 async fn deleting_an_account_leaves_no_row_or_file_of_it(app: TestApp) {
-    let postgres = app.settings.database_url().starts_with("postgres");
+    let postgres = app.settings.database_url().expose_secret().starts_with("postgres");
     let (stranger, strangers_photo) = app.new_owner_with_photo("chelsea.jpg").await;
     let (guest, _) = app.new_owner_with_photo("chelsea.png").await;
     let consent = choose_consent(&app, &guest, "accept_all").await;

@@ -3,6 +3,7 @@
 
 use crate::support::{fixture, TestApp};
 use axum::http::StatusCode;
+use secrecy::ExposeSecret;
 use serde_json::json;
 use server::platform::db::now;
 
@@ -55,7 +56,7 @@ async fn unsaved_uploads_go_after_a_day_saved_versions_after_their_period(app: T
 async fn a_purge_interrupted_by_a_crash_is_finished_by_the_next_sweep(app: TestApp) {
     // A row deleted and its file queued, but the process died before storage was told.
     let (_, photo) = app.new_owner_with_photo("chelsea.png").await;
-    let pool = sqlx::AnyPool::connect(&app.settings.database_url()).await.unwrap();
+    let pool = sqlx::AnyPool::connect(app.settings.database_url().expose_secret()).await.unwrap();
     let (key,): (String,) = sqlx::query_as("SELECT object_key FROM photos").fetch_one(&pool).await.unwrap();
     sqlx::query("INSERT INTO purge_queue (object_key, queued_at) VALUES ($1, 0)")
         .bind(&key)

@@ -3,6 +3,7 @@
 
 use crate::support::{fixture, TestApp};
 use axum::http::StatusCode;
+use secrecy::ExposeSecret;
 use serde_json::json;
 
 fn decode(bytes: &[u8]) -> image::DynamicImage {
@@ -180,7 +181,7 @@ async fn saving_replays_the_recipe_on_the_original_and_deleting_removes_it(app: 
     assert_eq!(app.call_form("gallery/list", Some(&cookie), "").await.json(), json!([]));
     assert_eq!(app.get(item["image_url"].as_str().unwrap(), Some(&cookie)).await.status, StatusCode::NOT_FOUND);
     // Its files are purged at once, through the purge queue; the original is untouched.
-    let pool = sqlx::AnyPool::connect(&app.settings.database_url()).await.unwrap();
+    let pool = sqlx::AnyPool::connect(app.settings.database_url().expose_secret()).await.unwrap();
     let (queued,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM purge_queue").fetch_one(&pool).await.unwrap();
     assert_eq!(queued, 0);
     assert!(!app.settings.storage_dir().join("owners").read_dir().unwrap().flatten().any(|owner| owner

@@ -11,7 +11,6 @@ use image::{DynamicImage, GrayImage};
 use super::{mismatch, Failure, Inputs, Produced, Tool, Work};
 use crate::ai_tools::queue::Claimed;
 use crate::ai_tools::AiStore;
-use crate::platform::error::OrInternal;
 use crate::platform::storage::keys;
 
 /// The largest mask data URL accepted (the page body limit is the other bound).
@@ -34,7 +33,7 @@ impl Tool for Erase {
         let bytes = decode_mask(mask)?;
         mask.clear();
         let key = keys::job_mask(owner, job);
-        ai.photos.storage.put(&key, bytes).await.or_internal("storing a mask")?;
+        ai.photos.storage.put(&key, bytes).await?;
         Ok(Some(key))
     }
 

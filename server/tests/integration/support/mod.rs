@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+use secrecy::ExposeSecret;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -89,7 +90,7 @@ impl TestApp {
         let base = admin_url.rsplit_once('/').map(|(base, _)| base).unwrap_or(&admin_url);
         let dir = tempfile::tempdir().unwrap();
         let mut settings = settings_in(&dir);
-        settings.database_url = Some(format!("{base}/{name}"));
+        settings.database_url = Some(format!("{base}/{name}").into());
         Some(Self::start(settings, dir).await)
     }
 
@@ -162,7 +163,7 @@ impl TestApp {
             .env("ATELIER_DATA_DIR", &settings.data_dir)
             .env("ATELIER_KEY_FILE", &settings.key_file)
             .env("ATELIER_MODELS_DIR", &settings.models_dir)
-            .env("ATELIER_DATABASE_URL", settings.database_url())
+            .env("ATELIER_DATABASE_URL", settings.database_url().expose_secret())
             .env("ATELIER_LOG", "warn")
             .kill_on_drop(true);
         process
