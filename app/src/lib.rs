@@ -57,17 +57,19 @@ pub fn App() -> impl IntoView {
             <ConsentBanner/>
             <main>
                 <Routes fallback=|| view! { <NotFound/> }>
-                    <Route path=path!("/") view=WorkspacePage/>
-                    <Route path=path!("/gallery") view=GalleryPage/>
+                    // In order: every part of a page arrives in place, so it reads and its forms
+                    // work before (and without) hydration; out-of-order parts need a script.
+                    <Route path=path!("/") view=WorkspacePage ssr=SsrMode::InOrder/>
+                    <Route path=path!("/gallery") view=GalleryPage ssr=SsrMode::InOrder/>
                     // Async so an unknown or foreign photo answers with a real 404 status.
                     <Route path=path!("/photos/:id") view=EditorPage ssr=SsrMode::Async/>
-                    <Route path=path!("/privacy") view=PrivacyPage/>
-                    <Route path=path!("/cookies") view=CookiePolicyPage/>
-                    <Route path=path!("/signin") view=SignInPage/>
-                    <Route path=path!("/signup") view=SignUpPage/>
-                    <Route path=path!("/verify") view=VerifyPage/>
-                    <Route path=path!("/reset") view=ResetPage/>
-                    <Route path=path!("/account") view=AccountPage/>
+                    <Route path=path!("/privacy") view=PrivacyPage ssr=SsrMode::InOrder/>
+                    <Route path=path!("/cookies") view=CookiePolicyPage ssr=SsrMode::InOrder/>
+                    <Route path=path!("/signin") view=SignInPage ssr=SsrMode::InOrder/>
+                    <Route path=path!("/signup") view=SignUpPage ssr=SsrMode::InOrder/>
+                    <Route path=path!("/verify") view=VerifyPage ssr=SsrMode::InOrder/>
+                    <Route path=path!("/reset") view=ResetPage ssr=SsrMode::InOrder/>
+                    <Route path=path!("/account") view=AccountPage ssr=SsrMode::InOrder/>
                     // Async so that anyone but an admin gets a real 404 status.
                     <Route path=path!("/admin") view=AdminPage ssr=SsrMode::Async/>
                 </Routes>

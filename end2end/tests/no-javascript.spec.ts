@@ -23,9 +23,8 @@ test('the consent banner: reject all, then choose in the settings, all as plain 
 
   // "Customize" is a <details>: it opens without a script.
   await page.goto('/cookies');
-  const settings = page.locator('#settings');
-  await settings.getByRole('checkbox', { name: /Preferences/ }).check();
-  await settings.getByRole('button', { name: 'Save my choices' }).click();
+  await page.getByRole('checkbox', { name: /^Preferences/ }).check();
+  await page.getByRole('button', { name: 'Save my choices' }).click();
   expect(await consent(context)).toMatch(/\.100$/);
   await expect(page.getByRole('list', { name: 'Consent history' }).locator('li').first()).toContainText('Saved choices');
 });
