@@ -9,26 +9,111 @@ use std::str::FromStr;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
+    /// `[server]` in the settings file.
+    pub server: ServerSettings,
+    /// `[storage]` in the settings file.
+    pub storage: StorageSettings,
+    /// `[limits]` in the settings file.
+    pub limits: LimitSettings,
+    /// `[accounts]` in the settings file.
+    pub accounts: AccountSettings,
+    /// `[retention]` in the settings file.
+    pub retention: RetentionSettings,
+    /// `[privacy]` in the settings file.
+    pub privacy: PrivacySettings,
+    /// `[ai]` in the settings file.
+    pub ai: AiSettings,
+    /// Sign-in providers (`[[providers]]` tables in the settings file).
+    pub providers: Vec<ProviderSettings>,
+}
+
+/// Where it listens and how it is reached, what it serves, its log and its time limits.
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
     /// Address to listen on.
     pub addr: SocketAddr,
     /// The URL people use to reach Atelier; `https://` turns on Secure cookies.
     pub public_url: String,
+    /// Where the compiled site (WASM, CSS, static files) is served from.
+    pub site_root: PathBuf,
+    pub log_filter: String,
+    /// A page must be rendered whole within this many seconds, or it is answered 503 and its
+    /// render dropped (a stalled render then costs one error, not its memory for good).
+    pub page_timeout_secs: u64,
+    /// The same limit for a server function's answer.
+    pub server_fn_timeout_secs: u64,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            public_url: "http://127.0.0.1:3000".into(),
+            site_root: PathBuf::from("target/site"),
+            log_filter: "info,atelier=debug,server=debug".into(),
+            page_timeout_secs: 10,
+            // Saving an edit replays it on the full-resolution original, which takes seconds.
+            server_fn_timeout_secs: 60,
+        }
+    }
+}
+
+/// Where the data, the database, the objects and the keyring live.
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageSettings {
     /// Everything Atelier keeps on disk lives under here by default.
     pub data_dir: PathBuf,
     /// `sqlite://…` or `postgres://…`; defaults to a SQLite file in `data_dir`. May hold a password.
     pub database_url: Option<SecretString>,
     /// Where stored objects go; defaults to `data_dir/objects`.
     pub storage_dir: Option<PathBuf>,
-    /// Where the compiled site (WASM, CSS, static files) is served from.
-    pub site_root: PathBuf,
+    /// The keyring with the key-encryption keys and the link-signing key. Kept outside
+    /// `data_dir` on purpose: a copy of the data alone reveals nothing.
+    pub key_file: PathBuf,
+}
+
+impl Default for StorageSettings {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("data"),
+            database_url: None,
+            storage_dir: None,
+            key_file: PathBuf::from("keys/keyring"),
+        }
+    }
+}
+
+/// What one upload, one image and one workspace may take.
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitSettings {
     pub max_upload_bytes: u64,
     /// Width × height above which an image is refused before it is decoded.
     pub max_image_pixels: u64,
     pub max_photos_per_owner: u64,
     pub max_bytes_per_owner: u64,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        Self {
+            max_upload_bytes: 40 * 1024 * 1024,
+            max_image_pixels: 64_000_000,
+            max_photos_per_owner: 2_000,
+            max_bytes_per_owner: 10 * 1024 * 1024 * 1024,
+        }
+    }
+}
+
+/// Sessions and mail.
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AccountSettings {
     /// Sessions end after this long without a request.
     pub session_idle_days: i64,
     /// A signed-in session ends this long after signing in, however active.
@@ -36,6 +121,23 @@ pub struct Settings {
     /// `smtps://user:password@host` to send e-mail; without it mail is written to `data_dir/mail`.
     pub smtp_url: Option<SecretString>,
     pub mail_from: String,
+}
+
+impl Default for AccountSettings {
+    fn default() -> Self {
+        Self {
+            session_idle_days: 14,
+            session_absolute_days: 30,
+            smtp_url: None,
+            mail_from: "Atelier <atelier@localhost>".into(),
+        }
+    }
+}
+
+/// How long things are kept, and how long links work.
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionSettings {
     /// Uploads with no saved version are deleted this long after upload.
     pub unsaved_retention_hours: i64,
     /// Saved versions are deleted this long after saving.
@@ -46,14 +148,38 @@ pub struct Settings {
     pub export_retention_hours: i64,
     /// Signed download links stop working after this many seconds.
     pub download_link_secs: i64,
-    /// The keyring with the key-encryption keys and the link-signing key. Kept outside
-    /// `data_dir` on purpose: a copy of the data alone reveals nothing.
-    pub key_file: PathBuf,
+}
+
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        Self {
+            unsaved_retention_hours: 24,
+            saved_retention_days: 180,
+            expiry_warning_days: 14,
+            export_retention_hours: 24,
+            download_link_secs: 3600,
+        }
+    }
+}
+
+/// The policies.
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PrivacySettings {
     /// The privacy and cookie policies' version: raising it asks everyone for consent again.
     pub policy_version: u32,
-    /// Sign-in providers (`[[providers]]` tables in the settings file).
-    pub providers: Vec<ProviderSettings>,
-    pub log_filter: String,
+}
+
+impl Default for PrivacySettings {
+    fn default() -> Self {
+        Self { policy_version: 1 }
+    }
+}
+
+/// Models, runtime, workers and their queue, moderation, the optional vision service.
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AiSettings {
     /// Where `scripts/install-models` put the models and `manifest.toml`.
     pub models_dir: PathBuf,
     /// The ONNX Runtime library; defaults to the one in `models_dir`. Point it at the
@@ -78,39 +204,11 @@ pub struct Settings {
     pub vision_url: Option<String>,
     pub vision_key: Option<SecretString>,
     pub vision_model: String,
-    /// A page must be rendered whole within this many seconds, or it is answered 503 and its
-    /// render dropped (a stalled render then costs one error, not its memory for good).
-    pub page_timeout_secs: u64,
-    /// The same limit for a server function's answer.
-    pub server_fn_timeout_secs: u64,
 }
 
-impl Default for Settings {
+impl Default for AiSettings {
     fn default() -> Self {
         Self {
-            addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
-            public_url: "http://127.0.0.1:3000".into(),
-            data_dir: PathBuf::from("data"),
-            database_url: None,
-            storage_dir: None,
-            site_root: PathBuf::from("target/site"),
-            max_upload_bytes: 40 * 1024 * 1024,
-            max_image_pixels: 64_000_000,
-            max_photos_per_owner: 2_000,
-            max_bytes_per_owner: 10 * 1024 * 1024 * 1024,
-            session_idle_days: 14,
-            session_absolute_days: 30,
-            smtp_url: None,
-            mail_from: "Atelier <atelier@localhost>".into(),
-            unsaved_retention_hours: 24,
-            saved_retention_days: 180,
-            expiry_warning_days: 14,
-            export_retention_hours: 24,
-            download_link_secs: 3600,
-            key_file: PathBuf::from("keys/keyring"),
-            policy_version: 1,
-            providers: Vec::new(),
-            log_filter: "info,atelier=debug,server=debug".into(),
             models_dir: PathBuf::from("models"),
             onnxruntime_lib: None,
             lama_model: None,
@@ -123,9 +221,6 @@ impl Default for Settings {
             vision_url: None,
             vision_key: None,
             vision_model: "llava".into(),
-            page_timeout_secs: 10,
-            // Saving an edit replays it on the full-resolution original, which takes seconds.
-            server_fn_timeout_secs: 60,
         }
     }
 }
@@ -166,101 +261,101 @@ impl Settings {
             value.parse().map_err(|error: T::Err| ConfigError::Env { name, message: error.to_string() })
         }
         macro_rules! from_env {
-            ($($field:ident => $name:literal),+ $(,)?) => {$(
+            ($($group:ident.$field:ident => $name:literal),+ $(,)?) => {$(
                 if let Some(value) = var($name) {
-                    self.$field = parse($name, &value)?;
+                    self.$group.$field = parse($name, &value)?;
                 }
             )+};
         }
         from_env!(
-            addr => "ATELIER_ADDR",
-            public_url => "ATELIER_PUBLIC_URL",
-            data_dir => "ATELIER_DATA_DIR",
-            site_root => "ATELIER_SITE_ROOT",
-            max_upload_bytes => "ATELIER_MAX_UPLOAD_BYTES",
-            max_image_pixels => "ATELIER_MAX_IMAGE_PIXELS",
-            max_photos_per_owner => "ATELIER_MAX_PHOTOS_PER_OWNER",
-            max_bytes_per_owner => "ATELIER_MAX_BYTES_PER_OWNER",
-            session_idle_days => "ATELIER_SESSION_IDLE_DAYS",
-            session_absolute_days => "ATELIER_SESSION_ABSOLUTE_DAYS",
-            mail_from => "ATELIER_MAIL_FROM",
-            policy_version => "ATELIER_POLICY_VERSION",
-            unsaved_retention_hours => "ATELIER_UNSAVED_RETENTION_HOURS",
-            saved_retention_days => "ATELIER_SAVED_RETENTION_DAYS",
-            expiry_warning_days => "ATELIER_EXPIRY_WARNING_DAYS",
-            export_retention_hours => "ATELIER_EXPORT_RETENTION_HOURS",
-            download_link_secs => "ATELIER_DOWNLOAD_LINK_SECS",
-            key_file => "ATELIER_KEY_FILE",
-            log_filter => "ATELIER_LOG",
-            models_dir => "ATELIER_MODELS_DIR",
-            ai_workers => "ATELIER_AI_WORKERS",
-            job_lease_secs => "ATELIER_JOB_LEASE_SECS",
-            job_max_attempts => "ATELIER_JOB_MAX_ATTEMPTS",
-            moderation_threshold => "ATELIER_MODERATION_THRESHOLD",
-            max_upscale_pixels => "ATELIER_MAX_UPSCALE_PIXELS",
-            vision_model => "ATELIER_VISION_MODEL",
-            page_timeout_secs => "ATELIER_PAGE_TIMEOUT_SECS",
-            server_fn_timeout_secs => "ATELIER_SERVER_FN_TIMEOUT_SECS",
+            server.addr => "ATELIER_ADDR",
+            server.public_url => "ATELIER_PUBLIC_URL",
+            storage.data_dir => "ATELIER_DATA_DIR",
+            server.site_root => "ATELIER_SITE_ROOT",
+            limits.max_upload_bytes => "ATELIER_MAX_UPLOAD_BYTES",
+            limits.max_image_pixels => "ATELIER_MAX_IMAGE_PIXELS",
+            limits.max_photos_per_owner => "ATELIER_MAX_PHOTOS_PER_OWNER",
+            limits.max_bytes_per_owner => "ATELIER_MAX_BYTES_PER_OWNER",
+            accounts.session_idle_days => "ATELIER_SESSION_IDLE_DAYS",
+            accounts.session_absolute_days => "ATELIER_SESSION_ABSOLUTE_DAYS",
+            accounts.mail_from => "ATELIER_MAIL_FROM",
+            privacy.policy_version => "ATELIER_POLICY_VERSION",
+            retention.unsaved_retention_hours => "ATELIER_UNSAVED_RETENTION_HOURS",
+            retention.saved_retention_days => "ATELIER_SAVED_RETENTION_DAYS",
+            retention.expiry_warning_days => "ATELIER_EXPIRY_WARNING_DAYS",
+            retention.export_retention_hours => "ATELIER_EXPORT_RETENTION_HOURS",
+            retention.download_link_secs => "ATELIER_DOWNLOAD_LINK_SECS",
+            storage.key_file => "ATELIER_KEY_FILE",
+            server.log_filter => "ATELIER_LOG",
+            ai.models_dir => "ATELIER_MODELS_DIR",
+            ai.ai_workers => "ATELIER_AI_WORKERS",
+            ai.job_lease_secs => "ATELIER_JOB_LEASE_SECS",
+            ai.job_max_attempts => "ATELIER_JOB_MAX_ATTEMPTS",
+            ai.moderation_threshold => "ATELIER_MODERATION_THRESHOLD",
+            ai.max_upscale_pixels => "ATELIER_MAX_UPSCALE_PIXELS",
+            ai.vision_model => "ATELIER_VISION_MODEL",
+            server.page_timeout_secs => "ATELIER_PAGE_TIMEOUT_SECS",
+            server.server_fn_timeout_secs => "ATELIER_SERVER_FN_TIMEOUT_SECS",
         );
         macro_rules! optional_from_env {
-            ($($field:ident => $name:literal),+ $(,)?) => {$(
+            ($($group:ident.$field:ident => $name:literal),+ $(,)?) => {$(
                 if let Some(value) = var($name) {
-                    self.$field = Some(parse($name, &value)?);
+                    self.$group.$field = Some(parse($name, &value)?);
                 }
             )+};
         }
         optional_from_env!(
-            onnxruntime_lib => "ATELIER_ONNXRUNTIME_LIB",
-            lama_model => "ATELIER_LAMA_MODEL",
-            lama_sha256 => "ATELIER_LAMA_SHA256",
-            vision_url => "ATELIER_VISION_URL",
+            ai.onnxruntime_lib => "ATELIER_ONNXRUNTIME_LIB",
+            ai.lama_model => "ATELIER_LAMA_MODEL",
+            ai.lama_sha256 => "ATELIER_LAMA_SHA256",
+            ai.vision_url => "ATELIER_VISION_URL",
         );
         // Secrets: never parsed into anything that could print them.
         if let Some(url) = var("ATELIER_DATABASE_URL") {
-            self.database_url = Some(url.into());
+            self.storage.database_url = Some(url.into());
         }
         if let Some(url) = var("ATELIER_SMTP_URL") {
-            self.smtp_url = Some(url.into());
+            self.accounts.smtp_url = Some(url.into());
         }
         if let Some(key) = var("ATELIER_VISION_KEY") {
-            self.vision_key = Some(key.into());
+            self.ai.vision_key = Some(key.into());
         }
         if let Some(dir) = var("ATELIER_STORAGE_DIR") {
-            self.storage_dir = Some(dir.into());
+            self.storage.storage_dir = Some(dir.into());
         }
         Ok(())
     }
 
     /// May hold a password: exposed only where the pool connects.
     pub fn database_url(&self) -> SecretString {
-        self.database_url
-            .clone()
-            .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", self.data_dir.join("atelier.db").display()).into())
+        self.storage.database_url.clone().unwrap_or_else(|| {
+            format!("sqlite://{}?mode=rwc", self.storage.data_dir.join("atelier.db").display()).into()
+        })
     }
 
     pub fn storage_dir(&self) -> PathBuf {
-        self.storage_dir.clone().unwrap_or_else(|| self.data_dir.join("objects"))
+        self.storage.storage_dir.clone().unwrap_or_else(|| self.storage.data_dir.join("objects"))
     }
 
     pub fn mail_dir(&self) -> PathBuf {
-        self.data_dir.join("mail")
+        self.storage.data_dir.join("mail")
     }
 
     /// The AI engine's settings: models, runtime library and the optional LaMa model.
     pub fn engine(&self) -> ai::EngineConfig {
         ai::EngineConfig {
-            models_dir: self.models_dir.clone(),
+            models_dir: self.ai.models_dir.clone(),
             // The install step's copy beside the models, else the repository's.
-            manifest: Some(self.models_dir.join("manifest.toml"))
+            manifest: Some(self.ai.models_dir.join("manifest.toml"))
                 .filter(|p| p.is_file())
                 .unwrap_or_else(|| PathBuf::from("models/manifest.toml")),
-            runtime_lib: self.onnxruntime_lib.clone(),
-            lama: self.lama_model.clone().map(|path| ai::UserModel { path, sha256: self.lama_sha256.clone() }),
+            runtime_lib: self.ai.onnxruntime_lib.clone(),
+            lama: self.ai.lama_model.clone().map(|path| ai::UserModel { path, sha256: self.ai.lama_sha256.clone() }),
         }
     }
 
     pub fn secure_cookies(&self) -> bool {
-        self.public_url.starts_with("https://")
+        self.server.public_url.starts_with("https://")
     }
 }
 
@@ -268,20 +363,20 @@ impl Settings {
 impl fmt::Debug for Settings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Settings")
-            .field("addr", &self.addr)
-            .field("public_url", &self.public_url)
-            .field("data_dir", &self.data_dir)
+            .field("addr", &self.server.addr)
+            .field("public_url", &self.server.public_url)
+            .field("data_dir", &self.storage.data_dir)
             .field("database", &self.database_url().expose_secret().split(':').next().unwrap_or("unknown"))
             .field("storage_dir", &self.storage_dir())
-            .field("key_file", &self.key_file)
-            .field("site_root", &self.site_root)
-            .field("max_upload_bytes", &self.max_upload_bytes)
-            .field("max_image_pixels", &self.max_image_pixels)
-            .field("smtp", &self.smtp_url.is_some())
+            .field("key_file", &self.storage.key_file)
+            .field("site_root", &self.server.site_root)
+            .field("max_upload_bytes", &self.limits.max_upload_bytes)
+            .field("max_image_pixels", &self.limits.max_image_pixels)
+            .field("smtp", &self.accounts.smtp_url.is_some())
             .field("providers", &self.providers)
-            .field("models_dir", &self.models_dir)
-            .field("ai_workers", &self.ai_workers)
-            .field("vision", &self.vision_url.is_some())
+            .field("models_dir", &self.ai.models_dir)
+            .field("ai_workers", &self.ai.ai_workers)
+            .field("vision", &self.ai.vision_url.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -335,7 +430,7 @@ mod tests {
                 _ => None,
             })
             .unwrap();
-        assert_eq!(settings.addr.port(), 4000);
+        assert_eq!(settings.server.addr.port(), 4000);
         let shown = format!("{settings:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
 
@@ -357,11 +452,12 @@ mod tests {
     fn a_settings_file_is_read_and_unknown_keys_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("atelier.toml");
-        std::fs::write(&path, "max_upload_bytes = 1024\npublic_url = \"https://photos.example\"\n").unwrap();
+        std::fs::write(&path, "[limits]\nmax_upload_bytes = 1024\n[server]\npublic_url = \"https://photos.example\"\n")
+            .unwrap();
         let settings = Settings::from_file(&path).unwrap();
-        assert_eq!(settings.max_upload_bytes, 1024);
+        assert_eq!(settings.limits.max_upload_bytes, 1024);
         assert!(settings.secure_cookies());
-        std::fs::write(&path, "max_upload_byte = 1\n").unwrap();
+        std::fs::write(&path, "[limits]\nmax_upload_byte = 1\n").unwrap();
         assert!(matches!(Settings::from_file(&path), Err(ConfigError::Parse { .. })));
     }
 }

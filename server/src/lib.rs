@@ -67,35 +67,36 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(&settings.data_dir)
-            .with_context(|| format!("creating the data directory {}", settings.data_dir.display()))?;
+        std::fs::create_dir_all(&settings.storage.data_dir)
+            .with_context(|| format!("creating the data directory {}", settings.storage.data_dir.display()))?;
         let db = Db::connect(settings.database_url().expose_secret()).await?;
-        let keys = Keyring::load_or_create(&settings.key_file)?;
-        let links = Links::new(keys.clone(), settings.download_link_secs);
+        let keys = Keyring::load_or_create(&settings.storage.key_file)?;
+        let links = Links::new(keys.clone(), settings.retention.download_link_secs);
         let storage = Storage::local(&settings.storage_dir(), keys).context("opening object storage")?;
-        let saved_secs = settings.saved_retention_days * 24 * 3600;
-        let export_secs = settings.export_retention_hours * 3600;
+        let saved_secs = settings.retention.saved_retention_days * 24 * 3600;
+        let export_secs = settings.retention.export_retention_hours * 3600;
         let retention = Retention {
             db: db.clone(),
             storage: storage.clone(),
-            unsaved_secs: settings.unsaved_retention_hours * 3600,
+            unsaved_secs: settings.retention.unsaved_retention_hours * 3600,
             saved_secs,
             export_secs,
         };
-        let listener =
-            TcpListener::bind(settings.addr).await.with_context(|| format!("listening on {}", settings.addr))?;
+        let listener = TcpListener::bind(settings.server.addr)
+            .await
+            .with_context(|| format!("listening on {}", settings.server.addr))?;
         let addr = listener.local_addr()?;
 
         let leptos_options = LeptosOptions::builder()
             .output_name("atelier")
-            .site_root(settings.site_root.to_string_lossy().into_owned())
+            .site_root(settings.server.site_root.to_string_lossy().into_owned())
             .site_pkg_dir("pkg")
             .site_addr(addr)
             .build();
         let engine = ai_engine(&settings);
         let moderation = match &engine {
             Ok(engine) if engine.is_installed(ai::moderation::OPEN_NSFW) => {
-                Some(photos::Moderation { engine: engine.clone(), threshold: settings.moderation_threshold })
+                Some(photos::Moderation { engine: engine.clone(), threshold: settings.ai.moderation_threshold })
             }
             _ => {
                 tracing::warn!(
@@ -107,11 +108,14 @@ impl Application {
         let photos = Arc::new(PhotoStore {
             db: db.clone(),
             storage,
-            images: Images::new(settings.max_image_pixels),
-            quotas: Quotas { max_photos: settings.max_photos_per_owner, max_bytes: settings.max_bytes_per_owner },
+            images: Images::new(settings.limits.max_image_pixels),
+            quotas: Quotas {
+                max_photos: settings.limits.max_photos_per_owner,
+                max_bytes: settings.limits.max_bytes_per_owner,
+            },
             links,
             saved_secs,
-            warning_secs: settings.expiry_warning_days * 24 * 3600,
+            warning_secs: settings.retention.expiry_warning_days * 24 * 3600,
             moderation,
         });
         let sessions = DbSessionStore::new(db.clone());
@@ -119,21 +123,21 @@ impl Application {
             db: db.clone(),
             sessions: sessions.clone(),
             mailer: Mailer::new(
-                &settings.mail_from,
-                settings.smtp_url.as_ref().map(|url| url.expose_secret()),
+                &settings.accounts.mail_from,
+                settings.accounts.smtp_url.as_ref().map(|url| url.expose_secret()),
                 settings.mail_dir(),
             )?,
-            public_url: settings.public_url.clone(),
-            providers: Arc::new(Providers::new(&settings.public_url, &settings.providers)?),
+            public_url: settings.server.public_url.clone(),
+            providers: Arc::new(Providers::new(&settings.server.public_url, &settings.providers)?),
         });
-        let absolute_secs = settings.session_absolute_days * 24 * 3600;
+        let absolute_secs = settings.accounts.session_absolute_days * 24 * 3600;
         let session_layer = SessionManagerLayer::new(sessions.clone())
             .with_name(SESSION_COOKIE)
             .with_http_only(true)
             .with_same_site(SameSite::Lax)
             .with_secure(settings.secure_cookies())
             .with_expiry(Expiry::OnInactivity(tower_sessions::cookie::time::Duration::days(
-                settings.session_idle_days,
+                settings.accounts.session_idle_days,
             )));
         let vision = vision(&settings)?;
         let settings = Arc::new(settings);
@@ -153,7 +157,7 @@ impl Application {
             settings: job_settings(&settings),
             wake: Arc::new(tokio::sync::Notify::new()),
         });
-        let ai_workers = settings.ai_workers;
+        let ai_workers = settings.ai.ai_workers;
         let limits = platform::deadline::Limits::from_settings(&settings);
         let state =
             AppState { leptos_options, settings, db, photos, accounts, privacy, data: data.clone(), ai: ai.clone() };
@@ -279,18 +283,19 @@ pub fn ai_engine(settings: &Settings) -> Result<Arc<ai::Engine>, String> {
 
 pub fn job_settings(settings: &Settings) -> JobSettings {
     JobSettings {
-        lease_secs: settings.job_lease_secs.max(3),
-        max_attempts: settings.job_max_attempts.max(1),
+        lease_secs: settings.ai.job_lease_secs.max(3),
+        max_attempts: settings.ai.job_max_attempts.max(1),
         // A result must also be storable as a photo when it is saved.
-        max_upscale_pixels: settings.max_upscale_pixels.min(settings.max_image_pixels),
+        max_upscale_pixels: settings.ai.max_upscale_pixels.min(settings.limits.max_image_pixels),
     }
 }
 
 fn vision(settings: &Settings) -> anyhow::Result<Option<ai_tools::vision::Vision>> {
     settings
+        .ai
         .vision_url
         .as_deref()
-        .map(|url| ai_tools::vision::Vision::new(url, settings.vision_key.clone(), settings.vision_model.clone()))
+        .map(|url| ai_tools::vision::Vision::new(url, settings.ai.vision_key.clone(), settings.ai.vision_model.clone()))
         .transpose()
 }
 

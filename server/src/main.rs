@@ -23,7 +23,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.log_filter));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.server.log_filter));
     tracing_subscriber::fmt().with_env_filter(filter).init();
 
     let command = std::env::args().nth(1);
@@ -37,8 +37,8 @@ async fn main() -> ExitCode {
         }
         Some("worker") => {
             // Pages are not served: the listener only takes a free loopback port it never uses.
-            let settings =
-                server::config::Settings { addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)), ..settings };
+            let mut settings = settings;
+            settings.server.addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
             match Application::build(settings).await {
                 Ok(app) => app.run_workers_until_stopped().await,
                 Err(error) => Err(error),
@@ -89,7 +89,7 @@ async fn make_admin(settings: &Settings, email: &str) -> anyhow::Result<()> {
 /// Safe to run again after an interruption: objects already re-wrapped are skipped. Run once
 /// after upgrading from a version without encryption at rest: it seals the plain objects too.
 async fn rotate_keys(settings: &Settings) -> anyhow::Result<()> {
-    let keys = server::platform::crypto::Keyring::load(&settings.key_file)?;
+    let keys = server::platform::crypto::Keyring::load(&settings.storage.key_file)?;
     let old = keys.ids();
     let storage = server::platform::storage::Storage::local(&settings.storage_dir(), keys)?;
     let (active, done) = storage.rotate().await?;

@@ -36,7 +36,7 @@ async fn upload(
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<PhotoSummary>), ApiError> {
-    let limit = state.settings.max_upload_bytes;
+    let limit = state.settings.limits.max_upload_bytes;
     let too_large = || AppError::TooLarge { limit_mb: limit / (1024 * 1024) };
     let declared = headers
         .get(header::CONTENT_LENGTH)

@@ -30,8 +30,8 @@ pub struct Limits {
 impl Limits {
     pub fn from_settings(settings: &crate::config::Settings) -> Self {
         Self {
-            page: Duration::from_secs(settings.page_timeout_secs.max(1)),
-            server_fn: Duration::from_secs(settings.server_fn_timeout_secs.max(1)),
+            page: Duration::from_secs(settings.server.page_timeout_secs.max(1)),
+            server_fn: Duration::from_secs(settings.server.server_fn_timeout_secs.max(1)),
         }
     }
 }

@@ -222,7 +222,7 @@ pub async fn save(
     let action = if withdrawn { "withdraw" } else { form.choice.as_str() };
     let consent_id = previous.map(|p| p.consent_id).unwrap_or_else(|| Uuid::new_v4().simple().to_string());
     let account = session.get::<AccountId>(ACCOUNT_KEY).await.ok().flatten();
-    let version = store.settings.policy_version;
+    let version = store.settings.privacy.policy_version;
     if let Err(error) = store.db.insert_consent_record(&consent_id, account, action, choices, gpc, version).await {
         tracing::error!(%error, "recording consent failed");
         return (StatusCode::INTERNAL_SERVER_ERROR, "Your choice could not be saved. Please try again.")
@@ -355,24 +355,24 @@ where
 #[async_trait]
 impl PrivacyService for PrivacyStore {
     fn policy_version(&self) -> u32 {
-        self.settings.policy_version
+        self.settings.privacy.policy_version
     }
 
     fn facts(&self) -> PolicyFacts {
         PolicyFacts {
-            policy_version: self.settings.policy_version,
+            policy_version: self.settings.privacy.policy_version,
             providers: self.settings.providers.iter().map(|p| p.name.clone()).collect(),
-            session_idle_days: self.settings.session_idle_days,
-            session_absolute_days: self.settings.session_absolute_days,
-            smtp_configured: self.settings.smtp_url.is_some(),
-            max_upload_mb: self.settings.max_upload_bytes / (1024 * 1024),
-            unsaved_retention_hours: self.settings.unsaved_retention_hours,
-            saved_retention_days: self.settings.saved_retention_days,
-            expiry_warning_days: self.settings.expiry_warning_days,
-            export_retention_hours: self.settings.export_retention_hours,
-            download_link_minutes: self.settings.download_link_secs / 60,
+            session_idle_days: self.settings.accounts.session_idle_days,
+            session_absolute_days: self.settings.accounts.session_absolute_days,
+            smtp_configured: self.settings.accounts.smtp_url.is_some(),
+            max_upload_mb: self.settings.limits.max_upload_bytes / (1024 * 1024),
+            unsaved_retention_hours: self.settings.retention.unsaved_retention_hours,
+            saved_retention_days: self.settings.retention.saved_retention_days,
+            expiry_warning_days: self.settings.retention.expiry_warning_days,
+            export_retention_hours: self.settings.retention.export_retention_hours,
+            download_link_minutes: self.settings.retention.download_link_secs / 60,
             vision_provider: self.vision_destination.clone(),
-            moderation_threshold: self.moderation.then_some(self.settings.moderation_threshold),
+            moderation_threshold: self.moderation.then_some(self.settings.ai.moderation_threshold),
         }
     }
 

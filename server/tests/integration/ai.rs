@@ -432,7 +432,7 @@ on_both_databases!(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn moderation_holds_uploads_on_sqlite() {
     moderation_holds_uploads_for_an_admin_without_dropping_them(
-        TestApp::sqlite_with(|s| s.moderation_threshold = 0.0).await,
+        TestApp::sqlite_with(|s| s.ai.moderation_threshold = 0.0).await,
     )
     .await;
 }
@@ -444,8 +444,8 @@ async fn missing_models_fail_clearly() {
         .unwrap();
     let runtime = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../models/runtime/libonnxruntime.so"));
     let app = TestApp::sqlite_with(|s| {
-        s.models_dir = empty.path().to_path_buf();
-        s.onnxruntime_lib = Some(runtime);
+        s.ai.models_dir = empty.path().to_path_buf();
+        s.ai.onnxruntime_lib = Some(runtime);
     })
     .await;
     missing_models_fail_jobs_with_the_install_command(app).await;
@@ -477,9 +477,9 @@ async fn captions_come_from_the_configured_vision_provider() {
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
 
     let app = TestApp::sqlite_with(|s| {
-        s.vision_url = Some(url.clone());
-        s.vision_key = Some("sk-test".into());
-        s.vision_model = "llava:13b".into();
+        s.ai.vision_url = Some(url.clone());
+        s.ai.vision_key = Some("sk-test".into());
+        s.ai.vision_model = "llava:13b".into();
     })
     .await;
     server::ai_tools::spawn_workers(app.ai.clone(), 1);

@@ -111,7 +111,7 @@ async fn stored_objects_are_encrypted_bound_to_their_key_and_survive_rotation(ap
     assert_eq!((done.rewrapped, done.already_current, done.sealed_legacy), (4, 0, 0), "two originals, two thumbnails");
     assert_eq!(storage_api.rewrap_all().await.unwrap().rewrapped, 0, "a second run has nothing left to do");
     assert!(storage_api.retire(&before).await.unwrap());
-    let keyring = std::fs::read_to_string(&app.settings.key_file).unwrap();
+    let keyring = std::fs::read_to_string(&app.settings.storage.key_file).unwrap();
     assert!(!keyring.contains(&before) && keyring.contains(&new_id));
     let rotated = std::fs::read(&a).unwrap();
     assert_eq!(server::platform::crypto::Keyring::kek_of(&rotated).as_deref(), Some(new_id.as_str()));
@@ -444,7 +444,7 @@ on_both_databases!(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn items_close_to_expiry_carry_a_warning() {
-    let app = TestApp::sqlite_with(|settings| settings.saved_retention_days = 10).await;
+    let app = TestApp::sqlite_with(|settings| settings.retention.saved_retention_days = 10).await;
     let (cookie, photo) = app.new_owner_with_photo("chelsea.png").await;
     let saved = app
         .call_json("gallery/save", Some(&cookie), json!({ "photo": photo["id"], "recipe": { "ops": [] } }))
@@ -458,10 +458,10 @@ async fn items_close_to_expiry_carry_a_warning() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_privacy_page_states_the_live_periods() {
     let app = TestApp::sqlite_with(|settings| {
-        settings.export_retention_hours = 12;
-        settings.download_link_secs = 600;
-        settings.expiry_warning_days = 9;
-        settings.saved_retention_days = 90;
+        settings.retention.export_retention_hours = 12;
+        settings.retention.download_link_secs = 600;
+        settings.retention.expiry_warning_days = 9;
+        settings.retention.saved_retention_days = 90;
     })
     .await;
     let page = String::from_utf8(app.get("/privacy", None).await.body).unwrap();

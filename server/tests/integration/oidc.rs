@@ -65,7 +65,7 @@ async fn app_with_provider() -> (TestApp, LoopbackProvider) {
     let provider = spawn("provider.mjs", "OIDC_PORT", "/.well-known/openid-configuration").await;
     let issuer = provider.issuer.clone();
     let app = TestApp::sqlite_with(move |settings| {
-        settings.public_url = APP_URL.into();
+        settings.server.public_url = APP_URL.into();
         settings.providers = vec![ProviderSettings {
             issuer: Some(issuer),
             ..provider_settings("e2e", "oidc", "atelier-e2e", "e2e-client-secret-for-tests-only")
@@ -158,7 +158,7 @@ async fn app_with_github() -> (TestApp, LoopbackProvider) {
     let github = spawn("github.mjs", "GITHUB_PORT", "/api/").await;
     let web = github.issuer.clone();
     let app = TestApp::sqlite_with(move |settings| {
-        settings.public_url = APP_URL.into();
+        settings.server.public_url = APP_URL.into();
         settings.providers = vec![ProviderSettings {
             github_url: Some(web.clone()),
             github_api_url: Some(format!("{web}/api")),

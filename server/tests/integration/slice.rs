@@ -289,7 +289,7 @@ on_both_databases!(
 
 #[tokio::test]
 async fn an_upload_over_the_limit_is_refused_with_413() {
-    let app = TestApp::sqlite_with(|settings| settings.max_upload_bytes = 100 * 1024).await;
+    let app = TestApp::sqlite_with(|settings| settings.limits.max_upload_bytes = 100 * 1024).await;
     let reply = app.upload(None, "astronaut.png", fixture("astronaut.png")).await;
     assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert!(reply.json()["error"].as_str().unwrap().contains("too large"));
@@ -302,7 +302,7 @@ async fn an_upload_over_the_limit_is_refused_with_413() {
 
 #[tokio::test]
 async fn an_owner_over_the_photo_quota_is_refused() {
-    let app = TestApp::sqlite_with(|settings| settings.max_photos_per_owner = 1).await;
+    let app = TestApp::sqlite_with(|settings| settings.limits.max_photos_per_owner = 1).await;
     let (cookie, _) = app.new_owner_with_photo("chelsea.png").await;
     let reply = app.upload(Some(&cookie), "coffee.png", fixture("coffee.png")).await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
@@ -312,12 +312,10 @@ async fn an_owner_over_the_photo_quota_is_refused() {
 #[tokio::test]
 async fn sessions_survive_a_restart_because_they_live_in_the_database() {
     let dir = tempfile::tempdir().unwrap();
-    let settings = server::config::Settings {
-        addr: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.path().join("data"),
-        key_file: dir.path().join("keys/keyring"),
-        ..Default::default()
-    };
+    let mut settings = server::config::Settings::default();
+    settings.server.addr = "127.0.0.1:0".parse().unwrap();
+    settings.storage.data_dir = dir.path().join("data");
+    settings.storage.key_file = dir.path().join("keys/keyring");
     let first = server::Application::build(settings.clone()).await.unwrap();
     let reply = tower::ServiceExt::oneshot(
         first.router(),

@@ -55,15 +55,14 @@ pub fn fixture(name: &str) -> Vec<u8> {
 }
 
 fn settings_in(dir: &TempDir) -> Settings {
-    Settings {
-        addr: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.path().join("data"),
-        // Outside the data directory, as in production.
-        key_file: dir.path().join("keys/keyring"),
-        log_filter: "warn".into(),
-        models_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models"),
-        ..Settings::default()
-    }
+    let mut settings = Settings::default();
+    settings.server.addr = "127.0.0.1:0".parse().unwrap();
+    settings.server.log_filter = "warn".into();
+    settings.storage.data_dir = dir.path().join("data");
+    // Outside the data directory, as in production.
+    settings.storage.key_file = dir.path().join("keys/keyring");
+    settings.ai.models_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models");
+    settings
 }
 
 impl TestApp {
@@ -90,7 +89,7 @@ impl TestApp {
         let base = admin_url.rsplit_once('/').map(|(base, _)| base).unwrap_or(&admin_url);
         let dir = tempfile::tempdir().unwrap();
         let mut settings = settings_in(&dir);
-        settings.database_url = Some(format!("{base}/{name}").into());
+        settings.storage.database_url = Some(format!("{base}/{name}").into());
         Some(Self::start(settings, dir).await)
     }
 
@@ -159,10 +158,10 @@ impl TestApp {
         let mut process = tokio::process::Command::new(env!("CARGO_BIN_EXE_atelier"));
         process
             .arg(command)
-            .current_dir(settings.data_dir.parent().expect("the data directory has a parent"))
-            .env("ATELIER_DATA_DIR", &settings.data_dir)
-            .env("ATELIER_KEY_FILE", &settings.key_file)
-            .env("ATELIER_MODELS_DIR", &settings.models_dir)
+            .current_dir(settings.storage.data_dir.parent().expect("the data directory has a parent"))
+            .env("ATELIER_DATA_DIR", &settings.storage.data_dir)
+            .env("ATELIER_KEY_FILE", &settings.storage.key_file)
+            .env("ATELIER_MODELS_DIR", &settings.ai.models_dir)
             .env("ATELIER_DATABASE_URL", settings.database_url().expose_secret())
             .env("ATELIER_LOG", "warn")
             .kill_on_drop(true);
@@ -218,7 +217,7 @@ pub fn form(pairs: &[(&str, &str)]) -> String {
 
 /// The newest link token of `kind` ("verify" or "reset") mailed to `to`.
 pub async fn mailed_token(app: &TestApp, to: &str, kind: &str) -> String {
-    let dir = app.settings.data_dir.join("mail");
+    let dir = app.settings.storage.data_dir.join("mail");
     for _ in 0..100 {
         let mut newest: Option<(std::time::SystemTime, String)> = None;
         for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
