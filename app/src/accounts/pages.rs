@@ -9,7 +9,7 @@ use crate::accounts::api::{
     SignIn, SignOut, SignOutEverywhere, SignUp, VerifyEmail,
 };
 use crate::ids::Role;
-use crate::ui::{action_error, reload_to, when};
+use crate::ui::{action_error, reload_to, when, ErrorNote};
 
 /// The header's corner: who is signed in, or a way to sign in.
 #[component]
@@ -222,13 +222,13 @@ pub fn AccountPage() -> impl IntoView {
                             </ActionForm>
                             {move || match password.value().get() {
                                 Some(Ok(())) => Some(view! { <p class="notice" role="status">"Password changed. Other sessions were signed out."</p> }.into_any()),
-                                Some(Err(error)) => Some(view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any()),
+                                Some(Err(error)) => Some(view! { <ErrorNote error/> }.into_any()),
                                 None => None,
                             }}
                         })}
                     }.into_any(),
                     Ok(None) => view! { <p>"Please "<a href="/signin">"sign in"</a>" to see your account."</p> }.into_any(),
-                    Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                    Err(error) => view! { <ErrorNote error/> }.into_any(),
                 }) })}
             </Transition>
             <h2>"Where you are signed in"</h2>

@@ -13,6 +13,7 @@ use crate::error::AppError;
 use crate::ids::{JobState, PhotoId};
 use crate::photos::api::list_photos;
 use crate::photos::PhotoSummary;
+use crate::ui::ErrorNote;
 
 /// What the AI panel loads and sends, created once by the page outside any `Suspense`.
 ///
@@ -84,7 +85,7 @@ pub fn AiTools(photo: PhotoSummary, data: AiPanelData) -> impl IntoView {
             <div class="ai-tool-grid">
                 {ToolKind::ALL.iter().map(|kind| form(*kind, start, photos, &photo)).collect_view()}
             </div>
-            {move || start.value().get().and_then(Result::err).map(|error| view! { <p class="error" role="alert">{error.to_string()}</p> })}
+            {move || start.value().get().and_then(Result::err).map(|error| view! { <ErrorNote error/> })}
             {move || description.get().map(|(id, photo, description)| view! {
                 <section class="description-editor" data-job=id.to_string() aria-label="Suggested tags and alt-text">
                     <h3>"Tags and alt-text"</h3>
@@ -101,7 +102,7 @@ pub fn AiTools(photo: PhotoSummary, data: AiPanelData) -> impl IntoView {
                                 {list.into_iter().map(|job| view! { <JobCard job refresh/> }).collect_view()}
                             </ul>
                         }.into_any(),
-                        Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                        Err(error) => view! { <ErrorNote error/> }.into_any(),
                     }
                 })}
             </Transition>
@@ -192,7 +193,7 @@ fn DescriptionEditor(photo: PhotoId, description: PhotoDescription) -> impl Into
             <button type="button" on:click=submit>"Keep tags and alt-text"</button>
             {move || match keep.value().get() {
                 Some(Ok(_)) => Some(view! { <p class="notice" role="status">"Kept on this photo."</p> }.into_any()),
-                Some(Err(error)) => Some(view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any()),
+                Some(Err(error)) => Some(view! { <ErrorNote error/> }.into_any()),
                 None => None,
             }}
         </div>
@@ -246,7 +247,7 @@ pub fn HeldUploads(data: HeldData) -> impl IntoView {
                             </tbody>
                         </table>
                     }.into_any(),
-                    Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                    Err(error) => view! { <ErrorNote error/> }.into_any(),
                 }
             })}
         </Transition>

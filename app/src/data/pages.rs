@@ -7,7 +7,7 @@ use crate::data::api::{my_audit_log, my_exports, my_usage, DeleteAccount, StartE
 use crate::data::{AuditEntry, ExportJob, UsageReport};
 use crate::error::AppError;
 use crate::ids::JobState;
-use crate::ui::{reload_to, when};
+use crate::ui::{reload_to, when, ErrorNote};
 
 const TOOL_CLASSES: [&str; 4] = ["tool-a", "tool-b", "tool-c", "tool-d"];
 
@@ -101,7 +101,7 @@ fn ExportSection(
             <button type="submit">"Prepare my data"</button>
         </ActionForm>
         {move || match start.value().get() {
-            Some(Err(error)) => Some(view! { <p class="error" role="alert">{error.to_string()}</p> }),
+            Some(Err(error)) => Some(view! { <ErrorNote error/> }),
             _ => None,
         }}
         <Transition fallback=|| ()>
@@ -142,7 +142,7 @@ fn DeleteAccountSection(confirm_with: String) -> impl IntoView {
             <button type="submit" class="danger">"Delete my account permanently"</button>
         </ActionForm>
         {move || match delete.value().get() {
-            Some(Err(error)) => Some(view! { <p class="error" role="alert">{error.to_string()}</p> }),
+            Some(Err(error)) => Some(view! { <ErrorNote error/> }),
             _ => None,
         }}
     }
@@ -183,14 +183,14 @@ pub fn YourData(confirm_with: String, data: YourDataResources) -> impl IntoView 
             {move || Suspend::new(async move { Some(usage.await).map(|report| match report {
                 Ok(report) if report.recent.is_empty() => view! { <p class="hint">"Nothing used yet."</p> }.into_any(),
                 Ok(report) => view! { <UsageChart report/> }.into_any(),
-                Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                Err(error) => view! { <ErrorNote error/> }.into_any(),
             }) })}
         </Transition>
         <h2>"Activity on your account"</h2>
         <Transition fallback=|| ()>
             {move || Suspend::new(async move { Some(audit.await).map(|entries| match entries {
                 Ok(entries) => audit_table(entries, false).into_any(),
-                Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                Err(error) => view! { <ErrorNote error/> }.into_any(),
             }) })}
         </Transition>
         <ExportSection start=start_export tick exports/>

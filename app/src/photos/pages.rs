@@ -10,6 +10,7 @@ use crate::photos::dropzone::Dropzone;
 use crate::photos::editor::Editor;
 use crate::recipe::EditRecipe;
 use crate::shell::NotFound;
+use crate::ui::ErrorNote;
 
 #[component]
 pub fn WorkspacePage() -> impl IntoView {
@@ -46,7 +47,7 @@ pub fn WorkspacePage() -> impl IntoView {
                             }).collect_view()}
                         </ul>
                     }.into_any(),
-                    Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                    Err(error) => view! { <ErrorNote error/> }.into_any(),
                 }) })}
             </Transition>
         </section>
@@ -91,7 +92,7 @@ pub fn EditorPage() -> impl IntoView {
                     <crate::ai_tools::AiTools photo data=ai/>
                 }.into_any(),
                 Err(AppError::NotFound) => view! { <NotFound/> }.into_any(),
-                Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                Err(error) => view! { <ErrorNote error/> }.into_any(),
             } })}
         </Suspense>
     }
@@ -135,11 +136,11 @@ pub fn GalleryPage() -> impl IntoView {
                             }).collect_view()}
                         </ul>
                     }.into_any(),
-                    Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                    Err(error) => view! { <ErrorNote error/> }.into_any(),
                 }) })}
             </Transition>
             {move || match delete.value().get() {
-                Some(Err(error)) => Some(view! { <p class="error" role="alert">{error.to_string()}</p> }),
+                Some(Err(error)) => Some(view! { <ErrorNote error/> }),
                 _ => None,
             }}
         </section>

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 
 use crate::privacy::api::{consent_history, consent_state, privacy_facts};
 use crate::privacy::{Category, Choices, COOKIES};
-use crate::ui::when;
+use crate::ui::{when, ErrorNote};
 
 /// The current path, so a choice returns to the page it was made on.
 fn here() -> String {
@@ -138,7 +138,7 @@ pub fn ConsentHistoryList() -> impl IntoView {
                             }).collect_view()}
                         </ul>
                     }.into_any(),
-                    Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                    Err(error) => view! { <ErrorNote error/> }.into_any(),
                 }) })}
             </Transition>
     }

@@ -26,6 +26,7 @@ use self::state::{CanvasState, EditorState};
 use crate::photos::api::save_to_gallery;
 use crate::photos::PhotoSummary;
 use crate::recipe::{EditOp, EditRecipe};
+use crate::ui::ErrorNote;
 
 /// Photos larger than this (longest side) are edited on a scaled copy; the server replays the
 /// recipe on the full-resolution original when saving.
@@ -204,7 +205,7 @@ pub fn Editor(photo: PhotoSummary, #[prop(default = EditRecipe::default())] init
                         on:click=move |_| { save.dispatch(recipe.get_untracked()); }
                     >{move || if save.pending().get() { "Saving…" } else { "Save to gallery" }}</button>
                     {move || match save.value().get() {
-                        Some(Err(error)) => Some(view! { <p class="error" role="alert">{error.to_string()}</p> }),
+                        Some(Err(error)) => Some(view! { <ErrorNote error/> }),
                         _ => None,
                     }}
                 </aside>
