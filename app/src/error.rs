@@ -60,13 +60,14 @@ impl AppError {
 impl From<sqlx::Error> for AppError {
     #[track_caller]
     fn from(error: sqlx::Error) -> Self {
-        internal(&error, std::panic::Location::caller())
+        internal("a database query", &error, std::panic::Location::caller())
     }
 }
 
-/// Logs an unexpected server-side failure, every cause of it, and where it was met.
+/// The one way an unexpected server-side failure is answered: logged with every cause and where
+/// it was met (`?` or `.or_internal`), then hidden behind `Internal`.
 #[cfg(feature = "ssr")]
-pub fn internal(error: &(dyn std::error::Error + 'static), at: &std::panic::Location<'_>) -> AppError {
+pub fn internal(doing: &str, error: &(dyn std::error::Error + 'static), at: &std::panic::Location<'_>) -> AppError {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
@@ -74,7 +75,7 @@ pub fn internal(error: &(dyn std::error::Error + 'static), at: &std::panic::Loca
         text.push_str(&cause.to_string());
         source = cause.source();
     }
-    tracing::error!(error = text, %at, "an unexpected failure");
+    tracing::error!(error = text, %at, "{doing} failed");
     AppError::Internal
 }
 

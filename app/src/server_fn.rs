@@ -104,10 +104,11 @@ pub async fn headers() -> http::HeaderMap {
     leptos_axum::extract().await.unwrap_or_default()
 }
 
-/// Sends a browser that posted a plain form (no JavaScript) on to `path` once the work is done,
+/// Sends a browser that posted a plain form (no JavaScript) on to `path` when `result` succeeded,
 /// where a hydrated page moves on by itself; the default would return it to the form.
-pub fn after_plain_form(path: &str) {
-    if plain_form_post() {
+pub fn after_plain_form<T>(path: &str, result: Result<T, AppError>) -> Result<T, AppError> {
+    if result.is_ok() && plain_form_post() {
         leptos_axum::redirect(path);
     }
+    result
 }

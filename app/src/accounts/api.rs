@@ -19,15 +19,6 @@ async fn device() -> String {
     crate::accounts::describe_device(agent)
 }
 
-/// Where a browser without JavaScript goes once who is signed in changed.
-#[cfg(feature = "ssr")]
-fn signed_in_to<T>(path: &str, result: Result<T, AppError>) -> Result<T, AppError> {
-    if result.is_ok() {
-        after_plain_form(path);
-    }
-    result
-}
-
 #[server(endpoint = "auth/me")]
 pub async fn current_account() -> Result<Option<Account>, AppError> {
     run(async { service::<Accounts>()?.current(&session().await?).await }).await
@@ -41,9 +32,10 @@ pub async fn sign_in_providers() -> Result<Vec<Provider>, AppError> {
 #[server(endpoint = "auth/signup")]
 pub async fn sign_up(email: String, password: String, display_name: String) -> Result<(), AppError> {
     run(async {
-        service::<Accounts>()?.sign_up(&session().await?, email, password, display_name).await?;
-        after_plain_form("/signup?sent=1");
-        Ok(())
+        after_plain_form(
+            "/signup?sent=1",
+            service::<Accounts>()?.sign_up(&session().await?, email, password, display_name).await,
+        )
     })
     .await
 }
@@ -51,24 +43,27 @@ pub async fn sign_up(email: String, password: String, display_name: String) -> R
 #[server(endpoint = "auth/verify")]
 pub async fn verify_email(token: String) -> Result<Account, AppError> {
     let device = device().await;
-    run(async { signed_in_to("/", service::<Accounts>()?.verify_email(&session().await?, token, device).await) }).await
+    run(async { after_plain_form("/", service::<Accounts>()?.verify_email(&session().await?, token, device).await) })
+        .await
 }
 
 #[server(endpoint = "auth/signin")]
 pub async fn sign_in(email: String, password: String) -> Result<Account, AppError> {
     let device = device().await;
-    run(async { signed_in_to("/", service::<Accounts>()?.sign_in(&session().await?, email, password, device).await) })
-        .await
+    run(async {
+        after_plain_form("/", service::<Accounts>()?.sign_in(&session().await?, email, password, device).await)
+    })
+    .await
 }
 
 #[server(endpoint = "auth/signout")]
 pub async fn sign_out() -> Result<(), AppError> {
-    run(async { signed_in_to("/", service::<Accounts>()?.sign_out(&session().await?).await) }).await
+    run(async { after_plain_form("/", service::<Accounts>()?.sign_out(&session().await?).await) }).await
 }
 
 #[server(endpoint = "auth/signout-everywhere")]
 pub async fn sign_out_everywhere() -> Result<(), AppError> {
-    run(async { signed_in_to("/", service::<Accounts>()?.sign_out_everywhere(&session().await?).await) }).await
+    run(async { after_plain_form("/", service::<Accounts>()?.sign_out_everywhere(&session().await?).await) }).await
 }
 
 #[server(endpoint = "auth/password")]
@@ -84,8 +79,10 @@ pub async fn request_password_reset(email: String) -> Result<(), AppError> {
 #[server(endpoint = "auth/reset")]
 pub async fn reset_password(token: String, new: String) -> Result<Account, AppError> {
     let device = device().await;
-    run(async { signed_in_to("/", service::<Accounts>()?.reset_password(&session().await?, token, new, device).await) })
-        .await
+    run(async {
+        after_plain_form("/", service::<Accounts>()?.reset_password(&session().await?, token, new, device).await)
+    })
+    .await
 }
 
 #[server(endpoint = "auth/sessions")]

@@ -43,12 +43,11 @@ pub async fn my_exports() -> Result<Vec<ExportJob>, AppError> {
 pub async fn delete_account(confirmation: String) -> Result<(), AppError> {
     run(async {
         service::<Data>()?.delete_account(signed_in().await?, confirmation).await?;
-        crate::server_fn::session().await?.flush().await.map_err(|error| {
+        let ended = crate::server_fn::session().await?.flush().await.map_err(|error| {
             tracing::error!(%error, "ending the session of an erased account failed");
             AppError::Internal
-        })?;
-        crate::server_fn::after_plain_form("/?account=deleted");
-        Ok(())
+        });
+        crate::server_fn::after_plain_form("/?account=deleted", ended)
     })
     .await
 }

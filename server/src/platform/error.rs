@@ -12,13 +12,10 @@ pub trait OrInternal<T> {
 }
 
 impl<T, E: Into<anyhow::Error>> OrInternal<T> for Result<T, E> {
+    #[track_caller]
     fn or_internal(self, doing: &'static str) -> Result<T, AppError> {
-        self.map_err(|error| {
-            // `{:#}` writes every cause, "outer: inner: root", not only the outermost message.
-            let error = format!("{:#}", error.into());
-            tracing::error!(error, "{doing} failed");
-            AppError::Internal
-        })
+        let at = std::panic::Location::caller();
+        self.map_err(|error| app::error::internal(doing, error.into().as_ref(), at))
     }
 }
 

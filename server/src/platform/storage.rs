@@ -28,7 +28,7 @@ pub enum StorageError {
 impl From<StorageError> for app::error::AppError {
     #[track_caller]
     fn from(error: StorageError) -> Self {
-        app::error::internal(&error, std::panic::Location::caller())
+        app::error::internal("storage", &error, std::panic::Location::caller())
     }
 }
 

@@ -118,4 +118,17 @@ fn internal_errors_are_logged_with_every_cause_and_answered_without_them() {
     let log = log.text();
     assert!(log.contains("storing a photo failed"), "{log}");
     assert!(log.contains("writing the thumbnail: disk full"), "the whole chain: {log}");
+    assert!(log.contains("deadline.rs"), "and where it was met: {log}");
+
+    // `?` on a query takes the same way: its cause and the line of the `?`, nothing to the caller.
+    fn query() -> Result<(), app::error::AppError> {
+        Err(sqlx::Error::RowNotFound)?;
+        Ok(())
+    }
+    let log = Log::default();
+    let answered = tracing::subscriber::with_default(log.subscriber(), query);
+    assert_eq!(answered, Err(app::error::AppError::Internal));
+    let log = log.text();
+    assert!(log.contains("a database query failed") && log.contains("no rows returned"), "{log}");
+    assert!(log.contains("deadline.rs"), "the line of the `?`: {log}");
 }
