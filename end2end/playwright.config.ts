@@ -60,6 +60,9 @@ export default defineConfig({
       ATELIER_SITE_ROOT: 'target/site',
       ATELIER_LOG: 'warn',
       ATELIER_CONFIG: 'end2end/atelier-e2e.toml',
+      // Every test signs up and in from one address, far more than one person would in an hour.
+      ATELIER_SIGN_INS_PER_MINUTE_PER_IP: '1000',
+      ATELIER_MAILS_PER_HOUR_PER_IP: '1000',
     },
   }],
 });

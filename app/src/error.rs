@@ -26,8 +26,12 @@ pub enum AppError {
     /// Not signed in where an account is needed.
     #[error("Please sign in first.")]
     Unauthorized,
-    #[error("{0}")]
-    TooManyRequests(String),
+    /// A rate limit: try again after `retry_after_secs` (sent as `Retry-After`).
+    #[error("{message}")]
+    TooManyRequests { message: String, retry_after_secs: u64 },
+    /// Every slot for this kind of work is taken: try again after `retry_after_secs`.
+    #[error("The server is busy. Please try again in a few seconds.")]
+    Busy { retry_after_secs: u64 },
     #[error("Something went wrong on our side. Please try again.")]
     Internal,
     /// The server could not finish in time (see the server's page and server-function limits).
@@ -47,9 +51,19 @@ impl AppError {
             AppError::UnsupportedType(_) => 415,
             AppError::QuotaExceeded(_) | AppError::Forbidden(_) => 403,
             AppError::Unauthorized => 401,
-            AppError::TooManyRequests(_) => 429,
+            AppError::TooManyRequests { .. } => 429,
             AppError::Internal => 500,
-            AppError::Unavailable => 503,
+            AppError::Unavailable | AppError::Busy { .. } => 503,
+        }
+    }
+
+    /// Seconds to wait before trying again, for the `Retry-After` header.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            AppError::TooManyRequests { retry_after_secs, .. } | AppError::Busy { retry_after_secs } => {
+                Some((*retry_after_secs).max(1))
+            }
+            _ => None,
         }
     }
 }
@@ -82,7 +96,14 @@ pub fn internal(doing: &str, error: &(dyn std::error::Error + 'static), at: &std
 impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 
+    /// Arguments the server could not read are the caller's mistake, told plainly (the parser's
+    /// own text names internals); the rest happen in the browser, reaching the server.
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
-        AppError::Transport(value.to_string())
+        match value {
+            ServerFnErrorErr::Args(_) | ServerFnErrorErr::MissingArg(_) => {
+                AppError::BadRequest("The request is missing something or holds a value that is not valid.".into())
+            }
+            other => AppError::Transport(other.to_string()),
+        }
     }
 }

@@ -5,16 +5,33 @@
 use leptos::prelude::use_context;
 use tower_sessions::Session;
 
-use crate::accounts::Accounts;
+use crate::accounts::{AccountService, Accounts};
 use crate::error::AppError;
 use crate::ids::{Admin, OwnerId, SignedIn};
 use crate::photos::PhotoService;
 
-/// Session keys: the visitor's workspace, and once signed in the account, when and where.
+/// Session keys: a guest's workspace and when it began; once signed in the account, when and
+/// where; and the address whose sign-up or reset this browser started (its links sign in here
+/// only). A signed-in session reaches its account's workspace through the account alone.
 pub const OWNER_KEY: &str = "owner_id";
+pub const STARTED_AT_KEY: &str = "started_at";
 pub const ACCOUNT_KEY: &str = "account_id";
 pub const SIGNED_IN_AT_KEY: &str = "signed_in_at";
 pub const DEVICE_KEY: &str = "device";
+pub const FLOW_KEY: &str = "flow_email";
+
+/// The client's address as the server's rate limiter saw it (its middleware sets it on every
+/// request), for limits a service applies itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientIp(pub std::net::IpAddr);
+
+/// This request's `ClientIp` (unspecified when the middleware did not run, as in unit tests).
+pub fn client_ip() -> std::net::IpAddr {
+    use_context::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<ClientIp>().copied())
+        .map(|client| client.0)
+        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
+}
 
 /// Runs a server function's work and answers its error with the status the error names rather
 /// than a blanket 500. Every server function goes through here.
@@ -31,6 +48,9 @@ pub async fn run<T>(work: impl std::future::Future<Output = Result<T, AppError>>
             plain_form_post(),
         ) {
             response.set_status(status);
+        }
+        if let (Some(response), Some(secs)) = (use_context::<leptos_axum::ResponseOptions>(), error.retry_after()) {
+            response.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
         }
     }
     result
@@ -58,9 +78,10 @@ pub async fn session() -> Result<Session, AppError> {
     })
 }
 
-/// The visitor's workspace, if they have stored anything yet.
+/// The visitor's workspace, if they have stored anything yet: the signed-in account's, or a
+/// guest's own (never an account's workspace without being signed in to it).
 pub async fn visitor() -> Result<Option<OwnerId>, AppError> {
-    session_owner(&session().await?).await
+    service::<Accounts>()?.workspace(&session().await?).await
 }
 
 /// The visitor's workspace; one who owns nothing gets `NotFound`, as a stranger does.
@@ -78,20 +99,20 @@ pub async fn admin() -> Result<Admin, AppError> {
     signed_in().await.map_err(|_| AppError::NotFound)?.admin()
 }
 
-/// The owner tied to this session, if the visitor has stored anything yet.
-pub async fn session_owner(session: &Session) -> Result<Option<OwnerId>, AppError> {
-    session.get::<OwnerId>(OWNER_KEY).await.map_err(|error| {
-        tracing::error!(%error, "reading the session failed");
-        AppError::Internal
-    })
-}
-
-/// The session's owner, creating a guest owner (and so the session) when there is none yet.
-pub async fn ensure_session_owner(session: &Session, photos: &dyn PhotoService) -> Result<OwnerId, AppError> {
-    let current = session_owner(session).await?;
+/// The session's workspace, creating a guest one (and so the session) when there is none yet.
+pub async fn ensure_session_owner(
+    session: &Session,
+    accounts: &dyn AccountService,
+    photos: &dyn PhotoService,
+) -> Result<OwnerId, AppError> {
+    let current = accounts.workspace(session).await?;
     let owner = photos.guest_owner(current).await?;
     if current != Some(owner) {
-        session.insert(OWNER_KEY, owner).await.map_err(|error| {
+        let write = async {
+            session.insert(OWNER_KEY, owner).await?;
+            session.insert(STARTED_AT_KEY, unix_now()).await
+        };
+        write.await.map_err(|error| {
             tracing::error!(%error, "writing the session failed");
             AppError::Internal
         })?;
@@ -111,4 +132,9 @@ pub fn after_plain_form<T>(path: &str, result: Result<T, AppError>) -> Result<T,
         leptos_axum::redirect(path);
     }
     result
+}
+
+fn unix_now() -> i64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    since.map_or(0, |elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX))
 }

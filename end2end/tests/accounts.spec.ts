@@ -56,7 +56,7 @@ test('sign up with e-mail and password, confirm by e-mail, sign out and sign in 
 
   const link = await linkFromMail(email, '/verify?token=');
   await hydrated(page, link);
-  await page.getByRole('button', { name: 'Confirm and sign in' }).click();
+  await page.getByRole('button', { name: 'Confirm my address' }).click();
   await expect(page.locator('.account-name')).toHaveText('Grace Hopper');
 
   await hydrated(page, '/account');

@@ -96,6 +96,36 @@ test('the editor\'s WASM loads only with the editor, and runs in a Web Worker', 
   await expect(canvas(page)).toHaveAttribute('data-drawn-steps', '1');
 });
 
+test('pages hydrate and the editor\'s worker runs under the Content-Security-Policy, with no violation', async ({ page }) => {
+  const violations: string[] = [];
+  page.on('console', (message) => {
+    if (/Content Security Policy|Content-Security-Policy/i.test(message.text())) violations.push(message.text());
+  });
+  const response = await page.goto('/');
+  const policy = response!.headers()['content-security-policy'] ?? '';
+  expect(policy).toMatch(/script-src 'self' 'nonce-[A-Za-z0-9_-]+' 'wasm-unsafe-eval'/);
+  const scriptSrc = policy.split(';').find((directive) => directive.trim().startsWith('script-src')) ?? '';
+  expect(scriptSrc).not.toContain('unsafe-inline');
+  await expect(page.locator('body[data-hydrated="true"]')).toBeAttached();
+  // A script the page did not mark with its nonce is refused (what an injected one would meet).
+  const ran = await page.evaluate(() => new Promise<boolean>((resolve) => {
+    const script = document.createElement('script');
+    script.textContent = 'window.__injected = true;';
+    document.head.appendChild(script);
+    setTimeout(() => resolve((window as unknown as { __injected?: boolean }).__injected === true), 100);
+  }));
+  expect(ran).toBe(false);
+  expect(violations.length).toBe(1);
+  violations.length = 0;
+
+  await openUploaded(page, 'chelsea.png');
+  await page.getByRole('button', { name: 'Grayscale' }).click();
+  await expect(canvas(page)).toHaveAttribute('data-drawn-steps', '1');
+  await page.goto('/gallery');
+  await expect(page.locator('body[data-hydrated="true"]')).toBeAttached();
+  expect(violations).toEqual([]);
+});
+
 test('the compare slider shows the original over the edit', async ({ page }) => {
   await openUploaded(page, 'chelsea.png');
   const before = page.locator('img.before');

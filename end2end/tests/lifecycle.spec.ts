@@ -8,7 +8,7 @@ test('see usage and activity, download my data, then delete my account', async (
   const password = 'a long enough password';
   await signUp(page, 'Lin Data', email, password);
   await hydrated(page, await linkFromMail(email, '/verify?token='));
-  await page.getByRole('button', { name: 'Confirm and sign in' }).click();
+  await page.getByRole('button', { name: 'Confirm my address' }).click();
   await expect(page.locator('.account-name')).toHaveText('Lin Data');
 
   // An upload, shown through a signed link that the server refuses once tampered with.

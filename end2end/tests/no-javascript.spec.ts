@@ -43,7 +43,7 @@ test('sign up, confirm, sign out and sign in, with every error shown on its page
   await expect(page.getByRole('alert')).toContainText('Confirm your e-mail address first');
 
   await page.goto(await linkFromMail(email, '/verify?token='));
-  await page.getByRole('button', { name: 'Confirm and sign in' }).click();
+  await page.getByRole('button', { name: 'Confirm my address' }).click();
   await expect(page).toHaveURL(/\/$/);
   await expect(page.locator('.account-name')).toHaveText('Ada Lovelace');
 

@@ -100,6 +100,47 @@ pub enum RecipeError {
     OutOfRange { what: String, min: f64, max: f64, value: f64 },
     #[error("a resize to {width}×{height} is outside 1–{MAX_SIDE} pixels a side or {MAX_RESIZE_PIXELS} pixels in all")]
     InvalidSize { width: u32, height: u32 },
+    #[error(
+        "step {step} ({label}) would make a {width}×{height} image, more than the {limit_megapixels}-megapixel limit"
+    )]
+    TooLarge { step: usize, label: String, width: u64, height: u64, limit_megapixels: u64 },
+    #[error("these steps are more work than one edit may ask for; save the edit so far and continue from it")]
+    TooMuchWork,
+    #[error("this edit took too long to apply")]
+    TooSlow,
+}
+
+/// How much one edit may ask of the machine that replays it: the largest image any step may
+/// make, and the pixel-steps of work in all (every step's output pixels, weighted by its cost).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Budget {
+    pub max_pixels: u64,
+    pub max_work: u64,
+}
+
+impl Budget {
+    /// The budget for a pixel cap: room for a long session of full-size adjustments.
+    pub fn for_pixels(max_pixels: u64) -> Self {
+        Self { max_pixels, max_work: max_pixels.saturating_mul(WORK_PER_PIXEL_CAP) }
+    }
+}
+
+/// Pixel-steps allowed per pixel of the cap: 200 full-size steps of unit cost.
+pub const WORK_PER_PIXEL_CAP: u64 = 200;
+
+/// The canvas `Straighten` makes: three shears (x, y, x) through `degrees`, the way the
+/// renderer turns it, so the size is known exactly before any pixel moves.
+pub fn straightened_size((width, height): (u64, u64), degrees: f32) -> (u64, u64) {
+    let degrees = degrees.abs();
+    if degrees == 0.0 || !degrees.is_finite() {
+        return (width, height);
+    }
+    let theta = degrees.to_radians();
+    let (alpha, beta) = (-(theta / 2.0).tan(), theta.sin());
+    let grow = |shear: f32, across: u64| (shear * across as f32).floor().abs() as u64;
+    let first = width + grow(alpha, height);
+    let tall = height + grow(beta, first);
+    (first + grow(alpha, tall), tall)
 }
 
 fn in_range(what: &str, value: f64, min: f64, max: f64) -> Result<(), RecipeError> {
@@ -141,19 +182,71 @@ impl EditRecipe {
         EditRecipe { ops }
     }
 
-    /// The result's size for an input of `size`, without touching pixels; `None` when a step
-    /// (straightening) only knows its size by running.
+    /// The result's size for an input of `size`, without touching pixels; `None` when the
+    /// recipe does not fit the image (see `plan`).
     pub fn output_size(&self, size: (u32, u32)) -> Option<(u32, u32)> {
-        self.ops.iter().try_fold(size, |(width, height), op| match *op {
-            EditOp::Crop { width, height, .. } | EditOp::Resize { width, height } => Some((width, height)),
-            EditOp::Rotate { quarter_turns } if quarter_turns % 2 == 1 => Some((height, width)),
-            EditOp::Straighten { .. } => None,
-            _ => Some((width, height)),
-        })
+        self.plan(size, Budget::for_pixels(u64::MAX / WORK_PER_PIXEL_CAP)).ok()
+    }
+
+    /// Checks the whole recipe against an image of `size` before anything runs: every step's
+    /// parameters, where each crop falls, the size each step makes (none beyond the budget's
+    /// pixel cap) and the work in all. Returns the final size.
+    pub fn plan(&self, size: (u32, u32), budget: Budget) -> Result<(u32, u32), RecipeError> {
+        self.validate_len()?;
+        let mut work = 0u64;
+        let (mut width, mut height) = (u64::from(size.0), u64::from(size.1));
+        for (index, op) in self.ops.iter().enumerate() {
+            op.validate()?;
+            (width, height) = match *op {
+                EditOp::Crop { x, y, width: w, height: h } => {
+                    if w == 0 || h == 0 {
+                        return Err(RecipeError::EmptyCrop);
+                    }
+                    if u64::from(x) + u64::from(w) > width || u64::from(y) + u64::from(h) > height {
+                        let (image_width, image_height) = (clamp(width), clamp(height));
+                        return Err(RecipeError::CropOutside { x, y, width: w, height: h, image_width, image_height });
+                    }
+                    (u64::from(w), u64::from(h))
+                }
+                EditOp::Resize { width, height } => (u64::from(width), u64::from(height)),
+                EditOp::Rotate { quarter_turns } if quarter_turns % 2 == 1 => (height, width),
+                EditOp::Straighten { degrees } => straightened_size((width, height), degrees),
+                _ => (width, height),
+            };
+            let pixels = width.saturating_mul(height);
+            if pixels > budget.max_pixels || width > u64::from(u32::MAX) || height > u64::from(u32::MAX) {
+                return Err(RecipeError::TooLarge {
+                    step: index + 1,
+                    label: op.label(),
+                    width,
+                    height,
+                    limit_megapixels: budget.max_pixels / 1_000_000,
+                });
+            }
+            work = work.saturating_add(pixels.saturating_mul(op.cost()));
+            if work > budget.max_work {
+                return Err(RecipeError::TooMuchWork);
+            }
+        }
+        Ok((clamp(width), clamp(height)))
     }
 }
 
+fn clamp(value: u64) -> u32 {
+    u32::try_from(value).unwrap_or(u32::MAX)
+}
+
 impl EditOp {
+    /// Relative work per output pixel (a resize reads a window of source pixels per output
+    /// pixel; a straighten makes three passes; a blur scales with its radius).
+    fn cost(&self) -> u64 {
+        match *self {
+            EditOp::Resize { .. } | EditOp::Straighten { .. } | EditOp::Sharpen | EditOp::Vignette { .. } => 4,
+            EditOp::Blur { radius } => 2 + u64::from(radius) / 10,
+            _ => 1,
+        }
+    }
+
     /// Checks the parameters that do not depend on the image.
     pub fn validate(&self) -> Result<(), RecipeError> {
         match *self {

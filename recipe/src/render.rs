@@ -3,7 +3,7 @@
 
 pub use photon_rs::PhotonImage;
 
-use crate::{EditOp, EditRecipe, Filter, RecipeError};
+use crate::{Budget, EditOp, EditRecipe, Filter, RecipeError};
 
 impl EditRecipe {
     /// Applies every step in order; the first invalid step stops the replay with a typed error.
@@ -11,6 +11,38 @@ impl EditRecipe {
         self.validate_len()?;
         self.ops.iter().try_fold(image, |image, op| op.apply(image))
     }
+
+    /// `apply` for work someone else asked for: the whole recipe is planned against `budget`
+    /// first (so no step can allocate beyond it), and `in_time` is asked before each step.
+    pub fn apply_within(
+        &self,
+        image: PhotonImage,
+        budget: Budget,
+        mut in_time: impl FnMut() -> bool,
+    ) -> Result<PhotonImage, RecipeError> {
+        self.plan((image.get_width(), image.get_height()), budget)?;
+        self.ops.iter().try_fold(image, |image, op| if in_time() { op.apply(image) } else { Err(RecipeError::TooSlow) })
+    }
+}
+
+/// Turns by `degrees` with three shears, on a canvas that grows to hold the result (its size is
+/// `crate::straightened_size`). A negative turn is a positive one of the mirror image, so both
+/// directions get the same compact canvas.
+fn straighten(image: &PhotonImage, degrees: f32) -> PhotonImage {
+    use photon_rs::transform::{fliph, shearx, sheary};
+    if degrees == 0.0 {
+        return image.clone();
+    }
+    if degrees < 0.0 {
+        let mut mirrored = image.clone();
+        fliph(&mut mirrored);
+        let mut turned = straighten(&mirrored, -degrees);
+        fliph(&mut turned);
+        return turned;
+    }
+    let theta = degrees.to_radians();
+    let (alpha, beta) = (-(theta / 2.0).tan(), theta.sin());
+    shearx(&sheary(&shearx(image, alpha), beta), alpha)
 }
 
 impl EditOp {
@@ -33,7 +65,7 @@ impl EditOp {
             EditOp::Rotate { quarter_turns } => {
                 return Ok((0..quarter_turns).fold(image, |image, _| rotate_clockwise(&image)));
             }
-            EditOp::Straighten { degrees } => return Ok(transform::rotate(&image, degrees)),
+            EditOp::Straighten { degrees } => return Ok(straighten(&image, degrees)),
             EditOp::Resize { width, height } => {
                 return Ok(transform::resize(&image, width, height, transform::SamplingFilter::Lanczos3));
             }
@@ -341,7 +373,48 @@ mod tests {
         };
         let out = recipe.apply(gradient()).unwrap();
         assert_eq!(recipe.output_size((40, 30)), Some((out.get_width(), out.get_height())));
-        assert_eq!(EditRecipe { ops: vec![EditOp::Straighten { degrees: 3.0 }] }.output_size((40, 30)), None);
+        for degrees in [0.3, 1.0, -1.0, 3.0, -7.5, 12.25, 30.0, -44.9, 45.0, -45.0] {
+            let straighten =
+                EditRecipe { ops: vec![EditOp::Straighten { degrees }, EditOp::Rotate { quarter_turns: 1 }] };
+            let out = straighten.apply(gradient()).unwrap();
+            assert_eq!(straighten.output_size((40, 30)), Some((out.get_width(), out.get_height())), "{degrees}°");
+        }
+    }
+
+    #[test]
+    fn a_straighten_chain_beyond_the_pixel_cap_is_refused_before_any_pixel_moves() {
+        let chain = EditRecipe { ops: vec![EditOp::Straighten { degrees: 45.0 }; 8] };
+        let budget = Budget::for_pixels(64_000_000);
+        let error = chain.plan((64, 64), budget).unwrap_err();
+        assert!(matches!(error, RecipeError::TooLarge { step: 8, .. }), "{error}");
+        assert!(error.to_string().contains("64-megapixel limit"), "{error}");
+        // The replay refuses it too, and quickly: planning allocates nothing.
+        let image = PhotonImage::new(vec![0; 64 * 64 * 4], 64, 64);
+        assert!(matches!(chain.apply_within(image, budget, || true), Err(RecipeError::TooLarge { .. })));
+        let resize = EditRecipe { ops: vec![EditOp::Resize { width: 10_000, height: 10_000 }] };
+        assert!(matches!(resize.plan((64, 64), budget), Err(RecipeError::TooLarge { step: 1, .. })));
+    }
+
+    #[test]
+    fn a_negative_straighten_mirrors_the_positive_one() {
+        let left = EditOp::Straighten { degrees: -10.0 }.apply(gradient()).unwrap();
+        let right = EditOp::Straighten { degrees: 10.0 }.apply(gradient()).unwrap();
+        assert_eq!((left.get_width(), left.get_height()), (right.get_width(), right.get_height()));
+        assert!(left.get_width() < 60, "a 10° turn of 40×30 stays compact: {}", left.get_width());
+    }
+
+    #[test]
+    fn the_work_budget_and_the_time_limit_stop_a_replay() {
+        let many = EditRecipe { ops: vec![EditOp::Blur { radius: 100 }; 300] };
+        let budget = Budget::for_pixels(40 * 30);
+        assert_eq!(many.plan((40, 30), budget), Err(RecipeError::TooMuchWork));
+        let few = EditRecipe { ops: vec![EditOp::Grayscale; 3] };
+        let mut steps = 0;
+        let out = few.apply_within(gradient(), budget, || {
+            steps += 1;
+            steps < 3
+        });
+        assert_eq!(out.err(), Some(RecipeError::TooSlow));
     }
 
     #[test]

@@ -97,6 +97,24 @@ pub struct LimitSettings {
     pub max_image_pixels: u64,
     pub max_photos_per_owner: u64,
     pub max_bytes_per_owner: u64,
+    /// Guest workspaces (no account) get their own, smaller quota.
+    pub max_photos_per_guest: u64,
+    pub max_bytes_per_guest: u64,
+    /// Sign-in attempts a minute from one client address, and to one account from anywhere.
+    pub sign_ins_per_minute_per_ip: u32,
+    pub sign_ins_per_minute_per_account: u32,
+    /// Mails (sign-up, confirmation, reset) an hour asked from one client address, and sent to
+    /// one address.
+    pub mails_per_hour_per_ip: u32,
+    pub mails_per_hour_per_address: u32,
+    /// Uploads and password hashes in progress at once, server-wide; beyond, 503 + Retry-After.
+    pub concurrent_uploads: usize,
+    pub concurrent_password_hashes: usize,
+    /// AI jobs queued or running per workspace.
+    pub queued_jobs_per_owner: u64,
+    /// Take the client address from the last `X-Forwarded-For` hop (only behind a proxy that
+    /// sets it; otherwise anyone could pick their own address).
+    pub trust_forwarded_for: bool,
 }
 
 impl Default for LimitSettings {
@@ -106,6 +124,16 @@ impl Default for LimitSettings {
             max_image_pixels: 64_000_000,
             max_photos_per_owner: 2_000,
             max_bytes_per_owner: 10 * 1024 * 1024 * 1024,
+            max_photos_per_guest: 200,
+            max_bytes_per_guest: 1024 * 1024 * 1024,
+            sign_ins_per_minute_per_ip: 20,
+            sign_ins_per_minute_per_account: 10,
+            mails_per_hour_per_ip: 20,
+            mails_per_hour_per_address: 5,
+            concurrent_uploads: 8,
+            concurrent_password_hashes: 4,
+            queued_jobs_per_owner: 20,
+            trust_forwarded_for: false,
         }
     }
 }
@@ -276,6 +304,16 @@ impl Settings {
             limits.max_image_pixels => "ATELIER_MAX_IMAGE_PIXELS",
             limits.max_photos_per_owner => "ATELIER_MAX_PHOTOS_PER_OWNER",
             limits.max_bytes_per_owner => "ATELIER_MAX_BYTES_PER_OWNER",
+            limits.max_photos_per_guest => "ATELIER_MAX_PHOTOS_PER_GUEST",
+            limits.max_bytes_per_guest => "ATELIER_MAX_BYTES_PER_GUEST",
+            limits.sign_ins_per_minute_per_ip => "ATELIER_SIGN_INS_PER_MINUTE_PER_IP",
+            limits.sign_ins_per_minute_per_account => "ATELIER_SIGN_INS_PER_MINUTE_PER_ACCOUNT",
+            limits.mails_per_hour_per_ip => "ATELIER_MAILS_PER_HOUR_PER_IP",
+            limits.mails_per_hour_per_address => "ATELIER_MAILS_PER_HOUR_PER_ADDRESS",
+            limits.concurrent_uploads => "ATELIER_CONCURRENT_UPLOADS",
+            limits.concurrent_password_hashes => "ATELIER_CONCURRENT_PASSWORD_HASHES",
+            limits.queued_jobs_per_owner => "ATELIER_QUEUED_JOBS_PER_OWNER",
+            limits.trust_forwarded_for => "ATELIER_TRUST_FORWARDED_FOR",
             accounts.session_idle_days => "ATELIER_SESSION_IDLE_DAYS",
             accounts.session_absolute_days => "ATELIER_SESSION_ABSOLUTE_DAYS",
             accounts.mail_from => "ATELIER_MAIL_FROM",

@@ -41,6 +41,7 @@ use crate::ai_tools::{AiStore, JobSettings};
 use crate::config::Settings;
 use crate::data::retention::Retention;
 use crate::data::DataStore;
+use crate::photos::repo::Quota;
 use crate::photos::{PhotoStore, Quotas};
 use crate::platform::crypto::Keyring;
 use crate::platform::db::Db;
@@ -71,8 +72,8 @@ impl Application {
             .with_context(|| format!("creating the data directory {}", settings.storage.data_dir.display()))?;
         let db = Db::connect(settings.database_url().expose_secret()).await?;
         let keys = Keyring::load_or_create(&settings.storage.key_file)?;
-        let links = Links::new(keys.clone(), settings.retention.download_link_secs);
         let storage = Storage::local(&settings.storage_dir(), keys).context("opening object storage")?;
+        let links = Links::new(storage.keys(), settings.retention.download_link_secs);
         let saved_secs = settings.retention.saved_retention_days * 24 * 3600;
         let export_secs = settings.retention.export_retention_hours * 3600;
         let retention = Retention {
@@ -110,14 +111,21 @@ impl Application {
             storage,
             images: Images::new(settings.limits.max_image_pixels),
             quotas: Quotas {
-                max_photos: settings.limits.max_photos_per_owner,
-                max_bytes: settings.limits.max_bytes_per_owner,
+                account: Quota {
+                    max_photos: settings.limits.max_photos_per_owner,
+                    max_bytes: settings.limits.max_bytes_per_owner,
+                },
+                guest: Quota {
+                    max_photos: settings.limits.max_photos_per_guest,
+                    max_bytes: settings.limits.max_bytes_per_guest,
+                },
             },
             links,
             saved_secs,
             warning_secs: settings.retention.expiry_warning_days * 24 * 3600,
             moderation,
         });
+        let limits = Arc::new(platform::rate::RateLimits::new(&settings.limits));
         let sessions = DbSessionStore::new(db.clone());
         let accounts = Arc::new(AccountStore {
             db: db.clone(),
@@ -129,8 +137,10 @@ impl Application {
             )?,
             public_url: settings.server.public_url.clone(),
             providers: Arc::new(Providers::new(&settings.server.public_url, &settings.providers)?),
+            limits: limits.clone(),
         });
         let absolute_secs = settings.accounts.session_absolute_days * 24 * 3600;
+        let hsts = settings.secure_cookies();
         let session_layer = SessionManagerLayer::new(sessions.clone())
             .with_name(SESSION_COOKIE)
             .with_http_only(true)
@@ -158,9 +168,18 @@ impl Application {
             wake: Arc::new(tokio::sync::Notify::new()),
         });
         let ai_workers = settings.ai.ai_workers;
-        let limits = platform::deadline::Limits::from_settings(&settings);
-        let state =
-            AppState { leptos_options, settings, db, photos, accounts, privacy, data: data.clone(), ai: ai.clone() };
+        let deadlines = platform::deadline::Limits::from_settings(&settings);
+        let state = AppState {
+            leptos_options,
+            settings,
+            db,
+            photos,
+            accounts,
+            privacy,
+            data: data.clone(),
+            ai: ai.clone(),
+            limits: limits.clone(),
+        };
 
         let service: Photos = state.photos.clone();
         let account_service: Accounts = state.accounts.clone();
@@ -168,6 +187,7 @@ impl Application {
         let data_service: Data = state.data.clone();
         let ai_service: Ai = state.ai.clone();
         let provide_services = move || {
+            platform::http::page_security_policy();
             provide_context(service.clone());
             provide_context(account_service.clone());
             provide_context(privacy_service.clone());
@@ -182,7 +202,8 @@ impl Application {
             // The 404 page renders the whole shell too (account menu, consent banner): it needs
             // the same services.
             .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(provide_services, shell))
-            .layer(axum::middleware::from_fn_with_state(limits, platform::deadline::enforce))
+            .layer(axum::middleware::from_fn(platform::http::server_fn_status))
+            .layer(axum::middleware::from_fn_with_state(deadlines, platform::deadline::enforce))
             .layer(RequestBodyLimitLayer::new(PAGE_BODY_LIMIT));
         let router = pages
             .merge(photos::routes::routes())
@@ -194,7 +215,9 @@ impl Application {
             .layer(axum::middleware::from_fn_with_state(state.privacy.clone(), privacy::enforce))
             .layer(axum::middleware::from_fn_with_state(absolute_secs, accounts::enforce_absolute_timeout))
             .layer(session_layer)
+            .layer(axum::middleware::from_fn_with_state(limits, platform::rate::per_client))
             .layer(axum::middleware::from_fn(platform::csrf::refuse_cross_site))
+            .layer(axum::middleware::from_fn_with_state(hsts, platform::http::security_headers))
             .layer(TraceLayer::new_for_http())
             .with_state(state);
         Ok(Self { listener, router, sessions, retention, data, ai, ai_workers })
@@ -258,7 +281,9 @@ impl Application {
             }
         });
         tracing::info!(addr = %self.listener.local_addr()?, "Atelier is listening");
-        axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown_signal()).await?;
+        axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown_signal())
+            .await?;
         tracing::info!("Atelier stopped");
         Ok(())
     }
@@ -287,6 +312,7 @@ pub fn job_settings(settings: &Settings) -> JobSettings {
         max_attempts: settings.ai.job_max_attempts.max(1),
         // A result must also be storable as a photo when it is saved.
         max_upscale_pixels: settings.ai.max_upscale_pixels.min(settings.limits.max_image_pixels),
+        max_active_per_owner: settings.limits.queued_jobs_per_owner.max(1),
     }
 }
 

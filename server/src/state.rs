@@ -11,6 +11,7 @@ use crate::config::Settings;
 use crate::data::DataStore;
 use crate::photos::PhotoStore;
 use crate::platform::db::Db;
+use crate::platform::rate::RateLimits;
 use crate::privacy::PrivacyStore;
 
 #[derive(Clone, FromRef)]
@@ -23,4 +24,5 @@ pub struct AppState {
     pub privacy: Arc<PrivacyStore>,
     pub data: Arc<DataStore>,
     pub ai: Arc<AiStore>,
+    pub limits: Arc<RateLimits>,
 }

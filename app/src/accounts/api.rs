@@ -40,18 +40,30 @@ pub async fn sign_up(email: String, password: String, display_name: String) -> R
     .await
 }
 
+/// Where a plain form goes after a link was followed: home when it signed in, else to sign in.
+#[cfg(feature = "ssr")]
+fn after_link(result: Result<Option<Account>, AppError>, done: &str) -> Result<Option<Account>, AppError> {
+    match &result {
+        Ok(Some(_)) => after_plain_form("/", result),
+        _ => after_plain_form(done, result),
+    }
+}
+
 #[server(endpoint = "auth/verify")]
-pub async fn verify_email(token: String) -> Result<Account, AppError> {
+pub async fn verify_email(token: String) -> Result<Option<Account>, AppError> {
     let device = device().await;
-    run(async { after_plain_form("/", service::<Accounts>()?.verify_email(&session().await?, token, device).await) })
-        .await
+    run(async {
+        after_link(service::<Accounts>()?.verify_email(&session().await?, token, device).await, "/signin?confirmed=1")
+    })
+    .await
 }
 
 #[server(endpoint = "auth/signin")]
 pub async fn sign_in(email: String, password: String) -> Result<Account, AppError> {
     let device = device().await;
     run(async {
-        after_plain_form("/", service::<Accounts>()?.sign_in(&session().await?, email, password, device).await)
+        let from = crate::server_fn::client_ip();
+        after_plain_form("/", service::<Accounts>()?.sign_in(&session().await?, email, password, device, from).await)
     })
     .await
 }
@@ -73,14 +85,17 @@ pub async fn change_password(current: String, new: String) -> Result<(), AppErro
 
 #[server(endpoint = "auth/reset-request")]
 pub async fn request_password_reset(email: String) -> Result<(), AppError> {
-    run(async { service::<Accounts>()?.request_password_reset(email).await }).await
+    run(async { service::<Accounts>()?.request_password_reset(&session().await?, email).await }).await
 }
 
 #[server(endpoint = "auth/reset")]
-pub async fn reset_password(token: String, new: String) -> Result<Account, AppError> {
+pub async fn reset_password(token: String, new: String) -> Result<Option<Account>, AppError> {
     let device = device().await;
     run(async {
-        after_plain_form("/", service::<Accounts>()?.reset_password(&session().await?, token, new, device).await)
+        after_link(
+            service::<Accounts>()?.reset_password(&session().await?, token, new, device).await,
+            "/signin?reset=1",
+        )
     })
     .await
 }

@@ -58,10 +58,21 @@ pub fn SignInPage() -> impl IntoView {
         }
     });
     let failed = move || query.with(|q| q.get("failed")).map(|reason| provider_failure(&reason));
+    // A link followed in a browser that did not start its flow confirms but does not sign in.
+    let done = move || {
+        query.with(|q| {
+            if q.get("confirmed").is_some() {
+                Some("Your address is confirmed. Sign in to continue.")
+            } else {
+                q.get("reset").is_some().then_some("Your password is changed. Sign in with it.")
+            }
+        })
+    };
     view! {
         <section class="auth">
             <h1>"Sign in"</h1>
             {move || failed().map(|message| view! { <p class="error" role="alert">{message}</p> })}
+            {move || done().map(|message| view! { <p class="notice" role="status">{message}</p> })}
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move { Some(providers.await).map(|list| {
                     let list = list.unwrap_or_default();
@@ -99,7 +110,7 @@ pub fn SignUpPage() -> impl IntoView {
     view! {
         <section class="auth">
             <h1>"Create an account"</h1>
-            <p class="hint">"Anything you have uploaded as a guest moves into your account."</p>
+            <p class="hint">"Anything you have uploaded as a guest moves into your account when you confirm it in this browser."</p>
             {move || match action.value().get() {
                 Some(Ok(())) => view! {
                     <p class="notice" role="status">"Check your inbox: we have sent you a link to confirm your address and sign in."</p>
@@ -129,17 +140,24 @@ pub fn VerifyPage() -> impl IntoView {
     let query = use_query_map();
     let action = ServerAction::<VerifyEmail>::new();
     Effect::new(move |_| {
-        if let Some(Ok(_)) = action.value().get() {
+        if let Some(Ok(Some(_))) = action.value().get() {
             reload_to("/");
         }
     });
     view! {
         <section class="auth">
             <h1>"Confirm your address"</h1>
-            <ActionForm action=action attr:class="auth-form">
-                <input type="hidden" name="token" value=move || query.with(|q| q.get("token")).unwrap_or_default()/>
-                <button type="submit">"Confirm and sign in"</button>
-            </ActionForm>
+            {move || match action.value().get() {
+                Some(Ok(None)) => view! {
+                    <p class="notice" role="status">"Your address is confirmed. "<a href="/signin">"Sign in"</a>" to continue."</p>
+                }.into_any(),
+                _ => view! {
+                    <ActionForm action=action attr:class="auth-form">
+                        <input type="hidden" name="token" value=move || query.with(|q| q.get("token")).unwrap_or_default()/>
+                        <button type="submit">"Confirm my address"</button>
+                    </ActionForm>
+                }.into_any(),
+            }}
             {action_error(action)}
         </section>
     }
@@ -152,7 +170,7 @@ pub fn ResetPage() -> impl IntoView {
     let ask = ServerAction::<RequestPasswordReset>::new();
     let reset = ServerAction::<ResetPassword>::new();
     Effect::new(move |_| {
-        if let Some(Ok(_)) = reset.value().get() {
+        if let Some(Ok(Some(_))) = reset.value().get() {
             reload_to("/");
         }
     });
@@ -160,11 +178,14 @@ pub fn ResetPage() -> impl IntoView {
         <section class="auth">
             <h1>"Reset your password"</h1>
             {move || match token() {
+                Some(_) if matches!(reset.value().get(), Some(Ok(None))) => view! {
+                    <p class="notice" role="status">"Your password is changed and every session was signed out. "<a href="/signin">"Sign in"</a>" with it."</p>
+                }.into_any(),
                 Some(token) => view! {
                     <ActionForm action=reset attr:class="auth-form">
                         <input type="hidden" name="token" value=token/>
                         <label>"New password (at least 10 characters)" <input type="password" name="new" autocomplete="new-password" minlength="10" required/></label>
-                        <button type="submit">"Set password and sign in"</button>
+                        <button type="submit">"Set password"</button>
                     </ActionForm>
                     {action_error(reset)}
                 }.into_any(),

@@ -7,7 +7,7 @@ use tower_sessions::Session;
 
 use crate::accounts::{Account, AdminOverview, Provider, SessionInfo};
 use crate::error::AppError;
-use crate::ids::{Admin, SignedIn};
+use crate::ids::{Admin, OwnerId, SignedIn};
 
 /// Accounts and sign-in. This service keeps the session itself: it is the one that signs people
 /// in and out, so it alone takes the `Session` (every method that changes who is signed in
@@ -19,6 +19,9 @@ pub trait AccountService: Send + Sync + 'static {
     async fn current(&self, session: &Session) -> Result<Option<Account>, AppError>;
     /// Who is signed in on this session, for `server_fn::signed_in` and the server's routes.
     async fn identify(&self, session: &Session) -> Result<Option<SignedIn>, AppError>;
+    /// The workspace this session may reach: its account's when signed in, else its guest
+    /// workspace — never one that belongs to an account (the one rule every caller relies on).
+    async fn workspace(&self, session: &Session) -> Result<Option<OwnerId>, AppError>;
     /// Answers the same whether or not the address already has an account (which is told by
     /// e-mail instead), so the form cannot be used to find out who has one.
     async fn sign_up(
@@ -28,28 +31,33 @@ pub trait AccountService: Send + Sync + 'static {
         password: String,
         display_name: String,
     ) -> Result<(), AppError>;
-    /// Follows the link from the sign-up e-mail: verifies the address and signs in.
-    async fn verify_email(&self, session: &Session, token: String, device: String) -> Result<Account, AppError>;
+    /// Follows the link from the sign-up e-mail: verifies the address, and signs in only the
+    /// browser that started the sign-up (`None`: confirmed, now sign in with the password).
+    async fn verify_email(&self, session: &Session, token: String, device: String)
+        -> Result<Option<Account>, AppError>;
     async fn sign_in(
         &self,
         session: &Session,
         email: String,
         password: String,
         device: String,
+        from: std::net::IpAddr,
     ) -> Result<Account, AppError>;
     async fn sign_out(&self, session: &Session) -> Result<(), AppError>;
     /// Ends every session of the account, this one included.
     async fn sign_out_everywhere(&self, session: &Session) -> Result<(), AppError>;
     async fn change_password(&self, session: &Session, current: String, new: String) -> Result<(), AppError>;
     /// Sends a reset link when the address has an account; answers the same either way.
-    async fn request_password_reset(&self, email: String) -> Result<(), AppError>;
+    async fn request_password_reset(&self, session: &Session, email: String) -> Result<(), AppError>;
+    /// Sets the new password and ends every session of the account; signs in only the browser
+    /// that asked for the link (`None`: changed, now sign in).
     async fn reset_password(
         &self,
         session: &Session,
         token: String,
         new: String,
         device: String,
-    ) -> Result<Account, AppError>;
+    ) -> Result<Option<Account>, AppError>;
     async fn sessions(&self, session: &Session) -> Result<Vec<SessionInfo>, AppError>;
     async fn end_session(&self, session: &Session, handle: String) -> Result<(), AppError>;
     async fn admin_overview(&self, admin: Admin) -> Result<AdminOverview, AppError>;

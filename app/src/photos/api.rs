@@ -18,8 +18,9 @@ use crate::recipe::EditRecipe;
 #[server(endpoint = "workspace/open")]
 pub async fn open_workspace() -> Result<(), AppError> {
     run(async {
-        let photos = service::<Photos>()?;
-        crate::server_fn::ensure_session_owner(&crate::server_fn::session().await?, photos.as_ref()).await.map(|_| ())
+        let (accounts, photos) = (service::<crate::accounts::Accounts>()?, service::<Photos>()?);
+        let session = crate::server_fn::session().await?;
+        crate::server_fn::ensure_session_owner(&session, accounts.as_ref(), photos.as_ref()).await.map(|_| ())
     })
     .await
 }

@@ -24,6 +24,9 @@ pub struct PhotoSummary {
     pub alt_text: Option<String>,
     #[serde(default)]
     pub tags: Vec<String>,
+    /// The server's pixel cap, so the editor never offers a step the server would refuse.
+    #[serde(default)]
+    pub max_pixels: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -15,7 +15,6 @@ use async_trait::async_trait;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
-use sha2::{Digest, Sha256};
 use tower_sessions::Session;
 use uuid::Uuid;
 
@@ -23,17 +22,22 @@ use app::accounts::AccountService;
 use app::accounts::{Account, AdminOverview, Provider, SessionInfo};
 use app::error::AppError;
 use app::ids::{AccountId, Admin, OwnerId, Role, SignedIn};
-use app::server_fn::{session_owner, ACCOUNT_KEY, DEVICE_KEY, OWNER_KEY, SIGNED_IN_AT_KEY};
+use app::server_fn::{ACCOUNT_KEY, DEVICE_KEY, FLOW_KEY, OWNER_KEY, SIGNED_IN_AT_KEY, STARTED_AT_KEY};
 
 use self::mail::Mailer;
 use self::repo::AccountRow;
+use crate::data::audit::Event;
+use crate::platform::crypto::{hex, sha256_hex};
 use crate::platform::db::{now, Db};
 use crate::platform::error::OrInternal;
-use crate::platform::sessions::DbSessionStore;
+use crate::platform::rate::RateLimits;
+use crate::platform::sessions::{stored_key, DbSessionStore};
 
 /// Failed password sign-ins allowed per address within the window, before a pause.
 pub const MAX_FAILURES: i64 = 5;
 pub const FAILURE_WINDOW_SECS: i64 = 15 * 60;
+pub const BACK_OFF_SECS: i64 = 30;
+pub const MAX_BACK_OFF_SECS: i64 = 15 * 60;
 const VERIFY_LINK_SECS: i64 = 24 * 3600;
 const RESET_LINK_SECS: i64 = 3600;
 
@@ -52,6 +56,7 @@ pub struct AccountStore {
     pub mailer: Mailer,
     pub public_url: String,
     pub providers: Arc<oidc::Providers>,
+    pub limits: Arc<RateLimits>,
 }
 
 fn session_failed(error: impl std::fmt::Display) -> AppError {
@@ -93,16 +98,12 @@ fn new_token() -> (String, String) {
 }
 
 fn token_hash(token: &str) -> String {
-    hex(&Sha256::digest(token.as_bytes()))
+    sha256_hex(token)
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The public name of a session: a hash of its id, so the id itself never appears in a page.
-fn session_handle(id: &tower_sessions::session::Id) -> String {
-    token_hash(&id.to_string())[..16].to_string()
+/// The public name of a session: the start of its stored key, so the id never appears in a page.
+fn session_handle(stored_key: &str) -> String {
+    stored_key.chars().take(16).collect()
 }
 
 pub use app::accounts::describe_device;
@@ -126,7 +127,24 @@ impl AccountStore {
     }
 
     /// Sends in the background: the answer to the request must not wait for (or reveal) mail.
+    /// Argon2 in one of a few slots: each hash takes 19 MiB and a core for tens of milliseconds.
+    async fn hash_password(&self, password: String) -> Result<String, AppError> {
+        let _slot = self.limits.password_slot().await?;
+        passwords::hash(password).await
+    }
+
+    async fn verify_password(&self, password: String, stored: Option<String>) -> Result<bool, AppError> {
+        let _slot = self.limits.password_slot().await?;
+        passwords::verify(password, stored).await
+    }
+
+    /// Sends in the background, at most the configured number an hour to one address (beyond,
+    /// the mail is left unsent and logged: the page's answer never says which happened).
     fn send_later(&self, to: String, subject: &'static str, body: String) {
+        if !self.limits.mail_to(&to) {
+            tracing::warn!(subject, "mail not sent: this address had its hourly share");
+            return;
+        }
         let mailer = self.mailer.clone();
         tokio::spawn(async move {
             let _ = mailer.send(&to, subject, body).await;
@@ -138,17 +156,32 @@ impl AccountStore {
         self.db.account_by_id(id).await?.ok_or(AppError::Unauthorized)
     }
 
-    /// The workspace for a new account: the visitor's guest workspace when they have one that
-    /// no account owns yet, otherwise a fresh one.
+    /// The workspace for an account made by signing in through a provider (a sign-in proper):
+    /// the visitor's guest workspace when they have one, otherwise a fresh one.
     async fn workspace_for_new_account(&self, session: &Session) -> Result<OwnerId, AppError> {
-        if let Some(guest) = session_owner(session).await? {
-            if !self.db.is_account_workspace(guest).await? && self.db.owner_exists(guest).await? {
+        if let Some(guest) = self.workspace(session).await? {
+            if !self.db.is_account_workspace(guest).await? {
                 return Ok(guest);
             }
         }
+        self.new_workspace().await
+    }
+
+    async fn new_workspace(&self) -> Result<OwnerId, AppError> {
         let owner = OwnerId(Uuid::new_v4());
         self.db.insert_guest_owner(owner).await?;
         Ok(owner)
+    }
+
+    /// Remembers that this browser started a sign-up or reset for `email`: only here do its
+    /// links sign in (and so bring this browser's guest workspace along).
+    async fn start_flow(&self, session: &Session, email: &str) -> Result<(), AppError> {
+        session.insert(FLOW_KEY, email).await.map_err(session_failed)
+    }
+
+    async fn started_here(&self, session: &Session, account: &AccountRow) -> Result<bool, AppError> {
+        let flow = session.get::<String>(FLOW_KEY).await.map_err(session_failed)?;
+        Ok(flow.is_some() && flow == account.email)
     }
 
     /// Signs `account` in on this browser: adopts the guest workspace, rotates the session id
@@ -159,18 +192,21 @@ impl AccountStore {
         account: &AccountRow,
         device: &str,
     ) -> Result<Account, AppError> {
-        if let Some(guest) = session_owner(session).await? {
+        if let Some(guest) = self.workspace(session).await? {
             if guest != account.owner && !self.db.is_account_workspace(guest).await? {
                 self.db.adopt_workspace(guest, account.owner).await?;
             }
         }
         session.cycle_id().await.map_err(session_failed)?;
-        session.insert(OWNER_KEY, account.owner).await.map_err(session_failed)?;
+        // The account names the workspace from now on; a guest key left behind would outlive it.
+        for key in [OWNER_KEY, STARTED_AT_KEY, FLOW_KEY] {
+            session.remove_value(key).await.map_err(session_failed)?;
+        }
         session.insert(ACCOUNT_KEY, account.id).await.map_err(session_failed)?;
         session.insert(SIGNED_IN_AT_KEY, now()).await.map_err(session_failed)?;
         session.insert(DEVICE_KEY, device).await.map_err(session_failed)?;
         let detail = format!("Signed in on {device}.");
-        self.db.audit_or_log(Some(account.id), Some(account.id), crate::data::audit::Event::SignedIn, &detail).await;
+        self.db.audit_or_log(Some(account.id), Some(account.id), Event::SignedIn, &detail).await;
         tracing::info!(account = %account.id, "signed in");
         Ok(Account::from(account))
     }
@@ -218,15 +254,25 @@ impl AccountStore {
         self.identify(session).await?.ok_or(AppError::NotFound)?.admin()
     }
 
-    /// Refuses while the address has had too many recent failures.
-    async fn check_rate(&self, key: &str) -> Result<(), AppError> {
-        let failures = self.db.recent_login_failures(key, now() - FAILURE_WINDOW_SECS).await?;
-        if failures >= MAX_FAILURES {
-            return Err(AppError::TooManyRequests(
-                "Too many failed attempts. Wait 15 minutes, or reset your password.".into(),
-            ));
+    /// Exponential back-off per account and client address: the first `MAX_FAILURES` failures
+    /// in the window are free, then each one doubles the wait before the next try (from
+    /// `BACK_OFF_SECS`, at most `MAX_BACK_OFF_SECS`). Nobody is locked out: the wait ends, and
+    /// failures from one address never delay another.
+    async fn back_off(&self, key: &str) -> Result<(), AppError> {
+        let (failures, last) = self.db.recent_login_failures(key, now() - FAILURE_WINDOW_SECS).await?;
+        if failures < MAX_FAILURES {
+            return Ok(());
         }
-        Ok(())
+        let doublings = u32::try_from(failures - MAX_FAILURES).unwrap_or(u32::MAX).min(16);
+        let wait = BACK_OFF_SECS.saturating_mul(1 << doublings).min(MAX_BACK_OFF_SECS);
+        let left = last + wait - now();
+        if left <= 0 {
+            return Ok(());
+        }
+        Err(AppError::TooManyRequests {
+            message: format!("Too many failed attempts. Try again in {left} seconds, or reset your password."),
+            retry_after_secs: left.unsigned_abs(),
+        })
     }
 
     async fn record_failure(&self, key: &str) -> Result<(), AppError> {
@@ -247,19 +293,21 @@ where
         .route("/auth/{provider}/callback", get(oidc::callback))
 }
 
-/// Ends a signed-in session whose sign-in is older than the absolute limit, however active it
-/// has been (the idle limit is the session record's own expiry).
+/// Ends a session whose sign-in (or, for a guest, whose workspace) is older than the absolute
+/// limit, however active it has been (the idle limit is the session record's own expiry).
 pub async fn enforce_absolute_timeout(
     State(max_age_secs): State<i64>,
     session: Session,
     request: Request,
     next: Next,
 ) -> Response {
-    if let Ok(Some(signed_in_at)) = session.get::<i64>(SIGNED_IN_AT_KEY).await {
-        if now() - signed_in_at > max_age_secs {
-            if let Err(error) = session.flush().await {
-                tracing::warn!(%error, "ending an expired session failed");
-            }
+    let began = match session.get::<i64>(SIGNED_IN_AT_KEY).await {
+        Ok(Some(at)) => Some(at),
+        _ => session.get::<i64>(STARTED_AT_KEY).await.ok().flatten(),
+    };
+    if began.is_some_and(|at| now() - at > max_age_secs) {
+        if let Err(error) = session.flush().await {
+            tracing::warn!(%error, "ending an expired session failed");
         }
     }
     next.run(request).await
@@ -289,6 +337,22 @@ impl AccountService for AccountStore {
         }
     }
 
+    async fn workspace(&self, session: &Session) -> Result<Option<OwnerId>, AppError> {
+        if session.get::<AccountId>(ACCOUNT_KEY).await.map_err(session_failed)?.is_some() {
+            return Ok(self.identify(session).await?.map(|signed_in| signed_in.owner));
+        }
+        match session.get::<OwnerId>(OWNER_KEY).await.map_err(session_failed)? {
+            // An account's workspace named by a session not signed in to it (a record from before
+            // this rule) is worthless: the key goes, and the visitor starts afresh.
+            Some(owner) if self.db.is_account_workspace(owner).await? => {
+                tracing::warn!(%owner, "a guest session named an account's workspace; dropped");
+                session.remove_value(OWNER_KEY).await.map_err(session_failed)?;
+                Ok(None)
+            }
+            owner => Ok(owner),
+        }
+    }
+
     async fn sign_up(
         &self,
         session: &Session,
@@ -303,7 +367,8 @@ impl AccountService for AccountStore {
         passwords::check_strength(&password)?;
         let display_name = clean_name(&display_name, &email)?;
         // Hashed whether or not the address is taken, so both answers take as long.
-        let hash = passwords::hash(password).await?;
+        let hash = self.hash_password(password).await?;
+        self.start_flow(session, &email).await?;
         if self.db.account_by_email(&email).await?.is_some() {
             self.send_later(
                 email,
@@ -317,9 +382,11 @@ impl AccountService for AccountStore {
             );
             return Ok(());
         }
+        // A workspace of its own: sign-up before the address is confirmed grants nothing, and the
+        // guest's photos move in only when this browser confirms (`start_session`).
         let row = AccountRow {
             id: AccountId(Uuid::new_v4()),
-            owner: self.workspace_for_new_account(session).await?,
+            owner: self.new_workspace().await?,
             email: Some(email.clone()),
             email_verified: false,
             password_hash: Some(hash),
@@ -345,12 +412,20 @@ impl AccountService for AccountStore {
         Ok(())
     }
 
-    async fn verify_email(&self, session: &Session, token: String, device: String) -> Result<Account, AppError> {
+    async fn verify_email(
+        &self,
+        session: &Session,
+        token: String,
+        device: String,
+    ) -> Result<Option<Account>, AppError> {
         let expired = || AppError::BadRequest("This link has expired or was already used.".into());
         let id = self.db.take_email_token(&token_hash(token.trim()), "verify").await?.ok_or_else(expired)?;
         self.db.set_email_verified(id).await?;
         let account = self.db.account_by_id(id).await?.ok_or_else(expired)?;
-        self.start_session(session, &account, &device).await
+        if !self.started_here(session, &account).await? {
+            return Ok(None);
+        }
+        self.start_session(session, &account, &device).await.map(Some)
     }
 
     async fn sign_in(
@@ -359,16 +434,25 @@ impl AccountService for AccountStore {
         email: String,
         password: String,
         device: String,
+        from: std::net::IpAddr,
     ) -> Result<Account, AppError> {
         let key = normalize_email(&email).map_err(|_| AppError::BadRequest(WRONG_LOGIN.into()))?;
-        self.check_rate(&key).await?;
+        // Counted before hashing, so guesses sent in parallel are counted as they arrive.
+        self.limits.sign_in_to(&key)?;
+        let attempt = format!("{key} {from}");
+        self.back_off(&attempt).await?;
         let account = self.db.account_by_email(&key).await?;
-        let matches = passwords::verify(password, account.as_ref().and_then(|a| a.password_hash.clone())).await?;
-        let Some(account) = account.filter(|_| matches) else {
-            self.record_failure(&key).await?;
+        let stored = account.as_ref().and_then(|a| a.password_hash.clone());
+        let matches = self.verify_password(password, stored).await?;
+        let Some(account) = account.clone().filter(|_| matches) else {
+            self.record_failure(&attempt).await?;
+            if let Some(account) = &account {
+                let detail = format!("A sign-in with a wrong password on {device}.");
+                self.db.audit_or_log(Some(account.id), None, Event::SignInFailed, &detail).await;
+            }
             return Err(AppError::BadRequest(WRONG_LOGIN.into()));
         };
-        self.db.clear_login_failures(&key).await?;
+        self.db.clear_login_failures(&attempt).await?;
         if !account.email_verified {
             let (token, hash) = new_token();
             self.db.insert_email_token(&hash, account.id, "verify", now() + VERIFY_LINK_SECS).await?;
@@ -393,7 +477,9 @@ impl AccountService for AccountStore {
 
     async fn sign_out_everywhere(&self, session: &Session) -> Result<(), AppError> {
         let account = self.signed_in(session).await?;
-        self.sessions.delete_for_account(&account.id.to_string(), None).await?;
+        let ended = self.sessions.delete_for_account(&account.id.to_string(), None).await?;
+        let detail = format!("Signed out everywhere: {ended} session(s) ended.");
+        self.db.audit_or_log(Some(account.id), Some(account.id), Event::SessionsEnded, &detail).await;
         session.flush().await.map_err(session_failed)
     }
 
@@ -404,24 +490,31 @@ impl AccountService for AccountStore {
                 "This account signs in through a provider and has no password to change.".into(),
             ));
         };
-        let key = account.email.clone().unwrap_or_else(|| account.id.to_string());
-        self.check_rate(&key).await?;
+        let key = format!("{} password change", account.id);
+        self.back_off(&key).await?;
         passwords::check_strength(&new)?;
-        if !passwords::verify(current, Some(stored)).await? {
+        if !self.verify_password(current, Some(stored)).await? {
             self.record_failure(&key).await?;
             return Err(AppError::BadRequest("The current password is not right.".into()));
         }
-        let hash = passwords::hash(new).await?;
+        let hash = self.hash_password(new).await?;
         self.db.set_password_hash(account.id, &hash).await?;
-        // Anyone signed in elsewhere with the old password is signed out.
-        self.sessions.delete_for_account(&account.id.to_string(), session.id()).await?;
+        // Anyone signed in elsewhere with the old password is signed out, and old reset links die.
+        let ended = self.sessions.delete_for_account(&account.id.to_string(), session.id()).await?;
+        self.db.delete_email_tokens(account.id, "reset").await?;
+        let detail = format!("Password changed; {ended} other session(s) ended.");
+        self.db.audit_or_log(Some(account.id), Some(account.id), Event::PasswordChanged, &detail).await;
         Ok(())
     }
 
-    async fn request_password_reset(&self, email: String) -> Result<(), AppError> {
+    async fn request_password_reset(&self, session: &Session, email: String) -> Result<(), AppError> {
         let Ok(email) = normalize_email(&email) else { return Ok(()) };
+        // Remembered whether or not the address has an account, so the answer is the same.
+        self.start_flow(session, &email).await?;
         if let Some(account) = self.db.account_by_email(&email).await? {
             let (token, hash) = new_token();
+            // A new link supersedes any earlier one.
+            self.db.delete_email_tokens(account.id, "reset").await?;
             self.db.insert_email_token(&hash, account.id, "reset", now() + RESET_LINK_SECS).await?;
             self.send_later(
                 email,
@@ -441,35 +534,41 @@ impl AccountService for AccountStore {
         token: String,
         new: String,
         device: String,
-    ) -> Result<Account, AppError> {
+    ) -> Result<Option<Account>, AppError> {
         passwords::check_strength(&new)?;
         let expired = || AppError::BadRequest("This link has expired or was already used.".into());
         let id = self.db.take_email_token(&token_hash(token.trim()), "reset").await?.ok_or_else(expired)?;
-        let hash = passwords::hash(new).await?;
+        let hash = self.hash_password(new).await?;
         self.db.set_password_hash(id, &hash).await?;
-        // The link reached the mailbox, so the address is proven.
+        // The link reached the mailbox, so the address is proven; every other link dies with it.
         self.db.set_email_verified(id).await?;
-        self.sessions.delete_for_account(&id.to_string(), None).await?;
+        self.db.delete_email_tokens(id, "reset").await?;
+        let ended = self.sessions.delete_for_account(&id.to_string(), None).await?;
+        let detail = format!("Password reset from an e-mailed link; {ended} session(s) ended.");
+        self.db.audit_or_log(Some(id), Some(id), Event::PasswordReset, &detail).await;
         let account = self.db.account_by_id(id).await?.ok_or_else(expired)?;
-        self.start_session(session, &account, &device).await
+        if !self.started_here(session, &account).await? {
+            return Ok(None);
+        }
+        self.start_session(session, &account, &device).await.map(Some)
     }
 
     async fn sessions(&self, session: &Session) -> Result<Vec<SessionInfo>, AppError> {
         let account = self.signed_in(session).await?;
-        let current = session.id().map(|id| session_handle(&id));
+        let current = session.id().map(|id| session_handle(&stored_key(&id)));
         let mut list: Vec<SessionInfo> = self
             .sessions
             .for_account(&account.id.to_string())
             .await?
             .into_iter()
             .map(|record| {
-                let handle = session_handle(&record.id);
+                let handle = session_handle(&record.key);
                 SessionInfo {
                     current: current.as_deref() == Some(handle.as_str()),
                     handle,
                     device: record.data.get(DEVICE_KEY).and_then(|v| v.as_str()).unwrap_or("A browser").to_string(),
                     signed_in_at: record.data.get(SIGNED_IN_AT_KEY).and_then(|v| v.as_i64()).unwrap_or(0),
-                    expires_at: record.expiry_date.unix_timestamp(),
+                    expires_at: record.expires_at,
                 }
             })
             .collect();
@@ -480,15 +579,21 @@ impl AccountService for AccountStore {
     async fn end_session(&self, session: &Session, handle: String) -> Result<(), AppError> {
         let account = self.signed_in(session).await?;
         let records = self.sessions.for_account(&account.id.to_string()).await?;
-        let record = records.iter().find(|record| session_handle(&record.id) == handle).ok_or(AppError::NotFound)?;
-        if Some(record.id) == session.id() {
+        let record = records.iter().find(|record| session_handle(&record.key) == handle).ok_or(AppError::NotFound)?;
+        let detail = format!(
+            "Ended the session on {}.",
+            record.data.get(DEVICE_KEY).and_then(|v| v.as_str()).unwrap_or("a browser")
+        );
+        self.db.audit_or_log(Some(account.id), Some(account.id), Event::SessionsEnded, &detail).await;
+        if session.id().map(|id| stored_key(&id)).as_deref() == Some(record.key.as_str()) {
             return session.flush().await.map_err(session_failed);
         }
-        use tower_sessions::SessionStore;
-        self.sessions.delete(&record.id).await.map_err(session_failed)
+        Ok(self.sessions.delete_key(&record.key).await?)
     }
 
-    async fn admin_overview(&self, _admin: Admin) -> Result<AdminOverview, AppError> {
+    async fn admin_overview(&self, admin: Admin) -> Result<AdminOverview, AppError> {
+        let actor = Some(admin.account());
+        self.db.audit_or_log(None, actor, Event::AdminListedAccounts, "Listed every account.").await;
         let page_views = self
             .db
             .page_view_totals()

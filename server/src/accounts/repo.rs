@@ -167,13 +167,17 @@ impl Db {
 
     // --- failed sign-ins ---
 
-    pub async fn recent_login_failures(&self, key: &str, since: i64) -> Result<i64, sqlx::Error> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM login_failures WHERE login_key = $1 AND failed_at > $2")
-            .bind(key)
-            .bind(since)
-            .fetch_one(self.pool())
-            .await?;
-        row.try_get("n")
+    /// Failures for `key` since `since`: how many, and when the last was.
+    pub async fn recent_login_failures(&self, key: &str, since: i64) -> Result<(i64, i64), sqlx::Error> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n, COALESCE(MAX(failed_at), 0) AS last FROM login_failures
+             WHERE login_key = $1 AND failed_at > $2",
+        )
+        .bind(key)
+        .bind(since)
+        .fetch_one(self.pool())
+        .await?;
+        Ok((row.try_get("n")?, row.try_get("last")?))
     }
 
     /// Records a failure and forgets those older than `forget_before`.
@@ -208,6 +212,16 @@ impl Db {
             .bind(account.to_string())
             .bind(purpose)
             .bind(expires_at)
+            .execute(self.pool())
+            .await
+            .map(|_| ())
+    }
+
+    /// Ends every link of `purpose` the account has outstanding.
+    pub async fn delete_email_tokens(&self, account: AccountId, purpose: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM email_tokens WHERE account_id = $1 AND purpose = $2")
+            .bind(account.to_string())
+            .bind(purpose)
             .execute(self.pool())
             .await
             .map(|_| ())

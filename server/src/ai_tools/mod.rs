@@ -34,6 +34,8 @@ pub struct JobSettings {
     pub lease_secs: i64,
     pub max_attempts: i64,
     pub max_upscale_pixels: u64,
+    /// Jobs one workspace may have queued or running at once.
+    pub max_active_per_owner: u64,
 }
 
 #[derive(Clone)]
@@ -50,7 +52,7 @@ pub struct AiStore {
 
 impl AiStore {
     /// A job row as the workspace shows it, with fresh signed links.
-    fn view(&self, owner: OwnerId, row: &AnyRow) -> Result<AiJob, sqlx::Error> {
+    fn view(&self, row: &AnyRow) -> Result<AiJob, sqlx::Error> {
         let id: JobId = parse(row, "id")?;
         let photo_id: PhotoId = parse(row, "photo_id")?;
         let params: String = row.try_get("params")?;
@@ -75,8 +77,8 @@ impl AiStore {
             created_at: row.try_get("created_at")?,
             finished_at: row.try_get("finished_at")?,
             duration_ms: detail.as_ref().map(|d| d.duration_ms),
-            before_url: self.photos.links.sign(&format!("/media/photos/{photo_id}/original"), owner),
-            result_url: has_result.then(|| self.photos.links.sign(&format!("/media/jobs/{id}/result"), owner)),
+            before_url: self.photos.links.sign(&format!("/media/photos/{photo_id}/original")),
+            result_url: has_result.then(|| self.photos.links.sign(&format!("/media/jobs/{id}/result"))),
             result_size: width.zip(height).map(|(w, h)| (u32::try_from(w).unwrap_or(0), u32::try_from(h).unwrap_or(0))),
             description: detail.and_then(|d| d.description),
             saved_photo_id: saved.and_then(|s| s.parse().ok()),
@@ -125,6 +127,7 @@ impl AiService for AiStore {
     async fn start(&self, owner: OwnerId, photo: PhotoId, mut request: ToolRequest) -> Result<AiJob, AppError> {
         let summary = self.photos.photo(owner, photo).await?;
         self.validate(owner, &summary, &request).await?;
+        self.photos.ensure_room(owner).await?;
         let id = JobId(Uuid::new_v4());
         // What must not sit in the row (the eraser's mask) goes to storage, encrypted like
         // everything else; the row keeps the options.
@@ -139,15 +142,24 @@ impl AiService for AiStore {
             mask_key: mask_key.as_deref(),
             max_attempts: self.settings.max_attempts,
         };
-        if let Err(error) = self.db.enqueue_job(&job).await {
+        let queued = self.db.enqueue_job(&job, self.settings.max_active_per_owner).await;
+        if !matches!(queued, Ok(true)) {
             if let Some(key) = &mask_key {
                 let _ = self.photos.storage.delete(key).await;
             }
-            return Err(error).or_internal("queueing a job");
+        }
+        if !queued? {
+            return Err(AppError::TooManyRequests {
+                message: format!(
+                    "You have {} tools queued or running. Wait for one to finish, or cancel one.",
+                    self.settings.max_active_per_owner
+                ),
+                retry_after_secs: 10,
+            });
         }
         self.wake.notify_one();
         let row = self.job_row(owner, id).await?;
-        self.view(owner, &row).or_internal("reading a job")
+        self.view(&row).or_internal("reading a job")
     }
 
     async fn jobs(&self, owner: OwnerId, photo: PhotoId) -> Result<Vec<AiJob>, AppError> {
@@ -158,7 +170,7 @@ impl AiService for AiStore {
         .bind(photo.to_string())
         .fetch_all(self.db.pool())
         .await?;
-        rows.iter().map(|row| self.view(owner, row)).collect::<Result<_, _>>().or_internal("reading jobs")
+        rows.iter().map(|row| self.view(row)).collect::<Result<_, _>>().or_internal("reading jobs")
     }
 
     async fn cancel(&self, owner: OwnerId, job: JobId) -> Result<(), AppError> {
@@ -181,7 +193,7 @@ impl AiService for AiStore {
         let key = key.ok_or_else(|| AppError::BadRequest("This job has no image to save.".into()))?;
         let photo: PhotoId = parse(&row, "photo_id")?;
         let source = self.photos.photo(owner, photo).await?;
-        let view = self.view(owner, &row)?;
+        let view = self.view(&row)?;
         let bytes = self.photos.storage.get(&key).await?;
         let meter = crate::data::usage::Meter::start();
         let encoded = self.photos.ingest_trusted(bytes).await?;
@@ -227,7 +239,9 @@ impl AiService for AiStore {
         self.photos.photo(owner, photo).await
     }
 
-    async fn held_photos(&self, _admin: Admin) -> Result<Vec<HeldPhoto>, AppError> {
+    async fn held_photos(&self, admin: Admin) -> Result<Vec<HeldPhoto>, AppError> {
+        let actor = Some(admin.account());
+        self.db.audit_or_log(None, actor, Event::AdminListedHeld, "Listed the uploads moderation held.").await;
         let rows = sqlx::query(
             "SELECT p.id, p.name, p.nsfw_score, p.created_at, o.kind, a.email, a.display_name
              FROM photos p JOIN owners o ON o.id = p.owner_id LEFT JOIN accounts a ON a.owner_id = p.owner_id

@@ -82,6 +82,8 @@ pub struct ResultFiles {
     pub content_type: String,
     pub width: u32,
     pub height: u32,
+    /// Result and thumbnail together, counted in the owner's quota.
+    pub byte_size: u64,
 }
 
 /// How a heartbeat went.
@@ -122,24 +124,33 @@ fn claimed(row: &AnyRow) -> Result<Claimed, sqlx::Error> {
 }
 
 impl Db {
-    pub async fn enqueue_job(&self, job: &NewJob<'_>) -> Result<(), sqlx::Error> {
+    /// Queues the job unless its owner already has `max_active` queued or running; checked and
+    /// inserted in one step, so requests sent together cannot pass the cap. False when full.
+    pub async fn enqueue_job(&self, job: &NewJob<'_>, max_active: u64) -> Result<bool, sqlx::Error> {
         let at = now();
-        sqlx::query(
+        let owner = job.owner.to_string();
+        let mut tx = self.pool().begin().await?;
+        self.lock_owner(&mut tx, &owner).await?;
+        let inserted = sqlx::query(
             "INSERT INTO jobs (id, owner_id, photo_id, tool, params, state, progress, attempts, max_attempts, run_after,
                                cancel_requested, mask_key, created_at)
-             VALUES ($1, $2, $3, $4, $5, 'queued', 0, 0, $6, $7, 0, $8, $7)",
+             SELECT $1, $2, $3, $4, $5, 'queued', 0, 0, $6, $7, 0, $8, $7
+             WHERE (SELECT COUNT(*) FROM jobs WHERE owner_id = $2 AND state IN ('queued', 'running')) < $9",
         )
         .bind(job.id.to_string())
-        .bind(job.owner.to_string())
+        .bind(owner)
         .bind(job.photo.to_string())
         .bind(job.tool)
         .bind(job.params)
         .bind(job.max_attempts)
         .bind(at)
         .bind(job.mask_key)
-        .execute(self.pool())
-        .await
-        .map(|_| ())
+        .bind(i64::try_from(max_active).unwrap_or(i64::MAX))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(inserted == 1)
     }
 
     /// Takes the oldest job that is due, or whose worker's lease ran out, for `worker`.
@@ -180,7 +191,7 @@ impl Db {
         let done = sqlx::query(
             "UPDATE jobs SET state = 'done', progress = 1000, provider = $3, detail = $4, result_key = $5,
                     result_thumbnail_key = $6, result_content_type = $7, result_width = $8, result_height = $9,
-                    finished_at = $10, locked_by = NULL, lease_until = NULL, error = NULL
+                    finished_at = $10, locked_by = NULL, lease_until = NULL, error = NULL, result_bytes = $11
              WHERE id = $1 AND locked_by = $2 AND state = 'running'",
         )
         .bind(id.to_string())
@@ -193,6 +204,7 @@ impl Db {
         .bind(result.map(|r| i64::from(r.width)))
         .bind(result.map(|r| i64::from(r.height)))
         .bind(now())
+        .bind(result.map_or(0, |r| i64::try_from(r.byte_size).unwrap_or(i64::MAX)))
         .execute(self.pool())
         .await?;
         Ok(done.rows_affected() == 1)

@@ -2,7 +2,6 @@
 
 use app::error::AppError;
 use app::ids::JobId;
-use app::server_fn::session_owner;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use axum::routing::get;
@@ -25,8 +24,8 @@ async fn job_result(
     Path(id): Path<String>,
     Query(signature): Query<Signature>,
 ) -> Result<Response, ApiError> {
-    let owner =
-        state.photos.links.check(&format!("/media/jobs/{id}/result"), session_owner(&session).await?, &signature)?;
+    let path = format!("/media/jobs/{id}/result");
+    let owner = state.photos.links.owner_for(&path, &signature, state.accounts.as_ref(), &session).await?;
     let id: JobId = id.parse().map_err(|_| AppError::NotFound)?;
     Ok(media_response(state.ai.result_media(owner, id).await?))
 }

@@ -21,6 +21,14 @@ pub enum Event {
     AdminViewedWorkspace,
     /// An administrator released or deleted an upload moderation held.
     ModerationDecision,
+    SignInFailed,
+    PasswordChanged,
+    PasswordReset,
+    /// Sessions ended from the session list or by "sign out everywhere".
+    SessionsEnded,
+    /// An administrator listed every account, or the uploads moderation held.
+    AdminListedAccounts,
+    AdminListedHeld,
 }
 
 impl Event {
@@ -34,6 +42,12 @@ impl Event {
             Event::AccountDeleted => "account_deleted",
             Event::AdminViewedWorkspace => "admin_viewed_workspace",
             Event::ModerationDecision => "moderation_decision",
+            Event::SignInFailed => "sign_in_failed",
+            Event::PasswordChanged => "password_changed",
+            Event::PasswordReset => "password_reset",
+            Event::SessionsEnded => "sessions_ended",
+            Event::AdminListedAccounts => "admin_listed_accounts",
+            Event::AdminListedHeld => "admin_listed_held",
         }
     }
 }

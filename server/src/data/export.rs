@@ -9,7 +9,6 @@ use std::io::Write;
 use app::data::ExportJob;
 use app::error::AppError;
 use app::ids::{AccountId, JobState, OwnerId};
-use app::server_fn::session_owner;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderValue};
@@ -33,6 +32,7 @@ pub fn routes<S>() -> axum::Router<S>
 where
     S: Clone + Send + Sync + 'static,
     std::sync::Arc<DataStore>: axum::extract::FromRef<S>,
+    std::sync::Arc<crate::accounts::AccountStore>: axum::extract::FromRef<S>,
 {
     axum::Router::new().route(ARCHIVE_ROUTE, axum::routing::get(download))
 }
@@ -148,7 +148,7 @@ impl Db {
 fn to_job(store: &DataStore, row: JobRow) -> ExportJob {
     let ready = row.state == JobState::Done;
     ExportJob {
-        download_url: ready.then(|| store.photos.links.sign(&archive_path(&row.id), row.owner)),
+        download_url: ready.then(|| store.photos.links.sign(&archive_path(&row.id))),
         expires_at: row.finished_at.filter(|_| ready).map(|finished| finished + store.export_secs),
         id: row.id,
         state: row.state,
@@ -239,7 +239,7 @@ async fn build(store: &DataStore, id: &str, account_id: AccountId, owner: OwnerI
             json!({
                 "device": record.data.get(app::server_fn::DEVICE_KEY),
                 "signed_in_at": record.data.get(app::server_fn::SIGNED_IN_AT_KEY),
-                "expires_at": record.expiry_date.unix_timestamp(),
+                "expires_at": record.expires_at,
             })
         })
         .collect();
@@ -314,11 +314,12 @@ async fn build(store: &DataStore, id: &str, account_id: AccountId, owner: OwnerI
 /// GET /media/exports/{id}/archive?exp=…&sig=…: the archive, for its owner, through a signed link.
 pub async fn download(
     State(store): State<std::sync::Arc<DataStore>>,
+    State(accounts): State<std::sync::Arc<crate::accounts::AccountStore>>,
     session: Session,
     Path(id): Path<String>,
     Query(signature): Query<Signature>,
 ) -> Result<Response, ApiError> {
-    let owner = store.photos.links.check(&archive_path(&id), session_owner(&session).await?, &signature)?;
+    let owner = store.photos.links.owner_for(&archive_path(&id), &signature, accounts.as_ref(), &session).await?;
     let job =
         store.db.export_for_owner(&id, owner).await.or_internal("reading an export")?.ok_or(AppError::NotFound)?;
     let key = job.object_key.filter(|_| job.state == JobState::Done).ok_or(AppError::NotFound)?;

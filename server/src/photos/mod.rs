@@ -11,12 +11,12 @@ use app::photos::PhotoService;
 use app::photos::{GalleryItem, PhotoSummary};
 use async_trait::async_trait;
 use bytes::Bytes;
-use recipe::EditRecipe;
+use recipe::{Budget, EditRecipe};
 use uuid::Uuid;
 
 use crate::data::audit::Event;
 use crate::data::usage::Meter;
-use crate::photos::repo::{NewPhoto, NewVersion, StoredFiles, StoredImage};
+use crate::photos::repo::{NewPhoto, NewVersion, Quota, StoredFiles, StoredImage};
 use crate::platform::db::{now, Db};
 use crate::platform::error::OrInternal;
 use crate::platform::http::Media;
@@ -27,11 +27,15 @@ use crate::platform::storage::{keys, Storage};
 /// The longest filename kept for display; it is never used as a path.
 const MAX_NAME_CHARS: usize = 200;
 
+/// Workspace quotas: an account's, and a guest's (smaller: anyone can open one).
 #[derive(Clone, Debug)]
 pub struct Quotas {
-    pub max_photos: u64,
-    pub max_bytes: u64,
+    pub account: Quota,
+    pub guest: Quota,
 }
+
+const OVER_QUOTA: &str =
+    "This would exceed your workspace's storage quota. Delete photos or versions you no longer need.";
 
 /// Moderation of uploads: open_nsfw's score at or above `threshold` holds the upload.
 #[derive(Clone)]
@@ -146,21 +150,36 @@ impl PhotoStore {
     }
 
     /// Stores an ingested photo for `owner`, within their quota.
+    /// The quota that applies to `owner`: an account's workspace or a guest's.
+    pub async fn quota_of(&self, owner: OwnerId) -> Result<Quota, AppError> {
+        Ok(if self.db.is_account_workspace(owner).await? { self.quotas.account } else { self.quotas.guest })
+    }
+
+    /// Refuses new work for a workspace already at its byte quota (an AI result adds to it).
+    pub async fn ensure_room(&self, owner: OwnerId) -> Result<(), AppError> {
+        let (_, used) = self.db.owner_usage(owner).await?;
+        if used >= self.quota_of(owner).await?.max_bytes {
+            return Err(AppError::QuotaExceeded(OVER_QUOTA.into()));
+        }
+        Ok(())
+    }
+
     /// Signed links for a photo's media, valid for the configured time.
     /// A held upload gets none: it cannot be opened until an administrator releases it.
-    pub fn with_links(&self, owner: OwnerId, mut photo: PhotoSummary) -> PhotoSummary {
+    pub fn with_links(&self, mut photo: PhotoSummary) -> PhotoSummary {
+        photo.max_pixels = self.images.max_pixels;
         if photo.held {
             return photo;
         }
-        photo.original_url = self.links.sign(&format!("/media/photos/{}/original", photo.id), owner);
-        photo.thumbnail_url = self.links.sign(&format!("/media/photos/{}/thumbnail", photo.id), owner);
+        photo.original_url = self.links.sign(&format!("/media/photos/{}/original", photo.id));
+        photo.thumbnail_url = self.links.sign(&format!("/media/photos/{}/thumbnail", photo.id));
         photo
     }
 
     /// Signed links and the retention date for a gallery item.
-    pub fn with_links_and_expiry(&self, owner: OwnerId, mut item: GalleryItem) -> GalleryItem {
-        item.image_url = self.links.sign(&format!("/media/versions/{}/image", item.id), owner);
-        item.thumbnail_url = self.links.sign(&format!("/media/versions/{}/thumbnail", item.id), owner);
+    pub fn with_links_and_expiry(&self, mut item: GalleryItem) -> GalleryItem {
+        item.image_url = self.links.sign(&format!("/media/versions/{}/image", item.id));
+        item.thumbnail_url = self.links.sign(&format!("/media/versions/{}/thumbnail", item.id));
         item.expires_at = item.created_at + self.saved_secs;
         item.expires_soon = item.expires_at - now() <= self.warning_secs;
         item
@@ -175,12 +194,14 @@ impl PhotoStore {
         meter: Meter,
     ) -> Result<PhotoSummary, AppError> {
         let Ingested { encoded, camera, nsfw_score } = ingested;
+        // A quick refusal before anything is stored; the insert checks again, atomically.
+        let quota = self.quota_of(owner).await?;
         let (count, used) = self.db.owner_usage(owner).await?;
-        if count >= self.quotas.max_photos {
+        if count >= quota.max_photos {
             return Err(AppError::QuotaExceeded(format!("Your workspace holds its limit of {count} photos.")));
         }
-        if used.saturating_add(encoded.data.len() as u64) > self.quotas.max_bytes {
-            return Err(AppError::QuotaExceeded("This photo would exceed your storage quota.".into()));
+        if used.saturating_add(encoded.data.len() as u64) > quota.max_bytes {
+            return Err(AppError::QuotaExceeded(OVER_QUOTA.into()));
         }
         let id = PhotoId(Uuid::new_v4());
         let files = self.put_files(keys::photo(owner, id), encoded).await?;
@@ -205,8 +226,12 @@ impl PhotoStore {
         if held {
             tracing::warn!(photo = %id, score = ?nsfw_score, "an upload was held for moderation");
         }
-        match self.db.insert_photo(&new).await {
-            Ok(created_at) => {
+        match self.db.insert_photo(&new, quota).await {
+            Ok(None) => {
+                self.delete_files(&files.object_key, &files.thumbnail_key).await;
+                Err(AppError::QuotaExceeded(OVER_QUOTA.into()))
+            }
+            Ok(Some(created_at)) => {
                 let size = (files.width, files.height);
                 self.db.record_usage_or_log(owner, meter.finish("upload", size, size)).await;
                 let photo = PhotoSummary {
@@ -220,8 +245,9 @@ impl PhotoStore {
                     held,
                     alt_text: None,
                     tags: Vec::new(),
+                    max_pixels: 0,
                 };
-                Ok(self.with_links(owner, photo))
+                Ok(self.with_links(photo))
             }
             Err(error) => {
                 self.delete_files(&files.object_key, &files.thumbnail_key).await;
@@ -291,12 +317,12 @@ impl PhotoStore {
 impl PhotoService for PhotoStore {
     async fn list_photos(&self, owner: OwnerId) -> Result<Vec<PhotoSummary>, AppError> {
         let photos = self.db.list_photos(owner).await?;
-        Ok(photos.into_iter().map(|photo| self.with_links(owner, photo)).collect())
+        Ok(photos.into_iter().map(|photo| self.with_links(photo)).collect())
     }
 
     async fn photo(&self, owner: OwnerId, photo: PhotoId) -> Result<PhotoSummary, AppError> {
         let (summary, _) = self.db.photo(owner, photo).await?.ok_or(AppError::NotFound)?;
-        Ok(self.with_links(owner, summary))
+        Ok(self.with_links(summary))
     }
 
     async fn save_version(&self, owner: OwnerId, photo: PhotoId, recipe: EditRecipe) -> Result<GalleryItem, AppError> {
@@ -304,13 +330,15 @@ impl PhotoService for PhotoStore {
         let meter = Meter::start();
         let (input, stored) = self.db.photo(owner, photo).await?.ok_or(AppError::NotFound)?;
         not_held(&input)?;
+        // Every step's size is known before the original is even read: nothing beyond the cap runs.
+        recipe.plan((input.width, input.height), Budget::for_pixels(self.images.max_pixels))?;
         let original = self.storage.get(&stored.object_key).await?;
         let replay_recipe = recipe.clone();
         let encoded = self
             .images
             .run(move |max_pixels| {
                 let image = images::decode(&original, max_pixels)?;
-                let edited = images::replay(image, &replay_recipe)?;
+                let edited = images::replay(image, &replay_recipe, max_pixels)?;
                 images::encode(&edited).or_internal("encoding an edit")
             })
             .await?;
@@ -319,8 +347,12 @@ impl PhotoService for PhotoStore {
         let id = VersionId(Uuid::new_v4());
         let files = self.put_files(keys::version(owner, id), encoded).await?;
         let version = NewVersion { id, photo, owner, recipe_json: &recipe_json, files: &files };
-        match self.db.insert_version(&version).await {
-            Ok(created_at) => {
+        match self.db.insert_version(&version, self.quota_of(owner).await?).await {
+            Ok(None) => {
+                self.delete_files(&files.object_key, &files.thumbnail_key).await;
+                Err(AppError::QuotaExceeded(OVER_QUOTA.into()))
+            }
+            Ok(Some(created_at)) => {
                 let record = meter.finish("edit", (input.width, input.height), (files.width, files.height));
                 self.db.record_usage_or_log(owner, record).await;
                 let item = GalleryItem {
@@ -336,7 +368,7 @@ impl PhotoService for PhotoStore {
                     image_url: String::new(),
                     thumbnail_url: String::new(),
                 };
-                Ok(self.with_links_and_expiry(owner, item))
+                Ok(self.with_links_and_expiry(item))
             }
             Err(error) => {
                 self.delete_files(&files.object_key, &files.thumbnail_key).await;
@@ -358,12 +390,12 @@ impl PhotoService for PhotoStore {
 
     async fn version(&self, owner: OwnerId, version: VersionId) -> Result<GalleryItem, AppError> {
         let (item, _) = self.db.version(owner, version).await?.ok_or(AppError::NotFound)?;
-        Ok(self.with_links_and_expiry(owner, item))
+        Ok(self.with_links_and_expiry(item))
     }
 
     async fn gallery(&self, owner: OwnerId) -> Result<Vec<GalleryItem>, AppError> {
         let items = self.db.gallery(owner).await?;
-        Ok(items.into_iter().map(|item| self.with_links_and_expiry(owner, item)).collect())
+        Ok(items.into_iter().map(|item| self.with_links_and_expiry(item)).collect())
     }
 
     /// The row goes and its files are queued for purging in one transaction, then purged at

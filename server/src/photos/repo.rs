@@ -64,6 +64,7 @@ fn photo_summary(row: &AnyRow) -> Result<PhotoSummary, sqlx::Error> {
         held: row.try_get::<String, _>("moderation")? == "held",
         alt_text: row.try_get("alt_text")?,
         tags: row.try_get::<Option<String>, _>("tags")?.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default(),
+        max_pixels: 0,
     })
 }
 
@@ -107,6 +108,27 @@ macro_rules! select_versions {
     };
 }
 
+/// Every byte an owner's workspace holds, as SQL, for the owner bound at `owner`: originals,
+/// saved versions and AI results (thumbnails included where they are counted).
+fn owner_bytes(owner: &str) -> String {
+    format!(
+        "((SELECT COALESCE(SUM(byte_size), 0) FROM photos WHERE owner_id = {owner})
+          + (SELECT COALESCE(SUM(byte_size), 0) FROM versions WHERE owner_id = {owner})
+          + (SELECT COALESCE(SUM(result_bytes), 0) FROM jobs WHERE owner_id = {owner}))"
+    )
+}
+
+/// The limits a write is checked against, in the same statement as the write.
+#[derive(Clone, Copy, Debug)]
+pub struct Quota {
+    pub max_photos: u64,
+    pub max_bytes: u64,
+}
+
+fn bound(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
 impl Db {
     pub async fn insert_guest_owner(&self, id: OwnerId) -> Result<(), sqlx::Error> {
         sqlx::query("INSERT INTO owners (id, kind, created_at) VALUES ($1, 'guest', $2)")
@@ -125,14 +147,13 @@ impl Db {
         Ok(row.try_get::<i64, _>("n")? > 0)
     }
 
-    /// Photos and bytes the owner holds, for quotas.
+    /// Photos and bytes the owner holds (originals, saved versions and AI results), for quotas.
     pub async fn owner_usage(&self, id: OwnerId) -> Result<(u64, u64), sqlx::Error> {
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS n, CAST(COALESCE(SUM(byte_size), 0) AS BIGINT) AS bytes FROM photos WHERE owner_id = $1",
-        )
-        .bind(id.to_string())
-        .fetch_one(self.pool())
-        .await?;
+        let sql = format!(
+            "SELECT (SELECT COUNT(*) FROM photos WHERE owner_id = $1) AS n, CAST({} AS BIGINT) AS bytes",
+            owner_bytes("$1")
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.to_string()).fetch_one(self.pool()).await?;
         let count: i64 = row.try_get("n")?;
         let bytes: i64 = row.try_get("bytes")?;
         Ok((count.max(0) as u64, bytes.max(0) as u64))
@@ -140,29 +161,42 @@ impl Db {
 
     // --- photos ---
 
-    pub async fn insert_photo(&self, photo: &NewPhoto<'_>) -> Result<i64, sqlx::Error> {
+    /// Inserts the photo only while the owner stays within `quota`, checked in the same
+    /// statement (and the owner locked on Postgres), so uploads sent together cannot pass it
+    /// between check and insert; `None` when it would not fit.
+    pub async fn insert_photo(&self, photo: &NewPhoto<'_>, quota: Quota) -> Result<Option<i64>, sqlx::Error> {
         let created_at = now();
-        sqlx::query(
+        let owner = photo.owner.to_string();
+        let sql = format!(
             "INSERT INTO photos (id, owner_id, name, content_type, width, height, byte_size, object_key, thumbnail_key, created_at,
                                  moderation, nsfw_score, camera)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-        )
-        .bind(photo.id.to_string())
-        .bind(photo.owner.to_string())
-        .bind(photo.name)
-        .bind(photo.files.content_type)
-        .bind(i64::from(photo.files.width))
-        .bind(i64::from(photo.files.height))
-        .bind(photo.files.byte_size as i64)
-        .bind(&photo.files.object_key)
-        .bind(&photo.files.thumbnail_key)
-        .bind(created_at)
-        .bind(photo.moderation)
-        .bind(photo.nsfw_score)
-        .bind(photo.camera.as_deref())
-        .execute(self.pool())
-        .await?;
-        Ok(created_at)
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13
+             WHERE (SELECT COUNT(*) FROM photos WHERE owner_id = $2) < $14 AND {} + $7 <= $15",
+            owner_bytes("$2")
+        );
+        let mut tx = self.pool().begin().await?;
+        self.lock_owner(&mut tx, &owner).await?;
+        let inserted = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(photo.id.to_string())
+            .bind(owner)
+            .bind(photo.name)
+            .bind(photo.files.content_type)
+            .bind(i64::from(photo.files.width))
+            .bind(i64::from(photo.files.height))
+            .bind(bound(photo.files.byte_size))
+            .bind(&photo.files.object_key)
+            .bind(&photo.files.thumbnail_key)
+            .bind(created_at)
+            .bind(photo.moderation)
+            .bind(photo.nsfw_score)
+            .bind(photo.camera.as_deref())
+            .bind(bound(quota.max_photos))
+            .bind(bound(quota.max_bytes))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok((inserted == 1).then_some(created_at))
     }
 
     pub async fn list_photos(&self, owner: OwnerId) -> Result<Vec<PhotoSummary>, sqlx::Error> {
@@ -226,26 +260,36 @@ impl Db {
 
     // --- versions ---
 
-    pub async fn insert_version(&self, version: &NewVersion<'_>) -> Result<i64, sqlx::Error> {
+    /// Inserts the version only while the owner's bytes stay within `quota` (as `insert_photo`).
+    pub async fn insert_version(&self, version: &NewVersion<'_>, quota: Quota) -> Result<Option<i64>, sqlx::Error> {
         let created_at = now();
-        sqlx::query(
+        let owner = version.owner.to_string();
+        let sql = format!(
             "INSERT INTO versions (id, photo_id, owner_id, recipe, content_type, width, height, byte_size, object_key, thumbnail_key, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(version.id.to_string())
-        .bind(version.photo.to_string())
-        .bind(version.owner.to_string())
-        .bind(version.recipe_json)
-        .bind(version.files.content_type)
-        .bind(i64::from(version.files.width))
-        .bind(i64::from(version.files.height))
-        .bind(version.files.byte_size as i64)
-        .bind(&version.files.object_key)
-        .bind(&version.files.thumbnail_key)
-        .bind(created_at)
-        .execute(self.pool())
-        .await?;
-        Ok(created_at)
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11
+             WHERE {} + $8 <= $12",
+            owner_bytes("$3")
+        );
+        let mut tx = self.pool().begin().await?;
+        self.lock_owner(&mut tx, &owner).await?;
+        let inserted = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(version.id.to_string())
+            .bind(version.photo.to_string())
+            .bind(owner)
+            .bind(version.recipe_json)
+            .bind(version.files.content_type)
+            .bind(i64::from(version.files.width))
+            .bind(i64::from(version.files.height))
+            .bind(bound(version.files.byte_size))
+            .bind(&version.files.object_key)
+            .bind(&version.files.thumbnail_key)
+            .bind(created_at)
+            .bind(bound(quota.max_bytes))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok((inserted == 1).then_some(created_at))
     }
 
     pub async fn gallery(&self, owner: OwnerId) -> Result<Vec<GalleryItem>, sqlx::Error> {

@@ -4,7 +4,7 @@
 use app::error::AppError;
 use app::ids::{PhotoId, VersionId};
 use app::photos::PhotoSummary;
-use app::server_fn::{ensure_session_owner, session_owner};
+use app::server_fn::ensure_session_owner;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -45,6 +45,8 @@ async fn upload(
     if declared.is_some_and(|length| length > limit) {
         return Err(too_large().into());
     }
+    // A few uploads at a time: each may hold the whole body and its decoded pixels in memory.
+    let _slot = state.limits.upload_slot().await?;
     // Reading stops at the limit; a body that lied about its length ends up here too.
     let bytes =
         axum::body::to_bytes(body, usize::try_from(limit).unwrap_or(usize::MAX)).await.map_err(|_| too_large())?;
@@ -58,7 +60,7 @@ async fn upload(
     let name = display_name(name.as_deref());
     let meter = crate::data::usage::Meter::start();
     let encoded = state.photos.ingest(bytes).await?;
-    let owner = ensure_session_owner(&session, state.photos.as_ref()).await?;
+    let owner = ensure_session_owner(&session, state.accounts.as_ref(), state.photos.as_ref()).await?;
     let photo = state.photos.store(owner, &name, encoded, meter).await?;
     tracing::info!(photo = %photo.id, width = photo.width, height = photo.height, "photo uploaded");
     Ok((StatusCode::CREATED, Json(photo)))
@@ -72,17 +74,16 @@ fn variant(name: &str, full: &str) -> Result<Variant, AppError> {
     }
 }
 
-/// Media needs a signed link issued to this session's workspace (403 when missing, changed,
-/// foreign or expired); then ids, variants and owners that do not match all answer 404, so
-/// nothing reveals what exists.
+/// Media needs a signed link (403 when missing, changed or expired); then ids, variants and
+/// owners that do not match all answer 404, so nothing reveals what exists.
 async fn photo_media(
     State(state): State<AppState>,
     session: Session,
     Path((id, kind)): Path<(String, String)>,
     Query(signature): Query<Signature>,
 ) -> Result<Response, ApiError> {
-    let owner =
-        state.photos.links.check(&format!("/media/photos/{id}/{kind}"), session_owner(&session).await?, &signature)?;
+    let path = format!("/media/photos/{id}/{kind}");
+    let owner = state.photos.links.owner_for(&path, &signature, state.accounts.as_ref(), &session).await?;
     let id: PhotoId = id.parse().map_err(|_| AppError::NotFound)?;
     let variant = variant(&kind, "original")?;
     Ok(media_response(state.photos.photo_media(owner, id, variant).await?))
@@ -94,11 +95,8 @@ async fn version_media(
     Path((id, kind)): Path<(String, String)>,
     Query(signature): Query<Signature>,
 ) -> Result<Response, ApiError> {
-    let owner = state.photos.links.check(
-        &format!("/media/versions/{id}/{kind}"),
-        session_owner(&session).await?,
-        &signature,
-    )?;
+    let path = format!("/media/versions/{id}/{kind}");
+    let owner = state.photos.links.owner_for(&path, &signature, state.accounts.as_ref(), &session).await?;
     let id: VersionId = id.parse().map_err(|_| AppError::NotFound)?;
     let variant = variant(&kind, "image")?;
     Ok(media_response(state.photos.version_media(owner, id, variant).await?))

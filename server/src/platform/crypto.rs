@@ -43,6 +43,32 @@ pub enum CryptoError {
     Keyring { path: PathBuf, message: String },
 }
 
+/// One keyring shared by storage and links; rotation swaps it under the lock.
+#[derive(Clone, Debug)]
+pub struct SharedKeyring(std::sync::Arc<std::sync::RwLock<Keyring>>);
+
+impl SharedKeyring {
+    pub fn new(keys: Keyring) -> Self {
+        Self(std::sync::Arc::new(std::sync::RwLock::new(keys)))
+    }
+
+    /// A copy of the keys now in force (small: a few 32-byte keys).
+    pub fn current(&self) -> Keyring {
+        // A poisoned lock only means a panic elsewhere while holding it; the keys are still whole.
+        self.0.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+
+    /// Changes the keys and saves the file before anyone else sees the change.
+    pub fn update<T>(&self, change: impl FnOnce(&mut Keyring) -> T) -> Result<T, CryptoError> {
+        let mut keys = self.0.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut next = keys.clone();
+        let out = change(&mut next);
+        next.save()?;
+        *keys = next;
+        Ok(out)
+    }
+}
+
 #[derive(Clone)]
 pub struct Keyring {
     keks: BTreeMap<String, [u8; 32]>,
@@ -68,11 +94,17 @@ fn random_key() -> [u8; 32] {
     key
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
         let _ = write!(out, "{b:02x}");
         out
     })
+}
+
+/// SHA-256 of `text`, in hex: what is stored in place of a secret that only needs matching.
+pub fn sha256_hex(text: &str) -> String {
+    use sha2::Digest;
+    hex(&Sha256::digest(text.as_bytes()))
 }
 
 fn unhex(text: &str) -> Option<[u8; 32]> {
@@ -84,6 +116,25 @@ fn unhex(text: &str) -> Option<[u8; 32]> {
         *slot = u8::from_str_radix(text.get(i * 2..i * 2 + 2)?, 16).ok()?;
     }
     Some(out)
+}
+
+/// A keyring others on the machine can read is no secret: refuse it rather than trust it.
+#[cfg(unix)]
+fn refuse_shared(path: &Path) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).map_err(|e| e.to_string())?.permissions().mode();
+    if mode & 0o077 != 0 {
+        return Err(format!(
+            "the file is readable or writable by others (mode {:o}); make it the owner's alone: chmod 600",
+            mode & 0o777
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn refuse_shared(_path: &Path) -> Result<(), String> {
+    Ok(())
 }
 
 fn new_kek_id() -> String {
@@ -110,6 +161,7 @@ impl Keyring {
 
     pub fn load(path: &Path) -> Result<Self, CryptoError> {
         let bad = |message: String| CryptoError::Keyring { path: path.into(), message };
+        refuse_shared(path).map_err(bad)?;
         let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
         let (mut keks, mut active, mut signing) = (BTreeMap::new(), None, None);
         for (number, line) in text.lines().enumerate().map(|(i, l)| (i + 1, l.trim())) {
@@ -170,11 +222,13 @@ impl Keyring {
         &self.active
     }
 
-    /// Adds a new KEK and makes it the active one; returns its id. Call `save` and re-wrap.
+    /// Adds a new KEK and makes it the active one, and draws a new link-signing key (every link
+    /// signed before dies with the old one); returns the KEK's id. Call `save` and re-wrap.
     pub fn add_active(&mut self) -> String {
         let id = new_kek_id();
         self.keks.insert(id.clone(), random_key());
         self.active = id.clone();
+        self.signing = random_key();
         id
     }
 
@@ -393,9 +447,43 @@ mod tests {
         assert_eq!(keyring(&dir).open("obj", &sealed).unwrap(), b"x");
         let path = dir.path().join("bad");
         std::fs::write(&path, "kek a 12\nactive a\n").unwrap();
+        set_mode(&path, 0o600);
         let error = Keyring::load(&path).unwrap_err().to_string();
         assert!(error.contains("64 hex digits"), "{error}");
         assert!(matches!(keys.open("obj", b"plain old png"), Err(CryptoError::Format)));
+    }
+
+    fn set_mode(path: &Path, mode: u32) {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    #[test]
+    fn the_key_file_is_private_and_a_shared_one_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys/keyring");
+        Keyring::load_or_create(&path).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        for shared in [0o640, 0o604, 0o620] {
+            set_mode(&path, shared);
+            let error = Keyring::load(&path).unwrap_err().to_string();
+            assert!(error.contains("chmod 600"), "{shared:o}: {error}");
+        }
+        set_mode(&path, 0o600);
+        assert!(Keyring::load(&path).is_ok());
+    }
+
+    #[test]
+    fn rotation_kills_links_signed_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut keys = keyring(&dir);
+        let signature = keys.sign("/media/x 100");
+        keys.add_active();
+        keys.save().unwrap();
+        let reloaded = Keyring::load(&dir.path().join("keys/keyring")).unwrap();
+        assert!(!reloaded.verify("/media/x 100", &signature));
+        assert!(reloaded.verify("/media/x 100", &reloaded.sign("/media/x 100")));
     }
 
     #[test]

@@ -75,6 +75,16 @@ impl Db {
         Ok(Self { pool, postgres: !is_sqlite })
     }
 
+    /// Serialises the check-and-write of one owner's limits (quota, queued jobs) inside `tx`:
+    /// on Postgres the owner's row stays locked until the transaction ends. SQLite needs no lock
+    /// when the transaction's first statement is the conditional write itself: it runs alone.
+    pub async fn lock_owner(&self, tx: &mut sqlx::Transaction<'_, sqlx::Any>, owner: &str) -> Result<(), sqlx::Error> {
+        if self.postgres {
+            sqlx::query("SELECT id FROM owners WHERE id = $1 FOR UPDATE").bind(owner).execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+
     pub fn pool(&self) -> &AnyPool {
         &self.pool
     }

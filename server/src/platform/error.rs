@@ -32,6 +32,10 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = Json(serde_json::json!({ "error": self.0.to_string() }));
-        (status, [(header::CACHE_CONTROL, "no-store")], body).into_response()
+        let mut response = (status, [(header::CACHE_CONTROL, "no-store")], body).into_response();
+        if let Some(secs) = self.0.retry_after() {
+            response.headers_mut().insert(header::RETRY_AFTER, secs.into());
+        }
+        response
     }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use app::error::AppError;
 use image::codecs::jpeg::JpegEncoder;
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits, RgbaImage};
-use recipe::{EditRecipe, PhotonImage};
+use recipe::{Budget, EditRecipe, PhotonImage};
 use tokio::sync::Semaphore;
 
 use crate::platform::error::OrInternal;
@@ -59,6 +59,10 @@ fn sniff(bytes: &[u8]) -> Result<ImageFormat, ImageError> {
 /// the EXIF orientation.
 pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<DynamicImage, ImageError> {
     let format = sniff(bytes)?;
+    // The JPEG decoder fills a missing tail with grey and calls it success; PNG's refuses.
+    if format == ImageFormat::Jpeg && !jpeg_is_complete(bytes) {
+        return Err(ImageError::Unreadable);
+    }
     let (width, height) =
         ImageReader::with_format(Cursor::new(bytes), format).into_dimensions().map_err(|_| ImageError::Unreadable)?;
     if width == 0 || height == 0 {
@@ -79,6 +83,32 @@ pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<DynamicImage, ImageError>
     let mut image = DynamicImage::from_decoder(decoder).map_err(|_| ImageError::Unreadable)?;
     image.apply_orientation(orientation);
     Ok(image)
+}
+
+/// Whether a JPEG's compressed data ends with its end-of-image marker. The header segments are
+/// walked by their lengths (an EXIF thumbnail holds a whole JPEG of its own); after the first
+/// scan begins, a 0xFF byte in coded data is always stuffed (FF 00) or a restart marker, so the
+/// first FF D9 there is the real end. Data after it (some cameras append more) is allowed.
+fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    let mut at = 2;
+    loop {
+        let (Some(&0xFF), Some(&marker)) = (bytes.get(at), bytes.get(at + 1)) else { return false };
+        match marker {
+            // Fill bytes before a marker.
+            0xFF => at += 1,
+            0xDA => break,
+            0xD9 => return false,
+            0x01 | 0xD0..=0xD7 => at += 2,
+            _ => {
+                let Some(length) = bytes.get(at + 2..at + 4).map(|l| usize::from(u16::from_be_bytes([l[0], l[1]])))
+                else {
+                    return false;
+                };
+                at += 2 + length;
+            }
+        }
+    }
+    bytes.get(at..).is_some_and(|rest| rest.windows(2).any(|pair| pair == [0xFF, 0xD9]))
 }
 
 /// Camera facts from the EXIF block, read before it is stripped. GPS and other location tags are
@@ -146,12 +176,19 @@ fn flatten(image: &DynamicImage) -> image::RgbImage {
     })
 }
 
-/// Replays `recipe` on `original` with the same code the browser runs.
-pub fn replay(original: DynamicImage, recipe: &EditRecipe) -> Result<DynamicImage, AppError> {
+/// The longest a replay may run: checked between steps, so a request that was given up on
+/// stops using the worker soon after.
+pub const REPLAY_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Replays `recipe` on `original` with the same code the browser runs, within the budget the
+/// pixel cap sets and `REPLAY_LIMIT`.
+pub fn replay(original: DynamicImage, recipe: &EditRecipe, max_pixels: u64) -> Result<DynamicImage, AppError> {
     let had_alpha = original.color().has_alpha();
     let rgba = original.into_rgba8();
     let (width, height) = rgba.dimensions();
-    let edited = recipe.apply(PhotonImage::new(rgba.into_raw(), width, height))?;
+    let until = std::time::Instant::now() + REPLAY_LIMIT;
+    let image = PhotonImage::new(rgba.into_raw(), width, height);
+    let edited = recipe.apply_within(image, Budget::for_pixels(max_pixels), || std::time::Instant::now() < until)?;
     let buffer = RgbaImage::from_raw(edited.get_width(), edited.get_height(), edited.get_raw_pixels())
         .ok_or_else(|| anyhow::anyhow!("the edited buffer does not match its dimensions"))
         .or_internal("replaying a recipe")?;
@@ -191,6 +228,21 @@ mod tests {
         let mut data = Vec::new();
         image.write_to(&mut Cursor::new(&mut data), format).unwrap();
         data
+    }
+
+    #[test]
+    fn a_jpeg_cut_short_is_refused_and_one_with_data_after_its_end_is_read() {
+        let image = DynamicImage::ImageRgb8(image::RgbImage::from_fn(64, 48, |x, y| {
+            image::Rgb([x as u8 * 4, y as u8 * 5, 90])
+        }));
+        let whole = encoded(ImageFormat::Jpeg, &image);
+        assert!(decode(&whole, 1_000_000).is_ok());
+        for keep in [whole.len() - 2, whole.len() * 2 / 3, whole.len() / 3] {
+            assert_eq!(decode(&whole[..keep], 1_000_000).err(), Some(ImageError::Unreadable), "cut to {keep}");
+        }
+        let mut trailing = whole.clone();
+        trailing.extend_from_slice(b"camera maker's extra bytes");
+        assert!(decode(&trailing, 1_000_000).is_ok());
     }
 
     #[test]

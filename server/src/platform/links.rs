@@ -1,18 +1,22 @@
 //! Signed download links: every media or archive URL a page gets carries an expiry and an
-//! HMAC-SHA256 over (path, owner, expiry). The owner is the session's workspace, so a link is
-//! bound to its object and its owner; a changed, foreign or expired link gets 403. Pages ask
-//! for links each time they render, so the ones in a page are always fresh.
+//! HMAC-SHA256 over (path, expiry), so a changed or expired link gets 403. Who may use it is
+//! decided after that by the object's owner: a valid link in someone else's session answers 404,
+//! like any object they do not own (nothing reveals that it exists). Pages ask for links each
+//! time they render, so the ones in a page are always fresh.
 
+use app::accounts::AccountService;
 use app::error::AppError;
 use app::ids::OwnerId;
 use serde::Deserialize;
+use tower_sessions::Session;
 
-use crate::platform::crypto::Keyring;
+use crate::platform::crypto::SharedKeyring;
 use crate::platform::db::now;
 
+/// Shares the keyring with storage, so a rotation in this process kills the old links at once.
 #[derive(Clone, Debug)]
 pub struct Links {
-    keys: Keyring,
+    keys: SharedKeyring,
     ttl_secs: i64,
 }
 
@@ -23,34 +27,47 @@ pub struct Signature {
     pub sig: Option<String>,
 }
 
-fn message(path: &str, owner: OwnerId, expires: i64) -> String {
-    format!("{path}\n{owner}\n{expires}")
+fn message(path: &str, expires: i64) -> String {
+    format!("{path}\n{expires}")
 }
 
 impl Links {
-    pub fn new(keys: Keyring, ttl_secs: i64) -> Self {
+    pub fn new(keys: SharedKeyring, ttl_secs: i64) -> Self {
         Self { keys, ttl_secs }
     }
 
-    /// `path` signed for `owner`, valid for the configured time from now.
-    pub fn sign(&self, path: &str, owner: OwnerId) -> String {
-        self.sign_until(path, owner, now() + self.ttl_secs)
+    /// `path` signed, valid for the configured time from now.
+    pub fn sign(&self, path: &str) -> String {
+        self.sign_until(path, now() + self.ttl_secs)
     }
 
-    pub fn sign_until(&self, path: &str, owner: OwnerId, expires: i64) -> String {
-        format!("{path}?exp={expires}&sig={}", self.keys.sign(&message(path, owner, expires)))
+    pub fn sign_until(&self, path: &str, expires: i64) -> String {
+        format!("{path}?exp={expires}&sig={}", self.keys.current().sign(&message(path, expires)))
     }
 
-    /// Accepts the link only for the owner it was signed for, before it expires.
-    pub fn check(&self, path: &str, owner: Option<OwnerId>, signature: &Signature) -> Result<OwnerId, AppError> {
+    /// Accepts the link as it was signed, before it expires; the caller then looks the object up
+    /// for the session's own workspace.
+    pub fn check(&self, path: &str, signature: &Signature) -> Result<(), AppError> {
         let refused =
             || AppError::Forbidden("This link is not valid or has expired. Reload the page for a fresh one.".into());
-        let (Some(owner), Some(expires), Some(sig)) = (owner, signature.exp, signature.sig.as_deref()) else {
+        let (Some(expires), Some(sig)) = (signature.exp, signature.sig.as_deref()) else {
             return Err(refused());
         };
-        if expires < now() || !self.keys.verify(&message(path, owner, expires), sig) {
+        if expires < now() || !self.keys.current().verify(&message(path, expires), sig) {
             return Err(refused());
         }
-        Ok(owner)
+        Ok(())
+    }
+
+    /// The workspace a valid link is used from: this session's own (`NotFound` without one).
+    pub async fn owner_for(
+        &self,
+        path: &str,
+        signature: &Signature,
+        accounts: &dyn AccountService,
+        session: &Session,
+    ) -> Result<OwnerId, AppError> {
+        self.check(path, signature)?;
+        accounts.workspace(session).await?.ok_or(AppError::NotFound)
     }
 }

@@ -9,6 +9,7 @@ pub mod error;
 pub mod http;
 pub mod images;
 pub mod links;
+pub mod rate;
 pub mod sessions;
 pub mod storage;
 pub mod tables;

@@ -4,7 +4,7 @@
 //! Every object is encrypted here (see `crypto`), so no backend ever holds a readable photo.
 
 use std::path::Path;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::TryStreamExt;
@@ -12,7 +12,7 @@ use object_store::local::LocalFileSystem;
 use object_store::path::Path as Key;
 use object_store::{ObjectStore, PutPayload};
 
-use crate::platform::crypto::{CryptoError, Keyring};
+use crate::platform::crypto::{CryptoError, Keyring, SharedKeyring};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -35,7 +35,7 @@ impl From<StorageError> for app::error::AppError {
 #[derive(Clone, Debug)]
 pub struct Storage {
     store: Arc<dyn ObjectStore>,
-    keys: Arc<RwLock<Keyring>>,
+    keys: SharedKeyring,
 }
 
 /// What `rotate` did.
@@ -50,12 +50,11 @@ pub struct Rotated {
 impl Storage {
     pub fn local(dir: &Path, keys: Keyring) -> anyhow::Result<Self> {
         std::fs::create_dir_all(dir)?;
-        Ok(Self { store: Arc::new(LocalFileSystem::new_with_prefix(dir)?), keys: Arc::new(RwLock::new(keys)) })
+        Ok(Self { store: Arc::new(LocalFileSystem::new_with_prefix(dir)?), keys: SharedKeyring::new(keys) })
     }
 
     fn keyring(&self) -> Keyring {
-        // A poisoned lock only means a panic elsewhere while holding it; the keys are still whole.
-        self.keys.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+        self.keys.current()
     }
 
     /// Encrypts (off the async threads) and stores.
@@ -95,12 +94,7 @@ impl Storage {
     /// object's data key is re-wrapped with it. Re-running after a crash finishes the job.
     /// Returns the new KEK id and counts; old KEKs stay in the file until `retire`d.
     pub async fn rotate(&self) -> Result<(String, Rotated), StorageError> {
-        let new_id = {
-            let mut keys = self.keys.write().unwrap_or_else(|poisoned| poisoned.into_inner());
-            let id = keys.add_active();
-            keys.save()?;
-            id
-        };
+        let new_id = self.keys.update(Keyring::add_active)?;
         Ok((new_id, self.rewrap_all().await?))
     }
 
@@ -140,15 +134,12 @@ impl Storage {
                 return Ok(false);
             }
         }
-        let mut keys = self.keys.write().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let retired = keys.retire(kek_id);
-        keys.save()?;
-        Ok(retired)
+        Ok(self.keys.update(|keys| keys.retire(kek_id))?)
     }
 
-    /// The keyring, for signing links with the same secret material's file.
-    pub fn keys(&self) -> Keyring {
-        self.keyring()
+    /// The keyring, shared with the links signed from the same file.
+    pub fn keys(&self) -> SharedKeyring {
+        self.keys.clone()
     }
 }
 

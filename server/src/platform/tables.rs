@@ -213,6 +213,7 @@ pub const TABLES: &[Table] = &[
             "result_content_type",
             "result_width",
             "result_height",
+            "result_bytes",
             "saved_photo_id",
             "created_at",
             "finished_at",

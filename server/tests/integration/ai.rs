@@ -59,7 +59,7 @@ async fn background_removal_runs_as_a_job_and_its_result_can_be_kept(app: TestAp
     let unsigned = url.split('?').next().unwrap();
     assert_eq!(app.get(unsigned, Some(&cookie)).await.status, StatusCode::FORBIDDEN);
     let (stranger, _) = app.new_owner_with_photo("chelsea.png").await;
-    assert_eq!(app.get(url, Some(&stranger)).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.get(url, Some(&stranger)).await.status, StatusCode::NOT_FOUND);
     assert!(jobs(&app, &stranger, photo_id).await.is_empty(), "another workspace sees no jobs");
 
     // Metered like every operation.

@@ -12,5 +12,6 @@ mod deadline;
 mod lifecycle;
 mod oidc;
 mod retention;
+mod security;
 mod slice;
 mod tables;

@@ -108,7 +108,7 @@ async fn exif_orientation_is_applied_on_upload(app: TestApp) {
     assert!(!original.body.windows(6).any(|w| w == b"Exif\0\0"));
 }
 
-async fn another_owner_gets_403_or_404_for_photos_thumbnails_and_versions(app: TestApp) {
+async fn another_owner_gets_404_and_a_bad_link_403_for_photos_thumbnails_and_versions(app: TestApp) {
     let (alice, photo) = app.new_owner_with_photo("astronaut.png").await;
     let (bob, bobs_photo) = app.new_owner_with_photo("coffee.png").await;
     let id = photo["id"].as_str().unwrap();
@@ -121,9 +121,9 @@ async fn another_owner_gets_403_or_404_for_photos_thumbnails_and_versions(app: T
         let signed = signed.as_str().unwrap();
         let bare = signed.split('?').next().unwrap();
         assert_eq!(app.get(signed, Some(&alice)).await.status, StatusCode::OK, "{signed} for its owner");
-        // Alice's link is bound to her: Bob's session cannot use it, nor can no session.
-        assert_eq!(app.get(signed, Some(&bob)).await.status, StatusCode::FORBIDDEN, "{signed} for another owner");
-        assert_eq!(app.get(signed, None).await.status, StatusCode::FORBIDDEN, "{signed} without a session");
+        // Alice's valid link in Bob's session, or in none, finds nothing: 404, as SECURITY.md says.
+        assert_eq!(app.get(signed, Some(&bob)).await.status, StatusCode::NOT_FOUND, "{signed} for another owner");
+        assert_eq!(app.get(signed, None).await.status, StatusCode::NOT_FOUND, "{signed} without a session");
         assert_eq!(app.get(bare, Some(&alice)).await.status, StatusCode::FORBIDDEN, "{bare} unsigned");
     }
     // Bob's own valid link with Alice's photo id swapped in fails the signature.
@@ -279,7 +279,7 @@ on_both_databases!(
     a_30000_pixel_square_png_bomb_is_refused_cleanly,
     a_truncated_png_is_a_clear_400,
     exif_orientation_is_applied_on_upload,
-    another_owner_gets_403_or_404_for_photos_thumbnails_and_versions,
+    another_owner_gets_404_and_a_bad_link_403_for_photos_thumbnails_and_versions,
     saving_replays_the_recipe_on_the_original_and_deleting_removes_it,
     an_invalid_recipe_is_a_typed_error_and_stores_nothing,
     health_reports_the_database,
@@ -302,7 +302,7 @@ async fn an_upload_over_the_limit_is_refused_with_413() {
 
 #[tokio::test]
 async fn an_owner_over_the_photo_quota_is_refused() {
-    let app = TestApp::sqlite_with(|settings| settings.limits.max_photos_per_owner = 1).await;
+    let app = TestApp::sqlite_with(|settings| settings.limits.max_photos_per_guest = 1).await;
     let (cookie, _) = app.new_owner_with_photo("chelsea.png").await;
     let reply = app.upload(Some(&cookie), "coffee.png", fixture("coffee.png")).await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);

@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 
 use crate::photos::PhotoSummary;
-use crate::recipe::{EditOp, EditRecipe, Filter};
+use crate::recipe::{Budget, EditOp, EditRecipe, Filter};
 
 // Only the browser moves past the first state.
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
@@ -36,6 +36,9 @@ pub struct EditorState {
     /// is busy: the page can tell a finished preview from one still on its way.
     pub drawn_steps: RwSignal<Option<usize>>,
     pub rendering: RwSignal<bool>,
+    /// The original's size and the server's budget: a step that would break it is refused here.
+    pub original: (u32, u32),
+    pub budget: Budget,
 }
 
 impl EditorState {
@@ -53,13 +56,23 @@ impl EditorState {
             filter_previews: RwSignal::new(Vec::new()),
             drawn_steps: RwSignal::new(None),
             rendering: RwSignal::new(false),
+            original: (photo.width, photo.height),
+            budget: Budget::for_pixels(if photo.max_pixels == 0 { u64::MAX / 1024 } else { photo.max_pixels }),
         }
     }
 
+    /// Adds a step, unless the recipe with it is one the server would refuse (too large an
+    /// image, too much work): then the step is dropped and the reason shown.
     pub fn commit(self, op: EditOp) {
         self.pending.set(None);
+        let mut next = self.recipe.get_untracked();
+        next.ops.push(op);
+        if let Err(error) = next.plan(self.original, self.budget) {
+            self.edit_error.set(Some(crate::error::AppError::from(error).to_string()));
+            return;
+        }
         self.redo.set(Vec::new());
-        self.recipe.update(|recipe| recipe.ops.push(op));
+        self.recipe.set(next);
     }
 
     pub fn undo(self) {

@@ -257,13 +257,14 @@ async fn store_result(store: &AiStore, job: &Claimed, image: DynamicImage) -> Re
     .map_err(|e| Failure::internal("encoding a result", e))?
     .map_err(|e| Failure::internal("encoding a result", e))?;
     let (key, thumbnail_key) = keys::job_result(job.owner, job.id, job.attempts);
+    let byte_size = (data.len() + thumbnail.len()) as u64;
     let storage = &store.photos.storage;
     storage.put(&key, data).await.map_err(|e| Failure::internal("storing a result", e))?;
     if let Err(error) = storage.put(&thumbnail_key, thumbnail).await {
         let _ = storage.delete(&key).await;
         return Err(Failure::internal("storing a result", error));
     }
-    Ok(ResultFiles { key, thumbnail_key, content_type: "image/png".into(), width, height })
+    Ok(ResultFiles { key, thumbnail_key, content_type: "image/png".into(), width, height, byte_size })
 }
 
 /// Files of a result nobody will point at (the job was cancelled or re-claimed meanwhile).

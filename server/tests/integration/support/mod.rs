@@ -62,6 +62,8 @@ fn settings_in(dir: &TempDir) -> Settings {
     // Outside the data directory, as in production.
     settings.storage.key_file = dir.path().join("keys/keyring");
     settings.ai.models_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models");
+    // Requests here carry no peer address; tests name their client with X-Forwarded-For.
+    settings.limits.trust_forwarded_for = true;
     settings
 }
 
@@ -96,6 +98,13 @@ impl TestApp {
     async fn start(settings: Settings, dir: TempDir) -> Self {
         let app = Application::build(settings.clone()).await.expect("the application builds");
         Self { router: app.router(), retention: app.retention(), data: app.data(), ai: app.ai(), settings, _dir: dir }
+    }
+
+    /// The same database and files under changed settings (a restart with a new configuration).
+    pub async fn adjusted(self, adjust: impl FnOnce(&mut Settings)) -> Self {
+        let TestApp { mut settings, _dir, .. } = self;
+        adjust(&mut settings);
+        Self::start(settings, _dir).await
     }
 
     /// The same settings, database and files, in a new `Application`: a server restart.
@@ -249,12 +258,14 @@ pub async fn sign_up(app: &TestApp, cookie: Option<&str>, email: &str) -> Reply 
         .await
 }
 
-/// Signs up and confirms `email`; returns the signed-in session cookie.
+/// Signs up and confirms `email` in the same browser; returns the signed-in session cookie.
 pub async fn account(app: &TestApp, cookie: Option<&str>, email: &str) -> String {
     let reply = sign_up(app, cookie, email).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", String::from_utf8_lossy(&reply.body));
+    // Confirmed in the browser that signed up, the one place its link signs in.
+    let cookie = cookie.map(str::to_string).or_else(|| reply.session_cookie());
     let token = mailed_token(app, email, "verify").await;
-    let reply = app.call_form("auth/verify", cookie, &form(&[("token", &token)])).await;
+    let reply = app.call_form("auth/verify", cookie.as_deref(), &form(&[("token", &token)])).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", String::from_utf8_lossy(&reply.body));
     reply.session_cookie().expect("signing in sets a session cookie")
 }
