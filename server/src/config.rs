@@ -196,11 +196,13 @@ impl Default for RetentionSettings {
 pub struct PrivacySettings {
     /// The privacy and cookie policies' version: raising it asks everyone for consent again.
     pub policy_version: u32,
+    /// People under this age may not use the service (the privacy policy says so).
+    pub minimum_age: u32,
 }
 
 impl Default for PrivacySettings {
     fn default() -> Self {
-        Self { policy_version: 1 }
+        Self { policy_version: 1, minimum_age: 16 }
     }
 }
 
@@ -318,6 +320,7 @@ impl Settings {
             accounts.session_absolute_days => "ATELIER_SESSION_ABSOLUTE_DAYS",
             accounts.mail_from => "ATELIER_MAIL_FROM",
             privacy.policy_version => "ATELIER_POLICY_VERSION",
+            privacy.minimum_age => "ATELIER_MINIMUM_AGE",
             retention.unsaved_retention_hours => "ATELIER_UNSAVED_RETENTION_HOURS",
             retention.saved_retention_days => "ATELIER_SAVED_RETENTION_DAYS",
             retention.expiry_warning_days => "ATELIER_EXPIRY_WARNING_DAYS",

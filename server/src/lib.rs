@@ -66,6 +66,9 @@ pub struct Application {
     ai_workers: usize,
 }
 
+/// The longest time between two retention sweeps (they usually run at the next due time).
+const SWEEP_AT_LEAST_EVERY_SECS: i64 = 3600;
+
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         std::fs::create_dir_all(&settings.storage.data_dir)
@@ -267,17 +270,24 @@ impl Application {
         }
         ai_tools::spawn_workers(self.ai.clone(), self.ai_workers);
         tokio::spawn(async move {
-            // The first tick is at once: whatever fell due while the server was down goes now.
-            let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
+            // The first sweep is at once: whatever fell due while the server was down goes now.
             loop {
-                every_hour.tick().await;
+                let now = platform::db::now();
                 match sessions.delete_expired().await {
                     Ok(removed) => tracing::info!(removed, "expired sessions removed"),
                     Err(error) => tracing::warn!(%error, "removing expired sessions failed"),
                 }
-                if let Err(error) = retention.sweep(platform::db::now()).await {
+                if let Err(error) = retention.sweep(now).await {
                     tracing::warn!(%error, "the retention sweep failed; it runs again within the hour");
                 }
+                let next = retention.next_sweep(platform::db::now(), SWEEP_AT_LEAST_EVERY_SECS).await.unwrap_or_else(
+                    |error| {
+                        tracing::warn!(%error, "could not find the next due time; sweeping again within the hour");
+                        now + SWEEP_AT_LEAST_EVERY_SECS
+                    },
+                );
+                let wait = u64::try_from(next - platform::db::now()).unwrap_or(0).max(1);
+                tokio::time::sleep(Duration::from_secs(wait)).await;
             }
         });
         tracing::info!(addr = %self.listener.local_addr()?, "Atelier is listening");

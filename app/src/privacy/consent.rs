@@ -218,6 +218,9 @@ pub struct PolicyFacts {
     /// Uploads scoring at or above this are held; None when no moderation model is installed.
     #[serde(default)]
     pub moderation_threshold: Option<f32>,
+    /// The age below which this service is not meant to be used.
+    #[serde(default)]
+    pub minimum_age: u32,
 }
 
 #[cfg(test)]

@@ -193,7 +193,7 @@ pub fn PrivacyPage() -> impl IntoView {
                         <li>"When you upload a photo, its camera make and model, the date it was taken and its exposure settings are read from its metadata to suggest tags; its location is never read. The stored photo keeps no metadata."</li>
                         <li>{format!("An AI result is kept {} hours, then deleted with its files, unless you save it to your gallery: that makes a copy kept like any gallery item.", facts.unsaved_retention_hours)}</li>
                         <li>{match facts.moderation_threshold {
-                            Some(threshold) => format!("Each upload is checked on this server by an image classifier (open_nsfw). An upload it scores at {threshold:.2} or above is held, not deleted, until an administrator releases or deletes it; the decision is written to your audit log."),
+                            Some(threshold) => format!("Each upload is checked on this server by an image classifier (open_nsfw). An upload it scores at {threshold:.2} or above is held: nobody can open it until an administrator releases it, and unless one does, it is deleted like any unsaved upload, {} hours after you uploaded it. The decision is written to your audit log.", facts.unsaved_retention_hours),
                             None => "Uploads are not checked automatically: no moderation model is installed on this server.".to_string(),
                         }}</li>
                     </ul>
@@ -202,7 +202,7 @@ pub fn PrivacyPage() -> impl IntoView {
                         <li>{format!("An upload you have not saved a version of is deleted, with its files, {} hours after you uploaded it.", facts.unsaved_retention_hours)}</li>
                         <li>{format!("A version you saved to your gallery is kept for {} days, then deleted with its files; the original it was made from goes with the last version made from it. The gallery shows each item's date, and warns {} days before.", facts.saved_retention_days, facts.expiry_warning_days)}</li>
                         <li>{format!("A “Download my data” archive is deleted {} hours after it is ready.", facts.export_retention_hours)}</li>
-                        <li>"What you delete yourself is removed at once. Files whose records are deleted are removed from storage by the next hourly sweep at the latest."</li>
+                        <li>"Each of these is deleted at its own due time: the deletion runs when the oldest item falls due, so nothing outlives its time by more than a few seconds. What you delete yourself is removed at once, files included."</li>
                         <li>"Deleting your account erases at once your account, photos, edits, exports, sessions, sign-in links, consent records and audit entries. Only usage totals are kept, with nothing that points to you, and a log line saying that an account was erased."</li>
                     </ul>
                     <h2>"What this Atelier does not do"</h2>
@@ -223,6 +223,8 @@ pub fn PrivacyPage() -> impl IntoView {
                     } else {
                         "No mail server is configured: the messages Atelier would send (address confirmation, password reset) are kept as files on this server for its operator to pass on."
                     }}</p>
+                    <h2>"Age"</h2>
+                    <p class="minimum-age">{format!("This Atelier is not meant for anyone under {}. If you are younger, please do not use it or create an account; if you learn that a child under {} has given us personal data, tell the operator and it will be deleted.", facts.minimum_age, facts.minimum_age)}</p>
                     <h2>"Your choices"</h2>
                     <ul>
                         <li>"Change or withdraw cookie consent at any time from “Cookie settings” at the bottom of every page."</li>

@@ -1,13 +1,19 @@
 //! Retention: uploads nobody saved a version of are deleted a day after upload, saved versions
 //! after the configured period (then their original goes too, once nothing saved needs it),
 //! finished "Download my data" archives after a day, and guest workspaces left empty; their files
-//! are purged from storage. A sweep is idempotent, runs hourly and at start-up, takes "now" as a
-//! parameter (tests move the clock), and logs counts, never content.
+//! are purged from storage. Uploads held by moderation go at the same time unless an
+//! administrator released them. A sweep is idempotent, takes "now" as a parameter (tests move the
+//! clock), and logs counts, never content. It runs at start-up, then at the next due time of
+//! anything it deletes (at least hourly), so nothing outlives its published time by more than
+//! the few seconds a sweep takes.
 
 use sqlx::Row;
 
 use crate::platform::db::{queue_purge, Db};
 use crate::platform::storage::Storage;
+
+/// The shortest time between two sweeps.
+const MIN_GAP_SECS: i64 = 15;
 
 #[derive(Clone, Debug)]
 pub struct Retention {
@@ -51,7 +57,7 @@ impl Db {
     /// Originals with no saved version, uploaded before `uploaded_before`.
     pub async fn expire_unsaved_photos(&self, uploaded_before: i64) -> Result<u64, sqlx::Error> {
         self.delete_and_queue(
-            "DELETE FROM photos WHERE created_at <= $1 AND moderation <> 'held'
+            "DELETE FROM photos WHERE created_at <= $1
              AND NOT EXISTS (SELECT 1 FROM versions v WHERE v.photo_id = photos.id)
              RETURNING object_key, thumbnail_key",
             uploaded_before,
@@ -100,6 +106,35 @@ impl Db {
             .collect()
     }
 
+    /// The earliest time anything the sweep deletes falls due, given the retention periods.
+    pub async fn next_due(
+        &self,
+        unsaved_secs: i64,
+        saved_secs: i64,
+        export_secs: i64,
+    ) -> Result<Option<i64>, sqlx::Error> {
+        let row = sqlx::query(
+            "SELECT
+               (SELECT MIN(created_at) FROM photos
+                 WHERE NOT EXISTS (SELECT 1 FROM versions v WHERE v.photo_id = photos.id)) AS photo,
+               (SELECT MIN(created_at) FROM versions) AS version,
+               (SELECT MIN(created_at) FROM jobs) AS job,
+               (SELECT MIN(finished_at) FROM export_jobs WHERE finished_at IS NOT NULL) AS export",
+        )
+        .fetch_one(self.pool())
+        .await?;
+        let at = |column: &str, after: i64| -> Result<Option<i64>, sqlx::Error> {
+            Ok(row.try_get::<Option<i64>, _>(column)?.map(|at| at + after))
+        };
+        let due = [
+            at("photo", unsaved_secs)?,
+            at("version", saved_secs)?,
+            at("job", unsaved_secs)?,
+            at("export", export_secs)?,
+        ];
+        Ok(due.into_iter().flatten().min())
+    }
+
     pub async fn dequeue_purged(&self, key: &str) -> Result<(), sqlx::Error> {
         sqlx::query("DELETE FROM purge_queue WHERE object_key = $1").bind(key).execute(self.pool()).await.map(|_| ())
     }
@@ -128,6 +163,15 @@ pub async fn purge(db: &Db, storage: &Storage) -> Result<u64, sqlx::Error> {
 }
 
 impl Retention {
+    /// When the next sweep should run after one at `now`: at the next due time, at most
+    /// `longest` later (new uploads fall due a day later, so they never need an earlier one).
+    pub async fn next_sweep(&self, now: i64, longest: i64) -> Result<i64, sqlx::Error> {
+        let due = self.db.next_due(self.unsaved_secs, self.saved_secs, self.export_secs).await?;
+        // A second later than due: `created_at <= now - period` is then surely true.
+        // Something due that could not go yet (a job still running) is retried a little later.
+        Ok(due.map_or(now + longest, |due| (due + 1).clamp(now + MIN_GAP_SECS, now + longest)))
+    }
+
     pub async fn sweep(&self, now: i64) -> Result<Swept, sqlx::Error> {
         // Versions first, so an original whose last version just expired goes in the same sweep.
         let expired_versions = self.db.expire_versions(now - self.saved_secs).await?;

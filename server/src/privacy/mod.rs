@@ -373,6 +373,7 @@ impl PrivacyService for PrivacyStore {
             download_link_minutes: self.settings.retention.download_link_secs / 60,
             vision_provider: self.vision_destination.clone(),
             moderation_threshold: self.moderation.then_some(self.settings.ai.moderation_threshold),
+            minimum_age: self.settings.privacy.minimum_age,
         }
     }
 

@@ -267,8 +267,6 @@ async fn moderation_holds_uploads_for_an_admin_without_dropping_them(app: TestAp
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
     let reply = app.call_json("gallery/save", Some(&cookie), json!({ "photo": id, "recipe": { "ops": [] } })).await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN, "no copy of a held photo through the gallery");
-    // Held, not deleted: the unsaved-upload sweep leaves it for the administrator.
-    app.retention.sweep(now() + 25 * 3600).await.unwrap();
 
     // Administrators see it (no pixels) and decide; the decision is audited.
     assert_eq!(app.call_form("admin/held", Some(&cookie), "").await.status, StatusCode::NOT_FOUND);
@@ -302,6 +300,13 @@ async fn moderation_holds_uploads_for_an_admin_without_dropping_them(app: TestAp
         .unwrap()
         .iter()
         .any(|h| h["id"] == second["id"]));
+
+    // One nobody acted on goes at its due time like any unsaved upload: held is not kept.
+    let (_, third) = app.new_owner_with_photo("coffee.png").await;
+    let listed = |held: Value| held.as_array().unwrap().iter().any(|h| h["id"] == third["id"]);
+    assert!(listed(app.call_form("admin/held", Some(&boss), "").await.json()));
+    app.retention.sweep(now() + 24 * 3600 + 1).await.unwrap();
+    assert!(!listed(app.call_form("admin/held", Some(&boss), "").await.json()));
 }
 
 async fn a_safe_upload_is_clear_under_the_default_threshold(app: TestApp) {

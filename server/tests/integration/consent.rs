@@ -161,6 +161,10 @@ async fn the_policies_are_rendered_from_the_registry_and_configuration(app: Test
     let privacy = String::from_utf8(page(&app, "/privacy", "").await.body).unwrap();
     assert!(privacy.contains("14 days without a visit"), "the configured idle limit");
     assert!(privacy.contains("No outside sign-in provider is configured"));
+    assert!(privacy.contains("not meant for anyone under 16"), "the minimum-age notice, default 16");
+    let app = app.adjusted(|settings| settings.privacy.minimum_age = 18).await;
+    let privacy = String::from_utf8(page(&app, "/privacy", "").await.body).unwrap();
+    assert!(privacy.contains("not meant for anyone under 18"), "the configured minimum age");
 }
 
 on_both_databases!(
