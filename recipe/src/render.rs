@@ -386,7 +386,7 @@ mod tests {
         let chain = EditRecipe { ops: vec![EditOp::Straighten { degrees: 45.0 }; 8] };
         let budget = Budget::for_pixels(64_000_000);
         let error = chain.plan((64, 64), budget).unwrap_err();
-        assert!(matches!(error, RecipeError::TooLarge { step: 8, .. }), "{error}");
+        assert!(matches!(error, RecipeError::TooLarge { step: 7, .. }), "{error}");
         assert!(error.to_string().contains("64-megapixel limit"), "{error}");
         // The replay refuses it too, and quickly: planning allocates nothing.
         let image = PhotonImage::new(vec![0; 64 * 64 * 4], 64, 64);

@@ -214,3 +214,32 @@ async fn github_sign_in_adopts_the_guest_workspace_and_finds_the_same_account_ag
     let replay = app.get(&callback, Some(&again)).await;
     assert_eq!(replay.headers["location"], "/signin?failed=expired");
 }
+
+/// ID tokens with one fault each are refused, and the token client follows no redirects; the same
+/// provider's valid token signs in, so each refusal is for its one fault. SECURITY.md "Sign-in" 4, 6.
+#[tokio::test]
+async fn id_tokens_with_a_bad_signature_issuer_audience_nonce_or_expiry_are_refused() {
+    let provider = spawn("misbehaving.mjs", "MISBEHAVING_PORT", "/.well-known/openid-configuration").await;
+    let issuer = provider.issuer.clone();
+    let app = TestApp::sqlite_with(move |settings| {
+        settings.server.public_url = APP_URL.into();
+        settings.providers = vec![ProviderSettings {
+            issuer: Some(issuer),
+            ..provider_settings("e2e", "oidc", "atelier-e2e", "e2e-client-secret-for-tests-only")
+        }];
+    })
+    .await;
+    for mode in ["bad-signature", "wrong-issuer", "wrong-audience", "wrong-nonce", "expired", "redirect"] {
+        let (cookie, params) = start(&app, "/gallery").await;
+        let code = format!("{mode}~{}", params["nonce"]);
+        let reply = app.get(&callback(&code, &params["state"]), Some(&cookie)).await;
+        assert_eq!(reply.headers["location"], "/signin?failed=invalid", "{mode}");
+        assert_eq!(app.call_form("auth/me", Some(&cookie), "").await.json(), serde_json::json!(null), "{mode}");
+    }
+    let (cookie, params) = start(&app, "/gallery").await;
+    let code = format!("good~{}", params["nonce"]);
+    let reply = app.get(&callback(&code, &params["state"]), Some(&cookie)).await;
+    assert_eq!(reply.headers["location"], "/gallery");
+    let cookie = reply.session_cookie().unwrap_or(cookie);
+    assert_eq!(app.call_form("auth/me", Some(&cookie), "").await.json()["email"], "misbehaving@example.test");
+}
