@@ -117,11 +117,13 @@ async fn changing_the_password_signs_out_other_sessions(app: TestApp) {
 
 async fn a_password_reset_link_works_once(app: TestApp) {
     account(&app, None, "kat@example.org").await;
-    app.call_form("auth/reset-request", None, &form(&[("email", "kat@example.org")])).await;
+    let asked = app.call_form("auth/reset-request", None, &form(&[("email", "kat@example.org")])).await;
+    let asker = asked.session_cookie().expect("asking starts a session");
     let token = mailed_token(&app, "kat@example.org", "reset").await;
-    let reset = app.call_form("auth/reset", None, &form(&[("token", &token), ("new", "a brand new password")])).await;
+    let new = form(&[("token", &token), ("new", "a brand new password")]);
+    let reset = app.call_form("auth/reset", Some(&asker), &new).await;
     assert_eq!(reset.status, StatusCode::OK, "{}", String::from_utf8_lossy(&reset.body));
-    assert!(reset.session_cookie().is_some());
+    assert!(reset.session_cookie().is_some(), "the browser that asked is signed in");
     let replay = app.call_form("auth/reset", None, &form(&[("token", &token), ("new", "yet another password")])).await;
     assert_eq!(replay.status, StatusCode::BAD_REQUEST);
     assert_eq!(sign_in(&app, None, "kat@example.org", "a brand new password").await.status, StatusCode::OK);

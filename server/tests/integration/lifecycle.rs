@@ -485,7 +485,9 @@ async fn objects_stored_before_encryption_are_sealed_by_rotation() {
     let (_, done) = app.data.photos.storage.rotate().await.unwrap();
     assert_eq!((done.sealed_legacy, done.rewrapped), (1, 1));
     assert!(std::fs::read(&path).unwrap().starts_with(b"ATL1"));
-    assert_eq!(app.get(url(&photo["original_url"]), Some(&cookie)).await.body, served);
+    // Rotation drew a new signing key too: the page's fresh link serves it.
+    let fresh = app.call_form("photos/list", Some(&cookie), "").await.json()[0]["original_url"].clone();
+    assert_eq!(app.get(url(&fresh), Some(&cookie)).await.body, served);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,6 +9,7 @@ mod ai;
 mod concurrency;
 mod consent;
 mod deadline;
+mod edge;
 mod fuzz;
 mod lifecycle;
 mod oidc;

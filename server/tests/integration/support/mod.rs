@@ -122,8 +122,10 @@ impl TestApp {
     }
 
     pub async fn upload(&self, cookie: Option<&str>, name: &str, data: Vec<u8>) -> Reply {
+        // Percent-encoded, as the browser sends it (a header holds ASCII only).
+        let encoded = percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC).to_string();
         let mut request = Request::post("/api/photos")
-            .header("x-file-name", name)
+            .header("x-file-name", encoded)
             .header(header::CONTENT_TYPE, "image/jpeg")
             .header(header::CONTENT_LENGTH, data.len());
         if let Some(cookie) = cookie {
