@@ -86,3 +86,47 @@ test('the sign-in page lists every configured provider, and GitHub sign-in works
   await hydrated(page, '/account');
   await expect(page.locator('.profile')).toContainText('octocat@example.test');
 });
+
+test('someone who signs up with my address in browser A keeps nothing once I confirm it in browser B', async ({ browser }) => {
+  const email = `victim-${Date.now()}@example.test`;
+  const a = await (await browser.newContext()).newPage();
+  const b = await (await browser.newContext()).newPage();
+
+  // Browser A (the attacker, or a shared computer): a guest photo, then a sign-up with my address.
+  await hydrated(a, '/');
+  await a.locator('input[type=file]').setInputFiles(fixture('coffee.png'));
+  await expect(a.locator('.photos .card a', { hasText: 'coffee.png' })).toBeVisible();
+  await signUp(a, 'Mallory', email, 'mallory chose this password');
+  await expect(a.getByRole('status')).toContainText('Check your inbox');
+
+  // Browser B (me): the link confirms the address but signs nobody in; a reset makes it mine.
+  const link = await linkFromMail(email, '/verify?token=');
+  await hydrated(b, link);
+  await b.getByRole('button', { name: 'Confirm my address' }).click();
+  await expect(b.getByRole('status')).toContainText('Your address is confirmed');
+  await expect(b.locator('.account-name')).toHaveText('Sign in');
+  await hydrated(b, '/reset');
+  await b.getByLabel('E-mail').fill(email);
+  await b.getByRole('button', { name: /Send/ }).click();
+  const reset = await linkFromMail(email, '/reset?token=');
+  await hydrated(b, reset);
+  await b.getByLabel(/New password/).fill('my own long password');
+  await b.getByRole('button', { name: 'Set password' }).click();
+  await expect(b.locator('.account-name')).not.toHaveText('Sign in');
+  await hydrated(b, '/');
+  await b.locator('input[type=file]').setInputFiles(fixture('chelsea.png'));
+  await expect(b.locator('.photos .card a', { hasText: 'chelsea.png' })).toBeVisible();
+  await expect(b.locator('.photos .card a', { hasText: 'coffee.png' })).toHaveCount(0);
+
+  // Browser A: still a guest with only its own photo; my account and photos are out of reach.
+  await hydrated(a, '/');
+  await expect(a.locator('.account-name')).toHaveText('Sign in');
+  await expect(a.locator('.photos .card a', { hasText: 'coffee.png' })).toBeVisible();
+  await expect(a.locator('.photos .card a', { hasText: 'chelsea.png' })).toHaveCount(0);
+  const mine = await b.locator('.photos .card a', { hasText: 'chelsea.png' }).getAttribute('href');
+  expect((await a.goto(mine!))?.status()).toBe(404);
+  await hydrated(a, '/signin');
+  await signIn(a, email, 'mallory chose this password');
+  await expect(a.getByRole('alert')).toBeVisible();
+  await expect(a.locator('.account-name')).toHaveText('Sign in');
+});

@@ -188,9 +188,16 @@ pub async fn resume(store: &DataStore) -> Result<usize, sqlx::Error> {
     Ok(count)
 }
 
+/// One archive is built at a time, server-wide: each is assembled in memory before it is sealed,
+/// so this bounds exports to the largest workspace's quota (the others wait, queued).
+static BUILDING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+
 fn spawn(store: DataStore, id: String, account: AccountId, owner: OwnerId) {
     tokio::spawn(async move {
-        let built = build(&store, &id, account, owner).await;
+        let built = match BUILDING.acquire().await {
+            Ok(_permit) => build(&store, &id, account, owner).await,
+            Err(error) => Err(error.into()),
+        };
         let key = match built {
             Ok(key) => Some(key),
             Err(error) => {
