@@ -298,24 +298,124 @@ async fn build(store: &DataStore, id: &str, account_id: AccountId, owner: OwnerI
         "ai_jobs": db.job_records(owner).await?,
     });
 
-    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    // The archive streams through a bounded channel into the sealer and the store: memory holds
+    // one photo and a few chunks, never the archive.
+    let key = keys::export(owner, Uuid::parse_str(id)?);
+    let (sink, chunks) = ArchiveSink::channel();
+    let writer = {
+        let (store, id) = (store.clone(), id.to_string());
+        let runtime = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || write_archive(&runtime, &store, &id, sink, &manifest, &files))
+    };
+    let stored = store.photos.storage.put_stream(&key, chunks).await;
+    let written = writer.await.map_err(|error| anyhow::anyhow!("the archive writer stopped: {error}"))?;
+    if let Err(error) = written.and(stored.map_err(anyhow::Error::from)) {
+        let _ = store.photos.storage.delete(&key).await;
+        return Err(error);
+    }
+    Ok(key)
+}
+
+/// Writes the zip (on a blocking thread: the zip writer is synchronous), reading each file from
+/// storage as it goes.
+fn write_archive(
+    runtime: &tokio::runtime::Handle,
+    store: &DataStore,
+    id: &str,
+    sink: ArchiveSink,
+    manifest: &serde_json::Value,
+    files: &[(String, String)],
+) -> anyhow::Result<()> {
+    let mut zip = zip::ZipWriter::new(sink);
     // Stored, not deflated: photos are compressed already.
     let options =
         zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored).large_file(false);
     zip.start_file("manifest.json", options)?;
-    zip.write_all(&serde_json::to_vec_pretty(&manifest)?)?;
+    zip.write_all(&serde_json::to_vec_pretty(manifest)?)?;
     let total = files.len().max(1) as i64;
     for (done, (path, key)) in files.iter().enumerate() {
-        let data = store.photos.storage.get(key).await?;
+        let data = runtime.block_on(store.photos.storage.get(key))?;
         zip.start_file(path.as_str(), options.large_file(data.len() as u64 >= u32::MAX as u64))?;
         zip.write_all(&data)?;
-        // Up to 95%: storing the archive is the last step.
-        db.export_progress(id, "running", (done as i64 + 1) * 95 / total).await?;
+        // Up to 95%: storing the archive's end is the last step.
+        runtime.block_on(store.db.export_progress(id, "running", (done as i64 + 1) * 95 / total))?;
     }
-    let archive = zip.finish()?.into_inner();
-    let key = keys::export(owner, Uuid::parse_str(id)?);
-    store.photos.storage.put(&key, archive).await?;
-    Ok(key)
+    zip.finish()?.close()?;
+    Ok(())
+}
+
+/// What the zip writer writes to: it keeps only the bytes it may still go back to (the zip
+/// writer returns to the current entry's header to fill in its size and checksum) and sends
+/// everything before that on, to be sealed and stored.
+struct ArchiveSink {
+    sender: tokio::sync::mpsc::Sender<Vec<u8>>,
+    /// Archive offset of `held[0]`; everything before it has been sent.
+    base: u64,
+    held: Vec<u8>,
+    position: u64,
+}
+
+impl ArchiveSink {
+    /// A sink and the receiving end of its bounded channel.
+    fn channel() -> (Self, tokio::sync::mpsc::Receiver<Vec<u8>>) {
+        let (sender, receiver) = tokio::sync::mpsc::channel(4);
+        (Self { sender, base: 0, held: Vec::new(), position: 0 }, receiver)
+    }
+
+    fn send_before(&mut self, offset: u64) -> std::io::Result<()> {
+        let count = usize::try_from(offset.saturating_sub(self.base)).unwrap_or(usize::MAX).min(self.held.len());
+        if count == 0 {
+            return Ok(());
+        }
+        let chunk: Vec<u8> = self.held.drain(..count).collect();
+        self.base += count as u64;
+        self.sender.blocking_send(chunk).map_err(|_| std::io::Error::other("the archive's store stopped"))
+    }
+
+    /// Sends what is left; dropping the sink then ends the stream.
+    fn close(mut self) -> std::io::Result<()> {
+        let end = self.base + self.held.len() as u64;
+        self.send_before(end)
+    }
+}
+
+impl Write for ArchiveSink {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        let at = usize::try_from(self.position - self.base).map_err(std::io::Error::other)?;
+        let overlap = data.len().min(self.held.len().saturating_sub(at));
+        self.held[at..at + overlap].copy_from_slice(&data[..overlap]);
+        self.held.extend_from_slice(&data[overlap..]);
+        self.position += data.len() as u64;
+        // Bytes far behind the writer are sent on; it only ever goes back within one entry.
+        if self.held.len() > 64 * 1024 * 1024 {
+            let keep_from = self.position.saturating_sub(48 * 1024 * 1024);
+            self.send_before(keep_from)?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl std::io::Seek for ArchiveSink {
+    fn seek(&mut self, to: std::io::SeekFrom) -> std::io::Result<u64> {
+        let end = self.base + self.held.len() as u64;
+        let target = match to {
+            std::io::SeekFrom::Start(offset) => Some(offset),
+            std::io::SeekFrom::End(delta) => end.checked_add_signed(delta),
+            std::io::SeekFrom::Current(delta) => self.position.checked_add_signed(delta),
+        }
+        .filter(|target| (self.base..=end).contains(target))
+        .ok_or_else(|| std::io::Error::other("the archive writer went back further than its current entry"))?;
+        // Going back to an entry's header means everything before it is final.
+        if target < self.position {
+            self.send_before(target)?;
+        }
+        self.position = target;
+        Ok(target)
+    }
 }
 
 /// GET /media/exports/{id}/archive?exp=…&sig=…: the archive, for its owner, through a signed link.
@@ -330,12 +430,13 @@ pub async fn download(
     let job =
         store.db.export_for_owner(&id, owner).await.or_internal("reading an export")?.ok_or(AppError::NotFound)?;
     let key = job.object_key.filter(|_| job.state == JobState::Done).ok_or(AppError::NotFound)?;
-    let data = store.photos.storage.get(&key).await.or_internal("reading an export")?;
+    // Streamed and decrypted chunk by chunk: an archive is never held whole in memory.
+    let data = store.photos.storage.get_stream(&key).await.or_internal("reading an export")?;
     store
         .db
         .audit_or_log(Some(job.account), Some(job.account), Event::ExportDownloaded, "Downloaded their data archive.")
         .await;
-    let mut response = Body::from(data).into_response();
+    let mut response = Body::from_stream(data).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/zip"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -30,6 +30,50 @@ const CHUNK: usize = 64 * 1024;
 const TAG: usize = 16;
 const WRAPPED_LEN: usize = 32 + TAG;
 const STREAM_NONCE: usize = 7;
+/// A body chunk as stored: `CHUNK` bytes of plain text and their tag (the last may be shorter).
+pub const SEALED_CHUNK: usize = CHUNK + TAG;
+/// Plain bytes per body chunk.
+pub const PLAIN_CHUNK: usize = CHUNK;
+
+/// Encrypts one object's body chunk by chunk (see `Keyring::sealer`).
+pub struct Sealer {
+    encryptor: Option<EncryptorBE32<Aes256Gcm>>,
+    aad: Vec<u8>,
+}
+
+impl Sealer {
+    /// A chunk of exactly `PLAIN_CHUNK` bytes that is not the last.
+    pub fn next(&mut self, chunk: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        let encryptor = self.encryptor.as_mut().ok_or(CryptoError::Format)?;
+        encryptor.encrypt_next(Payload { msg: chunk, aad: &self.aad }).map_err(|_| CryptoError::Authentication)
+    }
+
+    /// The last chunk (at most `PLAIN_CHUNK` bytes, possibly empty); nothing may follow.
+    pub fn last(&mut self, chunk: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        let encryptor = self.encryptor.take().ok_or(CryptoError::Format)?;
+        encryptor.encrypt_last(Payload { msg: chunk, aad: &self.aad }).map_err(|_| CryptoError::Authentication)
+    }
+}
+
+/// Decrypts one object's body chunk by chunk (see `Keyring::opener`).
+pub struct Opener {
+    decryptor: Option<DecryptorBE32<Aes256Gcm>>,
+    aad: Vec<u8>,
+}
+
+impl Opener {
+    /// A stored chunk of exactly `SEALED_CHUNK` bytes that is not the last.
+    pub fn next(&mut self, chunk: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        let decryptor = self.decryptor.as_mut().ok_or(CryptoError::Format)?;
+        decryptor.decrypt_next(Payload { msg: chunk, aad: &self.aad }).map_err(|_| CryptoError::Authentication)
+    }
+
+    /// The last stored chunk; a body cut short fails here (its last chunk is not marked last).
+    pub fn last(&mut self, chunk: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        let decryptor = self.decryptor.take().ok_or(CryptoError::Format)?;
+        decryptor.decrypt_last(Payload { msg: chunk, aad: &self.aad }).map_err(|_| CryptoError::Authentication)
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum CryptoError {
@@ -294,54 +338,61 @@ impl Keyring {
 
     /// Encrypts `plain` as the object named `object`.
     pub fn seal(&self, object: &str, plain: &[u8]) -> Result<Vec<u8>, CryptoError> {
-        let data_key = random_key();
-        let mut out = self.wrap(object, &data_key)?;
-        let mut stream_nonce = [0u8; STREAM_NONCE];
-        OsRng.fill_bytes(&mut stream_nonce);
-        out.extend_from_slice(&stream_nonce);
+        let (mut sealer, mut out) = self.sealer(object)?;
         out.reserve(plain.len() + (plain.len() / CHUNK + 1) * TAG);
-        let cipher = Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&data_key));
-        let mut encryptor = EncryptorBE32::from_aead(cipher, stream_nonce.as_ref().into());
-        let aad = object.as_bytes();
         let mut chunks = plain.chunks(CHUNK).peekable();
         loop {
             let chunk = chunks.next().unwrap_or_default();
             if chunks.peek().is_none() {
-                let last =
-                    encryptor.encrypt_last(Payload { msg: chunk, aad }).map_err(|_| CryptoError::Authentication)?;
-                out.extend_from_slice(&last);
+                out.extend_from_slice(&sealer.last(chunk)?);
                 return Ok(out);
             }
-            let sealed =
-                encryptor.encrypt_next(Payload { msg: chunk, aad }).map_err(|_| CryptoError::Authentication)?;
-            out.extend_from_slice(&sealed);
+            out.extend_from_slice(&sealer.next(chunk)?);
         }
+    }
+
+    /// For objects too large to hold twice in memory: the header to write first, and a sealer
+    /// that encrypts the body `CHUNK` bytes at a time.
+    pub fn sealer(&self, object: &str) -> Result<(Sealer, Vec<u8>), CryptoError> {
+        let data_key = random_key();
+        let mut header = self.wrap(object, &data_key)?;
+        let mut stream_nonce = [0u8; STREAM_NONCE];
+        OsRng.fill_bytes(&mut stream_nonce);
+        header.extend_from_slice(&stream_nonce);
+        let cipher = Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&data_key));
+        let encryptor = EncryptorBE32::from_aead(cipher, stream_nonce.as_ref().into());
+        Ok((Sealer { encryptor: Some(encryptor), aad: object.as_bytes().to_vec() }, header))
     }
 
     /// Decrypts what `seal` made for the same `object`; any change, swap or truncation fails.
     pub fn open(&self, object: &str, sealed: &[u8]) -> Result<Vec<u8>, CryptoError> {
-        let (data_key, start) = self.unwrap(object, sealed)?;
-        let body = sealed.get(start..).ok_or(CryptoError::Format)?;
-        if body.len() < STREAM_NONCE + TAG {
-            return Err(CryptoError::Format);
-        }
-        let (stream_nonce, body) = body.split_at(STREAM_NONCE);
-        let cipher = Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&data_key));
-        let mut decryptor = DecryptorBE32::from_aead(cipher, stream_nonce.into());
-        let aad = object.as_bytes();
+        let (header, body) = sealed.split_at(Self::header_len(sealed).ok_or(CryptoError::Format)?.min(sealed.len()));
+        let mut opener = self.opener(object, header)?;
         let mut out = Vec::with_capacity(body.len());
-        let mut chunks = body.chunks(CHUNK + TAG).peekable();
+        let mut chunks = body.chunks(SEALED_CHUNK).peekable();
         while let Some(chunk) = chunks.next() {
-            let payload = Payload { msg: chunk, aad };
             if chunks.peek().is_none() {
-                let last = decryptor.decrypt_last(payload).map_err(|_| CryptoError::Authentication)?;
-                out.extend_from_slice(&last);
+                out.extend_from_slice(&opener.last(chunk)?);
                 return Ok(out);
             }
-            let plain = decryptor.decrypt_next(payload).map_err(|_| CryptoError::Authentication)?;
-            out.extend_from_slice(&plain);
+            out.extend_from_slice(&opener.next(chunk)?);
         }
         Err(CryptoError::Format)
+    }
+
+    /// How long an object's header is (through the stream nonce), once its first bytes are known.
+    pub fn header_len(sealed: &[u8]) -> Option<usize> {
+        let id_len = usize::from(*sealed.strip_prefix(MAGIC)?.first()?);
+        Some(MAGIC.len() + 1 + id_len + 12 + WRAPPED_LEN + STREAM_NONCE)
+    }
+
+    /// A decryptor for the body that follows `header` (`header_len` bytes).
+    pub fn opener(&self, object: &str, header: &[u8]) -> Result<Opener, CryptoError> {
+        let (data_key, start) = self.unwrap(object, header)?;
+        let stream_nonce = header.get(start..start + STREAM_NONCE).ok_or(CryptoError::Format)?;
+        let cipher = Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&data_key));
+        let decryptor = DecryptorBE32::from_aead(cipher, stream_nonce.into());
+        Ok(Opener { decryptor: Some(decryptor), aad: object.as_bytes().to_vec() })
     }
 
     /// The same object with its data key wrapped by the active KEK; the body is unchanged.

@@ -12,7 +12,10 @@ use object_store::local::LocalFileSystem;
 use object_store::path::Path as Key;
 use object_store::{ObjectStore, PutPayload};
 
-use crate::platform::crypto::{CryptoError, Keyring, SharedKeyring};
+use crate::platform::crypto::{CryptoError, Keyring, SharedKeyring, PLAIN_CHUNK, SEALED_CHUNK};
+
+/// Parts of a streamed upload in flight at once (each about 5 MiB).
+const PARTS_IN_FLIGHT: usize = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -73,6 +76,89 @@ impl Storage {
         let plain =
             tokio::task::spawn_blocking(move || keys.open(&name, &sealed)).await.map_err(|_| StorageError::Join)??;
         Ok(Bytes::from(plain))
+    }
+
+    /// Encrypts and stores what arrives on `chunks` (any sizes) until the sender closes, without
+    /// holding it all: sealed `PLAIN_CHUNK` at a time and uploaded in parts (a multipart upload
+    /// on stores that have them). The object appears only once complete.
+    pub async fn put_stream(
+        &self,
+        key: &str,
+        mut chunks: tokio::sync::mpsc::Receiver<Vec<u8>>,
+    ) -> Result<(), StorageError> {
+        let (mut sealer, header) = self.keyring().sealer(key)?;
+        let mut upload = object_store::WriteMultipart::new(self.store.put_multipart(&Key::from(key)).await?);
+        upload.write(&header);
+        let mut pending: Vec<u8> = Vec::with_capacity(2 * PLAIN_CHUNK);
+        let written: Result<(), StorageError> = async {
+            while let Some(more) = chunks.recv().await {
+                pending.extend_from_slice(&more);
+                // Keep one chunk back: only the end of the stream says which chunk is the last.
+                while pending.len() > PLAIN_CHUNK {
+                    upload.wait_for_capacity(PARTS_IN_FLIGHT).await?;
+                    upload.write(&sealer.next(&pending[..PLAIN_CHUNK])?);
+                    pending.drain(..PLAIN_CHUNK);
+                }
+            }
+            upload.write(&sealer.last(&pending)?);
+            Ok(())
+        }
+        .await;
+        match written {
+            Ok(()) => {
+                upload.finish().await?;
+                Ok(())
+            }
+            Err(error) => {
+                let _ = upload.abort().await;
+                Err(error)
+            }
+        }
+    }
+
+    /// Reads and decrypts as a stream of chunks, never holding the whole object: for archives.
+    /// A changed or truncated object ends the stream with an error at the chunk that fails.
+    pub async fn get_stream(
+        &self,
+        key: &str,
+    ) -> Result<impl futures::Stream<Item = Result<Bytes, StorageError>> + Send + 'static, StorageError> {
+        let mut body = self.store.get(&Key::from(key)).await?.into_stream();
+        let mut buffer = Vec::new();
+        let header_len = loop {
+            if let Some(len) = Keyring::header_len(&buffer).filter(|len| buffer.len() >= *len) {
+                break len;
+            }
+            if buffer.len() > 512 {
+                return Err(CryptoError::Format.into());
+            }
+            match body.try_next().await? {
+                Some(more) => buffer.extend_from_slice(&more),
+                None => return Err(CryptoError::Format.into()),
+            }
+        };
+        let opener = self.keyring().opener(key, &buffer[..header_len])?;
+        buffer.drain(..header_len);
+        let state = (body, buffer, Some(opener));
+        Ok(futures::stream::try_unfold(state, |(mut body, mut buffer, mut opener)| async move {
+            loop {
+                let Some(open) = opener.as_mut() else { return Ok(None) };
+                // A full chunk with more after it is not the last.
+                if buffer.len() > SEALED_CHUNK {
+                    let plain = open.next(&buffer[..SEALED_CHUNK])?;
+                    buffer.drain(..SEALED_CHUNK);
+                    return Ok(Some((Bytes::from(plain), (body, buffer, opener))));
+                }
+                match body.try_next().await? {
+                    Some(more) => buffer.extend_from_slice(&more),
+                    None => {
+                        let plain = open.last(&buffer)?;
+                        opener = None;
+                        buffer.clear();
+                        return Ok(Some((Bytes::from(plain), (body, buffer, opener))));
+                    }
+                }
+            }
+        }))
     }
 
     /// Removing something already gone is not an error: deletes are retried after failures.
@@ -176,5 +262,39 @@ pub mod keys {
 
     pub fn export(owner: OwnerId, export: Uuid) -> String {
         format!("owners/{owner}/exports/{export}.zip")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_streamed_object_round_trips_and_a_truncated_one_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = Keyring::load_or_create(&dir.path().join("keys/keyring")).unwrap();
+        let storage = Storage::local(&dir.path().join("objects"), keys).unwrap();
+        // Uneven pieces, more than a few chunks, ending mid-chunk.
+        let data: Vec<u8> = (0..PLAIN_CHUNK * 5 + 1234).map(|i| (i * 31 % 251) as u8).collect();
+        let (sender, receiver) = tokio::sync::mpsc::channel(2);
+        let pieces = data.clone();
+        let feeder = tokio::spawn(async move {
+            for piece in pieces.chunks(10_007) {
+                sender.send(piece.to_vec()).await.unwrap();
+            }
+        });
+        storage.put_stream("archive", receiver).await.unwrap();
+        feeder.await.unwrap();
+        assert_eq!(storage.get("archive").await.unwrap(), data, "the same format as put");
+        let streamed: Vec<Bytes> = storage.get_stream("archive").await.unwrap().try_collect().await.unwrap();
+        assert_eq!(streamed.concat(), data);
+
+        // Cut at a chunk boundary, so every remaining chunk is whole: still refused.
+        let path = dir.path().join("objects/archive");
+        let sealed = std::fs::read(&path).unwrap();
+        let header = Keyring::header_len(&sealed).unwrap();
+        std::fs::write(&path, &sealed[..header + 2 * SEALED_CHUNK]).unwrap();
+        let read: Result<Vec<Bytes>, _> = storage.get_stream("archive").await.unwrap().try_collect().await;
+        assert!(read.is_err(), "a truncated archive must not read as complete");
     }
 }
