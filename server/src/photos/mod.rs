@@ -106,7 +106,7 @@ impl PhotoStore {
         let moderation = self.moderation.clone();
         self.images
             .run(move |max_pixels| {
-                let image = images::decode(&bytes, max_pixels)?;
+                let (image, orientation) = images::decode_oriented(&bytes, max_pixels)?;
                 let camera = images::camera_facts(&bytes);
                 let nsfw_score =
                     moderation.and_then(|m| match ai::moderation::nsfw_score(&m.engine, &image.to_rgb8()) {
@@ -117,7 +117,9 @@ impl PhotoStore {
                             None
                         }
                     });
-                Ok(Ingested { encoded: images::encode(&image).or_internal("encoding an upload")?, camera, nsfw_score })
+                // The upload's own bytes, metadata removed: no generation loss.
+                let encoded = images::keep_original(&bytes, orientation, &image).or_internal("keeping an upload")?;
+                Ok(Ingested { encoded, camera, nsfw_score })
             })
             .await
     }

@@ -58,6 +58,11 @@ fn sniff(bytes: &[u8]) -> Result<ImageFormat, ImageError> {
 /// Reads the header only, refuses oversized images, then decodes under `image::Limits` and applies
 /// the EXIF orientation.
 pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<DynamicImage, ImageError> {
+    decode_oriented(bytes, max_pixels).map(|(image, _)| image)
+}
+
+/// `decode`, also telling the EXIF orientation it applied (1 when upright already).
+pub fn decode_oriented(bytes: &[u8], max_pixels: u64) -> Result<(DynamicImage, u8), ImageError> {
     let format = sniff(bytes)?;
     // The JPEG decoder fills a missing tail with grey and calls it success; PNG's refuses.
     if format == ImageFormat::Jpeg && !jpeg_is_complete(bytes) {
@@ -82,33 +87,167 @@ pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<DynamicImage, ImageError>
     let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
     let mut image = DynamicImage::from_decoder(decoder).map_err(|_| ImageError::Unreadable)?;
     image.apply_orientation(orientation);
-    Ok(image)
+    Ok((image, orientation.to_exif()))
 }
 
-/// Whether a JPEG's compressed data ends with its end-of-image marker. The header segments are
-/// walked by their lengths (an EXIF thumbnail holds a whole JPEG of its own); after the first
-/// scan begins, a 0xFF byte in coded data is always stuffed (FF 00) or a restart marker, so the
-/// first FF D9 there is the real end. Data after it (some cameras append more) is allowed.
+/// Whether a JPEG's compressed data ends with its end-of-image marker (data after it, which some
+/// cameras append, is allowed).
 fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    jpeg_segments(bytes).is_some_and(|segments| segments.end.is_some())
+}
+
+/// A JPEG's layout: the header segments before the first scan, as (marker, range), where the
+/// first scan begins, and where the image ends (after FF D9), when it does.
+struct JpegSegments {
+    header: Vec<(u8, std::ops::Range<usize>)>,
+    scan: usize,
+    end: Option<usize>,
+}
+
+/// Walks a JPEG by its segment lengths (an EXIF thumbnail holds a whole JPEG of its own, so
+/// searching for markers would be fooled). In coded data a 0xFF byte is always stuffed (FF 00)
+/// or a restart marker, so the first other marker there is a real segment (tables and further
+/// scans of a progressive JPEG), walked by its length again, until FF D9.
+fn jpeg_segments(bytes: &[u8]) -> Option<JpegSegments> {
+    if !bytes.starts_with(&[0xFF, 0xD8]) {
+        return None;
+    }
+    let length_at = |at: usize| bytes.get(at + 2..at + 4).map(|l| usize::from(u16::from_be_bytes([l[0], l[1]])));
+    let mut header = Vec::new();
     let mut at = 2;
-    loop {
-        let (Some(&0xFF), Some(&marker)) = (bytes.get(at), bytes.get(at + 1)) else { return false };
-        match marker {
-            // Fill bytes before a marker.
-            0xFF => at += 1,
-            0xDA => break,
-            0xD9 => return false,
-            0x01 | 0xD0..=0xD7 => at += 2,
-            _ => {
-                let Some(length) = bytes.get(at + 2..at + 4).map(|l| usize::from(u16::from_be_bytes([l[0], l[1]])))
-                else {
-                    return false;
-                };
-                at += 2 + length;
+    let scan = loop {
+        match (bytes.get(at), bytes.get(at + 1)) {
+            (Some(0xFF), Some(0xFF)) => at += 1,
+            (Some(0xFF), Some(0xDA)) => break at,
+            (Some(0xFF), Some(&marker)) if !matches!(marker, 0x00 | 0x01 | 0xD0..=0xD9) => {
+                let length = length_at(at).filter(|length| *length >= 2)?;
+                let end = at.checked_add(2 + length).filter(|end| *end <= bytes.len())?;
+                header.push((marker, at..end));
+                at = end;
+            }
+            _ => return None,
+        }
+    };
+    // Inside the scans: skip each segment's header by its length, then the coded data.
+    let mut at = scan;
+    let end = loop {
+        let length = length_at(at).filter(|length| *length >= 2)?;
+        at = at.checked_add(2 + length)?;
+        let next_marker = loop {
+            match (bytes.get(at), bytes.get(at + 1)) {
+                (Some(0xFF), Some(0x00 | 0xD0..=0xD7)) => at += 2,
+                (Some(0xFF), Some(0xFF)) => at += 1,
+                (Some(0xFF), Some(&marker)) => break Some(marker),
+                (Some(_), _) => at += 1,
+                (None, _) => break None,
+            }
+        };
+        match next_marker {
+            Some(0xD9) => break Some(at + 2),
+            Some(_) => continue,
+            None => break None,
+        }
+    };
+    Some(JpegSegments { header, scan, end })
+}
+
+/// A minimal EXIF block holding only the orientation (big-endian TIFF, one IFD entry).
+fn orientation_exif(orientation: u8) -> Vec<u8> {
+    let mut segment = vec![0xFF, 0xE1, 0x00, 0x22];
+    segment.extend_from_slice(b"Exif\0\0MM\0\x2a\0\0\0\x08\0\x01\x01\x12\0\x03\0\0\0\x01\0");
+    segment.extend_from_slice(&[orientation, 0, 0, 0, 0, 0, 0]);
+    segment
+}
+
+/// The upload's own bytes with every metadata block removed at the container level — no
+/// re-encoding, so no generation loss: JPEG APP1 (EXIF, XMP), APP13 (IPTC) and comments; PNG
+/// eXIf, tEXt, iTXt, zTXt and tIME; WebP EXIF and XMP. The colour profile (JPEG APP2, PNG iCCP,
+/// WebP ICCP) stays, 16-bit stays 16-bit, and anything after the image's end goes. A JPEG not
+/// stored upright gets a minimal EXIF block with its orientation back, so it shows upright
+/// everywhere. `None` when the container cannot be walked, or a PNG or WebP would need its
+/// orientation: the caller re-encodes those.
+pub fn strip_metadata(bytes: &[u8], orientation: u8) -> Option<(&'static str, Vec<u8>)> {
+    match image::guess_format(bytes).ok()? {
+        ImageFormat::Jpeg => {
+            let layout = jpeg_segments(bytes)?;
+            let end = layout.end?;
+            let mut out = Vec::with_capacity(end);
+            out.extend_from_slice(&[0xFF, 0xD8]);
+            let mut oriented = orientation == 1;
+            for (marker, range) in layout.header {
+                if !oriented && marker != 0xE0 {
+                    out.extend_from_slice(&orientation_exif(orientation));
+                    oriented = true;
+                }
+                if !matches!(marker, 0xE1 | 0xED | 0xFE) {
+                    out.extend_from_slice(bytes.get(range)?);
+                }
+            }
+            if !oriented {
+                out.extend_from_slice(&orientation_exif(orientation));
+            }
+            out.extend_from_slice(bytes.get(layout.scan..end)?);
+            Some(("image/jpeg", out))
+        }
+        ImageFormat::Png if orientation == 1 => {
+            let mut out = bytes.get(..8)?.to_vec();
+            let mut at = 8;
+            loop {
+                let length = usize::try_from(u32::from_be_bytes(bytes.get(at..at + 4)?.try_into().ok()?)).ok()?;
+                let kind = bytes.get(at + 4..at + 8)?;
+                let end = at.checked_add(12)?.checked_add(length)?;
+                let chunk = bytes.get(at..end)?;
+                if !matches!(kind, b"eXIf" | b"tEXt" | b"iTXt" | b"zTXt" | b"tIME") {
+                    out.extend_from_slice(chunk);
+                }
+                if kind == b"IEND" {
+                    return Some(("image/png", out));
+                }
+                at = end;
             }
         }
+        ImageFormat::WebP if orientation == 1 => {
+            let declared = usize::try_from(u32::from_le_bytes(bytes.get(4..8)?.try_into().ok()?)).ok()?;
+            let riff_end = declared.checked_add(8).filter(|end| *end <= bytes.len())?;
+            let mut chunks = Vec::new();
+            let mut at = 12;
+            while at < riff_end {
+                let kind = bytes.get(at..at + 4)?;
+                let size = usize::try_from(u32::from_le_bytes(bytes.get(at + 4..at + 8)?.try_into().ok()?)).ok()?;
+                let end = at.checked_add(8)?.checked_add(size)?.checked_add(size % 2)?.min(riff_end);
+                let mut chunk = bytes.get(at..end)?.to_vec();
+                if kind == b"VP8X" {
+                    // The flags say which chunks follow: no EXIF (0x08), no XMP (0x04) any more.
+                    *chunk.get_mut(8)? &= !(0x08 | 0x04);
+                }
+                if !matches!(kind, b"EXIF" | b"XMP ") {
+                    chunks.extend_from_slice(&chunk);
+                }
+                at = end;
+            }
+            let mut out = b"RIFF".to_vec();
+            out.extend_from_slice(&u32::try_from(chunks.len() + 4).ok()?.to_le_bytes());
+            out.extend_from_slice(b"WEBP");
+            out.extend_from_slice(&chunks);
+            Some(("image/webp", out))
+        }
+        _ => None,
     }
-    bytes.get(at..).is_some_and(|rest| rest.windows(2).any(|pair| pair == [0xFF, 0xD9]))
+}
+
+/// What an upload is stored as: its own bytes without metadata when they can be kept (see
+/// `strip_metadata`), else a re-encoding of the decoded, upright image; a thumbnail either way.
+pub fn keep_original(bytes: &[u8], orientation: u8, image: &DynamicImage) -> anyhow::Result<Encoded> {
+    match strip_metadata(bytes, orientation) {
+        Some((content_type, data)) => Ok(Encoded {
+            content_type,
+            width: image.width(),
+            height: image.height(),
+            data,
+            thumbnail: thumbnail(image)?,
+        }),
+        None => encode(image),
+    }
 }
 
 /// Camera facts from the EXIF block, read before it is stripped. GPS and other location tags are

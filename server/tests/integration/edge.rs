@@ -151,7 +151,53 @@ async fn no_file_name_breaks_storage_headers_or_pages(app: TestApp) {
     assert!(!page.contains("<img src=x onerror"));
 }
 
+/// The original is kept as the bytes that came in, minus every metadata block: the same coded
+/// pixels (no generation loss), its colour profile and bit depth, upright, and nothing of the
+/// camera, location, XMP, IPTC or comments; anything after the image's end is gone.
+async fn originals_are_kept_without_generation_loss_or_metadata(app: TestApp) {
+    let (cookie, _) = app.new_owner_with_photo("chelsea.png").await;
+    let big = 100_000_000;
+    for (name, kind) in [("meta.jpg", "image/jpeg"), ("meta.png", "image/png"), ("meta.webp", "image/webp")] {
+        let upload = edge(name);
+        let reply = app.upload(Some(&cookie), name, upload.clone()).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{name}: {}", String::from_utf8_lossy(&reply.body));
+        let photo = reply.json();
+        let original = app.get(photo["original_url"].as_str().unwrap(), Some(&cookie)).await;
+        assert_eq!(original.headers["content-type"], kind, "{name} keeps its format");
+        let stored = original.body;
+        for secret in ["Atelier-Secret-Camera", "secret-xmp", "secret-iptc", "secret-comment", "GPS"] {
+            assert!(!stored.windows(secret.len()).any(|w| w == secret.as_bytes()), "{name} still holds {secret}");
+        }
+        // Same pixels as the upload, decoded the same way: nothing was re-encoded.
+        let before = server::platform::images::decode(&upload, big).unwrap();
+        let after = server::platform::images::decode(&stored, big).unwrap();
+        assert_eq!(before.as_bytes(), after.as_bytes(), "{name}: generation loss");
+        assert!(stored.len() < upload.len(), "{name}: the metadata went");
+        if name != "meta.webp" {
+            assert!(
+                stored.windows(4).any(|w| w == b"A98 ")
+                    || stored.windows(11).any(|w| w == b"ICC_PROFILE")
+                    || stored.windows(4).any(|w| w == b"iCCP"),
+                "{name}: its colour profile stays"
+            );
+        }
+    }
+    // Upright everywhere: the sideways JPEG carries only its orientation, and shows 64×96.
+    let photo = app.upload(Some(&cookie), "meta.jpg", edge("meta.jpg")).await.json();
+    assert_eq!((photo["width"].as_u64(), photo["height"].as_u64()), (Some(64), Some(96)));
+    // 16 bits stay 16 bits (PNG's IHDR bit depth), and nothing after the end survives.
+    let photo = app.upload(Some(&cookie), "rgb16.png", edge("rgb16.png")).await.json();
+    let stored = app.get(photo["original_url"].as_str().unwrap(), Some(&cookie)).await.body;
+    assert_eq!(stored[24], 16, "bit depth");
+    for (name, end) in [("trailing.jpg", &b"\xff\xd9"[..]), ("trailing.png", &b"IEND\xaeB`\x82"[..])] {
+        let photo = app.upload(Some(&cookie), name, edge(name)).await.json();
+        let stored = app.get(photo["original_url"].as_str().unwrap(), Some(&cookie)).await.body;
+        assert!(stored.ends_with(end), "{name}: nothing after the image's end");
+    }
+}
+
 on_both_databases!(
+    originals_are_kept_without_generation_loss_or_metadata,
     everyday_uploads_keep_their_colours_transparency_and_size,
     animations_and_malformed_exif_are_handled_the_same_way_every_time,
     no_file_name_breaks_storage_headers_or_pages,
