@@ -166,7 +166,7 @@ pub fn PrivacyPage() -> impl IntoView {
                     <h2>"What this Atelier keeps"</h2>
                     <ul>
                         <li>"Photos you upload (up to "{facts.max_upload_mb}" MB each), their thumbnails, and the versions you save with their edit recipes. "
-                            "They are stored on this server only, re-encoded without location or other metadata, and shown to nobody but you: another visitor gets “not found”."</li>
+                            "They are stored on this server only, as the files you sent minus their location and every other metadata block (camera, software, comments), and shown to nobody but you: another visitor gets “not found”."</li>
                         <li>"If you create an account: your name, e-mail address and a salted Argon2id hash of your password (never the password), or the identifier of the provider you signed in with. "
                             "Access tokens from providers are used once to learn who you are and never kept."</li>
                         <li>"Your sessions: when and with which kind of browser you signed in, so you can see and end them in your account. "
