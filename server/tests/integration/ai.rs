@@ -127,7 +127,7 @@ async fn upscale_erase_and_describe_run_on_real_models(app: TestApp) {
     let erased = image::load_from_memory(&app.get(done["result_url"].as_str().unwrap(), Some(&cookie)).await.body)
         .unwrap()
         .to_rgb8();
-    // Compared with the stored original (uploads are re-encoded), fetched by the job's own link.
+    // Compared with the stored original, fetched by the job's own link.
     let original = image::load_from_memory(&app.get(done["before_url"].as_str().unwrap(), Some(&cookie)).await.body)
         .unwrap()
         .to_rgb8();
