@@ -11,6 +11,7 @@ pub mod browser;
 pub mod data;
 pub mod error;
 pub mod ids;
+pub mod optimize;
 pub mod photos;
 pub mod privacy;
 /// The edit recipe lives in its own crate so the page's bundle can leave its pixel code out.

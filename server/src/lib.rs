@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod ai_tools;
 pub mod config;
 pub mod data;
+pub mod optimize;
 pub mod photos;
 pub mod platform;
 pub mod privacy;
@@ -210,6 +211,7 @@ impl Application {
             .layer(RequestBodyLimitLayer::new(PAGE_BODY_LIMIT));
         let router = pages
             .merge(photos::routes::routes())
+            .merge(optimize::routes())
             .merge(ai_tools::routes::routes())
             .merge(data::export::routes())
             .merge(accounts::routes())

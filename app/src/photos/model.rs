@@ -47,6 +47,9 @@ pub struct GalleryItem {
     pub image_url: String,
     #[serde(default)]
     pub thumbnail_url: String,
+    /// The signed link its exports are downloaded from (settings go in the query).
+    #[serde(default)]
+    pub export_url: String,
 }
 
 impl GalleryItem {

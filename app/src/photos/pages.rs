@@ -128,6 +128,7 @@ pub fn GalleryPage() -> impl IntoView {
                                         }}
                                     </span>
                                     <a class="edit-link" href=item.edit_url()>"Edit again"</a>
+                                    <crate::optimize::ExportForm export_url=item.export_url.clone()/>
                                     <ActionForm action=delete>
                                         <input type="hidden" name="id" value=item.id.to_string()/>
                                         <button type="submit" class="danger">"Delete"</button>

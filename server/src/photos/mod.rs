@@ -182,6 +182,7 @@ impl PhotoStore {
     pub fn with_links_and_expiry(&self, mut item: GalleryItem) -> GalleryItem {
         item.image_url = self.links.sign(&format!("/media/versions/{}/image", item.id));
         item.thumbnail_url = self.links.sign(&format!("/media/versions/{}/thumbnail", item.id));
+        item.export_url = self.links.sign(&format!("/media/versions/{}/export", item.id));
         item.expires_at = item.created_at + self.saved_secs;
         item.expires_soon = item.expires_at - now() <= self.warning_secs;
         item
@@ -369,6 +370,7 @@ impl PhotoService for PhotoStore {
                     expires_soon: false,
                     image_url: String::new(),
                     thumbnail_url: String::new(),
+                    export_url: String::new(),
                 };
                 Ok(self.with_links_and_expiry(item))
             }

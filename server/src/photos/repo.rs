@@ -84,6 +84,7 @@ fn gallery_item(row: &AnyRow) -> Result<GalleryItem, sqlx::Error> {
         expires_soon: false,
         image_url: String::new(),
         thumbnail_url: String::new(),
+        export_url: String::new(),
     })
 }
 

@@ -306,7 +306,7 @@ pub fn thumbnail(image: &DynamicImage) -> anyhow::Result<Vec<u8>> {
 }
 
 /// Transparent areas become white in JPEG thumbnails instead of black.
-fn flatten(image: &DynamicImage) -> image::RgbImage {
+pub fn flatten(image: &DynamicImage) -> image::RgbImage {
     let rgba = image.to_rgba8();
     image::RgbImage::from_fn(rgba.width(), rgba.height(), |x, y| {
         let [r, g, b, a] = rgba.get_pixel(x, y).0;

@@ -13,6 +13,7 @@ mod edge;
 mod fuzz;
 mod lifecycle;
 mod oidc;
+mod optimize;
 mod retention;
 mod security;
 mod slice;

@@ -1,0 +1,309 @@
+//! Optimize and export (issue 16): a saved version out in the format, size and weight asked for,
+//! through its signed export link. The image is scaled with Lanczos3, encoded (JPEG at a quality,
+//! or the best quality that fits a size; PNG or lossless WebP), and, when asked, carries the
+//! photo's alt-text and tags — EXIF ImageDescription and XMP dc:description/dc:subject in a JPEG,
+//! iTXt in a PNG — under a file name made from them. Never location or camera data.
+
+use std::io::Cursor;
+
+use app::error::AppError;
+use app::ids::{OwnerId, VersionId};
+use app::optimize::{ExportFormat, ExportSettings};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderValue};
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use image::codecs::jpeg::JpegEncoder;
+use image::imageops::FilterType;
+use image::{DynamicImage, ImageFormat};
+use tower_sessions::Session;
+
+use crate::photos::{PhotoStore, Variant};
+use crate::platform::error::{ApiError, OrInternal};
+use crate::platform::http::{media_response, Media};
+use crate::platform::images;
+use crate::platform::links::Signature;
+use crate::state::AppState;
+
+/// The caption and keywords an export may carry.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Description {
+    pub text: String,
+    pub keywords: Vec<String>,
+}
+
+/// The longest caption written into a file (a JPEG segment holds 64 KiB at most).
+const MAX_DESCRIPTION_BYTES: usize = 2000;
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/media/versions/{id}/export", get(export_version))
+}
+
+/// GET /media/versions/{id}/export?exp=…&sig=…&format=…: the version, exported as asked.
+async fn export_version(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+    Query(signature): Query<Signature>,
+    Query(settings): Query<ExportSettings>,
+) -> Result<Response, ApiError> {
+    let path = format!("/media/versions/{id}/export");
+    let owner = state.photos.links.owner_for(&path, &signature, state.accounts.as_ref(), &session).await?;
+    let id: VersionId = id.parse().map_err(|_| AppError::NotFound)?;
+    let mut response = media_response(export_media(&state.photos, owner, id, settings).await?);
+    // A download, not a view: the browser saves it under its name.
+    let headers = response.headers_mut();
+    let attachment = headers
+        .get(header::CONTENT_DISPOSITION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| HeaderValue::from_str(&value.replacen("inline", "attachment", 1)).ok());
+    if let Some(value) = attachment {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    Ok(response)
+}
+
+/// The version exported as `settings` ask, named for its caption when it carries one.
+pub async fn export_media(
+    photos: &PhotoStore,
+    owner: OwnerId,
+    id: VersionId,
+    settings: ExportSettings,
+) -> Result<Media, AppError> {
+    let media = photos.version_media(owner, id, Variant::Full).await?;
+    let (item, _) = photos.db.version(owner, id).await?.ok_or(AppError::NotFound)?;
+    let description = match photos.db.photo(owner, item.photo_id).await? {
+        Some((photo, _)) if settings.describe => photo.alt_text.map(|text| Description { text, keywords: photo.tags }),
+        _ => None,
+    };
+    let stem = file_stem(description.as_ref().map(|d| d.text.as_str()), &media.filename);
+    let format = settings.format;
+    let data = photos
+        .images
+        .run(move |max_pixels| {
+            let image = images::decode(&media.data, max_pixels)?;
+            export(&image, &settings, description.as_ref())
+        })
+        .await?;
+    Ok(Media {
+        data: data.into(),
+        content_type: format.content_type().into(),
+        filename: format!("{stem}.{}", format.extension()),
+    })
+}
+
+/// A readable file name: from the caption when there is one, else the photo's name, as a slug.
+pub fn file_stem(caption: Option<&str>, name: &str) -> String {
+    let source = caption.unwrap_or_else(|| name.rsplit_once('.').map_or(name, |(stem, _)| stem));
+    let mut slug = String::new();
+    for c in source.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c);
+        } else if !slug.ends_with('-') && !slug.is_empty() {
+            slug.push('-');
+        }
+        if slug.len() >= 60 {
+            break;
+        }
+    }
+    let slug = slug.trim_end_matches('-').to_string();
+    if slug.is_empty() {
+        "photo".into()
+    } else {
+        slug
+    }
+}
+
+/// Scales, encodes and describes `image` as `settings` ask.
+pub fn export(
+    image: &DynamicImage,
+    settings: &ExportSettings,
+    description: Option<&Description>,
+) -> Result<Vec<u8>, AppError> {
+    let scaled = match settings.max_side {
+        Some(0) => return Err(AppError::BadRequest("The longest side must be at least one pixel.".into())),
+        Some(side) if image.width().max(image.height()) > side => image.resize(side, side, FilterType::Lanczos3),
+        _ => image.clone(),
+    };
+    let limit = settings.target_kb.map(|kb| u64::from(kb) * 1024);
+    let data = match settings.format {
+        ExportFormat::Jpeg => {
+            let rgb = images::flatten(&scaled);
+            let quality = settings.quality.clamp(1, 100);
+            let encode = |quality: u8| -> Result<Vec<u8>, AppError> {
+                let mut out = Vec::new();
+                JpegEncoder::new_with_quality(&mut out, quality).encode_image(&rgb).or_internal("encoding a JPEG")?;
+                Ok(out)
+            };
+            let first = encode(quality)?;
+            match limit {
+                Some(limit) if first.len() as u64 > limit => fit_quality(encode, quality, limit)?,
+                _ => first,
+            }
+        }
+        ExportFormat::Png | ExportFormat::Webp => {
+            let format = if settings.format == ExportFormat::Png { ImageFormat::Png } else { ImageFormat::WebP };
+            // The WebP encoder takes 8-bit RGB(A) only.
+            let source = if format == ImageFormat::WebP && !matches!(scaled, DynamicImage::ImageRgb8(_)) {
+                DynamicImage::ImageRgba8(scaled.to_rgba8())
+            } else {
+                scaled
+            };
+            let mut out = Vec::new();
+            source.write_to(&mut Cursor::new(&mut out), format).or_internal("encoding a lossless export")?;
+            if let Some(limit) = limit.filter(|limit| out.len() as u64 > *limit) {
+                return Err(AppError::BadRequest(format!(
+                    "A lossless file of this size takes {} KB, more than {} KB: choose JPEG or a smaller longest side.",
+                    out.len().div_ceil(1024),
+                    limit / 1024
+                )));
+            }
+            out
+        }
+    };
+    Ok(match (description, settings.format) {
+        (Some(description), ExportFormat::Jpeg) => describe_jpeg(&data, description),
+        (Some(description), ExportFormat::Png) => describe_png(&data, description),
+        _ => data,
+    })
+}
+
+/// The highest JPEG quality below `start` whose file fits `limit` (a binary search: about seven
+/// encodes); a clear error when even the lowest does not.
+fn fit_quality(encode: impl Fn(u8) -> Result<Vec<u8>, AppError>, start: u8, limit: u64) -> Result<Vec<u8>, AppError> {
+    let (mut low, mut high) = (1u8, start.saturating_sub(1).max(1));
+    let mut best: Option<Vec<u8>> = None;
+    while low <= high {
+        let middle = low + (high - low) / 2;
+        let encoded = encode(middle)?;
+        if encoded.len() as u64 <= limit {
+            best = Some(encoded);
+            low = middle + 1;
+        } else if middle == 1 {
+            break;
+        } else {
+            high = middle - 1;
+        }
+    }
+    best.ok_or_else(|| {
+        AppError::BadRequest(format!(
+            "Even at the lowest quality this is more than {} KB: allow a smaller longest side.",
+            limit / 1024
+        ))
+    })
+}
+
+fn xml_escape(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '&' => "&amp;".to_string(),
+            '<' => "&lt;".to_string(),
+            '>' => "&gt;".to_string(),
+            '"' => "&quot;".to_string(),
+            c if c.is_control() => " ".to_string(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+/// At most `MAX_DESCRIPTION_BYTES`, cut on a character boundary.
+fn bounded(text: &str) -> &str {
+    let mut end = text.len().min(MAX_DESCRIPTION_BYTES);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// An XMP packet with the caption (dc:description) and keywords (dc:subject).
+fn xmp(description: &Description) -> String {
+    let keywords: String = description
+        .keywords
+        .iter()
+        .take(50)
+        .map(|keyword| format!("<rdf:li>{}</rdf:li>", xml_escape(bounded(keyword))))
+        .collect();
+    format!(
+        "<?xpacket begin=\"\u{feff}\" id=\"W5M0MpCehiHzreSzNTczkc9d\"?><x:xmpmeta xmlns:x=\"adobe:ns:meta/\"><rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\"><rdf:Description rdf:about=\"\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\"><dc:description><rdf:Alt><rdf:li xml:lang=\"x-default\">{}</rdf:li></rdf:Alt></dc:description><dc:subject><rdf:Bag>{keywords}</rdf:Bag></dc:subject></rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end=\"w\"?>",
+        xml_escape(bounded(&description.text))
+    )
+}
+
+/// EXIF (ImageDescription, UTF-8 as cameras and editors write it) and XMP segments after SOI.
+fn describe_jpeg(jpeg: &[u8], description: &Description) -> Vec<u8> {
+    let text = bounded(&description.text).replace('\0', " ");
+    // TIFF, big-endian: header, one IFD entry pointing past the IFD, then the text.
+    let count = u32::try_from(text.len() + 1).unwrap_or(u32::MAX);
+    let mut tiff = b"MM\0\x2a\0\0\0\x08\0\x01\x01\x0e\0\x02".to_vec();
+    tiff.extend_from_slice(&count.to_be_bytes());
+    tiff.extend_from_slice(&26u32.to_be_bytes());
+    tiff.extend_from_slice(&[0, 0, 0, 0]);
+    tiff.extend_from_slice(text.as_bytes());
+    tiff.push(0);
+    let segment = |marker: u8, header: &[u8], body: &[u8]| -> Vec<u8> {
+        let length = u16::try_from(2 + header.len() + body.len()).unwrap_or(u16::MAX);
+        let mut out = vec![0xFF, marker];
+        out.extend_from_slice(&length.to_be_bytes());
+        out.extend_from_slice(header);
+        out.extend_from_slice(body);
+        out
+    };
+    let mut out = Vec::with_capacity(jpeg.len() + 4096);
+    out.extend_from_slice(&jpeg[..2.min(jpeg.len())]);
+    out.extend_from_slice(&segment(0xE1, b"Exif\0\0", &tiff));
+    out.extend_from_slice(&segment(0xE1, b"http://ns.adobe.com/xap/1.0/\0", xmp(description).as_bytes()));
+    out.extend_from_slice(jpeg.get(2..).unwrap_or_default());
+    out
+}
+
+/// iTXt chunks (UTF-8) after IHDR: `Description`, and the XMP packet.
+fn describe_png(png: &[u8], description: &Description) -> Vec<u8> {
+    let chunk = |keyword: &str, text: &str| -> Vec<u8> {
+        let mut body = b"iTXt".to_vec();
+        body.extend_from_slice(keyword.as_bytes());
+        body.extend_from_slice(&[0, 0, 0, 0, 0]);
+        body.extend_from_slice(text.as_bytes());
+        let mut out = u32::try_from(body.len() - 4).unwrap_or(u32::MAX).to_be_bytes().to_vec();
+        out.extend_from_slice(&body);
+        out.extend_from_slice(&crc32fast::hash(&body).to_be_bytes());
+        out
+    };
+    // Signature (8) and IHDR (8 + 13 + 4) come first in every PNG.
+    let after_header = 33.min(png.len());
+    let mut out = png[..after_header].to_vec();
+    out.extend_from_slice(&chunk("Description", bounded(&description.text)));
+    out.extend_from_slice(&chunk("XML:com.adobe.xmp", &xmp(description)));
+    out.extend_from_slice(&png[after_header..]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_are_readable_slugs() {
+        assert_eq!(
+            file_stem(Some("A latte with a leaf drawn in the foam."), "x.png"),
+            "a-latte-with-a-leaf-drawn-in-the-foam"
+        );
+        assert_eq!(file_stem(None, "Café crème.JPG"), "caf-cr-me");
+        assert_eq!(file_stem(Some("🐱"), "x.png"), "photo");
+        assert!(file_stem(Some(&"long words ".repeat(20)), "x").len() <= 61);
+    }
+
+    #[test]
+    fn a_target_size_finds_the_best_quality_that_fits() {
+        let image = DynamicImage::ImageRgb8(image::RgbImage::from_fn(300, 200, |x, y| {
+            image::Rgb([(x * 7 % 256) as u8, (y * 13 % 256) as u8, ((x * y) % 256) as u8])
+        }));
+        let full = export(&image, &ExportSettings::default(), None).unwrap();
+        let target_kb = (full.len() / 1024 / 2).max(1) as u32;
+        let settings = ExportSettings { target_kb: Some(target_kb), ..ExportSettings::default() };
+        let fitted = export(&image, &settings, None).unwrap();
+        assert!(fitted.len() <= target_kb as usize * 1024 && fitted.len() * 3 > target_kb as usize * 1024);
+        let impossible = ExportSettings { target_kb: Some(1), ..ExportSettings::default() };
+        assert!(matches!(export(&image, &impossible, None), Err(AppError::BadRequest(_))));
+    }
+}
