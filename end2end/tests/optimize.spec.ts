@@ -1,0 +1,45 @@
+import { test, expect } from '@playwright/test';
+import { readFileSync } from 'node:fs';
+import { openUploaded } from './helpers';
+
+/** Width and height from a PNG's IHDR, or a JPEG's first SOF segment. */
+function dimensions(bytes: Buffer): { width: number; height: number } {
+  if (bytes.subarray(1, 4).toString() === 'PNG') return { width: bytes.readUInt32BE(16), height: bytes.readUInt32BE(20) };
+  let at = 2;
+  while (at < bytes.length) {
+    const marker = bytes[at + 1];
+    const length = bytes.readUInt16BE(at + 2);
+    if (marker >= 0xc0 && marker <= 0xc3) return { width: bytes.readUInt16BE(at + 7), height: bytes.readUInt16BE(at + 5) };
+    at += 2 + length;
+  }
+  throw new Error('no frame header');
+}
+
+test('a gallery version exports as PNG or JPEG at a size, downloaded under its name', async ({ page }) => {
+  await openUploaded(page, 'chelsea.png');
+  await page.getByRole('button', { name: 'Save to gallery' }).click();
+  await expect(page).toHaveURL(/\/gallery$/);
+  const item = page.locator('.gallery-item', { hasText: 'chelsea.png' }).first();
+
+  await item.getByText('Export…').click();
+  await item.getByLabel('Format').selectOption('png');
+  await item.getByLabel('Longest side (px)').fill('120');
+  const [png] = await Promise.all([page.waitForEvent('download'), item.getByRole('button', { name: 'Download' }).click()]);
+  expect(png.suggestedFilename()).toBe('chelsea.png');
+  const pngBytes = readFileSync((await png.path())!);
+  expect(pngBytes.subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+  const small = dimensions(pngBytes);
+  expect(small.width).toBe(120);
+  expect(Math.abs(small.height - 80)).toBeLessThanOrEqual(1);
+
+  await item.getByLabel('Format').selectOption('jpeg');
+  await item.getByLabel('Longest side (px)').fill('');
+  await item.getByLabel('At most (KB)').fill('20');
+  const [jpeg] = await Promise.all([page.waitForEvent('download'), item.getByRole('button', { name: 'Download' }).click()]);
+  expect(jpeg.suggestedFilename()).toBe('chelsea.jpg');
+  const jpegBytes = readFileSync((await jpeg.path())!);
+  expect(jpegBytes[0]).toBe(0xff);
+  expect(jpegBytes[1]).toBe(0xd8);
+  expect(jpegBytes.length).toBeLessThanOrEqual(20 * 1024);
+  expect(dimensions(jpegBytes)).toEqual({ width: 451, height: 300 });
+});
