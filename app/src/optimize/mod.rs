@@ -5,6 +5,9 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
+mod presets;
+pub use presets::{preset, Fit, Preset, PRESETS};
+
 /// The formats a photo can leave in.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -52,6 +55,20 @@ pub struct ExportSettings {
     pub target_kb: Option<u32>,
     /// Carry the photo's alt-text and tags in the file, and name it after them.
     pub describe: bool,
+    /// A preset's id (see `PRESETS`): its frame, format, quality and weight replace the above.
+    pub preset: Option<String>,
+}
+
+impl ExportSettings {
+    /// The preset asked for, if any (a form sends "" for none).
+    pub fn chosen_preset(&self) -> Option<&str> {
+        self.preset.as_deref().filter(|id| !id.is_empty())
+    }
+
+    /// The format the file comes out in: the preset's, or the one chosen.
+    pub fn output_format(&self) -> ExportFormat {
+        self.chosen_preset().and_then(preset).map_or(self.format, |preset| preset.format)
+    }
 }
 
 /// A form sends an empty field for "not set".
@@ -65,7 +82,14 @@ fn empty_is_none<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Op
 
 impl Default for ExportSettings {
     fn default() -> Self {
-        Self { format: ExportFormat::Jpeg, quality: DEFAULT_QUALITY, max_side: None, target_kb: None, describe: false }
+        Self {
+            format: ExportFormat::Jpeg,
+            quality: DEFAULT_QUALITY,
+            max_side: None,
+            target_kb: None,
+            describe: false,
+            preset: None,
+        }
     }
 }
 
@@ -84,6 +108,14 @@ pub fn ExportForm(export_url: String) -> impl IntoView {
             <summary>"Export…"</summary>
             <form method="get" action=path.to_string() class="export-form">
                 {hidden.into_iter().map(|(name, value)| view! { <input type="hidden" name=name value=value/> }).collect_view()}
+                <label>"For "
+                    <select name="preset">
+                        <option value="" selected>"Settings below"</option>
+                        {PRESETS.iter().map(|preset| view! {
+                            <option value=preset.id title=preset.source>{preset.name}</option>
+                        }).collect_view()}
+                    </select>
+                </label>
                 <label>"Format "
                     <select name="format">
                         <option value="jpeg" selected>"JPEG"</option>

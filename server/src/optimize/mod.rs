@@ -8,7 +8,7 @@ use std::io::Cursor;
 
 use app::error::AppError;
 use app::ids::{OwnerId, VersionId};
-use app::optimize::{ExportFormat, ExportSettings};
+use app::optimize::{ExportFormat, ExportSettings, Fit, Preset};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderValue};
 use axum::response::Response;
@@ -77,8 +77,11 @@ pub async fn export_media(
         Some((photo, _)) if settings.describe => photo.alt_text.map(|text| Description { text, keywords: photo.tags }),
         _ => None,
     };
-    let stem = file_stem(description.as_ref().map(|d| d.text.as_str()), &media.filename);
-    let format = settings.format;
+    let mut stem = file_stem(description.as_ref().map(|d| d.text.as_str()), &media.filename);
+    if let Some(preset) = settings.chosen_preset() {
+        stem = format!("{stem}-{}", file_stem(None, preset));
+    }
+    let format = settings.output_format();
     let data = photos
         .images
         .run(move |max_pixels| {
@@ -121,6 +124,25 @@ pub fn export(
     settings: &ExportSettings,
     description: Option<&Description>,
 ) -> Result<Vec<u8>, AppError> {
+    // A preset brings the photo to its frame and sets the format, quality and weight.
+    let (framed, preset_settings);
+    let (image, settings) = match settings.chosen_preset() {
+        Some(id) => {
+            let preset = app::optimize::preset(id)
+                .ok_or_else(|| AppError::BadRequest(format!("There is no export preset named {id:?}.")))?;
+            framed = frame(image, preset);
+            preset_settings = ExportSettings {
+                format: preset.format,
+                quality: preset.quality,
+                max_side: None,
+                target_kb: preset.max_kb,
+                describe: settings.describe,
+                preset: None,
+            };
+            (&framed, &preset_settings)
+        }
+        None => (image, settings),
+    };
     let scaled = match settings.max_side {
         Some(0) => return Err(AppError::BadRequest("The longest side must be at least one pixel.".into())),
         Some(side) if image.width().max(image.height()) > side => image.resize(side, side, FilterType::Lanczos3),
@@ -167,6 +189,22 @@ pub fn export(
         (Some(description), ExportFormat::Png) => describe_png(&data, description),
         _ => data,
     })
+}
+
+/// The photo in a preset's frame: padded whole onto its colour (transparent parts too), or
+/// cropped evenly to fill it.
+pub fn frame(image: &DynamicImage, preset: &Preset) -> DynamicImage {
+    match preset.fit {
+        Fit::Crop => image.resize_to_fill(preset.width, preset.height, FilterType::Lanczos3),
+        Fit::Pad([r, g, b]) => {
+            let fitted = image.resize(preset.width, preset.height, FilterType::Lanczos3).to_rgba8();
+            let mut canvas = image::RgbaImage::from_pixel(preset.width, preset.height, image::Rgba([r, g, b, 255]));
+            let x = (preset.width.saturating_sub(fitted.width()) / 2).into();
+            let y = (preset.height.saturating_sub(fitted.height()) / 2).into();
+            image::imageops::overlay(&mut canvas, &fitted, x, y);
+            DynamicImage::ImageRgba8(canvas)
+        }
+    }
 }
 
 /// The highest JPEG quality below `start` whose file fits `limit` (a binary search: about seven

@@ -77,4 +77,39 @@ async fn versions_export_in_each_format_size_and_weight_with_their_caption(app: 
     assert_eq!(app.get(&forged, Some(&cookie)).await.status, StatusCode::FORBIDDEN);
 }
 
-on_both_databases!(versions_export_in_each_format_size_and_weight_with_their_caption);
+/// Presets bring the photo to their frame: marketplaces pad the whole product onto pure white,
+/// social formats crop to fill; the format and weight follow the preset.
+async fn presets_pad_onto_white_or_crop_to_their_frame(app: TestApp) {
+    let (cookie, item) = described_version(&app).await;
+    let link = item["export_url"].as_str().unwrap();
+    let amazon = app.get(&format!("{link}&preset=amazon-main"), Some(&cookie)).await;
+    assert_eq!(amazon.status, StatusCode::OK, "{}", String::from_utf8_lossy(&amazon.body));
+    assert!(amazon.headers["content-disposition"].to_str().unwrap().contains("coffee-amazon-main.jpg"));
+    assert!(amazon.body.len() <= 10 * 1024 * 1024);
+    let image = image::load_from_memory(&amazon.body).unwrap().to_rgb8();
+    assert_eq!(image.dimensions(), (2000, 2000));
+    // The photo is wider than tall: white bands above and below, exactly #FFFFFF.
+    let (width, height) = (item["width"].as_f64().unwrap(), item["height"].as_f64().unwrap());
+    let band = ((2000.0 - 2000.0 * height / width) / 2.0) as u32;
+    assert!(band > 16, "{band}");
+    for y in (0..band - 8).chain(2000 - band + 8..2000) {
+        for x in (0..2000).step_by(7) {
+            assert_eq!(image.get_pixel(x, y).0, [255, 255, 255], "({x}, {y})");
+        }
+    }
+    // The whole product is there: its middle row is not white.
+    assert!((0..2000).any(|x| image.get_pixel(x, 1000).0 != [255, 255, 255]));
+
+    let portrait = app.get(&format!("{link}&preset=instagram-portrait&format=png"), Some(&cookie)).await;
+    assert_eq!(portrait.headers["content-type"], "image/jpeg", "the preset's format wins");
+    assert_eq!(image::load_from_memory(&portrait.body).unwrap().dimensions(), (1080, 1350));
+    let unknown = app.get(&format!("{link}&preset=myspace"), Some(&cookie)).await;
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
+    let none = app.get(&format!("{link}&preset="), Some(&cookie)).await;
+    assert_eq!(none.status, StatusCode::OK, "an empty choice is no preset");
+}
+
+on_both_databases!(
+    versions_export_in_each_format_size_and_weight_with_their_caption,
+    presets_pad_onto_white_or_crop_to_their_frame,
+);
