@@ -27,6 +27,9 @@ pub struct PhotoSummary {
     /// The server's pixel cap, so the editor never offers a step the server would refuse.
     #[serde(default)]
     pub max_pixels: u64,
+    /// The signed link its exports are downloaded from (none while held).
+    #[serde(default)]
+    pub export_url: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -43,6 +43,9 @@ pub fn WorkspacePage() -> impl IntoView {
                                         <span class="card-title">{photo.name.clone()}</span>
                                         <span class="card-meta">{format!("{}×{}", photo.width, photo.height)}</span>
                                     </a>
+                                    {(!photo.export_url.is_empty()).then(|| view! {
+                                        <crate::optimize::ExportForm export_url=photo.export_url.clone()/>
+                                    })}
                                 </li>
                             }).collect_view()}
                         </ul>

@@ -7,7 +7,7 @@
 use std::io::Cursor;
 
 use app::error::AppError;
-use app::ids::{OwnerId, VersionId};
+use app::ids::{OwnerId, PhotoId, VersionId};
 use app::optimize::{ExportFormat, ExportSettings, Fit, Preset};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderValue};
@@ -37,7 +37,30 @@ pub struct Description {
 const MAX_DESCRIPTION_BYTES: usize = 2000;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/media/versions/{id}/export", get(export_version))
+    Router::new()
+        .route("/media/photos/{id}/export", get(export_photo))
+        .route("/media/versions/{id}/export", get(export_version))
+}
+
+/// What is exported: an original or a saved version.
+#[derive(Clone, Copy, Debug)]
+pub enum Source {
+    Photo(PhotoId),
+    Version(VersionId),
+}
+
+/// GET /media/photos/{id}/export?exp=…&sig=…&format=…: the original, exported as asked.
+async fn export_photo(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+    Query(signature): Query<Signature>,
+    Query(settings): Query<ExportSettings>,
+) -> Result<Response, ApiError> {
+    let path = format!("/media/photos/{id}/export");
+    let owner = state.photos.links.owner_for(&path, &signature, state.accounts.as_ref(), &session).await?;
+    let id: PhotoId = id.parse().map_err(|_| AppError::NotFound)?;
+    Ok(download(export_media(&state.photos, owner, Source::Photo(id), settings).await?))
 }
 
 /// GET /media/versions/{id}/export?exp=…&sig=…&format=…: the version, exported as asked.
@@ -51,7 +74,12 @@ async fn export_version(
     let path = format!("/media/versions/{id}/export");
     let owner = state.photos.links.owner_for(&path, &signature, state.accounts.as_ref(), &session).await?;
     let id: VersionId = id.parse().map_err(|_| AppError::NotFound)?;
-    let mut response = media_response(export_media(&state.photos, owner, id, settings).await?);
+    Ok(download(export_media(&state.photos, owner, Source::Version(id), settings).await?))
+}
+
+/// The media response, as a download the browser saves under its name.
+fn download(media: Media) -> Response {
+    let mut response = media_response(media);
     // A download, not a view: the browser saves it under its name.
     let headers = response.headers_mut();
     let attachment = headers
@@ -61,19 +89,26 @@ async fn export_version(
     if let Some(value) = attachment {
         headers.insert(header::CONTENT_DISPOSITION, value);
     }
-    Ok(response)
+    response
 }
 
-/// The version exported as `settings` ask, named for its caption when it carries one.
+/// The original or version exported as `settings` ask, named for its caption when it carries
+/// one. The service the export routes (and the API and batch pipelines after them) call.
 pub async fn export_media(
     photos: &PhotoStore,
     owner: OwnerId,
-    id: VersionId,
+    source: Source,
     settings: ExportSettings,
 ) -> Result<Media, AppError> {
-    let media = photos.version_media(owner, id, Variant::Full).await?;
-    let (item, _) = photos.db.version(owner, id).await?.ok_or(AppError::NotFound)?;
-    let description = match photos.db.photo(owner, item.photo_id).await? {
+    let (media, photo) = match source {
+        Source::Photo(id) => (photos.photo_media(owner, id, Variant::Full).await?, id),
+        Source::Version(id) => {
+            let media = photos.version_media(owner, id, Variant::Full).await?;
+            let (item, _) = photos.db.version(owner, id).await?.ok_or(AppError::NotFound)?;
+            (media, item.photo_id)
+        }
+    };
+    let description = match photos.db.photo(owner, photo).await? {
         Some((photo, _)) if settings.describe => photo.alt_text.map(|text| Description { text, keywords: photo.tags }),
         _ => None,
     };

@@ -175,6 +175,7 @@ impl PhotoStore {
         }
         photo.original_url = self.links.sign(&format!("/media/photos/{}/original", photo.id));
         photo.thumbnail_url = self.links.sign(&format!("/media/photos/{}/thumbnail", photo.id));
+        photo.export_url = self.links.sign(&format!("/media/photos/{}/export", photo.id));
         photo
     }
 
@@ -249,6 +250,7 @@ impl PhotoStore {
                     alt_text: None,
                     tags: Vec::new(),
                     max_pixels: 0,
+                    export_url: String::new(),
                 };
                 Ok(self.with_links(photo))
             }

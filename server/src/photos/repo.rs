@@ -65,6 +65,7 @@ fn photo_summary(row: &AnyRow) -> Result<PhotoSummary, sqlx::Error> {
         alt_text: row.try_get("alt_text")?,
         tags: row.try_get::<Option<String>, _>("tags")?.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default(),
         max_pixels: 0,
+        export_url: String::new(),
     })
 }
 

@@ -70,6 +70,18 @@ async fn versions_export_in_each_format_size_and_weight_with_their_caption(app: 
     assert_eq!(app.get(&format!("{link}&max_side=many"), Some(&cookie)).await.status, StatusCode::BAD_REQUEST);
     assert_eq!(app.get(&format!("{link}&format=gif"), Some(&cookie)).await.status, StatusCode::BAD_REQUEST);
 
+    // Originals export the same way, from the workspace.
+    let photos = app.call_form("photos/list", Some(&cookie), "").await.json();
+    let original = photos[0]["export_url"].as_str().unwrap();
+    assert!(original.contains("/media/photos/") && original.contains("/export?exp="), "{original}");
+    let small = app.get(&format!("{original}&format=png&max_side=100&describe=true"), Some(&cookie)).await;
+    assert_eq!(small.status, StatusCode::OK, "{}", String::from_utf8_lossy(&small.body));
+    assert_eq!(image::load_from_memory(&small.body).unwrap().width().max(100), 100);
+    assert!(small.headers["content-disposition"]
+        .to_str()
+        .unwrap()
+        .contains("a-latte-with-a-leaf-drawn-in-the-foam.png"));
+
     // Someone else's session, or a changed link: as for any media.
     let (stranger, _) = app.new_owner_with_photo("chelsea.png").await;
     assert_eq!(app.get(link, Some(&stranger)).await.status, StatusCode::NOT_FOUND);
