@@ -95,8 +95,16 @@ impl Default for ExportSettings {
 
 /// The gallery's export form: a plain GET form to the item's signed export link (its `exp` and
 /// `sig` ride along as hidden fields), so it downloads with or without JavaScript.
+///
+/// With `form_id`, it is the form that checkboxes elsewhere on the page join (`form=…`): the gallery's
+/// "download selected as a zip".
 #[component]
-pub fn ExportForm(export_url: String) -> impl IntoView {
+pub fn ExportForm(
+    export_url: String,
+    #[prop(optional)] form_id: Option<&'static str>,
+    #[prop(default = "Export…")] summary: &'static str,
+    #[prop(default = "Download")] button: &'static str,
+) -> impl IntoView {
     let (path, query) = export_url.split_once('?').unwrap_or((export_url.as_str(), ""));
     let hidden: Vec<(String, String)> = query
         .split('&')
@@ -105,8 +113,8 @@ pub fn ExportForm(export_url: String) -> impl IntoView {
         .collect();
     view! {
         <details class="export">
-            <summary>"Export…"</summary>
-            <form method="get" action=path.to_string() class="export-form">
+            <summary>{summary}</summary>
+            <form method="get" action=path.to_string() class="export-form" id=form_id>
                 {hidden.into_iter().map(|(name, value)| view! { <input type="hidden" name=name value=value/> }).collect_view()}
                 <label>"For "
                     <select name="preset">
@@ -127,7 +135,7 @@ pub fn ExportForm(export_url: String) -> impl IntoView {
                 <label>"Longest side (px) " <input type="number" name="max_side" min="1" max="20000" placeholder="full size"/></label>
                 <label>"At most (KB) " <input type="number" name="target_kb" min="1" placeholder="no limit"/></label>
                 <label><input type="checkbox" name="describe" value="true"/>" Alt-text and tags in the file, named after them"</label>
-                <button type="submit">"Download"</button>
+                <button type="submit">{button}</button>
             </form>
         </details>
     }

@@ -51,6 +51,12 @@ pub async fn get_version(id: VersionId) -> Result<GalleryItem, AppError> {
     run(async { service::<Photos>()?.version(owner().await?, id).await }).await
 }
 
+/// The signed link the gallery's "download selected" form sends to.
+#[server(endpoint = "gallery/export-link")]
+pub async fn gallery_export_link() -> Result<String, AppError> {
+    run(async { Ok(service::<Photos>()?.selection_export_link()) }).await
+}
+
 #[server(endpoint = "gallery/list")]
 pub async fn list_gallery() -> Result<Vec<GalleryItem>, AppError> {
     run(async {

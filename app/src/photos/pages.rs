@@ -105,9 +105,16 @@ pub fn EditorPage() -> impl IntoView {
 pub fn GalleryPage() -> impl IntoView {
     let delete = ServerAction::<crate::photos::api::DeleteGalleryItem>::new();
     let items = Resource::new(move || delete.version().get(), |_| list_gallery());
+    let zip_link = Resource::new(|| (), |_| crate::photos::api::gallery_export_link());
     view! {
         <section class="gallery">
             <h1>"Gallery"</h1>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move { zip_link.await.ok().map(|link| view! {
+                    <crate::optimize::ExportForm export_url=link form_id="gallery-export"
+                        summary="Export the ticked items as one zip…" button="Download the zip"/>
+                }) })}
+            </Transition>
             <Transition fallback=|| view! { <p>"Loading the gallery…"</p> }>
                 {move || Suspend::new(async move { Some(items.await).map(|result| match result {
                     Ok(list) if list.is_empty() => view! {
@@ -120,7 +127,10 @@ pub fn GalleryPage() -> impl IntoView {
                                     <a href=item.image_url.clone() target="_blank" rel="external">
                                         <img src=item.thumbnail_url.clone() alt=format!("Edited {}", item.name) loading="lazy"/>
                                     </a>
-                                    <span class="card-title">{item.name.clone()}</span>
+                                    <label class="card-title">
+                                        <input type="checkbox" name="version" value=item.id.to_string() form="gallery-export"/>
+                                        " "{item.name.clone()}
+                                    </label>
                                     <span class="card-meta">{format!("{}×{} · {} edits", item.width, item.height, item.recipe.ops.len())}</span>
                                     <span class=if item.expires_soon { "expiry expiry-soon" } else { "expiry" }
                                         role=item.expires_soon.then_some("status")>

@@ -20,6 +20,8 @@ pub trait PhotoService: Send + Sync + 'static {
     async fn delete_version(&self, owner: OwnerId, version: VersionId) -> Result<(), AppError>;
     /// `current` when it still exists, otherwise a new guest owner.
     async fn guest_owner(&self, current: Option<OwnerId>) -> Result<OwnerId, AppError>;
+    /// A signed link that exports the gallery items named in its query as one zip.
+    fn selection_export_link(&self) -> String;
 }
 
 /// Provided to every server function through Leptos context.

@@ -9,8 +9,11 @@ use std::io::Cursor;
 use app::error::AppError;
 use app::ids::{OwnerId, PhotoId, VersionId};
 use app::optimize::{ExportFormat, ExportSettings, Fit, Preset};
-use axum::extract::{Path, Query, State};
+use std::io::Write as _;
+
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{header, HeaderValue};
+use axum::response::IntoResponse;
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
@@ -20,6 +23,7 @@ use image::{DynamicImage, ImageFormat};
 use tower_sessions::Session;
 
 use crate::photos::{PhotoStore, Variant};
+use crate::platform::archive::ArchiveSink;
 use crate::platform::error::{ApiError, OrInternal};
 use crate::platform::http::{media_response, Media};
 use crate::platform::images;
@@ -36,8 +40,15 @@ pub struct Description {
 /// The longest caption written into a file (a JPEG segment holds 64 KiB at most).
 const MAX_DESCRIPTION_BYTES: usize = 2000;
 
+/// Where a selection of gallery items is exported as one zip.
+pub const SELECTION_PATH: &str = "/media/gallery/export.zip";
+
+/// The most items one zip may hold.
+const MAX_SELECTION: usize = 500;
+
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route(SELECTION_PATH, get(export_selection))
         .route("/media/photos/{id}/export", get(export_photo))
         .route("/media/versions/{id}/export", get(export_version))
 }
@@ -75,6 +86,79 @@ async fn export_version(
     let owner = state.photos.links.owner_for(&path, &signature, state.accounts.as_ref(), &session).await?;
     let id: VersionId = id.parse().map_err(|_| AppError::NotFound)?;
     Ok(download(export_media(&state.photos, owner, Source::Version(id), settings).await?))
+}
+
+/// GET /media/gallery/export.zip?exp=…&sig=…&version=…&version=…&format=…: the ticked gallery
+/// items, each exported as asked, streamed as one zip while it is written (memory holds one
+/// photo at a time). A failure part-way aborts the download rather than end a short zip.
+async fn export_selection(
+    State(state): State<AppState>,
+    session: Session,
+    Query(signature): Query<Signature>,
+    Query(settings): Query<ExportSettings>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let owner = state.photos.links.owner_for(SELECTION_PATH, &signature, state.accounts.as_ref(), &session).await?;
+    let mut ids: Vec<VersionId> = Vec::new();
+    for pair in query.as_deref().unwrap_or("").split('&') {
+        let Some(("version", value)) = pair.split_once('=') else { continue };
+        let id = value.parse().map_err(|_| AppError::BadRequest("A chosen item is not one of yours.".into()))?;
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    if ids.is_empty() {
+        return Err(AppError::BadRequest("Tick at least one item to export.".into()).into());
+    }
+    if ids.len() > MAX_SELECTION {
+        return Err(AppError::BadRequest(format!("A zip holds at most {MAX_SELECTION} items.")).into());
+    }
+    // Everything named must be this workspace's before a byte is sent.
+    for id in &ids {
+        state.photos.db.version(owner, *id).await.or_internal("reading a version")?.ok_or(AppError::NotFound)?;
+    }
+    let (sink, chunks) = ArchiveSink::channel();
+    let photos = state.photos.clone();
+    let runtime = tokio::runtime::Handle::current();
+    let writer = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        let mut zip = zip::ZipWriter::new(sink);
+        let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+        let mut names = std::collections::HashSet::new();
+        for id in ids {
+            let media = runtime.block_on(export_media(&photos, owner, Source::Version(id), settings.clone()))?;
+            let (stem, extension) = media.filename.rsplit_once('.').unwrap_or((&media.filename, "bin"));
+            let mut name = media.filename.clone();
+            let mut copy = 1;
+            while !names.insert(name.clone()) {
+                copy += 1;
+                name = format!("{stem}-{copy}.{extension}");
+            }
+            zip.start_file(name, options)?;
+            zip.write_all(&media.data)?;
+        }
+        zip.finish()?.close()?;
+        Ok(())
+    });
+    let body = futures::stream::unfold((chunks, Some(writer)), |(mut chunks, writer)| async move {
+        if let Some(chunk) = chunks.recv().await {
+            return Some((Ok(bytes::Bytes::from(chunk)), (chunks, writer)));
+        }
+        // The writer is done: end cleanly, or fail the response so the download shows as failed.
+        let failed = match writer?.await {
+            Ok(Ok(())) => return None,
+            Ok(Err(error)) => error.to_string(),
+            Err(error) => error.to_string(),
+        };
+        tracing::warn!(error = failed, "a selection export failed part-way");
+        Some((Err(std::io::Error::other("the export failed part-way")), (chunks, None)))
+    });
+    let mut response = axum::body::Body::from_stream(body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/zip"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers
+        .insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"atelier-export.zip\""));
+    Ok(response)
 }
 
 /// The media response, as a download the browser saves under its name.

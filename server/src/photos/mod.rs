@@ -383,6 +383,10 @@ impl PhotoService for PhotoStore {
         }
     }
 
+    fn selection_export_link(&self) -> String {
+        self.links.sign(crate::optimize::SELECTION_PATH)
+    }
+
     async fn guest_owner(&self, current: Option<OwnerId>) -> Result<OwnerId, AppError> {
         if let Some(owner) = current {
             if self.db.owner_exists(owner).await? {

@@ -1,6 +1,7 @@
 //! The plumbing every feature uses and none owns: the database pool, encrypted object storage,
 //! keys, signed links, image decoding, sessions, CSRF, errors, deadlines and shared HTTP pieces.
 
+pub mod archive;
 pub mod crypto;
 pub mod csrf;
 pub mod db;

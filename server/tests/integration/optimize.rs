@@ -121,7 +121,45 @@ async fn presets_pad_onto_white_or_crop_to_their_frame(app: TestApp) {
     assert_eq!(none.status, StatusCode::OK, "an empty choice is no preset");
 }
 
+/// Ticked gallery items come out as one zip, streamed, each exported as asked and uniquely named;
+/// nothing of another workspace can be named in it.
+async fn a_selection_exports_as_one_zip(app: TestApp) {
+    let (cookie, first) = described_version(&app).await;
+    let photo = first["photo_id"].as_str().unwrap();
+    let second = app
+        .call_json(
+            "gallery/save",
+            Some(&cookie),
+            json!({ "photo": photo, "recipe": { "ops": [{ "op": "grayscale" }] } }),
+        )
+        .await
+        .json();
+    let link: String =
+        app.call_form("gallery/export-link", Some(&cookie), "").await.json().as_str().unwrap().to_string();
+    assert!(link.starts_with("/media/gallery/export.zip?exp="), "{link}");
+    let ids = [first["id"].as_str().unwrap(), second["id"].as_str().unwrap()];
+    let query = format!("{link}&version={}&version={}&version={}&format=png&max_side=50", ids[0], ids[1], ids[0]);
+    let reply = app.get(&query, Some(&cookie)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", String::from_utf8_lossy(&reply.body));
+    assert_eq!(reply.headers["content-type"], "application/zip");
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(reply.body)).unwrap();
+    let mut names: Vec<String> = zip.file_names().map(str::to_string).collect();
+    names.sort();
+    assert_eq!(names, ["coffee-2.png", "coffee.png"], "each item once, names made unique");
+    for name in names {
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut zip.by_name(&name).unwrap(), &mut data).unwrap();
+        assert_eq!(image::load_from_memory(&data).unwrap().dimensions().0.max(50), 50, "{name}");
+    }
+
+    assert_eq!(app.get(&link, Some(&cookie)).await.status, StatusCode::BAD_REQUEST, "nothing ticked");
+    let (stranger, _) = app.new_owner_with_photo("chelsea.png").await;
+    let theirs = app.get(&format!("{link}&version={}", ids[0]), Some(&stranger)).await;
+    assert_eq!(theirs.status, StatusCode::NOT_FOUND);
+}
+
 on_both_databases!(
+    a_selection_exports_as_one_zip,
     versions_export_in_each_format_size_and_weight_with_their_caption,
     presets_pad_onto_white_or_crop_to_their_frame,
 );
