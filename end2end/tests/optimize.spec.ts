@@ -42,4 +42,15 @@ test('a gallery version exports as PNG or JPEG at a size, downloaded under its n
   expect(jpegBytes[1]).toBe(0xd8);
   expect(jpegBytes.length).toBeLessThanOrEqual(20 * 1024);
   expect(dimensions(jpegBytes)).toEqual({ width: 451, height: 300 });
+
+  // Ticked items as one zip.
+  await item.getByRole('checkbox', { name: 'chelsea.png' }).check();
+  await page.getByText('Export the ticked items as one zip…').click();
+  const zipForm = page.locator('#gallery-export');
+  await zipForm.getByLabel('Format').selectOption('webp');
+  const [zip] = await Promise.all([page.waitForEvent('download'), zipForm.getByRole('button', { name: 'Download the zip' }).click()]);
+  expect(zip.suggestedFilename()).toBe('atelier-export.zip');
+  const zipBytes = readFileSync((await zip.path())!);
+  expect(zipBytes.subarray(0, 2).toString()).toBe('PK');
+  expect(zipBytes.includes(Buffer.from('chelsea.webp'))).toBe(true);
 });
