@@ -15,8 +15,10 @@ pub enum ExportFormat {
     #[default]
     Jpeg,
     Png,
-    /// Lossless WebP (the encoder at hand has no lossy mode yet).
+    /// WebP at a quality, like JPEG (libwebp).
     Webp,
+    #[serde(rename = "webp-lossless")]
+    WebpLossless,
 }
 
 impl ExportFormat {
@@ -24,7 +26,7 @@ impl ExportFormat {
         match self {
             ExportFormat::Jpeg => "jpg",
             ExportFormat::Png => "png",
-            ExportFormat::Webp => "webp",
+            ExportFormat::Webp | ExportFormat::WebpLossless => "webp",
         }
     }
 
@@ -32,7 +34,7 @@ impl ExportFormat {
         match self {
             ExportFormat::Jpeg => "image/jpeg",
             ExportFormat::Png => "image/png",
-            ExportFormat::Webp => "image/webp",
+            ExportFormat::Webp | ExportFormat::WebpLossless => "image/webp",
         }
     }
 }
@@ -45,12 +47,12 @@ pub const DEFAULT_QUALITY: u8 = 82;
 #[serde(default)]
 pub struct ExportSettings {
     pub format: ExportFormat,
-    /// JPEG quality, 1–100.
+    /// JPEG or WebP quality, 1–100.
     pub quality: u8,
     /// The longest side in pixels; larger images are scaled down (never up).
     #[serde(deserialize_with = "empty_is_none")]
     pub max_side: Option<u32>,
-    /// The most kilobytes the file may take (JPEG: the best quality that fits is searched).
+    /// The most kilobytes the file may take (JPEG and WebP: the best quality that fits is searched).
     #[serde(deserialize_with = "empty_is_none")]
     pub target_kb: Option<u32>,
     /// Carry the photo's alt-text and tags in the file, and name it after them.
@@ -128,7 +130,8 @@ pub fn ExportForm(
                     <select name="format">
                         <option value="jpeg" selected>"JPEG"</option>
                         <option value="png">"PNG"</option>
-                        <option value="webp">"WebP (lossless)"</option>
+                        <option value="webp">"WebP"</option>
+                        <option value="webp-lossless">"WebP (lossless)"</option>
                     </select>
                 </label>
                 <label>"Quality " <input type="number" name="quality" min="1" max="100" value=DEFAULT_QUALITY/></label>

@@ -268,34 +268,39 @@ pub fn export(
         _ => image.clone(),
     };
     let limit = settings.target_kb.map(|kb| u64::from(kb) * 1024);
+    let quality = settings.quality.clamp(1, 100);
+    // A lossy format: the quality asked for, or the best below it that fits the size target.
+    let lossy = |encode: &dyn Fn(u8) -> Result<Vec<u8>, AppError>| -> Result<Vec<u8>, AppError> {
+        let first = encode(quality)?;
+        match limit {
+            Some(limit) if first.len() as u64 > limit => fit_quality(encode, quality, limit),
+            _ => Ok(first),
+        }
+    };
     let data = match settings.format {
         ExportFormat::Jpeg => {
             let rgb = images::flatten(&scaled);
-            let quality = settings.quality.clamp(1, 100);
-            let encode = |quality: u8| -> Result<Vec<u8>, AppError> {
+            lossy(&|quality| {
                 let mut out = Vec::new();
                 JpegEncoder::new_with_quality(&mut out, quality).encode_image(&rgb).or_internal("encoding a JPEG")?;
                 Ok(out)
-            };
-            let first = encode(quality)?;
-            match limit {
-                Some(limit) if first.len() as u64 > limit => fit_quality(encode, quality, limit)?,
-                _ => first,
-            }
+            })?
         }
-        ExportFormat::Png | ExportFormat::Webp => {
-            let format = if settings.format == ExportFormat::Png { ImageFormat::Png } else { ImageFormat::WebP };
-            // The WebP encoder takes 8-bit RGB(A) only.
-            let source = if format == ImageFormat::WebP && !matches!(scaled, DynamicImage::ImageRgb8(_)) {
-                DynamicImage::ImageRgba8(scaled.to_rgba8())
+        ExportFormat::Webp => {
+            let rgba = scaled.to_rgba8();
+            lossy(&|quality| webp_encode(&rgba, false, f32::from(quality)))?
+        }
+        ExportFormat::Png | ExportFormat::WebpLossless => {
+            let out = if settings.format == ExportFormat::Png {
+                let mut out = Vec::new();
+                scaled.write_to(&mut Cursor::new(&mut out), ImageFormat::Png).or_internal("encoding a PNG")?;
+                out
             } else {
-                scaled
+                webp_encode(&scaled.to_rgba8(), true, 100.0)?
             };
-            let mut out = Vec::new();
-            source.write_to(&mut Cursor::new(&mut out), format).or_internal("encoding a lossless export")?;
             if let Some(limit) = limit.filter(|limit| out.len() as u64 > *limit) {
                 return Err(AppError::BadRequest(format!(
-                    "A lossless file of this size takes {} KB, more than {} KB: choose JPEG or a smaller longest side.",
+                    "A lossless file of this size takes {} KB, more than {} KB: choose JPEG or WebP, or a smaller longest side.",
                     out.len().div_ceil(1024),
                     limit / 1024
                 )));
@@ -326,7 +331,20 @@ pub fn frame(image: &DynamicImage, preset: &Preset) -> DynamicImage {
     }
 }
 
-/// The highest JPEG quality below `start` whose file fits `limit` (a binary search: about seven
+/// libwebp, lossy at `quality` or lossless (it refuses sides over 16383 px: a clear error).
+fn webp_encode(rgba: &image::RgbaImage, lossless: bool, quality: f32) -> Result<Vec<u8>, AppError> {
+    webp::Encoder::from_rgba(rgba.as_raw(), rgba.width(), rgba.height())
+        .encode_simple(lossless, quality)
+        .map(|memory| memory.to_vec())
+        .map_err(|error| {
+            tracing::info!(?error, width = rgba.width(), height = rgba.height(), "WebP refused an image");
+            AppError::BadRequest(
+                "WebP takes images up to 16383 pixels a side: choose a smaller longest side or another format.".into(),
+            )
+        })
+}
+
+/// The highest quality below `start` whose file fits `limit` (a binary search: about seven
 /// encodes); a clear error when even the lowest does not.
 fn fit_quality(encode: impl Fn(u8) -> Result<Vec<u8>, AppError>, start: u8, limit: u64) -> Result<Vec<u8>, AppError> {
     let (mut low, mut high) = (1u8, start.saturating_sub(1).max(1));

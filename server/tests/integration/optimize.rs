@@ -53,9 +53,19 @@ async fn versions_export_in_each_format_size_and_weight_with_their_caption(app: 
     assert_eq!(image::guess_format(&png.body).unwrap(), image::ImageFormat::Png);
     assert_eq!(image::load_from_memory(&png.body).unwrap().dimensions(), (width, height));
     assert!(String::from_utf8_lossy(&png.body).contains(CAPTION));
-    let webp = app.get(&format!("{link}&format=webp"), Some(&cookie)).await;
+    let webp = app.get(&format!("{link}&format=webp&quality=75"), Some(&cookie)).await;
     assert_eq!(image::guess_format(&webp.body).unwrap(), image::ImageFormat::WebP);
     assert_eq!(image::load_from_memory(&webp.body).unwrap().dimensions(), (width, height));
+    let small_webp = app.get(&format!("{link}&format=webp&target_kb=6"), Some(&cookie)).await;
+    assert_eq!(small_webp.status, StatusCode::OK, "{}", String::from_utf8_lossy(&small_webp.body));
+    assert!(small_webp.body.len() <= 6 * 1024 && small_webp.body.len() < webp.body.len());
+    // Lossless WebP holds exactly the PNG's pixels.
+    let lossless = app.get(&format!("{link}&format=webp-lossless"), Some(&cookie)).await;
+    assert_eq!(lossless.headers["content-type"], "image/webp");
+    assert_eq!(
+        image::load_from_memory(&lossless.body).unwrap().to_rgba8(),
+        image::load_from_memory(&png.body).unwrap().to_rgba8()
+    );
     let bare = app.get(link, Some(&cookie)).await;
     assert_eq!(bare.headers["content-type"], "image/jpeg");
     assert!(!String::from_utf8_lossy(&bare.body).contains(CAPTION), "no metadata unless asked");
