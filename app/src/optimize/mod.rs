@@ -142,4 +142,7 @@ pub fn ExportForm(
             </form>
         </details>
     }
+    // Erased: nested in the gallery's lists, its full type overflowed rustc's query depth when the
+    // hydrate bundle was built without incremental caches (CI).
+    .into_any()
 }
