@@ -67,6 +67,68 @@ pub async fn load_preview(url: &str, max_side: u32) -> Result<(Source, f64), Str
     Ok((Source { width: preview_width, height: preview_height, pixels }, scale))
 }
 
+/// A file fetched into the page: an object URL for it (revoke with `forget`), its exact size,
+/// the name the server gave it, and how long the server said it took (`Server-Timing`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Fetched {
+    pub url: String,
+    pub bytes: u64,
+    pub filename: Option<String>,
+    pub server_ms: Option<f64>,
+}
+
+impl Fetched {
+    /// Frees the browser's copy.
+    pub fn forget(&self) {
+        let _ = web_sys::Url::revoke_object_url(&self.url);
+    }
+}
+
+async fn fetch(url: &str, method: &str) -> Result<web_sys::Response, String> {
+    let window = web_sys::window().ok_or("no window")?;
+    let init = web_sys::RequestInit::new();
+    init.set_method(method);
+    let response: web_sys::Response = JsFuture::from(window.fetch_with_str_and_init(url, &init))
+        .await
+        .map_err(|_| "The server could not be reached.".to_string())?
+        .dyn_into()
+        .map_err(js_message)?;
+    if response.ok() {
+        return Ok(response);
+    }
+    // Error answers are one plain sentence.
+    let text = match response.text() {
+        Ok(promise) => JsFuture::from(promise).await.ok().and_then(|t| t.as_string()).unwrap_or_default(),
+        Err(_) => String::new(),
+    };
+    Err(if text.trim().is_empty() { format!("The server answered {}.", response.status()) } else { text })
+}
+
+/// GETs `url` into a Blob held by the page.
+pub async fn fetch_blob(url: &str) -> Result<Fetched, String> {
+    let response = fetch(url, "GET").await?;
+    let headers = response.headers();
+    let header = |name: &str| headers.get(name).ok().flatten();
+    let server_ms = header("server-timing")
+        .and_then(|timing| timing.split(";dur=").nth(1).and_then(|ms| ms.split([',', ';']).next()?.parse().ok()));
+    let filename = header("content-disposition").and_then(|value| {
+        value.split("filename=\"").nth(1).and_then(|rest| rest.split('"').next()).map(str::to_string)
+    });
+    let blob: web_sys::Blob = JsFuture::from(response.blob().map_err(js_message)?)
+        .await
+        .map_err(js_message)?
+        .dyn_into()
+        .map_err(js_message)?;
+    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(js_message)?;
+    Ok(Fetched { url, bytes: blob.size() as u64, filename, server_ms })
+}
+
+/// The size of the file at `url`, from a HEAD request's Content-Length.
+pub async fn content_length(url: &str) -> Option<u64> {
+    let response = fetch(url, "HEAD").await.ok()?;
+    response.headers().get("content-length").ok().flatten()?.parse().ok()
+}
+
 fn new_canvas() -> Result<HtmlCanvasElement, String> {
     Ok(leptos::prelude::document().create_element("canvas").map_err(js_message)?.unchecked_into())
 }

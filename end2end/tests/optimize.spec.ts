@@ -54,3 +54,48 @@ test('a gallery version exports as PNG or JPEG at a size, downloaded under its n
   expect(zipBytes.subarray(0, 2).toString()).toBe('PK');
   expect(zipBytes.includes(Buffer.from('chelsea.webp'))).toBe(true);
 });
+
+test('the editor exports the unsaved edit with its exact bytes, before and after at 1:1', async ({ page }) => {
+  await openUploaded(page, 'chelsea.png');
+  await page.getByRole('button', { name: 'Grayscale' }).click();
+  const panel = page.locator('.export-panel');
+  await panel.getByText('Export', { exact: true }).click();
+  await panel.getByLabel('Format').selectOption('webp');
+  const quality = panel.getByRole('slider', { name: 'Export quality' });
+  const figures = panel.locator('.export-figures');
+
+  // Low quality, then high: the figures follow the slider with the file's exact size.
+  await quality.fill('20');
+  await expect(figures).toHaveAttribute('aria-busy', 'false');
+  await expect(figures).toContainText(/WebP: .* → .* smaller/);
+  const low = Number(await figures.getAttribute('data-bytes'));
+  await quality.fill('95');
+  await expect(figures).not.toHaveAttribute('data-bytes', String(low));
+  await expect(figures).toHaveAttribute('aria-busy', 'false');
+  const high = Number(await figures.getAttribute('data-bytes'));
+  expect(high).toBeGreaterThan(low);
+  await expect(figures).toContainText(/made in \d+ ms/);
+
+  // Both sides at 1:1: the photo's own size, the before a lossless PNG of the same pixels.
+  const after = panel.locator('img.after');
+  const before = panel.locator('img.before');
+  await expect.poll(() => after.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBe(451);
+  await expect.poll(() => before.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBe(451);
+
+  // The download is exactly the file measured, and carries the edit (grey: R = G = B).
+  const [download] = await Promise.all([page.waitForEvent('download'), panel.getByRole('link', { name: 'Download' }).click()]);
+  expect(download.suggestedFilename()).toBe('chelsea.webp');
+  const bytes = readFileSync((await download.path())!);
+  expect(bytes.length).toBe(high);
+  expect(bytes.subarray(8, 12).toString()).toBe('WEBP');
+  const grey = await after.evaluate((img: HTMLImageElement) => {
+    const canvas = document.createElement('canvas');
+    canvas.width = img.naturalWidth;
+    canvas.height = img.naturalHeight;
+    const context = canvas.getContext('2d')!;
+    context.drawImage(img, 0, 0);
+    const [r, g, b] = context.getImageData(200, 150, 1, 1).data;
+    return Math.max(Math.abs(r - g), Math.abs(g - b));
+  });
+  expect(grey).toBeLessThanOrEqual(3);
+});

@@ -104,7 +104,7 @@ test('dropping files uploads them, and a refused file says why', async ({ page }
   await expect(page.locator('.upload[data-state="done"]')).toHaveCount(1);
   const refused = page.locator('.upload[data-state="failed"]');
   await expect(refused).toContainText('fake.jpg');
-  await expect(refused).toContainText('Only JPEG, PNG and WebP photos are accepted');
+  await expect(refused).toContainText('Only JPEG, PNG, WebP, HEIC and AVIF photos are accepted');
   await expect(page.locator('.photos .card')).toHaveCount(1);
 });
 

@@ -5,7 +5,9 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
+mod panel;
 mod presets;
+pub use panel::ExportPanel;
 pub use presets::{preset, Fit, Preset, PRESETS};
 
 /// The formats a photo can leave in.
@@ -19,14 +21,50 @@ pub enum ExportFormat {
     Webp,
     #[serde(rename = "webp-lossless")]
     WebpLossless,
+    /// AVIF at a quality and an encoder speed (aom, through libheif).
+    Avif,
 }
 
 impl ExportFormat {
+    pub const ALL: [ExportFormat; 5] =
+        [ExportFormat::Jpeg, ExportFormat::Png, ExportFormat::Webp, ExportFormat::WebpLossless, ExportFormat::Avif];
+
+    /// Its name in links and forms (the serde name).
+    pub fn id(self) -> &'static str {
+        match self {
+            ExportFormat::Jpeg => "jpeg",
+            ExportFormat::Png => "png",
+            ExportFormat::Webp => "webp",
+            ExportFormat::WebpLossless => "webp-lossless",
+            ExportFormat::Avif => "avif",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            ExportFormat::Jpeg => "JPEG",
+            ExportFormat::Png => "PNG",
+            ExportFormat::Webp => "WebP",
+            ExportFormat::WebpLossless => "WebP (lossless)",
+            ExportFormat::Avif => "AVIF",
+        }
+    }
+
+    pub fn from_id(id: &str) -> Option<ExportFormat> {
+        ExportFormat::ALL.into_iter().find(|format| format.id() == id)
+    }
+
+    /// Whether a quality applies (and a size target can be met by searching it).
+    pub fn is_lossy(self) -> bool {
+        matches!(self, ExportFormat::Jpeg | ExportFormat::Webp | ExportFormat::Avif)
+    }
+
     pub fn extension(self) -> &'static str {
         match self {
             ExportFormat::Jpeg => "jpg",
             ExportFormat::Png => "png",
             ExportFormat::Webp | ExportFormat::WebpLossless => "webp",
+            ExportFormat::Avif => "avif",
         }
     }
 
@@ -35,11 +73,14 @@ impl ExportFormat {
             ExportFormat::Jpeg => "image/jpeg",
             ExportFormat::Png => "image/png",
             ExportFormat::Webp | ExportFormat::WebpLossless => "image/webp",
+            ExportFormat::Avif => "image/avif",
         }
     }
 }
 
 pub const DEFAULT_QUALITY: u8 = 82;
+/// aom's speed for AVIF: 0 is slowest and smallest, 9 fastest; 6 is near libavif's default.
+pub const DEFAULT_AVIF_SPEED: u8 = 6;
 
 /// What an export asks for. Every field has a default, so a bare link exports a JPEG at
 /// `DEFAULT_QUALITY`, full size, without metadata.
@@ -47,18 +88,22 @@ pub const DEFAULT_QUALITY: u8 = 82;
 #[serde(default)]
 pub struct ExportSettings {
     pub format: ExportFormat,
-    /// JPEG or WebP quality, 1–100.
+    /// JPEG, WebP or AVIF quality, 1–100.
     pub quality: u8,
+    /// AVIF encoder speed, 0 (slowest, smallest) to 9.
+    pub speed: u8,
     /// The longest side in pixels; larger images are scaled down (never up).
     #[serde(deserialize_with = "empty_is_none")]
     pub max_side: Option<u32>,
-    /// The most kilobytes the file may take (JPEG and WebP: the best quality that fits is searched).
+    /// The most kilobytes the file may take (lossy formats: the best quality that fits is searched).
     #[serde(deserialize_with = "empty_is_none")]
     pub target_kb: Option<u32>,
     /// Carry the photo's alt-text and tags in the file, and name it after them.
     pub describe: bool,
     /// A preset's id (see `PRESETS`): its frame, format, quality and weight replace the above.
     pub preset: Option<String>,
+    /// The same frame and size as a lossless PNG without metadata: the editor's "before".
+    pub reference: bool,
 }
 
 impl ExportSettings {
@@ -69,8 +114,39 @@ impl ExportSettings {
 
     /// The format the file comes out in: the preset's, or the one chosen.
     pub fn output_format(&self) -> ExportFormat {
+        if self.reference {
+            return ExportFormat::Png;
+        }
         self.chosen_preset().and_then(preset).map_or(self.format, |preset| preset.format)
     }
+
+    /// The settings as an export link's query (what the server reads back as this type).
+    pub fn query(&self) -> String {
+        let number = |value: Option<u32>| value.map(|v| v.to_string()).unwrap_or_default();
+        format!(
+            "format={}&quality={}&speed={}&max_side={}&target_kb={}&describe={}&preset={}&reference={}",
+            self.format.id(),
+            self.quality,
+            self.speed,
+            number(self.max_side),
+            number(self.target_kb),
+            self.describe,
+            percent_encode(self.chosen_preset().unwrap_or("")),
+            self.reference,
+        )
+    }
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters (for query values).
+pub fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(byte as char),
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
 }
 
 /// A form sends an empty field for "not set".
@@ -87,10 +163,12 @@ impl Default for ExportSettings {
         Self {
             format: ExportFormat::Jpeg,
             quality: DEFAULT_QUALITY,
+            speed: DEFAULT_AVIF_SPEED,
             max_side: None,
             target_kb: None,
             describe: false,
             preset: None,
+            reference: false,
         }
     }
 }
@@ -128,13 +206,15 @@ pub fn ExportForm(
                 </label>
                 <label>"Format "
                     <select name="format">
-                        <option value="jpeg" selected>"JPEG"</option>
-                        <option value="png">"PNG"</option>
-                        <option value="webp">"WebP"</option>
-                        <option value="webp-lossless">"WebP (lossless)"</option>
+                        {ExportFormat::ALL.map(|format| view! {
+                            <option value=format.id() selected=format == ExportFormat::default()>{format.label()}</option>
+                        }).collect_view()}
                     </select>
                 </label>
                 <label>"Quality " <input type="number" name="quality" min="1" max="100" value=DEFAULT_QUALITY/></label>
+                <label title="0 is slowest and smallest, 9 fastest">"AVIF speed "
+                    <input type="number" name="speed" min="0" max="9" value=DEFAULT_AVIF_SPEED/>
+                </label>
                 <label>"Longest side (px) " <input type="number" name="max_side" min="1" max="20000" placeholder="full size"/></label>
                 <label>"At most (KB) " <input type="number" name="target_kb" min="1" placeholder="no limit"/></label>
                 <label><input type="checkbox" name="describe" value="true"/>" Alt-text and tags in the file, named after them"</label>

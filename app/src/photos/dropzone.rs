@@ -119,7 +119,7 @@ pub fn Dropzone(#[prop(into)] on_uploaded: Callback<()>) -> impl IntoView {
                     class="visually-hidden"
                     name="photos"
                     multiple
-                    accept="image/jpeg,image/png,image/webp"
+                    accept="image/jpeg,image/png,image/webp,image/heic,image/heif,image/avif,.heic,.heif,.avif"
                     on:change=on_pick
                 />
             </label>

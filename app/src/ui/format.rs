@@ -1,4 +1,18 @@
-//! Dates as the pages show them: in UTC, the same on the server's render and the browser's.
+//! Dates and sizes as the pages show them: dates in UTC, the same on the server's render and the
+//! browser's.
+
+/// A file size for people: "950 B", "312 KB", "2.3 MB" (1 KB = 1024 bytes, as exports count).
+pub fn bytes(count: u64) -> String {
+    const KB: f64 = 1024.0;
+    let value = count as f64;
+    if value < KB {
+        format!("{count} B")
+    } else if value < KB * KB {
+        format!("{:.0} KB", value / KB)
+    } else {
+        format!("{:.1} MB", value / KB / KB)
+    }
+}
 
 /// "YYYY-MM-DD HH:MM UTC".
 pub fn when(unix: i64) -> String {
@@ -29,6 +43,13 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn sizes_read_as_people_say_them() {
+        assert_eq!(super::bytes(950), "950 B");
+        assert_eq!(super::bytes(312 * 1024 + 100), "312 KB");
+        assert_eq!(super::bytes(2_411_725), "2.3 MB");
+    }
+
     #[test]
     fn dates_are_rendered_in_utc() {
         assert_eq!(super::when(0), "1970-01-01 00:00 UTC");

@@ -4,4 +4,4 @@ pub mod feedback;
 pub mod format;
 
 pub use feedback::{action_error, reload_to, ErrorNote};
-pub use format::{day, when};
+pub use format::{bytes, day, when};

@@ -9,6 +9,8 @@ use std::io::Cursor;
 use app::error::AppError;
 use app::ids::{OwnerId, PhotoId, VersionId};
 use app::optimize::{ExportFormat, ExportSettings, Fit, Preset};
+use app::recipe::EditRecipe;
+use serde::Deserialize;
 use std::io::Write as _;
 
 use axum::extract::{Path, Query, RawQuery, State};
@@ -26,8 +28,8 @@ use crate::photos::{PhotoStore, Variant};
 use crate::platform::archive::ArchiveSink;
 use crate::platform::error::{ApiError, OrInternal};
 use crate::platform::http::{media_response, Media};
-use crate::platform::images;
 use crate::platform::links::Signature;
+use crate::platform::{heif, images};
 use crate::state::AppState;
 
 /// The caption and keywords an export may carry.
@@ -53,25 +55,48 @@ pub fn routes() -> Router<AppState> {
         .route("/media/versions/{id}/export", get(export_version))
 }
 
-/// What is exported: an original or a saved version.
-#[derive(Clone, Copy, Debug)]
+/// What is exported: an original, a saved version, or an original with an edit not saved yet
+/// (the editor's export, replayed on the full-resolution original as saving would).
+#[derive(Clone, Debug)]
 pub enum Source {
     Photo(PhotoId),
     Version(VersionId),
+    Edit(PhotoId, EditRecipe),
 }
 
-/// GET /media/photos/{id}/export?exp=…&sig=…&format=…: the original, exported as asked.
+/// The editor's unsaved edit, as JSON in the export link's `recipe` parameter.
+#[derive(Debug, Default, Deserialize)]
+struct EditQuery {
+    recipe: Option<String>,
+}
+
+impl EditQuery {
+    fn source(self, photo: PhotoId) -> Result<Source, AppError> {
+        match self.recipe.as_deref().map(str::trim).filter(|json| !json.is_empty()) {
+            None => Ok(Source::Photo(photo)),
+            Some(json) => serde_json::from_str(json).map(|recipe| Source::Edit(photo, recipe)).map_err(|error| {
+                AppError::BadRequest(format!("The edit to export is not one Atelier can read: {error}."))
+            }),
+        }
+    }
+}
+
+/// GET /media/photos/{id}/export?exp=…&sig=…&format=…[&recipe=…]: the original, exported as
+/// asked, with the editor's unsaved edit applied when `recipe` carries one.
 async fn export_photo(
     State(state): State<AppState>,
     session: Session,
     Path(id): Path<String>,
     Query(signature): Query<Signature>,
     Query(settings): Query<ExportSettings>,
+    Query(edit): Query<EditQuery>,
 ) -> Result<Response, ApiError> {
     let path = format!("/media/photos/{id}/export");
     let owner = state.photos.links.owner_for(&path, &signature, state.accounts.as_ref(), &session).await?;
     let id: PhotoId = id.parse().map_err(|_| AppError::NotFound)?;
-    Ok(download(export_media(&state.photos, owner, Source::Photo(id), settings).await?))
+    let started = std::time::Instant::now();
+    let media = export_media(&state.photos, owner, edit.source(id)?, settings).await?;
+    Ok(timed(download(media), started))
 }
 
 /// GET /media/versions/{id}/export?exp=…&sig=…&format=…: the version, exported as asked.
@@ -85,7 +110,17 @@ async fn export_version(
     let path = format!("/media/versions/{id}/export");
     let owner = state.photos.links.owner_for(&path, &signature, state.accounts.as_ref(), &session).await?;
     let id: VersionId = id.parse().map_err(|_| AppError::NotFound)?;
-    Ok(download(export_media(&state.photos, owner, Source::Version(id), settings).await?))
+    let started = std::time::Instant::now();
+    Ok(timed(download(export_media(&state.photos, owner, Source::Version(id), settings).await?), started))
+}
+
+/// How long the export took, as a standard `Server-Timing` header the editor shows.
+fn timed(mut response: Response, started: std::time::Instant) -> Response {
+    let value = format!("export;dur={:.1}", started.elapsed().as_secs_f64() * 1000.0);
+    if let Ok(value) = HeaderValue::from_str(&value) {
+        response.headers_mut().insert("server-timing", value);
+    }
+    response
 }
 
 /// GET /media/gallery/export.zip?exp=…&sig=…&version=…&version=…&format=…: the ticked gallery
@@ -184,12 +219,13 @@ pub async fn export_media(
     source: Source,
     settings: ExportSettings,
 ) -> Result<Media, AppError> {
-    let (media, photo) = match source {
-        Source::Photo(id) => (photos.photo_media(owner, id, Variant::Full).await?, id),
+    let (media, photo, recipe) = match source {
+        Source::Photo(id) => (photos.photo_media(owner, id, Variant::Full).await?, id, None),
+        Source::Edit(id, recipe) => (photos.photo_media(owner, id, Variant::Full).await?, id, Some(recipe)),
         Source::Version(id) => {
             let media = photos.version_media(owner, id, Variant::Full).await?;
             let (item, _) = photos.db.version(owner, id).await?.ok_or(AppError::NotFound)?;
-            (media, item.photo_id)
+            (media, item.photo_id, None)
         }
     };
     let description = match photos.db.photo(owner, photo).await? {
@@ -203,9 +239,13 @@ pub async fn export_media(
     let format = settings.output_format();
     let data = photos
         .images
-        .run(move |max_pixels| {
-            let image = images::decode(&media.data, max_pixels)?;
-            export(&image, &settings, description.as_ref())
+        .run(move |max_pixels| match recipe {
+            // Edits are in the original's pixels: replayed on the whole photo, as saving does.
+            Some(recipe) => {
+                let image = images::replay(images::decode(&media.data, max_pixels)?, &recipe, max_pixels)?;
+                export(&image, &settings, description.as_ref())
+            }
+            None => export_bytes(&media.data, max_pixels, &settings, description.as_ref()),
         })
         .await?;
     Ok(Media {
@@ -237,6 +277,30 @@ pub fn file_stem(caption: Option<&str>, name: &str) -> String {
     }
 }
 
+/// A stored file out as `settings` ask: decoded no larger than the output needs (see
+/// `images::decode_at_least`), then `export`.
+pub fn export_bytes(
+    stored: &[u8],
+    max_pixels: u64,
+    settings: &ExportSettings,
+    description: Option<&Description>,
+) -> Result<Vec<u8>, AppError> {
+    let image = images::decode_at_least(stored, max_pixels, |width, height| needed(settings, width, height))?;
+    export(&image, settings, description)
+}
+
+/// The smallest upright size an export can be made from without losing detail, when it is less
+/// than the whole photo: a preset's frame, or the longest side asked for.
+fn needed(settings: &ExportSettings, width: u32, height: u32) -> Option<(u32, u32)> {
+    if let Some(preset) = settings.chosen_preset().and_then(app::optimize::preset) {
+        return Some((preset.width, preset.height));
+    }
+    let side = settings.max_side.filter(|side| *side > 0)?;
+    let longest = width.max(height);
+    let scale = |length: u32| ((u64::from(length) * u64::from(side)).div_ceil(u64::from(longest))) as u32;
+    (side < longest).then(|| (scale(width), scale(height)))
+}
+
 /// Scales, encodes and describes `image` as `settings` ask.
 pub fn export(
     image: &DynamicImage,
@@ -253,14 +317,24 @@ pub fn export(
             preset_settings = ExportSettings {
                 format: preset.format,
                 quality: preset.quality,
+                speed: settings.speed,
                 max_side: None,
                 target_kb: preset.max_kb,
                 describe: settings.describe,
                 preset: None,
+                reference: settings.reference,
             };
             (&framed, &preset_settings)
         }
         None => (image, settings),
+    };
+    // The editor's "before": the same frame and size, lossless, nothing added.
+    let reference;
+    let (settings, description) = if settings.reference {
+        reference = ExportSettings { format: ExportFormat::Png, target_kb: None, reference: false, ..settings.clone() };
+        (&reference, None)
+    } else {
+        (settings, description)
     };
     let scaled = match settings.max_side {
         Some(0) => return Err(AppError::BadRequest("The longest side must be at least one pixel.".into())),
@@ -289,6 +363,15 @@ pub fn export(
         ExportFormat::Webp => {
             let rgba = scaled.to_rgba8();
             lossy(&|quality| webp_encode(&rgba, false, f32::from(quality)))?
+        }
+        ExportFormat::Avif => {
+            let speed = settings.speed.min(9);
+            lossy(&|quality| {
+                heif::encode_avif(&scaled, quality, speed).map_err(|cause| {
+                    tracing::warn!(%cause, "AVIF encoding failed");
+                    AppError::BadRequest("This image could not be encoded as AVIF; choose another format.".into())
+                })
+            })?
         }
         ExportFormat::Png | ExportFormat::WebpLossless => {
             let out = if settings.format == ExportFormat::Png {

@@ -106,7 +106,10 @@ impl PhotoStore {
         let moderation = self.moderation.clone();
         self.images
             .run(move |max_pixels| {
-                let (image, orientation) = images::decode_oriented(&bytes, max_pixels)?;
+                let decoded = images::decode_file(&bytes, max_pixels)?;
+                // Kept as it came (or losslessly); everything else works on sRGB pixels.
+                let (content_type, data) = images::keep_original(&bytes, &decoded).or_internal("keeping an upload")?;
+                let image = decoded.into_srgb();
                 let camera = images::camera_facts(&bytes);
                 let nsfw_score =
                     moderation.and_then(|m| match ai::moderation::nsfw_score(&m.engine, &image.to_rgb8()) {
@@ -117,8 +120,13 @@ impl PhotoStore {
                             None
                         }
                     });
-                // The upload's own bytes, metadata removed: no generation loss.
-                let encoded = images::keep_original(&bytes, orientation, &image).or_internal("keeping an upload")?;
+                let encoded = images::Encoded {
+                    content_type,
+                    width: image.width(),
+                    height: image.height(),
+                    data,
+                    thumbnail: images::thumbnail(&image).or_internal("making a thumbnail")?,
+                };
                 Ok(Ingested { encoded, camera, nsfw_score })
             })
             .await

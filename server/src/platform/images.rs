@@ -12,6 +12,7 @@ use recipe::{Budget, EditRecipe, PhotonImage};
 use tokio::sync::Semaphore;
 
 use crate::platform::error::OrInternal;
+use crate::platform::heif;
 
 pub const THUMBNAIL_SIZE: u32 = 360;
 const JPEG_QUALITY: u8 = 90;
@@ -27,7 +28,7 @@ pub struct Encoded {
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ImageError {
-    #[error("Only JPEG, PNG and WebP photos are accepted{0}.")]
+    #[error("Only JPEG, PNG, WebP, HEIC and AVIF photos are accepted{0}.")]
     Unsupported(String),
     #[error("The image is {width}×{height} pixels; the limit is {limit_megapixels} megapixels.")]
     TooManyPixels { width: u32, height: u32, limit_megapixels: u64 },
@@ -55,14 +56,50 @@ fn sniff(bytes: &[u8]) -> Result<ImageFormat, ImageError> {
     }
 }
 
-/// Reads the header only, refuses oversized images, then decodes under `image::Limits` and applies
-/// the EXIF orientation.
-pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<DynamicImage, ImageError> {
-    decode_oriented(bytes, max_pixels).map(|(image, _)| image)
+/// A file as decoded, before any conversion: upright pixels in the file's own colour space, the
+/// EXIF orientation that was applied (1 when none) and the file's ICC profile.
+pub struct Decoded {
+    pub image: DynamicImage,
+    pub orientation: u8,
+    pub icc: Option<Vec<u8>>,
 }
 
-/// `decode`, also telling the EXIF orientation it applied (1 when upright already).
-pub fn decode_oriented(bytes: &[u8], max_pixels: u64) -> Result<(DynamicImage, u8), ImageError> {
+impl Decoded {
+    /// The pixels in sRGB: what thumbnails, edits, AI tools and exports work on, so they match
+    /// what a colour-managed browser shows of the original.
+    pub fn into_srgb(self) -> DynamicImage {
+        to_srgb(self.image, self.icc.as_deref())
+    }
+}
+
+/// Decodes under the pixel cap and converts to sRGB (see `decode_file`).
+pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<DynamicImage, ImageError> {
+    decode_file(bytes, max_pixels).map(Decoded::into_srgb)
+}
+
+fn admit(width: u32, height: u32, max_pixels: u64) -> Result<(), ImageError> {
+    if width == 0 || height == 0 {
+        return Err(ImageError::Unreadable);
+    }
+    if u64::from(width) * u64::from(height) > max_pixels {
+        return Err(ImageError::TooManyPixels { width, height, limit_megapixels: max_pixels / 1_000_000 });
+    }
+    Ok(())
+}
+
+/// Reads the header only, refuses oversized images, then decodes under `image::Limits` and applies
+/// the EXIF orientation. HEIC/HEIF and AVIF go to libheif, under the same cap.
+pub fn decode_file(bytes: &[u8], max_pixels: u64) -> Result<Decoded, ImageError> {
+    if heif::is_heif(bytes) {
+        return match heif::decode(bytes, max_pixels, |header| admit(header.width, header.height, max_pixels)) {
+            Ok(decoded) => Ok(Decoded { image: decoded.image, orientation: 1, icc: decoded.icc }),
+            Err(heif::Error::Refused(error)) => Err(error),
+            Err(heif::Error::Libheif(cause)) => {
+                tracing::debug!(%cause, "libheif refused a file");
+                Err(ImageError::Unreadable)
+            }
+        };
+    }
     let format = sniff(bytes)?;
     // The JPEG decoder fills a missing tail with grey and calls it success; PNG's refuses.
     if format == ImageFormat::Jpeg && !jpeg_is_complete(bytes) {
@@ -70,12 +107,7 @@ pub fn decode_oriented(bytes: &[u8], max_pixels: u64) -> Result<(DynamicImage, u
     }
     let (width, height) =
         ImageReader::with_format(Cursor::new(bytes), format).into_dimensions().map_err(|_| ImageError::Unreadable)?;
-    if width == 0 || height == 0 {
-        return Err(ImageError::Unreadable);
-    }
-    if u64::from(width) * u64::from(height) > max_pixels {
-        return Err(ImageError::TooManyPixels { width, height, limit_megapixels: max_pixels / 1_000_000 });
-    }
+    admit(width, height, max_pixels)?;
     let mut decoder =
         ImageReader::with_format(Cursor::new(bytes), format).into_decoder().map_err(|_| ImageError::Unreadable)?;
     let mut limits = Limits::default();
@@ -85,9 +117,124 @@ pub fn decode_oriented(bytes: &[u8], max_pixels: u64) -> Result<(DynamicImage, u
     limits.max_alloc = Some(max_pixels.saturating_mul(8).saturating_add(64 << 20));
     decoder.set_limits(limits).map_err(|_| ImageError::Unreadable)?;
     let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
+    let icc = decoder.icc_profile().ok().flatten();
     let mut image = DynamicImage::from_decoder(decoder).map_err(|_| ImageError::Unreadable)?;
     image.apply_orientation(orientation);
-    Ok((image, orientation.to_exif()))
+    Ok(Decoded { image, orientation: orientation.to_exif(), icc })
+}
+
+/// Decodes for an output that needs at least the size `need` returns (given the upright full
+/// size; `None`: all of it). A JPEG is then decoded at 1/2, 1/4 or 1/8 scale inside its IDCT
+/// when that is still large enough (shrink-on-load, as libvips does), which skips most of the
+/// work of a small export from a large photo; anything else decodes whole. sRGB either way.
+pub fn decode_at_least(
+    bytes: &[u8],
+    max_pixels: u64,
+    need: impl FnOnce(u32, u32) -> Option<(u32, u32)>,
+) -> Result<DynamicImage, ImageError> {
+    if image::guess_format(bytes).ok() == Some(ImageFormat::Jpeg) && jpeg_is_complete(bytes) {
+        if let Some(image) = shrink_on_load(bytes, max_pixels, need)? {
+            return Ok(image);
+        }
+    }
+    decode(bytes, max_pixels)
+}
+
+/// The scaled JPEG decode of `decode_at_least`, or `None` when no smaller scale fits (or the
+/// JPEG is CMYK or 16-bit: the whole decode handles those).
+fn shrink_on_load(
+    bytes: &[u8],
+    max_pixels: u64,
+    need: impl FnOnce(u32, u32) -> Option<(u32, u32)>,
+) -> Result<Option<DynamicImage>, ImageError> {
+    use jpeg_decoder::PixelFormat;
+    let mut decoder = jpeg_decoder::Decoder::new(bytes);
+    decoder.read_info().map_err(|_| ImageError::Unreadable)?;
+    let info = decoder.info().ok_or(ImageError::Unreadable)?;
+    let (width, height) = (u32::from(info.width), u32::from(info.height));
+    admit(width, height, max_pixels)?;
+    if !matches!(info.pixel_format, PixelFormat::RGB24 | PixelFormat::L8) {
+        return Ok(None);
+    }
+    let orientation = exif::Reader::new()
+        .read_from_container(&mut Cursor::new(bytes))
+        .ok()
+        .and_then(|exif| exif.get_field(exif::Tag::Orientation, exif::In::PRIMARY)?.value.get_uint(0))
+        .and_then(|value| image::metadata::Orientation::from_exif(value.try_into().ok()?))
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    let turned = matches!(orientation.to_exif(), 5..=8);
+    let (upright_width, upright_height) = if turned { (height, width) } else { (width, height) };
+    let Some((need_width, need_height)) = need(upright_width, upright_height) else {
+        return Ok(None);
+    };
+    let factor =
+        (f64::from(need_width) / f64::from(upright_width)).max(f64::from(need_height) / f64::from(upright_height));
+    if factor > 0.5 {
+        return Ok(None);
+    }
+    let at_least = |side: u32| (f64::from(side) * factor).ceil().clamp(1.0, f64::from(u16::MAX)) as u16;
+    decoder.scale(at_least(width), at_least(height)).map_err(|_| ImageError::Unreadable)?;
+    let pixels = decoder.decode().map_err(|_| ImageError::Unreadable)?;
+    let info = decoder.info().ok_or(ImageError::Unreadable)?;
+    let (width, height) = (u32::from(info.width), u32::from(info.height));
+    let mut image = match info.pixel_format {
+        PixelFormat::RGB24 => image::RgbImage::from_raw(width, height, pixels).map(DynamicImage::ImageRgb8),
+        _ => image::GrayImage::from_raw(width, height, pixels).map(DynamicImage::ImageLuma8),
+    }
+    .ok_or(ImageError::Unreadable)?;
+    image.apply_orientation(orientation);
+    Ok(Some(to_srgb(image, decoder.icc_profile().as_deref())))
+}
+
+/// Converts pixels described by an ICC profile to sRGB (moxcms, pure Rust). Images without a
+/// profile, with an sRGB one, with one that cannot be read (browsers then assume sRGB too), or
+/// that are not RGB (grey, CMYK) are returned as they are.
+pub fn to_srgb(image: DynamicImage, icc: Option<&[u8]>) -> DynamicImage {
+    use moxcms::{ColorProfile, DataColorSpace, Layout, TransformOptions};
+    let Some(profile) = icc.and_then(|icc| ColorProfile::new_from_slice(icc).ok()) else {
+        return image;
+    };
+    let srgb = ColorProfile::new_srgb();
+    let close = |a: moxcms::Xyzd, b: moxcms::Xyzd| (a.x - b.x).abs() + (a.y - b.y).abs() + (a.z - b.z).abs() < 0.004;
+    let is_srgb = close(profile.red_colorant, srgb.red_colorant)
+        && close(profile.green_colorant, srgb.green_colorant)
+        && close(profile.blue_colorant, srgb.blue_colorant);
+    if profile.color_space != DataColorSpace::Rgb || is_srgb {
+        return image;
+    }
+    let options = TransformOptions::default();
+    let converted = match &image {
+        DynamicImage::ImageRgb8(_) | DynamicImage::ImageRgba8(_) => {
+            let layout = if image.color().has_alpha() { Layout::Rgba } else { Layout::Rgb };
+            profile.create_transform_8bit(layout, &srgb, layout, options).ok().and_then(|transform| {
+                let source = image.as_bytes();
+                let mut target = vec![0u8; source.len()];
+                transform.transform(source, &mut target).ok()?;
+                match image.color().has_alpha() {
+                    true => RgbaImage::from_raw(image.width(), image.height(), target).map(DynamicImage::ImageRgba8),
+                    false => {
+                        image::RgbImage::from_raw(image.width(), image.height(), target).map(DynamicImage::ImageRgb8)
+                    }
+                }
+            })
+        }
+        DynamicImage::ImageRgb16(buffer) => {
+            profile.create_transform_16bit(Layout::Rgb, &srgb, Layout::Rgb, options).ok().and_then(|transform| {
+                let mut target = vec![0u16; buffer.as_raw().len()];
+                transform.transform(buffer.as_raw(), &mut target).ok()?;
+                image::ImageBuffer::from_raw(buffer.width(), buffer.height(), target).map(DynamicImage::ImageRgb16)
+            })
+        }
+        DynamicImage::ImageRgba16(buffer) => {
+            profile.create_transform_16bit(Layout::Rgba, &srgb, Layout::Rgba, options).ok().and_then(|transform| {
+                let mut target = vec![0u16; buffer.as_raw().len()];
+                transform.transform(buffer.as_raw(), &mut target).ok()?;
+                image::ImageBuffer::from_raw(buffer.width(), buffer.height(), target).map(DynamicImage::ImageRgba16)
+            })
+        }
+        _ => None,
+    };
+    converted.unwrap_or(image)
 }
 
 /// Whether a JPEG's compressed data ends with its end-of-image marker (data after it, which some
@@ -236,18 +383,31 @@ pub fn strip_metadata(bytes: &[u8], orientation: u8) -> Option<(&'static str, Ve
 }
 
 /// What an upload is stored as: its own bytes without metadata when they can be kept (see
-/// `strip_metadata`), else a re-encoding of the decoded, upright image; a thumbnail either way.
-pub fn keep_original(bytes: &[u8], orientation: u8, image: &DynamicImage) -> anyhow::Result<Encoded> {
-    match strip_metadata(bytes, orientation) {
-        Some((content_type, data)) => Ok(Encoded {
-            content_type,
-            width: image.width(),
-            height: image.height(),
-            data,
-            thumbnail: thumbnail(image)?,
-        }),
-        None => encode(image),
+/// `strip_metadata`), else a lossless PNG of the decoded, upright pixels with the file's colour
+/// profile (HEIC/AVIF, which not every browser shows and whose boxes are not stripped in place
+/// yet, and PNG/WebP that needed turning): the content type and the bytes.
+pub fn keep_original(bytes: &[u8], decoded: &Decoded) -> anyhow::Result<(&'static str, Vec<u8>)> {
+    match strip_metadata(bytes, decoded.orientation) {
+        Some(kept) => Ok(kept),
+        None => Ok(("image/png", lossless_png(&decoded.image, decoded.icc.clone())?)),
     }
+}
+
+/// PNG at the image's own depth (16-bit stays 16-bit), with `icc` embedded when given.
+pub fn lossless_png(image: &DynamicImage, icc: Option<Vec<u8>>) -> anyhow::Result<Vec<u8>> {
+    use image::ImageEncoder;
+    let mut data = Vec::new();
+    let mut encoder = image::codecs::png::PngEncoder::new(&mut data);
+    if let Some(icc) = icc {
+        encoder.set_icc_profile(icc).map_err(|e| anyhow::anyhow!("embedding a colour profile: {e}"))?;
+    }
+    // PNG has no float samples; 16 bits keeps what a float image can show.
+    match image {
+        DynamicImage::ImageRgb32F(_) => DynamicImage::ImageRgb16(image.to_rgb16()).write_with_encoder(encoder)?,
+        DynamicImage::ImageRgba32F(_) => DynamicImage::ImageRgba16(image.to_rgba16()).write_with_encoder(encoder)?,
+        other => other.write_with_encoder(encoder)?,
+    }
+    Ok(data)
 }
 
 /// Camera facts from the EXIF block, read before it is stripped. GPS and other location tags are
@@ -362,6 +522,7 @@ impl Images {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use image::GenericImageView;
 
     fn encoded(format: ImageFormat, image: &DynamicImage) -> Vec<u8> {
         let mut data = Vec::new();
@@ -407,6 +568,47 @@ mod tests {
         }
         let jpeg = encoded(ImageFormat::Jpeg, &DynamicImage::new_rgb8(64, 64));
         assert!(decode(&jpeg[..jpeg.len() / 3], 1_000_000).is_err());
+    }
+
+    #[test]
+    fn a_small_export_decodes_a_large_jpeg_at_a_smaller_scale_upright() {
+        let image = DynamicImage::ImageRgb8(image::RgbImage::from_fn(1600, 1200, |x, y| {
+            image::Rgb([(x / 7) as u8, (y / 5) as u8, 128])
+        }));
+        let jpeg = encoded(ImageFormat::Jpeg, &image);
+        let small = decode_at_least(&jpeg, 10_000_000, |w, h| {
+            assert_eq!((w, h), (1600, 1200));
+            Some((300, 225))
+        })
+        .unwrap();
+        assert_eq!(small.dimensions(), (400, 300), "decoded at 1/4, the smallest scale still large enough");
+        let whole = decode_at_least(&jpeg, 10_000_000, |_, _| Some((900, 700))).unwrap();
+        assert_eq!(whole.dimensions(), (1600, 1200), "no smaller scale fits: decoded whole");
+        let reference = whole.resize_exact(400, 300, image::imageops::FilterType::Triangle).to_rgb8();
+        let (a, b) = (small.to_rgb8().get_pixel(200, 150).0, reference.get_pixel(200, 150).0);
+        assert!(a.iter().zip(b).all(|(a, b)| a.abs_diff(b) <= 6), "{a:?} against {b:?}");
+        // A sideways JPEG: the size asked for is upright, and so is the result.
+        let mut sideways = jpeg[..2].to_vec();
+        sideways.extend(orientation_exif(6));
+        sideways.extend_from_slice(&jpeg[2..]);
+        let turned = decode_at_least(&sideways, 10_000_000, |w, h| {
+            assert_eq!((w, h), (1200, 1600));
+            Some((225, 300))
+        })
+        .unwrap();
+        assert_eq!(turned.dimensions(), (300, 400));
+        assert!(decode_at_least(&jpeg, 1_000_000, |_, _| Some((1, 1))).is_err(), "the pixel cap still holds");
+    }
+
+    #[test]
+    fn a_wide_gamut_profile_is_converted_to_srgb_and_srgb_is_left_alone() {
+        let colour = DynamicImage::ImageRgb8(image::RgbImage::from_pixel(4, 4, image::Rgb([40, 170, 70])));
+        let p3 = moxcms::ColorProfile::new_display_p3().encode().unwrap();
+        let converted = to_srgb(colour.clone(), Some(&p3)).to_rgb8().get_pixel(1, 1).0;
+        assert!(converted[1] > 170 && converted[0] < 40, "P3 green is more saturated in sRGB: {converted:?}");
+        let srgb = moxcms::ColorProfile::new_srgb().encode().unwrap();
+        assert_eq!(to_srgb(colour.clone(), Some(&srgb)).as_bytes(), colour.as_bytes());
+        assert_eq!(to_srgb(colour.clone(), Some(b"not a profile")).as_bytes(), colour.as_bytes());
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod csrf;
 pub mod db;
 pub mod deadline;
 pub mod error;
+pub mod heif;
 pub mod http;
 pub mod images;
 pub mod links;

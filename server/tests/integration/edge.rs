@@ -9,10 +9,7 @@ use serde_json::Value;
 
 use crate::support::TestApp;
 
-fn edge(name: &str) -> Vec<u8> {
-    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/edge").join(name);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
-}
+use crate::support::edge_fixture as edge;
 
 /// Uploads `name`, and on success returns the stored original (decoded) and its content type.
 async fn stored(app: &TestApp, cookie: &str, name: &str) -> (StatusCode, Option<(DynamicImage, String)>) {
@@ -88,7 +85,7 @@ async fn animations_and_malformed_exif_are_handled_the_same_way_every_time(app: 
     for _ in 0..2 {
         let reply = app.upload(Some(&cookie), "animated.gif", edge("animated.gif")).await;
         assert_eq!(reply.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
-        assert!(String::from_utf8_lossy(&reply.body).contains("Only JPEG, PNG and WebP"));
+        assert!(String::from_utf8_lossy(&reply.body).contains("Only JPEG, PNG, WebP, HEIC and AVIF"));
     }
     // An animated WebP: its first frame, every time.
     for _ in 0..2 {
@@ -196,7 +193,62 @@ async fn originals_are_kept_without_generation_loss_or_metadata(app: TestApp) {
     }
 }
 
+/// Phones' formats: HEIC and AVIF are taken (libheif), kept losslessly as PNG with their colour
+/// profile and depth, and without their camera or location tags; wide-gamut colours are shown
+/// in sRGB the way lcms converts them.
+async fn heic_and_avif_are_accepted_and_colours_are_managed(app: TestApp) {
+    let (cookie, _) = app.new_owner_with_photo("chelsea.png").await;
+    let big = 100_000_000;
+    for name in ["photo.heic", "photo.avif"] {
+        let upload = edge(name);
+        let reply = app.upload(Some(&cookie), name, upload.clone()).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{name}: {}", String::from_utf8_lossy(&reply.body));
+        let photo = reply.json();
+        assert_eq!((photo["width"].as_u64(), photo["height"].as_u64()), (Some(96), Some(64)), "{name}");
+        let original = app.get(photo["original_url"].as_str().unwrap(), Some(&cookie)).await;
+        assert_eq!(original.headers["content-type"], "image/png", "{name}: kept losslessly, shown by every browser");
+        let stored = original.body;
+        assert!(upload.windows(4).any(|w| w == b"GPS\0") || upload.windows(21).any(|w| w == b"Atelier-Secret-Camera"));
+        for secret in ["Atelier-Secret-Camera", "secret-xmp", "GPS"] {
+            assert!(!stored.windows(secret.len()).any(|w| w == secret.as_bytes()), "{name} still holds {secret}");
+        }
+        assert!(stored.windows(4).any(|w| w == b"iCCP"), "{name}: its colour profile stays");
+        let before = server::platform::images::decode(&upload, big).unwrap();
+        let after = server::platform::images::decode(&stored, big).unwrap();
+        assert_eq!(before.as_bytes(), after.as_bytes(), "{name}: the stored PNG holds the decoded pixels");
+        let thumbnail = app.get(photo["thumbnail_url"].as_str().unwrap(), Some(&cookie)).await;
+        assert_eq!(thumbnail.status, StatusCode::OK, "{name}: thumbnailed");
+    }
+
+    let (alpha, kind) = stored(&app, &cookie, "alpha.avif").await.1.expect("alpha.avif accepted");
+    assert_eq!(kind, "image/png");
+    assert_eq!(rgba(&alpha, 0, 0)[3], 0, "AVIF transparency stays");
+    assert!(near(rgba(&alpha, 32, 24), [32, 64, 255, 255], 12), "{:?}", rgba(&alpha, 32, 24));
+
+    // Ten bits stay more than eight: stored as 16-bit PNG.
+    let photo = app.upload(Some(&cookie), "deep10.heic", edge("deep10.heic")).await.json();
+    let stored_deep = app.get(photo["original_url"].as_str().unwrap(), Some(&cookie)).await.body;
+    assert_eq!(stored_deep[24], 16, "bit depth of a 10-bit HEIC");
+
+    // A damaged HEIC is a clear 400, not a crash.
+    let whole = edge("photo.heic");
+    let reply = app.upload(Some(&cookie), "cut.heic", whole[..whole.len() / 2].to_vec()).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", String::from_utf8_lossy(&reply.body));
+
+    // Adobe RGB (40,170,70) is sRGB (0,172,59) by lcms; the server's decode and the thumbnail agree.
+    let reference: Vec<u8> =
+        String::from_utf8(edge("adobe-rgb.srgb")).unwrap().split_whitespace().map(|v| v.parse().unwrap()).collect();
+    let expected = [reference[0], reference[1], reference[2], 255];
+    let decoded = server::platform::images::decode(&edge("adobe-rgb.png"), big).unwrap();
+    assert!(near(rgba(&decoded, 16, 16), expected, 3), "decoded {:?}, lcms {expected:?}", rgba(&decoded, 16, 16));
+    let photo = app.upload(Some(&cookie), "adobe-rgb.png", edge("adobe-rgb.png")).await.json();
+    let thumbnail = app.get(photo["thumbnail_url"].as_str().unwrap(), Some(&cookie)).await;
+    let thumbnail = image::load_from_memory(&thumbnail.body).unwrap();
+    assert!(near(rgba(&thumbnail, 16, 16), expected, 4), "thumbnail {:?}, lcms {expected:?}", rgba(&thumbnail, 16, 16));
+}
+
 on_both_databases!(
+    heic_and_avif_are_accepted_and_colours_are_managed,
     originals_are_kept_without_generation_loss_or_metadata,
     everyday_uploads_keep_their_colours_transparency_and_size,
     animations_and_malformed_exif_are_handled_the_same_way_every_time,

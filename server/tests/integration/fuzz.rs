@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use axum::http::StatusCode;
 use serde_json::{json, Value};
 
-use crate::support::{fixture, TestApp};
+use crate::support::{edge_fixture, fixture, TestApp};
 
 /// xorshift64*: small, deterministic from its seed.
 struct Rng(u64);
@@ -136,8 +136,12 @@ async fn mutated_photos_and_random_recipes_end_cleanly_within_their_time() {
     })
     .await;
     let (cookie, photo) = app.new_owner_with_photo("chelsea.jpg").await;
-    let fixtures: Vec<(&str, Vec<u8>)> =
+    let mut fixtures: Vec<(&str, Vec<u8>)> =
         ["chelsea.jpg", "chelsea-exif-rotated.jpg", "chelsea.png"].iter().map(|name| (*name, fixture(name))).collect();
+    // libheif (C) reads HEIC and AVIF: damaged ones go through it too.
+    for name in ["photo.heic", "photo.avif", "alpha.avif"] {
+        fixtures.push((name, edge_fixture(name)));
+    }
     let mut rng = Rng(seed);
     let (mut uploads, mut recipes, mut accepted) = (0u32, 0u32, 0u32);
     let bound = Duration::from_secs(30);

@@ -66,6 +66,22 @@ async fn versions_export_in_each_format_size_and_weight_with_their_caption(app: 
         image::load_from_memory(&lossless.body).unwrap().to_rgba8(),
         image::load_from_memory(&png.body).unwrap().to_rgba8()
     );
+    // AVIF (aom through libheif): its size, decodable, lighter at a lower quality, and a size
+    // target is met by searching the quality as for JPEG and WebP.
+    let avif = app.get(&format!("{link}&format=avif&quality=70&speed=8&max_side=600"), Some(&cookie)).await;
+    assert_eq!(avif.status, StatusCode::OK, "{}", String::from_utf8_lossy(&avif.body));
+    assert_eq!(avif.headers["content-type"], "image/avif");
+    assert!(avif.headers["content-disposition"].to_str().unwrap().contains(".avif"));
+    let decoded = server::platform::images::decode(&avif.body, 100_000_000).unwrap();
+    assert_eq!(decoded.width().max(decoded.height()), 600.min(width.max(height)));
+    let low = app.get(&format!("{link}&format=avif&quality=20&speed=8&max_side=600"), Some(&cookie)).await;
+    assert!(low.body.len() < avif.body.len(), "{} against {}", low.body.len(), avif.body.len());
+    let target_kb = (avif.body.len() / 2 / 1024).max(1);
+    let fitted_avif =
+        app.get(&format!("{link}&format=avif&speed=8&max_side=600&target_kb={target_kb}"), Some(&cookie)).await;
+    assert_eq!(fitted_avif.status, StatusCode::OK, "{}", String::from_utf8_lossy(&fitted_avif.body));
+    assert!(fitted_avif.body.len() <= target_kb * 1024, "{} bytes over {target_kb} KB", fitted_avif.body.len());
+
     let bare = app.get(link, Some(&cookie)).await;
     assert_eq!(bare.headers["content-type"], "image/jpeg");
     assert!(!String::from_utf8_lossy(&bare.body).contains(CAPTION), "no metadata unless asked");

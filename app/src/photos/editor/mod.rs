@@ -23,6 +23,7 @@ use self::filters::Filters;
 use self::history::History;
 use self::resize::ResizePanel;
 use self::state::{CanvasState, EditorState};
+use crate::optimize::ExportPanel;
 use crate::photos::api::save_to_gallery;
 use crate::photos::PhotoSummary;
 use crate::recipe::{EditOp, EditRecipe};
@@ -198,6 +199,9 @@ pub fn Editor(photo: PhotoSummary, #[prop(default = EditRecipe::default())] init
                     {view! { <ResizePanel state/> }.into_any()}
                     {view! { <Filters state/> }.into_any()}
                     <History state/>
+                    {view! {
+                        <ExportPanel export_url=photo.export_url.clone() original_url=photo.original_url.clone() recipe/>
+                    }.into_any()}
                     {move || edit_error.get().map(|message| view! { <p class="error" role="alert">{message}</p> })}
                     <button
                         class="primary"

@@ -54,6 +54,12 @@ pub fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
 }
 
+/// An upload edge case from `server/tests/fixtures/edge` (see `scripts/make-edge-fixtures`).
+pub fn edge_fixture(name: &str) -> Vec<u8> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/edge").join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
+}
+
 fn settings_in(dir: &TempDir) -> Settings {
     let mut settings = Settings::default();
     settings.server.addr = "127.0.0.1:0".parse().unwrap();

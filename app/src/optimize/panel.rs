@@ -1,0 +1,294 @@
+//! The editor's export panel: the settings, the exported file next to the same pixels without
+//! compression at 1:1 with its exact bytes and the saving, made again by the server (a moment
+//! after the last change) whenever a setting or the edit changes, and the download of exactly
+//! that file.
+
+use leptos::prelude::*;
+
+use super::{percent_encode, ExportFormat, ExportSettings, PRESETS};
+use crate::recipe::EditRecipe;
+use crate::ui::bytes;
+
+/// How long the settings must rest before the server is asked again.
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+const SETTLE_MS: u64 = 300;
+
+/// The export link for `settings`, with the unsaved edit when there is one.
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+fn link(export_url: &str, settings: &ExportSettings, recipe: &EditRecipe) -> String {
+    let mut url = format!("{export_url}&{}", settings.query());
+    if !recipe.ops.is_empty() {
+        let json = serde_json::to_string(recipe).unwrap_or_default();
+        url.push_str("&recipe=");
+        url.push_str(&percent_encode(&json));
+    }
+    url
+}
+
+/// "2.3 MB → 312 KB (87% smaller)".
+fn figures(original: Option<u64>, exported: u64) -> String {
+    match original.filter(|original| *original > 0) {
+        Some(original) => {
+            let change = (1.0 - exported as f64 / original as f64) * 100.0;
+            let how = if change >= 0.0 { format!("{change:.0}% smaller") } else { format!("{:.0}% larger", -change) };
+            format!("{} → {} ({how})", bytes(original), bytes(exported))
+        }
+        None => bytes(exported),
+    }
+}
+
+#[component]
+pub fn ExportPanel(export_url: String, original_url: String, recipe: RwSignal<EditRecipe>) -> impl IntoView {
+    let settings = RwSignal::new(ExportSettings::default());
+    #[cfg_attr(not(feature = "hydrate"), allow(unused_variables))]
+    let (after, before) = (RwSignal::new(None::<Shown>), RwSignal::new(None::<Shown>));
+    let original_bytes = RwSignal::new(None::<u64>);
+    let error = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    let compare = RwSignal::new(50u32);
+    // Nothing is made until the panel is opened: most editing sessions never export.
+    let open = RwSignal::new(false);
+
+    #[cfg(feature = "hydrate")]
+    {
+        let original = original_url.clone();
+        leptos::task::spawn_local(async move {
+            original_bytes.set(crate::browser::content_length(&original).await);
+        });
+        let generation = StoredValue::new(0u64);
+        let export_url = export_url.clone();
+        Effect::new(move |_| {
+            if !open.get() {
+                return;
+            }
+            let wanted = settings.get();
+            let edit = recipe.get();
+            let after_url = link(&export_url, &wanted, &edit);
+            let before_url = link(&export_url, &ExportSettings { reference: true, ..wanted }, &edit);
+            generation.update_value(|g| *g += 1);
+            let mine = generation.get_value();
+            set_timeout(
+                move || {
+                    if generation.get_value() != mine {
+                        return;
+                    }
+                    busy.set(true);
+                    leptos::task::spawn_local(async move {
+                        let fresh = |fetched: &crate::browser::Fetched| {
+                            let current = generation.get_value() == mine;
+                            if !current {
+                                fetched.forget();
+                            }
+                            current
+                        };
+                        match crate::browser::fetch_blob(&after_url).await {
+                            Ok(fetched) if fresh(&fetched) => {
+                                after.update(|shown| replace(shown, Shown { key: after_url, file: fetched }));
+                                error.set(None);
+                            }
+                            Ok(_) => return,
+                            Err(message) => {
+                                if generation.get_value() == mine {
+                                    error.set(Some(message));
+                                    busy.set(false);
+                                }
+                                return;
+                            }
+                        }
+                        // The uncompressed side changes only with the frame, size or edit.
+                        if before.with_untracked(|shown| shown.as_ref().map(|s| s.key.as_str()) != Some(&before_url)) {
+                            if let Ok(fetched) = crate::browser::fetch_blob(&before_url).await {
+                                if fresh(&fetched) {
+                                    before.update(|shown| replace(shown, Shown { key: before_url, file: fetched }));
+                                }
+                            }
+                        }
+                        if generation.get_value() == mine {
+                            busy.set(false);
+                        }
+                    });
+                },
+                std::time::Duration::from_millis(SETTLE_MS),
+            );
+        });
+        on_cleanup(move || {
+            for shown in [after, before] {
+                shown.with_untracked(|shown| shown.as_ref().map(|s| s.file.forget()));
+            }
+        });
+    }
+    // Only the browser fetches; the server's render just lays the panel out.
+    let _ = (&export_url, &original_url, recipe);
+
+    let set = move |change: &dyn Fn(&mut ExportSettings)| settings.update(|s| change(s));
+    let number = |text: String| text.trim().parse::<u32>().ok().filter(|n| *n > 0);
+    let lossy = move || settings.with(|s| s.output_format().is_lossy());
+
+    view! {
+        <details class="export-panel" on:toggle=move |event| open.set(is_open(&event))>
+            <summary>"Export"</summary>
+            <label>"For "
+                <select on:change=move |event| {
+                    let id = event_target_value(&event);
+                    set(&|s| s.preset = (!id.is_empty()).then(|| id.clone()));
+                }>
+                    <option value="" selected>"Settings below"</option>
+                    {PRESETS.iter().map(|preset| view! {
+                        <option value=preset.id title=preset.source>{preset.name}</option>
+                    }).collect_view()}
+                </select>
+            </label>
+            <label>"Format "
+                <select
+                    disabled=move || settings.with(|s| s.chosen_preset().is_some())
+                    on:change=move |event| {
+                        if let Some(format) = ExportFormat::from_id(&event_target_value(&event)) {
+                            set(&|s| s.format = format);
+                        }
+                    }
+                >
+                    {ExportFormat::ALL.map(|format| view! {
+                        <option value=format.id() selected=format == ExportFormat::default()>{format.label()}</option>
+                    }).collect_view()}
+                </select>
+            </label>
+            <label class="slider">
+                {move || format!("Quality {}", settings.with(|s| s.quality))}
+                <input
+                    type="range"
+                    min="1"
+                    max="100"
+                    aria-label="Export quality"
+                    disabled=move || !lossy() || settings.with(|s| s.chosen_preset().is_some())
+                    prop:value=move || settings.with(|s| s.quality.to_string())
+                    on:input=move |event| {
+                        if let Ok(quality) = event_target_value(&event).parse::<u8>() {
+                            set(&|s| s.quality = quality.clamp(1, 100));
+                        }
+                    }
+                />
+            </label>
+            <label>"Longest side (px) "
+                <input type="number" min="1" max="20000" placeholder="full size"
+                    on:change=move |event| { let side = number(event_target_value(&event)); set(&|s| s.max_side = side); }/>
+            </label>
+            <label>"At most (KB) "
+                <input type="number" min="1" placeholder="no limit"
+                    on:change=move |event| { let kb = number(event_target_value(&event)); set(&|s| s.target_kb = kb); }/>
+            </label>
+            <label>
+                <input type="checkbox" on:change=move |event| { let on = event_target_checked(&event); set(&|s| s.describe = on); }/>
+                " Alt-text and tags in the file"
+            </label>
+            <p
+                class="export-figures"
+                aria-live="polite"
+                data-bytes=move || after.with(|shown| shown.as_ref().map(|s| s.file.bytes.to_string()))
+                aria-busy=move || busy.get().to_string()
+            >
+                {move || after.with(|shown| match shown {
+                    None => "Preparing the export…".to_string(),
+                    Some(shown) => {
+                        let format = settings.with(|s| s.output_format().label());
+                        let timing = shown.file.server_ms.map(|ms| format!(" · made in {ms:.0} ms")).unwrap_or_default();
+                        format!("{format}: {}{timing}", figures(original_bytes.get(), shown.file.bytes))
+                    }
+                })}
+            </p>
+            {move || error.get().map(|message| view! { <p class="error" role="alert">{message}</p> })}
+            <div class="export-compare" tabindex="0" aria-label="The export at 1:1: after, with before on the left of the divider">
+                <div class="pair">
+                    <img class="after" alt="After: the exported file" src=move || after.with(|s| s.as_ref().map(|s| s.file.url.clone()))/>
+                    <img
+                        class="before"
+                        alt="Before: the same pixels without compression"
+                        src=move || before.with(|s| s.as_ref().map(|s| s.file.url.clone()))
+                        style:clip-path=move || format!("inset(0 {}% 0 0)", 100 - compare.get().min(100))
+                    />
+                </div>
+            </div>
+            <label class="slider">"Before / after"
+                <input type="range" min="0" max="100" aria-label="Export comparison"
+                    prop:value=move || compare.get().to_string()
+                    on:input=move |event| compare.set(event_target_value(&event).parse().unwrap_or(50))/>
+            </label>
+            <a
+                class="button primary"
+                href=move || after.with(|s| s.as_ref().map(|s| s.file.url.clone()))
+                download=move || after.with(|s| s.as_ref().and_then(|s| s.file.filename.clone()).unwrap_or_default())
+                aria-disabled=move || (after.with(Option::is_none) || busy.get()).to_string()
+            >"Download"</a>
+        </details>
+    }
+    .into_any()
+}
+
+/// Whether the `<details>` a toggle event came from is open now.
+fn is_open(event: &leptos::ev::Event) -> bool {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        event
+            .target()
+            .and_then(|target| target.dyn_into::<web_sys::HtmlDetailsElement>().ok())
+            .is_some_and(|details| details.open())
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = event;
+        false
+    }
+}
+
+/// A fetched export and the link it came from.
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+pub struct Shown {
+    key: String,
+    file: File,
+}
+
+#[cfg(feature = "hydrate")]
+type File = crate::browser::Fetched;
+
+/// On the server nothing is fetched; the type only has to exist.
+#[cfg(not(feature = "hydrate"))]
+#[derive(Clone, Debug, PartialEq)]
+pub struct File {
+    url: String,
+    bytes: u64,
+    filename: Option<String>,
+    server_ms: Option<f64>,
+}
+
+#[cfg(feature = "hydrate")]
+fn replace(shown: &mut Option<Shown>, next: Shown) {
+    if let Some(old) = shown.replace(next) {
+        old.file.forget();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::recipe::EditOp;
+
+    #[test]
+    fn the_link_carries_the_settings_and_the_unsaved_edit() {
+        let settings = ExportSettings { format: ExportFormat::Avif, max_side: Some(800), ..ExportSettings::default() };
+        let bare = link("/media/photos/p/export?exp=1&sig=s", &settings, &EditRecipe::default());
+        assert!(bare.starts_with("/media/photos/p/export?exp=1&sig=s&format=avif&quality="), "{bare}");
+        assert!(bare.contains("&max_side=800&target_kb=&") && !bare.contains("recipe="), "{bare}");
+        let edited = EditRecipe { ops: vec![EditOp::Grayscale] };
+        let with_edit = link("/x?exp=1&sig=s", &settings, &edited);
+        let json = with_edit.split("&recipe=").nth(1).unwrap();
+        assert!(!json.contains(['{', '"', ' ']), "encoded: {json}");
+    }
+
+    #[test]
+    fn the_saving_is_told_in_percent() {
+        assert_eq!(figures(Some(2_411_725), 319_488), "2.3 MB → 312 KB (87% smaller)");
+        assert_eq!(figures(Some(1000), 1500), format!("1000 B → {} (50% larger)", bytes(1500)));
+        assert_eq!(figures(None, 2048), "2 KB");
+    }
+}
