@@ -75,6 +75,8 @@ pub struct Fetched {
     pub bytes: u64,
     pub filename: Option<String>,
     pub server_ms: Option<f64>,
+    /// For a preset, the part of the photo its frame shows (`X-Atelier-Frame`, fractions).
+    pub frame: Option<[f32; 4]>,
 }
 
 impl Fetched {
@@ -114,13 +116,17 @@ pub async fn fetch_blob(url: &str) -> Result<Fetched, String> {
     let filename = header("content-disposition").and_then(|value| {
         value.split("filename=\"").nth(1).and_then(|rest| rest.split('"').next()).map(str::to_string)
     });
+    let frame = header("x-atelier-frame").and_then(|value| {
+        let numbers: Vec<f32> = value.split(',').filter_map(|n| n.trim().parse().ok()).collect();
+        <[f32; 4]>::try_from(numbers).ok()
+    });
     let blob: web_sys::Blob = JsFuture::from(response.blob().map_err(js_message)?)
         .await
         .map_err(js_message)?
         .dyn_into()
         .map_err(js_message)?;
     let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(js_message)?;
-    Ok(Fetched { url, bytes: blob.size() as u64, filename, server_ms })
+    Ok(Fetched { url, bytes: blob.size() as u64, filename, server_ms, frame })
 }
 
 /// The size of the file at `url`, from a HEAD request's Content-Length.

@@ -99,3 +99,25 @@ test('the editor exports the unsaved edit with its exact bytes, before and after
   });
   expect(grey).toBeLessThanOrEqual(3);
 });
+
+test('a cropping preset shows its frame on the photo, and the person drags it where they want', async ({ page }) => {
+  await openUploaded(page, 'chelsea.png');
+  const panel = page.locator('.export-panel');
+  await panel.getByText('Export', { exact: true }).click();
+  await panel.getByLabel('For', { exact: true }).selectOption('instagram-square');
+  const picker = panel.locator('.frame-picker');
+  const frame = picker.locator('.frame');
+  await expect(picker).toBeVisible();
+  await expect(picker.locator('img')).toHaveJSProperty('complete', true);
+  await expect(frame).toHaveAttribute('style', /width: 66\.5\d%/);
+
+  // Pressed at the left edge: the square frame moves there; then to the right edge.
+  const box = (await picker.locator('img').boundingBox())!;
+  await page.mouse.click(box.x + 2, box.y + box.height / 2);
+  await expect(frame).toHaveAttribute('style', /left: 0\.00%/);
+  await page.mouse.click(box.x + box.width - 2, box.y + box.height / 2);
+  await expect(frame).toHaveAttribute('style', /left: 33\.4\d%/);
+  const figures = panel.locator('.export-figures');
+  await expect(figures).toHaveAttribute('aria-busy', 'false');
+  await expect(panel.locator('img.after')).toHaveJSProperty('naturalWidth', 1080);
+});

@@ -56,7 +56,7 @@ fn main() {
     for (name, extension, settings) in &tasks {
         let run = |worker: usize| match settings {
             None => ingest(&bytes, &out, worker),
-            Some(settings) => export_bytes(&bytes, MAX_PIXELS, settings, None).expect("the export succeeds"),
+            Some(settings) => export_bytes(&bytes, MAX_PIXELS, settings, None, None).expect("the export succeeds").data,
         };
         let sample = run(0); // warm-up, and the file the quality score reads
         std::fs::write(out.join(format!("atelier-{name}.{extension}")), &sample).expect("written");

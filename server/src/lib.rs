@@ -128,6 +128,7 @@ impl Application {
             saved_secs,
             warning_secs: settings.retention.expiry_warning_days * 24 * 3600,
             moderation,
+            subjects: engine.as_ref().ok().cloned().map(photos::Subjects),
         });
         let limits = Arc::new(platform::rate::RateLimits::new(&settings.limits));
         let sessions = DbSessionStore::new(db.clone());

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 mod panel;
 mod presets;
 pub use panel::ExportPanel;
-pub use presets::{preset, Fit, Preset, PRESETS};
+pub use presets::{preset, Fit, Preset, PRESETS, PRODUCT_SHARE};
 
 /// The formats a photo can leave in.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,6 +78,26 @@ impl ExportFormat {
     }
 }
 
+/// How much colour detail a JPEG keeps: chroma at half resolution both ways (smaller, what
+/// cameras write), or full (sharper colour edges: text, graphics).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Chroma {
+    #[default]
+    #[serde(rename = "420")]
+    Half,
+    #[serde(rename = "444")]
+    Full,
+}
+
+impl Chroma {
+    pub fn id(self) -> &'static str {
+        match self {
+            Chroma::Half => "420",
+            Chroma::Full => "444",
+        }
+    }
+}
+
 pub const DEFAULT_QUALITY: u8 = 82;
 /// aom's speed for AVIF: 0 is slowest and smallest, 9 fastest; 6 is near libavif's default.
 pub const DEFAULT_AVIF_SPEED: u8 = 6;
@@ -92,6 +112,10 @@ pub struct ExportSettings {
     pub quality: u8,
     /// AVIF encoder speed, 0 (slowest, smallest) to 9.
     pub speed: u8,
+    /// JPEG chroma subsampling.
+    pub chroma: Chroma,
+    /// A baseline JPEG instead of a progressive one (for software that cannot read those).
+    pub baseline: bool,
     /// The longest side in pixels; larger images are scaled down (never up).
     #[serde(deserialize_with = "empty_is_none")]
     pub max_side: Option<u32>,
@@ -100,10 +124,20 @@ pub struct ExportSettings {
     pub target_kb: Option<u32>,
     /// Carry the photo's alt-text and tags in the file, and name it after them.
     pub describe: bool,
+    /// Written into the file as its author and copyright notice when given (never location or
+    /// camera data).
+    #[serde(deserialize_with = "empty_text_is_none")]
+    pub author: Option<String>,
+    #[serde(deserialize_with = "empty_text_is_none")]
+    pub copyright: Option<String>,
     /// A preset's id (see `PRESETS`): its frame, format, quality and weight replace the above.
     pub preset: Option<String>,
     /// The same frame and size as a lossless PNG without metadata: the editor's "before".
     pub reference: bool,
+    /// Where the person put the centre of a cropping preset's frame, in fractions of the photo
+    /// ("x,y"); without it the frame follows the subject.
+    #[serde(deserialize_with = "point")]
+    pub focus: Option<[f32; 2]>,
 }
 
 impl ExportSettings {
@@ -124,15 +158,20 @@ impl ExportSettings {
     pub fn query(&self) -> String {
         let number = |value: Option<u32>| value.map(|v| v.to_string()).unwrap_or_default();
         format!(
-            "format={}&quality={}&speed={}&max_side={}&target_kb={}&describe={}&preset={}&reference={}",
+            "format={}&quality={}&speed={}&chroma={}&baseline={}&max_side={}&target_kb={}&describe={}&preset={}&reference={}&focus={}&author={}&copyright={}",
             self.format.id(),
             self.quality,
             self.speed,
+            self.chroma.id(),
+            self.baseline,
             number(self.max_side),
             number(self.target_kb),
             self.describe,
             percent_encode(self.chosen_preset().unwrap_or("")),
             self.reference,
+            self.focus.map(|[x, y]| format!("{x:.4},{y:.4}")).map(|f| percent_encode(&f)).unwrap_or_default(),
+            percent_encode(self.author.as_deref().unwrap_or_default()),
+            percent_encode(self.copyright.as_deref().unwrap_or_default()),
         )
     }
 }
@@ -147,6 +186,29 @@ pub fn percent_encode(text: &str) -> String {
         }
     }
     out
+}
+
+/// The most characters of an author or copyright notice kept.
+pub const MAX_NOTICE_CHARS: usize = 200;
+
+/// Text fields: empty is none, and long ones are cut.
+fn empty_text_is_none<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    let text: Option<String> = Option::deserialize(deserializer)?;
+    Ok(text.map(|t| t.trim().chars().take(MAX_NOTICE_CHARS).collect::<String>()).filter(|t| !t.is_empty()))
+}
+
+/// "x,y" in 0..1, or empty for none.
+fn point<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<[f32; 2]>, D::Error> {
+    let text: Option<String> = Option::deserialize(deserializer)?;
+    let Some(text) = text.as_deref().map(str::trim).filter(|text| !text.is_empty()) else {
+        return Ok(None);
+    };
+    let parsed =
+        text.split_once(',').and_then(|(x, y)| Some([x.trim().parse::<f32>().ok()?, y.trim().parse::<f32>().ok()?]));
+    match parsed {
+        Some(point) if point.iter().all(|v| v.is_finite()) => Ok(Some(point.map(|v| v.clamp(0.0, 1.0)))),
+        _ => Err(serde::de::Error::custom("the frame's centre is two numbers between 0 and 1, \"x,y\"")),
+    }
 }
 
 /// A form sends an empty field for "not set".
@@ -164,11 +226,16 @@ impl Default for ExportSettings {
             format: ExportFormat::Jpeg,
             quality: DEFAULT_QUALITY,
             speed: DEFAULT_AVIF_SPEED,
+            chroma: Chroma::Half,
+            baseline: false,
             max_side: None,
             target_kb: None,
             describe: false,
+            author: None,
+            copyright: None,
             preset: None,
             reference: false,
+            focus: None,
         }
     }
 }
@@ -212,12 +279,21 @@ pub fn ExportForm(
                     </select>
                 </label>
                 <label>"Quality " <input type="number" name="quality" min="1" max="100" value=DEFAULT_QUALITY/></label>
+                <label title="4:2:0 is smaller; 4:4:4 keeps colour edges sharp (text, graphics)">"JPEG colour "
+                    <select name="chroma">
+                        <option value="420" selected>"4:2:0 (smaller)"</option>
+                        <option value="444">"4:4:4 (sharper colour)"</option>
+                    </select>
+                </label>
+                <label><input type="checkbox" name="baseline" value="true"/>" Baseline JPEG (not progressive)"</label>
                 <label title="0 is slowest and smallest, 9 fastest">"AVIF speed "
                     <input type="number" name="speed" min="0" max="9" value=DEFAULT_AVIF_SPEED/>
                 </label>
                 <label>"Longest side (px) " <input type="number" name="max_side" min="1" max="20000" placeholder="full size"/></label>
                 <label>"At most (KB) " <input type="number" name="target_kb" min="1" placeholder="no limit"/></label>
                 <label><input type="checkbox" name="describe" value="true"/>" Alt-text and tags in the file, named after them"</label>
+                <label>"Author " <input type="text" name="author" maxlength="200" placeholder="none"/></label>
+                <label>"Copyright " <input type="text" name="copyright" maxlength="200" placeholder="none"/></label>
                 <button type="submit">{button}</button>
             </form>
         </details>

@@ -5,7 +5,7 @@
 
 use leptos::prelude::*;
 
-use super::{percent_encode, ExportFormat, ExportSettings, PRESETS};
+use super::{percent_encode, preset, Chroma, ExportFormat, ExportSettings, Fit, PRESETS};
 use crate::recipe::EditRecipe;
 use crate::ui::bytes;
 
@@ -41,13 +41,18 @@ fn figures(original: Option<u64>, exported: u64) -> String {
 pub fn ExportPanel(export_url: String, original_url: String, recipe: RwSignal<EditRecipe>) -> impl IntoView {
     let settings = RwSignal::new(ExportSettings::default());
     #[cfg_attr(not(feature = "hydrate"), allow(unused_variables))]
-    let (after, before) = (RwSignal::new(None::<Shown>), RwSignal::new(None::<Shown>));
+    let (after, before, whole) =
+        (RwSignal::new(None::<Shown>), RwSignal::new(None::<Shown>), RwSignal::new(None::<Shown>));
     let original_bytes = RwSignal::new(None::<u64>);
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
     let compare = RwSignal::new(50u32);
     // Nothing is made until the panel is opened: most editing sessions never export.
     let open = RwSignal::new(false);
+    // A cropping preset's frame, shown on the whole photo, moves where the person drags it.
+    let cropping = move || settings.with(|s| s.chosen_preset().and_then(preset).is_some_and(|p| p.fit == Fit::Crop));
+    let picture = NodeRef::<leptos::html::Img>::new();
+    let dragging = RwSignal::new(false);
 
     #[cfg(feature = "hydrate")]
     {
@@ -64,6 +69,16 @@ pub fn ExportPanel(export_url: String, original_url: String, recipe: RwSignal<Ed
             let wanted = settings.get();
             let edit = recipe.get();
             let after_url = link(&export_url, &wanted, &edit);
+            let whole_url = cropping().then(|| {
+                let small = ExportSettings {
+                    preset: None,
+                    focus: None,
+                    max_side: Some(480),
+                    reference: true,
+                    ..wanted.clone()
+                };
+                link(&export_url, &small, &edit)
+            });
             let before_url = link(&export_url, &ExportSettings { reference: true, ..wanted }, &edit);
             generation.update_value(|g| *g += 1);
             let mine = generation.get_value();
@@ -103,6 +118,16 @@ pub fn ExportPanel(export_url: String, original_url: String, recipe: RwSignal<Ed
                                 }
                             }
                         }
+                        if let Some(whole_url) = whole_url {
+                            if whole.with_untracked(|shown| shown.as_ref().map(|s| s.key.as_str()) != Some(&whole_url))
+                            {
+                                if let Ok(fetched) = crate::browser::fetch_blob(&whole_url).await {
+                                    if fresh(&fetched) {
+                                        whole.update(|shown| replace(shown, Shown { key: whole_url, file: fetched }));
+                                    }
+                                }
+                            }
+                        }
                         if generation.get_value() == mine {
                             busy.set(false);
                         }
@@ -112,7 +137,7 @@ pub fn ExportPanel(export_url: String, original_url: String, recipe: RwSignal<Ed
             );
         });
         on_cleanup(move || {
-            for shown in [after, before] {
+            for shown in [after, before, whole] {
                 shown.with_untracked(|shown| shown.as_ref().map(|s| s.file.forget()));
             }
         });
@@ -121,6 +146,16 @@ pub fn ExportPanel(export_url: String, original_url: String, recipe: RwSignal<Ed
     let _ = (&export_url, &original_url, recipe);
 
     let set = move |change: &dyn Fn(&mut ExportSettings)| settings.update(|s| change(s));
+    let move_frame = move |event: &leptos::ev::PointerEvent| {
+        if let Some(point) = pointer_fraction(picture, event) {
+            set(&|s| s.focus = Some(point));
+        }
+    };
+    let frame_style = move |side: usize| {
+        after
+            .with(|shown| shown.as_ref().and_then(|s| s.file.frame))
+            .map(|frame| format!("{:.2}%", frame[side] * 100.0))
+    };
     let number = |text: String| text.trim().parse::<u32>().ok().filter(|n| *n > 0);
     let lossy = move || settings.with(|s| s.output_format().is_lossy());
 
@@ -130,7 +165,10 @@ pub fn ExportPanel(export_url: String, original_url: String, recipe: RwSignal<Ed
             <label>"For "
                 <select on:change=move |event| {
                     let id = event_target_value(&event);
-                    set(&|s| s.preset = (!id.is_empty()).then(|| id.clone()));
+                    set(&|s| {
+                        s.preset = (!id.is_empty()).then(|| id.clone());
+                        s.focus = None;
+                    });
                 }>
                     <option value="" selected>"Settings below"</option>
                     {PRESETS.iter().map(|preset| view! {
@@ -168,6 +206,15 @@ pub fn ExportPanel(export_url: String, original_url: String, recipe: RwSignal<Ed
                     }
                 />
             </label>
+            <label title="4:2:0 is smaller; 4:4:4 keeps colour edges sharp (text, graphics)">"JPEG colour "
+                <select on:change=move |event| {
+                    let full = event_target_value(&event) == Chroma::Full.id();
+                    set(&|s| s.chroma = if full { Chroma::Full } else { Chroma::Half });
+                }>
+                    <option value="420" selected>"4:2:0 (smaller)"</option>
+                    <option value="444">"4:4:4 (sharper colour)"</option>
+                </select>
+            </label>
             <label>"Longest side (px) "
                 <input type="number" min="1" max="20000" placeholder="full size"
                     on:change=move |event| { let side = number(event_target_value(&event)); set(&|s| s.max_side = side); }/>
@@ -179,6 +226,14 @@ pub fn ExportPanel(export_url: String, original_url: String, recipe: RwSignal<Ed
             <label>
                 <input type="checkbox" on:change=move |event| { let on = event_target_checked(&event); set(&|s| s.describe = on); }/>
                 " Alt-text and tags in the file"
+            </label>
+            <label>"Author "
+                <input type="text" maxlength="200" placeholder="none"
+                    on:change=move |event| { let text = event_target_value(&event); set(&|s| s.author = Some(text.clone()).filter(|t| !t.trim().is_empty())); }/>
+            </label>
+            <label>"Copyright "
+                <input type="text" maxlength="200" placeholder="none"
+                    on:change=move |event| { let text = event_target_value(&event); set(&|s| s.copyright = Some(text.clone()).filter(|t| !t.trim().is_empty())); }/>
             </label>
             <p
                 class="export-figures"
@@ -196,6 +251,26 @@ pub fn ExportPanel(export_url: String, original_url: String, recipe: RwSignal<Ed
                 })}
             </p>
             {move || error.get().map(|message| view! { <p class="error" role="alert">{message}</p> })}
+            <div
+                class="frame-picker"
+                hidden=move || !cropping()
+                title="Drag the frame to choose what the crop keeps"
+                on:pointerdown=move |event| { dragging.set(true); move_frame(&event); }
+                on:pointermove=move |event| if dragging.get_untracked() { move_frame(&event); }
+                on:pointerup=move |_| dragging.set(false)
+                on:pointerleave=move |_| dragging.set(false)
+            >
+                <img node_ref=picture alt="The whole photo, with the preset's frame" draggable="false"
+                    src=move || whole.with(|s| s.as_ref().map(|s| s.file.url.clone()))/>
+                <div
+                    class="frame"
+                    aria-label="The preset's frame"
+                    style:left=move || frame_style(0)
+                    style:top=move || frame_style(1)
+                    style:width=move || frame_style(2)
+                    style:height=move || frame_style(3)
+                ></div>
+            </div>
             <div class="export-compare" tabindex="0" aria-label="The export at 1:1: after, with before on the left of the divider">
                 <div class="pair">
                     <img class="after" alt="After: the exported file" src=move || after.with(|s| s.as_ref().map(|s| s.file.url.clone()))/>
@@ -221,6 +296,25 @@ pub fn ExportPanel(export_url: String, original_url: String, recipe: RwSignal<Ed
         </details>
     }
     .into_any()
+}
+
+/// Where a pointer is over the picture, in fractions of it.
+fn pointer_fraction(picture: NodeRef<leptos::html::Img>, event: &leptos::ev::PointerEvent) -> Option<[f32; 2]> {
+    #[cfg(feature = "hydrate")]
+    {
+        let bounds = picture.get_untracked()?.get_bounding_client_rect();
+        if bounds.width() <= 0.0 || bounds.height() <= 0.0 {
+            return None;
+        }
+        let x = (f64::from(event.client_x()) - bounds.left()) / bounds.width();
+        let y = (f64::from(event.client_y()) - bounds.top()) / bounds.height();
+        Some([x.clamp(0.0, 1.0) as f32, y.clamp(0.0, 1.0) as f32])
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = (picture, event);
+        None
+    }
 }
 
 /// Whether the `<details>` a toggle event came from is open now.
@@ -259,6 +353,7 @@ pub struct File {
     bytes: u64,
     filename: Option<String>,
     server_ms: Option<f64>,
+    frame: Option<[f32; 4]>,
 }
 
 #[cfg(feature = "hydrate")]

@@ -32,6 +32,11 @@ pub struct Preset {
 
 const WHITE: [u8; 3] = [255, 255, 255];
 
+/// How much of a padded frame the product fills, when its subject is found (Amazon product image
+/// requirements: "the product must fill 85% or more of the image frame"; the other marketplaces'
+/// guidance asks for a product that fills the frame with a little white around it).
+pub const PRODUCT_SHARE: f32 = 0.85;
+
 pub const PRESETS: &[Preset] = &[
     Preset { id: "amazon-main", name: "Amazon main image", width: 2000, height: 2000, fit: Fit::Pad(WHITE), format: ExportFormat::Jpeg, quality: 90, max_kb: Some(10 * 1024), source: "Amazon product image requirements: pure white background (RGB 255,255,255), longest side at least 1000 px (1600+ recommended for zoom), JPEG, at most 10 MB" },
     Preset { id: "amazon-additional", name: "Amazon additional image", width: 2000, height: 2000, fit: Fit::Pad(WHITE), format: ExportFormat::Jpeg, quality: 90, max_kb: Some(10 * 1024), source: "Amazon product image requirements: 1000 px or more for zoom, JPEG, at most 10 MB" },

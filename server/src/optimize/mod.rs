@@ -1,14 +1,16 @@
-//! Optimize and export (issue 16): a saved version out in the format, size and weight asked for,
-//! through its signed export link. The image is scaled with Lanczos3, encoded (JPEG at a quality,
-//! or the best quality that fits a size; PNG or lossless WebP), and, when asked, carries the
-//! photo's alt-text and tags — EXIF ImageDescription and XMP dc:description/dc:subject in a JPEG,
-//! iTXt in a PNG — under a file name made from them. Never location or camera data.
+//! Optimize and export (issue 16): a photo or saved version out in the format, size and weight
+//! asked for, through its signed export link. The image is scaled with Lanczos3, encoded (JPEG,
+//! WebP or AVIF at a quality, or the best quality that fits a size; PNG or lossless WebP), and,
+//! when asked, carries the photo's alt-text and tags and the author and copyright given — EXIF
+//! (ImageDescription, Artist, Copyright) and XMP (dc:description, dc:subject, dc:creator,
+//! dc:rights) in JPEG, WebP and AVIF, iTXt in PNG — under a file name made from the caption.
+//! Never location or camera data.
 
 use std::io::Cursor;
 
 use app::error::AppError;
 use app::ids::{OwnerId, PhotoId, VersionId};
-use app::optimize::{ExportFormat, ExportSettings, Fit, Preset};
+use app::optimize::{Chroma, ExportFormat, ExportSettings, Fit, Preset, PRODUCT_SHARE};
 use app::recipe::EditRecipe;
 use serde::Deserialize;
 use std::io::Write as _;
@@ -19,7 +21,6 @@ use axum::response::IntoResponse;
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
-use image::codecs::jpeg::JpegEncoder;
 use image::imageops::FilterType;
 use image::{DynamicImage, ImageFormat};
 use tower_sessions::Session;
@@ -30,13 +31,33 @@ use crate::platform::error::{ApiError, OrInternal};
 use crate::platform::http::{media_response, Media};
 use crate::platform::links::Signature;
 use crate::platform::{heif, images};
-use crate::state::AppState;
 
-/// The caption and keywords an export may carry.
+mod subject;
+use crate::state::AppState;
+pub use subject::Region;
+
+/// What an export may carry about the photo: its caption and keywords (when asked), and the
+/// author and copyright the person gave. Empty fields are not written.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Description {
     pub text: String,
     pub keywords: Vec<String>,
+    pub author: String,
+    pub copyright: String,
+}
+
+impl Description {
+    /// What `settings` ask to write, from the photo's accepted alt-text and tags.
+    fn for_export(settings: &ExportSettings, alt_text: Option<String>, tags: Vec<String>) -> Option<Description> {
+        let (text, keywords) = match (settings.describe, alt_text) {
+            (true, Some(text)) => (text, tags),
+            _ => (String::new(), Vec::new()),
+        };
+        let given = |field: &Option<String>| field.as_deref().map(str::trim).unwrap_or_default().to_string();
+        let description =
+            Description { text, keywords, author: given(&settings.author), copyright: given(&settings.copyright) };
+        (description != Description::default()).then_some(description)
+    }
 }
 
 /// The longest caption written into a file (a JPEG segment holds 64 KiB at most).
@@ -95,8 +116,8 @@ async fn export_photo(
     let owner = state.photos.links.owner_for(&path, &signature, state.accounts.as_ref(), &session).await?;
     let id: PhotoId = id.parse().map_err(|_| AppError::NotFound)?;
     let started = std::time::Instant::now();
-    let media = export_media(&state.photos, owner, edit.source(id)?, settings).await?;
-    Ok(timed(download(media), started))
+    let (media, frame) = export_media(&state.photos, owner, edit.source(id)?, settings).await?;
+    Ok(timed(framed(download(media), frame), started))
 }
 
 /// GET /media/versions/{id}/export?exp=…&sig=…&format=…: the version, exported as asked.
@@ -111,7 +132,19 @@ async fn export_version(
     let owner = state.photos.links.owner_for(&path, &signature, state.accounts.as_ref(), &session).await?;
     let id: VersionId = id.parse().map_err(|_| AppError::NotFound)?;
     let started = std::time::Instant::now();
-    Ok(timed(download(export_media(&state.photos, owner, Source::Version(id), settings).await?), started))
+    let (media, frame) = export_media(&state.photos, owner, Source::Version(id), settings).await?;
+    Ok(timed(framed(download(media), frame), started))
+}
+
+/// The part of the photo a preset's frame shows, "x,y,width,height" in fractions, so the
+/// editor can draw the frame for the person to move.
+fn framed(mut response: Response, frame: Option<Region>) -> Response {
+    if let Some(value) =
+        frame.and_then(|[x, y, w, h]| HeaderValue::from_str(&format!("{x:.4},{y:.4},{w:.4},{h:.4}")).ok())
+    {
+        response.headers_mut().insert("x-atelier-frame", value);
+    }
+    response
 }
 
 /// How long the export took, as a standard `Server-Timing` header the editor shows.
@@ -160,7 +193,7 @@ async fn export_selection(
         let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
         let mut names = std::collections::HashSet::new();
         for id in ids {
-            let media = runtime.block_on(export_media(&photos, owner, Source::Version(id), settings.clone()))?;
+            let (media, _) = runtime.block_on(export_media(&photos, owner, Source::Version(id), settings.clone()))?;
             let (stem, extension) = media.filename.rsplit_once('.').unwrap_or((&media.filename, "bin"));
             let mut name = media.filename.clone();
             let mut copy = 1;
@@ -212,13 +245,14 @@ fn download(media: Media) -> Response {
 }
 
 /// The original or version exported as `settings` ask, named for its caption when it carries
-/// one. The service the export routes (and the API and batch pipelines after them) call.
+/// one, and for a preset the part of the photo its frame shows. The service the export routes
+/// (and the API and batch pipelines after them) call.
 pub async fn export_media(
     photos: &PhotoStore,
     owner: OwnerId,
     source: Source,
     settings: ExportSettings,
-) -> Result<Media, AppError> {
+) -> Result<(Media, Option<Region>), AppError> {
     let (media, photo, recipe) = match source {
         Source::Photo(id) => (photos.photo_media(owner, id, Variant::Full).await?, id, None),
         Source::Edit(id, recipe) => (photos.photo_media(owner, id, Variant::Full).await?, id, Some(recipe)),
@@ -228,31 +262,41 @@ pub async fn export_media(
             (media, item.photo_id, None)
         }
     };
-    let description = match photos.db.photo(owner, photo).await? {
-        Some((photo, _)) if settings.describe => photo.alt_text.map(|text| Description { text, keywords: photo.tags }),
-        _ => None,
+    let (alt_text, tags) = match photos.db.photo(owner, photo).await? {
+        Some((photo, _)) => (photo.alt_text, photo.tags),
+        None => (None, Vec::new()),
     };
-    let mut stem = file_stem(description.as_ref().map(|d| d.text.as_str()), &media.filename);
+    let description = Description::for_export(&settings, alt_text, tags);
+    let caption = description.as_ref().map(|d| d.text.as_str()).filter(|text| !text.is_empty());
+    let mut stem = file_stem(caption, &media.filename);
     if let Some(preset) = settings.chosen_preset() {
         stem = format!("{stem}-{}", file_stem(None, preset));
     }
     let format = settings.output_format();
-    let data = photos
+    let subjects = photos.subjects.clone();
+    let exported = photos
         .images
         .run(move |max_pixels| match recipe {
             // Edits are in the original's pixels: replayed on the whole photo, as saving does.
             Some(recipe) => {
                 let image = images::replay(images::decode(&media.data, max_pixels)?, &recipe, max_pixels)?;
-                export(&image, &settings, description.as_ref())
+                export(&image, &settings, description.as_ref(), subjects.as_ref().map(|s| s.0.as_ref()))
             }
-            None => export_bytes(&media.data, max_pixels, &settings, description.as_ref()),
+            None => export_bytes(
+                &media.data,
+                max_pixels,
+                &settings,
+                description.as_ref(),
+                subjects.as_ref().map(|s| s.0.as_ref()),
+            ),
         })
         .await?;
-    Ok(Media {
-        data: data.into(),
+    let media = Media {
+        data: exported.data.into(),
         content_type: format.content_type().into(),
         filename: format!("{stem}.{}", format.extension()),
-    })
+    };
+    Ok((media, exported.frame))
 }
 
 /// A readable file name: from the caption when there is one, else the photo's name, as a slug.
@@ -284,16 +328,18 @@ pub fn export_bytes(
     max_pixels: u64,
     settings: &ExportSettings,
     description: Option<&Description>,
-) -> Result<Vec<u8>, AppError> {
+    subjects: Option<&ai::Engine>,
+) -> Result<Exported, AppError> {
     let image = images::decode_at_least(stored, max_pixels, |width, height| needed(settings, width, height))?;
-    export(&image, settings, description)
+    export(&image, settings, description, subjects)
 }
 
 /// The smallest upright size an export can be made from without losing detail, when it is less
-/// than the whole photo: a preset's frame, or the longest side asked for.
+/// than the whole photo: a cropping preset's frame, or the longest side asked for. Padding
+/// presets may enlarge a small subject, so they decode whole.
 fn needed(settings: &ExportSettings, width: u32, height: u32) -> Option<(u32, u32)> {
     if let Some(preset) = settings.chosen_preset().and_then(app::optimize::preset) {
-        return Some((preset.width, preset.height));
+        return (preset.fit == Fit::Crop).then_some((preset.width, preset.height));
     }
     let side = settings.max_side.filter(|side| *side > 0)?;
     let longest = width.max(height);
@@ -301,28 +347,53 @@ fn needed(settings: &ExportSettings, width: u32, height: u32) -> Option<(u32, u3
     (side < longest).then(|| (scale(width), scale(height)))
 }
 
-/// Scales, encodes and describes `image` as `settings` ask.
+/// An exported file, and for a preset the part of the photo its frame shows (for the editor).
+pub struct Exported {
+    pub data: Vec<u8>,
+    pub frame: Option<Region>,
+}
+
+/// Scales, encodes and describes `image` as `settings` ask. A preset's frame follows the subject
+/// when `subjects` can find it (see `frame`).
 pub fn export(
     image: &DynamicImage,
     settings: &ExportSettings,
     description: Option<&Description>,
-) -> Result<Vec<u8>, AppError> {
+    subjects: Option<&ai::Engine>,
+) -> Result<Exported, AppError> {
     // A preset brings the photo to its frame and sets the format, quality and weight.
     let (framed, preset_settings);
+    let mut shown = None;
     let (image, settings) = match settings.chosen_preset() {
         Some(id) => {
             let preset = app::optimize::preset(id)
                 .ok_or_else(|| AppError::BadRequest(format!("There is no export preset named {id:?}.")))?;
-            framed = frame(image, preset);
+            let focus = settings.focus.filter(|_| preset.fit == Fit::Crop);
+            let subject = match (focus, subjects) {
+                (None, Some(engine)) => subject::find(engine, image, preset.fit == Fit::Crop).unwrap_or_else(|error| {
+                    // The centre is a fine frame: the export goes on without the subject.
+                    tracing::warn!(%error, "finding the subject failed");
+                    None
+                }),
+                _ => None,
+            };
+            let region;
+            (framed, region) = frame(image, preset, focus, subject);
+            shown = Some(region);
             preset_settings = ExportSettings {
                 format: preset.format,
                 quality: preset.quality,
                 speed: settings.speed,
+                chroma: settings.chroma,
+                baseline: settings.baseline,
                 max_side: None,
                 target_kb: preset.max_kb,
                 describe: settings.describe,
+                author: settings.author.clone(),
+                copyright: settings.copyright.clone(),
                 preset: None,
                 reference: settings.reference,
+                focus: None,
             };
             (&framed, &preset_settings)
         }
@@ -354,9 +425,26 @@ pub fn export(
     let data = match settings.format {
         ExportFormat::Jpeg => {
             let rgb = images::flatten(&scaled);
+            let (Ok(width), Ok(height)) = (u16::try_from(rgb.width()), u16::try_from(rgb.height())) else {
+                return Err(AppError::BadRequest(
+                    "JPEG takes images up to 65535 pixels a side: choose a smaller longest side or another format."
+                        .into(),
+                ));
+            };
             lossy(&|quality| {
+                use jpeg_encoder::{ChromaSubsamplingMethod, ColorType, QuantizationTableType, SamplingFactor};
                 let mut out = Vec::new();
-                JpegEncoder::new_with_quality(&mut out, quality).encode_image(&rgb).or_internal("encoding a JPEG")?;
+                let mut encoder = jpeg_encoder::Encoder::new(&mut out, quality);
+                encoder.set_progressive(!settings.baseline);
+                encoder.set_optimized_huffman_tables(true);
+                // mozjpeg's default tables (N. Robidoux's): smaller than Annex K's at the same look.
+                encoder.set_quantization_tables(QuantizationTableType::ImageMagick, QuantizationTableType::ImageMagick);
+                encoder.set_sampling_factor(match settings.chroma {
+                    Chroma::Half => SamplingFactor::R_4_2_0,
+                    Chroma::Full => SamplingFactor::R_4_4_4,
+                });
+                encoder.set_chroma_subsampling_method(ChromaSubsamplingMethod::Average);
+                encoder.encode(rgb.as_raw(), width, height, ColorType::Rgb).or_internal("encoding a JPEG")?;
                 Ok(out)
             })?
         }
@@ -366,8 +454,10 @@ pub fn export(
         }
         ExportFormat::Avif => {
             let speed = settings.speed.min(9);
+            let metadata = description.map(|d| (exif_tiff(d), xmp(d)));
+            let metadata = metadata.as_ref().map(|(exif, xmp)| (exif.as_slice(), xmp.as_bytes()));
             lossy(&|quality| {
-                heif::encode_avif(&scaled, quality, speed).map_err(|cause| {
+                heif::encode_avif(&scaled, quality, speed, metadata).map_err(|cause| {
                     tracing::warn!(%cause, "AVIF encoding failed");
                     AppError::BadRequest("This image could not be encoded as AVIF; choose another format.".into())
                 })
@@ -391,25 +481,79 @@ pub fn export(
             out
         }
     };
-    Ok(match (description, settings.format) {
+    let data = match (description, settings.format) {
         (Some(description), ExportFormat::Jpeg) => describe_jpeg(&data, description),
         (Some(description), ExportFormat::Png) => describe_png(&data, description),
+        (Some(description), ExportFormat::Webp | ExportFormat::WebpLossless) => describe_webp(&data, description),
+        // AVIF carries it from the encoder (below); the rest have nothing to carry.
         _ => data,
-    })
+    };
+    Ok(Exported { data, frame: shown })
 }
 
-/// The photo in a preset's frame: padded whole onto its colour (transparent parts too), or
-/// cropped evenly to fill it.
-pub fn frame(image: &DynamicImage, preset: &Preset) -> DynamicImage {
+/// The photo in a preset's frame, and the part of the photo it shows (fractions).
+///
+/// Cropping presets cover their frame, centred on `focus` (where the person dragged the frame),
+/// else on the subject, else on the middle, kept inside the photo. Padding presets (marketplaces)
+/// put the subject alone, filling `PRODUCT_SHARE` of the frame, on the preset's colour, so every
+/// border pixel is that colour; without a subject the whole photo is fitted in.
+pub fn frame(
+    image: &DynamicImage,
+    preset: &Preset,
+    focus: Option<[f32; 2]>,
+    subject: Option<Region>,
+) -> (DynamicImage, Region) {
+    let (width, height) = (f64::from(image.width()), f64::from(image.height()));
     match preset.fit {
-        Fit::Crop => image.resize_to_fill(preset.width, preset.height, FilterType::Lanczos3),
+        Fit::Crop => {
+            let aspect = f64::from(preset.width) / f64::from(preset.height);
+            let (crop_width, crop_height) =
+                if width / height > aspect { (height * aspect, height) } else { (width, width / aspect) };
+            let [cx, cy] = focus.map(|[x, y]| [f64::from(x), f64::from(y)]).unwrap_or_else(|| match subject {
+                Some([x, y, w, h]) => [f64::from(x + w / 2.0), f64::from(y + h / 2.0)],
+                None => [0.5, 0.5],
+            });
+            let left = (cx * width - crop_width / 2.0).clamp(0.0, width - crop_width);
+            let top = (cy * height - crop_height / 2.0).clamp(0.0, height - crop_height);
+            let cropped = image.crop_imm(
+                left.round() as u32,
+                top.round() as u32,
+                (crop_width.round() as u32).max(1),
+                (crop_height.round() as u32).max(1),
+            );
+            let region = [left / width, top / height, crop_width / width, crop_height / height].map(|v| v as f32);
+            (cropped.resize_exact(preset.width, preset.height, FilterType::Lanczos3), region)
+        }
         Fit::Pad([r, g, b]) => {
-            let fitted = image.resize(preset.width, preset.height, FilterType::Lanczos3).to_rgba8();
+            let (content, area, region) = match subject {
+                Some([x, y, w, h]) => {
+                    // To the nearest pixel: the box comes from a mask at most 1024 pixels across.
+                    let left = (f64::from(x) * width).round().clamp(0.0, width - 1.0);
+                    let top = (f64::from(y) * height).round().clamp(0.0, height - 1.0);
+                    let right = (f64::from(x + w) * width).round().clamp(left + 1.0, width);
+                    let bottom = (f64::from(y + h) * height).round().clamp(top + 1.0, height);
+                    let part = image.crop_imm(
+                        left as u32,
+                        top as u32,
+                        ((right - left) as u32).max(1),
+                        ((bottom - top) as u32).max(1),
+                    );
+                    let share = |side: u32| ((side as f32 * PRODUCT_SHARE).round() as u32).max(1);
+                    (part, (share(preset.width), share(preset.height)), [x, y, w, h])
+                }
+                None => (image.clone(), (preset.width, preset.height), [0.0, 0.0, 1.0, 1.0]),
+            };
+            // Scaled to fill the area along its constraining side, up or down.
+            let scale =
+                (f64::from(area.0) / f64::from(content.width())).min(f64::from(area.1) / f64::from(content.height()));
+            let fitted_width = ((f64::from(content.width()) * scale).round() as u32).clamp(1, preset.width);
+            let fitted_height = ((f64::from(content.height()) * scale).round() as u32).clamp(1, preset.height);
+            let fitted = content.resize_exact(fitted_width, fitted_height, FilterType::Lanczos3).to_rgba8();
             let mut canvas = image::RgbaImage::from_pixel(preset.width, preset.height, image::Rgba([r, g, b, 255]));
             let x = (preset.width.saturating_sub(fitted.width()) / 2).into();
             let y = (preset.height.saturating_sub(fitted.height()) / 2).into();
             image::imageops::overlay(&mut canvas, &fitted, x, y);
-            DynamicImage::ImageRgba8(canvas)
+            (DynamicImage::ImageRgba8(canvas), region)
         }
     }
 }
@@ -474,31 +618,74 @@ fn bounded(text: &str) -> &str {
     &text[..end]
 }
 
-/// An XMP packet with the caption (dc:description) and keywords (dc:subject).
+/// An XMP packet with what is given of the caption (dc:description), keywords (dc:subject),
+/// author (dc:creator) and copyright (dc:rights).
 fn xmp(description: &Description) -> String {
-    let keywords: String = description
-        .keywords
-        .iter()
-        .take(50)
-        .map(|keyword| format!("<rdf:li>{}</rdf:li>", xml_escape(bounded(keyword))))
-        .collect();
+    let mut fields = String::new();
+    let alt = |text: &str| {
+        format!("<rdf:Alt><rdf:li xml:lang=\"x-default\">{}</rdf:li></rdf:Alt>", xml_escape(bounded(text)))
+    };
+    if !description.text.is_empty() {
+        fields.push_str(&format!("<dc:description>{}</dc:description>", alt(&description.text)));
+    }
+    if !description.keywords.is_empty() {
+        let keywords: String = description
+            .keywords
+            .iter()
+            .take(50)
+            .map(|keyword| format!("<rdf:li>{}</rdf:li>", xml_escape(bounded(keyword))))
+            .collect();
+        fields.push_str(&format!("<dc:subject><rdf:Bag>{keywords}</rdf:Bag></dc:subject>"));
+    }
+    if !description.author.is_empty() {
+        let author = xml_escape(bounded(&description.author));
+        fields.push_str(&format!("<dc:creator><rdf:Seq><rdf:li>{author}</rdf:li></rdf:Seq></dc:creator>"));
+    }
+    if !description.copyright.is_empty() {
+        fields.push_str(&format!("<dc:rights>{}</dc:rights>", alt(&description.copyright)));
+    }
     format!(
-        "<?xpacket begin=\"\u{feff}\" id=\"W5M0MpCehiHzreSzNTczkc9d\"?><x:xmpmeta xmlns:x=\"adobe:ns:meta/\"><rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\"><rdf:Description rdf:about=\"\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\"><dc:description><rdf:Alt><rdf:li xml:lang=\"x-default\">{}</rdf:li></rdf:Alt></dc:description><dc:subject><rdf:Bag>{keywords}</rdf:Bag></dc:subject></rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end=\"w\"?>",
-        xml_escape(bounded(&description.text))
+        "<?xpacket begin=\"\u{feff}\" id=\"W5M0MpCehiHzreSzNTczkc9d\"?><x:xmpmeta xmlns:x=\"adobe:ns:meta/\"><rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\"><rdf:Description rdf:about=\"\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\">{fields}</rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end=\"w\"?>"
     )
 }
 
-/// EXIF (ImageDescription, UTF-8 as cameras and editors write it) and XMP segments after SOI.
-fn describe_jpeg(jpeg: &[u8], description: &Description) -> Vec<u8> {
-    let text = bounded(&description.text).replace('\0', " ");
-    // TIFF, big-endian: header, one IFD entry pointing past the IFD, then the text.
-    let count = u32::try_from(text.len() + 1).unwrap_or(u32::MAX);
-    let mut tiff = b"MM\0\x2a\0\0\0\x08\0\x01\x01\x0e\0\x02".to_vec();
+/// A big-endian TIFF block with one IFD of ASCII (UTF-8, as cameras and editors write it)
+/// entries: ImageDescription, Artist and Copyright, those given, in tag order.
+fn exif_tiff(description: &Description) -> Vec<u8> {
+    let entries: Vec<(u16, String)> =
+        [(0x010E, &description.text), (0x013B, &description.author), (0x8298, &description.copyright)]
+            .into_iter()
+            .filter(|(_, text)| !text.is_empty())
+            .map(|(tag, text)| (tag, bounded(text).replace('\0', " ")))
+            .collect();
+    let count = entries.len() as u16;
+    let mut tiff = b"MM\0\x2a\0\0\0\x08".to_vec();
     tiff.extend_from_slice(&count.to_be_bytes());
-    tiff.extend_from_slice(&26u32.to_be_bytes());
+    // Values longer than four bytes follow the IFD (entries, then the next-IFD pointer).
+    let mut data_at = 8 + 2 + 12 * u32::from(count) + 4;
+    let mut values = Vec::new();
+    for (tag, text) in &entries {
+        let mut value = text.as_bytes().to_vec();
+        value.push(0);
+        tiff.extend_from_slice(&tag.to_be_bytes());
+        tiff.extend_from_slice(&2u16.to_be_bytes());
+        tiff.extend_from_slice(&u32::try_from(value.len()).unwrap_or(u32::MAX).to_be_bytes());
+        if value.len() <= 4 {
+            value.resize(4, 0);
+            tiff.extend_from_slice(&value);
+        } else {
+            tiff.extend_from_slice(&data_at.to_be_bytes());
+            data_at += u32::try_from(value.len()).unwrap_or(u32::MAX);
+            values.extend_from_slice(&value);
+        }
+    }
     tiff.extend_from_slice(&[0, 0, 0, 0]);
-    tiff.extend_from_slice(text.as_bytes());
-    tiff.push(0);
+    tiff.extend_from_slice(&values);
+    tiff
+}
+
+/// EXIF and XMP segments after SOI.
+fn describe_jpeg(jpeg: &[u8], description: &Description) -> Vec<u8> {
     let segment = |marker: u8, header: &[u8], body: &[u8]| -> Vec<u8> {
         let length = u16::try_from(2 + header.len() + body.len()).unwrap_or(u16::MAX);
         let mut out = vec![0xFF, marker];
@@ -509,13 +696,61 @@ fn describe_jpeg(jpeg: &[u8], description: &Description) -> Vec<u8> {
     };
     let mut out = Vec::with_capacity(jpeg.len() + 4096);
     out.extend_from_slice(&jpeg[..2.min(jpeg.len())]);
-    out.extend_from_slice(&segment(0xE1, b"Exif\0\0", &tiff));
+    out.extend_from_slice(&segment(0xE1, b"Exif\0\0", &exif_tiff(description)));
     out.extend_from_slice(&segment(0xE1, b"http://ns.adobe.com/xap/1.0/\0", xmp(description).as_bytes()));
     out.extend_from_slice(jpeg.get(2..).unwrap_or_default());
     out
 }
 
-/// iTXt chunks (UTF-8) after IHDR: `Description`, and the XMP packet.
+/// EXIF and XMP chunks in a WebP: libwebp's simple file (one VP8 or VP8L chunk) becomes an
+/// extended one (VP8X, whose flags announce them); an extended one gets the flags set.
+fn describe_webp(webp: &[u8], description: &Description) -> Vec<u8> {
+    let Some(body) = webp.get(12..).filter(|_| webp.starts_with(b"RIFF") && webp.get(8..12) == Some(b"WEBP")) else {
+        return webp.to_vec();
+    };
+    let chunk = |name: &[u8; 4], data: &[u8]| -> Vec<u8> {
+        let mut out = name.to_vec();
+        out.extend_from_slice(&u32::try_from(data.len()).unwrap_or(u32::MAX).to_le_bytes());
+        out.extend_from_slice(data);
+        if data.len() % 2 == 1 {
+            out.push(0);
+        }
+        out
+    };
+    const XMP_FLAG: u8 = 0x04;
+    const EXIF_FLAG: u8 = 0x08;
+    const ALPHA_FLAG: u8 = 0x10;
+    let mut chunks = if body.starts_with(b"VP8X") {
+        let mut extended = body.to_vec();
+        if let Some(flags) = extended.get_mut(8) {
+            *flags |= XMP_FLAG | EXIF_FLAG;
+        }
+        extended
+    } else {
+        // The canvas size comes from the image itself (decoded header).
+        let Ok(image) = image::load_from_memory_with_format(webp, ImageFormat::WebP) else {
+            return webp.to_vec();
+        };
+        let lossless_alpha = body.starts_with(b"VP8L") && image.color().has_alpha();
+        let mut header = vec![XMP_FLAG | EXIF_FLAG | if lossless_alpha { ALPHA_FLAG } else { 0 }, 0, 0, 0];
+        header.extend_from_slice(&(image.width() - 1).to_le_bytes()[..3]);
+        header.extend_from_slice(&(image.height() - 1).to_le_bytes()[..3]);
+        let mut extended = chunk(b"VP8X", &header);
+        extended.extend_from_slice(body);
+        extended
+    };
+    // The spec's order: EXIF, then XMP, after the image data.
+    chunks.extend_from_slice(&chunk(b"EXIF", &exif_tiff(description)));
+    chunks.extend_from_slice(&chunk(b"XMP ", xmp(description).as_bytes()));
+    let mut out = b"RIFF".to_vec();
+    out.extend_from_slice(&u32::try_from(chunks.len() + 4).unwrap_or(u32::MAX).to_le_bytes());
+    out.extend_from_slice(b"WEBP");
+    out.extend_from_slice(&chunks);
+    out
+}
+
+/// iTXt chunks (UTF-8) after IHDR: `Description`, `Author` and `Copyright` (those given), and
+/// the XMP packet.
 fn describe_png(png: &[u8], description: &Description) -> Vec<u8> {
     let chunk = |keyword: &str, text: &str| -> Vec<u8> {
         let mut body = b"iTXt".to_vec();
@@ -530,7 +765,13 @@ fn describe_png(png: &[u8], description: &Description) -> Vec<u8> {
     // Signature (8) and IHDR (8 + 13 + 4) come first in every PNG.
     let after_header = 33.min(png.len());
     let mut out = png[..after_header].to_vec();
-    out.extend_from_slice(&chunk("Description", bounded(&description.text)));
+    for (keyword, text) in
+        [("Description", &description.text), ("Author", &description.author), ("Copyright", &description.copyright)]
+    {
+        if !text.is_empty() {
+            out.extend_from_slice(&chunk(keyword, bounded(text)));
+        }
+    }
     out.extend_from_slice(&chunk("XML:com.adobe.xmp", &xmp(description)));
     out.extend_from_slice(&png[after_header..]);
     out
@@ -551,17 +792,75 @@ mod tests {
         assert!(file_stem(Some(&"long words ".repeat(20)), "x").len() <= 61);
     }
 
+    /// A grey photo with a red product in its right half.
+    fn product_photo() -> DynamicImage {
+        DynamicImage::ImageRgb8(image::RgbImage::from_fn(400, 200, |x, y| {
+            if (260..340).contains(&x) && (50..150).contains(&y) {
+                image::Rgb([200, 30, 30])
+            } else {
+                image::Rgb([120, 120, 120])
+            }
+        }))
+    }
+
+    /// The bounding box of pixels unlike `background`: (left, top, right, bottom), exclusive.
+    fn content(image: &image::RgbaImage, background: [u8; 4]) -> (u32, u32, u32, u32) {
+        let mut bounds = (u32::MAX, u32::MAX, 0, 0);
+        for (x, y, pixel) in image.enumerate_pixels() {
+            if pixel.0.iter().zip(background).any(|(a, b)| a.abs_diff(b) > 8) {
+                bounds = (bounds.0.min(x), bounds.1.min(y), bounds.2.max(x + 1), bounds.3.max(y + 1));
+            }
+        }
+        bounds
+    }
+
+    #[test]
+    fn marketplace_frames_put_the_subject_alone_on_white_filling_its_share() {
+        let amazon = app::optimize::preset("amazon-main").unwrap();
+        let subject = [260.0 / 400.0, 50.0 / 200.0, 80.0 / 400.0, 100.0 / 200.0];
+        let (framed, region) = frame(&product_photo(), amazon, None, Some(subject));
+        let framed = framed.to_rgba8();
+        assert_eq!(framed.dimensions(), (2000, 2000));
+        assert_eq!(region, subject);
+        let (left, top, right, bottom) = content(&framed, [255, 255, 255, 255]);
+        // The product is taller than wide: its height is 85% of the frame, centred.
+        assert_eq!(bottom - top, 1700, "{top}..{bottom}");
+        assert!(((right - left) as i64 - 1360).abs() <= 2, "{left}..{right}");
+        assert_eq!((top, 2000 - bottom), (150, 150));
+        for (x, y) in [(0, 0), (1999, 1999), (left - 1, 1000), (right, 1000), (1000, top - 1)] {
+            assert_eq!(framed.get_pixel(x, y).0, [255, 255, 255, 255], "({x}, {y}) is pure white");
+        }
+        // Nothing found: the whole photo, fitted.
+        let (whole, region) = frame(&product_photo(), amazon, None, None);
+        assert_eq!(region, [0.0, 0.0, 1.0, 1.0]);
+        assert_eq!(content(&whole.to_rgba8(), [255, 255, 255, 255]), (0, 500, 2000, 1500));
+    }
+
+    #[test]
+    fn social_crops_follow_the_subject_or_the_person_and_stay_inside_the_photo() {
+        let square = app::optimize::preset("instagram-square").unwrap();
+        assert_eq!(square.fit, Fit::Crop);
+        let subject = [260.0 / 400.0, 50.0 / 200.0, 80.0 / 400.0, 100.0 / 200.0];
+        // Centred on the product (x 0.75), kept inside: the right half.
+        let (framed, region) = frame(&product_photo(), square, None, Some(subject));
+        assert_eq!(region, [0.5, 0.0, 0.5, 1.0]);
+        assert_eq!((framed.width(), framed.height()), (square.width, square.height));
+        // The person's choice wins over the subject; without either, the middle.
+        assert_eq!(frame(&product_photo(), square, Some([0.0, 0.5]), Some(subject)).1, [0.0, 0.0, 0.5, 1.0]);
+        assert_eq!(frame(&product_photo(), square, None, None).1, [0.25, 0.0, 0.5, 1.0]);
+    }
+
     #[test]
     fn a_target_size_finds_the_best_quality_that_fits() {
         let image = DynamicImage::ImageRgb8(image::RgbImage::from_fn(300, 200, |x, y| {
             image::Rgb([(x * 7 % 256) as u8, (y * 13 % 256) as u8, ((x * y) % 256) as u8])
         }));
-        let full = export(&image, &ExportSettings::default(), None).unwrap();
+        let full = export(&image, &ExportSettings::default(), None, None).unwrap().data;
         let target_kb = (full.len() / 1024 / 2).max(1) as u32;
         let settings = ExportSettings { target_kb: Some(target_kb), ..ExportSettings::default() };
-        let fitted = export(&image, &settings, None).unwrap();
+        let fitted = export(&image, &settings, None, None).unwrap().data;
         assert!(fitted.len() <= target_kb as usize * 1024 && fitted.len() * 3 > target_kb as usize * 1024);
         let impossible = ExportSettings { target_kb: Some(1), ..ExportSettings::default() };
-        assert!(matches!(export(&image, &impossible, None), Err(AppError::BadRequest(_))));
+        assert!(matches!(export(&image, &impossible, None, None), Err(AppError::BadRequest(_))));
     }
 }

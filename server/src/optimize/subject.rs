@@ -29,7 +29,12 @@ pub fn find(engine: &Engine, image: &DynamicImage, people: bool) -> Result<Optio
         let side = width.max(height);
         // BlazeFace's boxes are in the letterboxed square: back to the photo's own fractions.
         let to_photo = |[x, y, w, h]: [f32; 4]| {
-            [(x * side - (side - width) / 2.0) / width, (y * side - (side - height) / 2.0) / height, w * side / width, h * side / height]
+            [
+                (x * side - (side - width) / 2.0) / width,
+                (y * side - (side - height) / 2.0) / height,
+                w * side / width,
+                h * side / height,
+            ]
         };
         let faces: Vec<Region> = ai::describe::faces(engine, &small)?.into_iter().map(to_photo).collect();
         if let Some(union) = union(&faces) {

@@ -77,6 +77,18 @@ pub struct PhotoStore {
     pub warning_secs: i64,
     /// None when the moderation model is not installed: uploads are stored 'unchecked'.
     pub moderation: Option<Moderation>,
+    /// The models that find a photo's subject for preset crops; None without an engine.
+    pub subjects: Option<Subjects>,
+}
+
+/// The AI engine, for finding subjects (see `optimize::subject`).
+#[derive(Clone)]
+pub struct Subjects(pub std::sync::Arc<ai::Engine>);
+
+impl std::fmt::Debug for Subjects {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Subjects")
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -86,6 +86,18 @@ unsafe extern "C" {
         handle: *mut *mut c_void,
     ) -> HeifError;
     fn heif_context_write(context: *mut c_void, writer: *mut HeifWriter, userdata: *mut c_void) -> HeifError;
+    fn heif_context_add_exif_metadata(
+        context: *mut c_void,
+        handle: *const c_void,
+        data: *const c_void,
+        size: c_int,
+    ) -> HeifError;
+    fn heif_context_add_XMP_metadata(
+        context: *mut c_void,
+        handle: *const c_void,
+        data: *const c_void,
+        size: c_int,
+    ) -> HeifError;
 }
 
 /// libheif's answer as a Rust error, with its message (always set by libheif).
@@ -288,8 +300,14 @@ pub fn decode<E>(bytes: &[u8], max_pixels: u64, admit: impl Fn(&Header) -> Resul
 }
 
 /// Encodes as AVIF with aom: `quality` 1–100, `speed` 0 (slowest, smallest) to 9, 4:2:0. Alpha
-/// is kept. No metadata is written.
-pub fn encode_avif(image: &DynamicImage, quality: u8, speed: u8) -> Result<Vec<u8>, String> {
+/// is kept. `metadata` (a TIFF-format EXIF block and an XMP packet) is written when given;
+/// nothing else is.
+pub fn encode_avif(
+    image: &DynamicImage,
+    quality: u8,
+    speed: u8,
+    metadata: Option<(&[u8], &[u8])>,
+) -> Result<Vec<u8>, String> {
     let context = context(u64::from(image.width()) * u64::from(image.height()))?;
     let alpha = image.color().has_alpha();
     let (width, height) = (image.width(), image.height());
@@ -322,7 +340,15 @@ pub fn encode_avif(image: &DynamicImage, quality: u8, speed: u8) -> Result<Vec<u
     // aom's speed; an encoder without the parameter keeps its default.
     let _ =
         check(unsafe { heif_encoder_set_parameter_integer(encoder.0, c"speed".as_ptr(), c_int::from(speed.min(9))) });
-    check(unsafe { heif_context_encode_image(context.0, picture.0, encoder.0, ptr::null(), ptr::null_mut()) })?;
+    let mut handle = ptr::null_mut();
+    check(unsafe { heif_context_encode_image(context.0, picture.0, encoder.0, ptr::null(), &mut handle) })?;
+    let handle = Owned(handle, release_handle);
+    if let Some((exif, xmp)) = metadata {
+        let size = |data: &[u8]| c_int::try_from(data.len()).map_err(|_| "metadata too large".to_string());
+        // SAFETY: the handle belongs to this context; libheif copies the bytes.
+        check(unsafe { heif_context_add_exif_metadata(context.0, handle.0, exif.as_ptr().cast(), size(exif)?) })?;
+        check(unsafe { heif_context_add_XMP_metadata(context.0, handle.0, xmp.as_ptr().cast(), size(xmp)?) })?;
+    }
     let mut out: Vec<u8> = Vec::new();
     unsafe extern "C" fn write(_: *mut c_void, data: *const c_void, size: usize, out: *mut c_void) -> HeifError {
         // SAFETY: `out` is the Vec passed below, alive for the call; libheif gives `size` bytes.
@@ -342,7 +368,9 @@ mod tests {
     fn avif_round_trips_through_libheif_at_its_size() {
         let image =
             DynamicImage::ImageRgb8(image::RgbImage::from_fn(96, 64, |x, y| Rgb([x as u8 * 2, y as u8 * 3, 128])));
-        let avif = encode_avif(&image, 60, 8).unwrap();
+        let metadata = (&b"MM\0\x2a\0\0\0\x08\0\0\0\0\0\0"[..], &b"<x:xmpmeta>caption</x:xmpmeta>"[..]);
+        let avif = encode_avif(&image, 60, 8, Some(metadata)).unwrap();
+        assert!(avif.windows(7).any(|w| w == b"caption"), "the XMP is in the file");
         assert!(is_heif(&avif));
         let back = decode(&avif, 1_000_000, |_| Ok::<(), String>(())).unwrap();
         assert_eq!((back.image.width(), back.image.height()), (96, 64));
@@ -353,7 +381,7 @@ mod tests {
     #[test]
     fn damaged_files_are_errors_not_crashes() {
         let image = DynamicImage::ImageRgba8(image::RgbaImage::from_pixel(32, 32, Rgba([10, 200, 30, 128])));
-        let avif = encode_avif(&image, 50, 9).unwrap();
+        let avif = encode_avif(&image, 50, 9, None).unwrap();
         for cut in [12, 40, avif.len() / 2, avif.len() - 1] {
             assert!(decode(&avif[..cut], 1_000_000, |_| Ok::<(), String>(())).is_err(), "cut at {cut}");
         }

@@ -82,6 +82,36 @@ async fn versions_export_in_each_format_size_and_weight_with_their_caption(app: 
     assert_eq!(fitted_avif.status, StatusCode::OK, "{}", String::from_utf8_lossy(&fitted_avif.body));
     assert!(fitted_avif.body.len() <= target_kb * 1024, "{} bytes over {target_kb} KB", fitted_avif.body.len());
 
+    // Author and copyright when given, in every format that carries metadata; never location.
+    let notice = "author=Ada%20Lovelace&copyright=%C2%A9%202026%20Ada";
+    let jpeg = app.get(&format!("{link}&format=jpeg&max_side=100&{notice}"), Some(&cookie)).await;
+    let exif = exif::Reader::new().read_from_container(&mut std::io::Cursor::new(&jpeg.body)).unwrap();
+    // The raw bytes, as UTF-8 (how cameras and editors write these ASCII fields today).
+    let text = |exif: &exif::Exif, tag| match exif.get_field(tag, exif::In::PRIMARY).map(|f| &f.value) {
+        Some(exif::Value::Ascii(parts)) => parts.first().map(|bytes| String::from_utf8_lossy(bytes).into_owned()),
+        _ => None,
+    };
+    assert_eq!(text(&exif, exif::Tag::Artist).as_deref(), Some("Ada Lovelace"));
+    assert_eq!(text(&exif, exif::Tag::Copyright).as_deref(), Some("© 2026 Ada"));
+    assert_eq!(text(&exif, exif::Tag::ImageDescription), None, "no caption unless asked");
+    for format in ["webp", "webp-lossless", "avif", "png"] {
+        let reply =
+            app.get(&format!("{link}&format={format}&max_side=100&describe=true&{notice}"), Some(&cookie)).await;
+        assert_eq!(reply.status, StatusCode::OK, "{format}: {}", String::from_utf8_lossy(&reply.body));
+        let decoded = server::platform::images::decode(&reply.body, 100_000_000).unwrap();
+        assert_eq!(decoded.width().max(decoded.height()), 100, "{format} still decodes");
+        let bytes = String::from_utf8_lossy(&reply.body);
+        for carried in [CAPTION, "Ada Lovelace", "© 2026 Ada", "latte art"] {
+            assert!(bytes.contains(carried), "{format} carries {carried}");
+        }
+        assert!(!bytes.contains("GPS"), "{format}");
+        if format.starts_with("webp") {
+            let exif = exif::Reader::new().read_from_container(&mut std::io::Cursor::new(&reply.body)).unwrap();
+            assert_eq!(text(&exif, exif::Tag::ImageDescription).as_deref(), Some(CAPTION), "{format}");
+            assert_eq!(text(&exif, exif::Tag::Artist).as_deref(), Some("Ada Lovelace"), "{format}");
+        }
+    }
+
     let bare = app.get(link, Some(&cookie)).await;
     assert_eq!(bare.headers["content-type"], "image/jpeg");
     assert!(!String::from_utf8_lossy(&bare.body).contains(CAPTION), "no metadata unless asked");
@@ -115,8 +145,16 @@ async fn versions_export_in_each_format_size_and_weight_with_their_caption(app: 
     assert_eq!(app.get(&forged, Some(&cookie)).await.status, StatusCode::FORBIDDEN);
 }
 
-/// Presets bring the photo to their frame: marketplaces pad the whole product onto pure white,
-/// social formats crop to fill; the format and weight follow the preset.
+/// The part of the photo a preset's frame shows, from its header.
+fn frame_of(reply: &crate::support::Reply) -> [f32; 4] {
+    let text = reply.headers["x-atelier-frame"].to_str().unwrap();
+    let numbers: Vec<f32> = text.split(',').map(|n| n.parse().unwrap()).collect();
+    numbers.try_into().unwrap()
+}
+
+/// Presets bring the photo to their frame: marketplaces put the product the background mask finds
+/// alone on pure white, filling 85% of the frame; social formats crop to fill, around the subject
+/// or where the person moved the frame; the format and weight follow the preset.
 async fn presets_pad_onto_white_or_crop_to_their_frame(app: TestApp) {
     let (cookie, item) = described_version(&app).await;
     let link = item["export_url"].as_str().unwrap();
@@ -126,17 +164,31 @@ async fn presets_pad_onto_white_or_crop_to_their_frame(app: TestApp) {
     assert!(amazon.body.len() <= 10 * 1024 * 1024);
     let image = image::load_from_memory(&amazon.body).unwrap().to_rgb8();
     assert_eq!(image.dimensions(), (2000, 2000));
-    // The photo is wider than tall: white bands above and below, exactly #FFFFFF.
-    let (width, height) = (item["width"].as_f64().unwrap(), item["height"].as_f64().unwrap());
-    let band = ((2000.0 - 2000.0 * height / width) / 2.0) as u32;
-    assert!(band > 16, "{band}");
-    for y in (0..band - 8).chain(2000 - band + 8..2000) {
-        for x in (0..2000).step_by(7) {
-            assert_eq!(image.get_pixel(x, y).0, [255, 255, 255], "({x}, {y})");
+    // The cup, not the whole photo: the frame shows less than all of it.
+    let [_, _, shown_width, shown_height] = frame_of(&amazon);
+    assert!(shown_width * shown_height < 0.95, "the subject's box: {shown_width} × {shown_height}");
+    // Its box fills 85% of the frame along its longer side; everything around it is #FFFFFF.
+    let (mut left, mut top, mut right, mut bottom) = (2000, 2000, 0, 0);
+    for (x, y, pixel) in image.enumerate_pixels() {
+        if pixel.0.iter().any(|c| *c < 247) {
+            (left, top, right, bottom) = (left.min(x), top.min(y), right.max(x + 1), bottom.max(y + 1));
         }
     }
-    // The whole product is there: its middle row is not white.
-    assert!((0..2000).any(|x| image.get_pixel(x, 1000).0 != [255, 255, 255]));
+    let filled = (right - left).max(bottom - top);
+    assert!((1688..=1712).contains(&filled), "the product spans {filled} px of 2000 ({left},{top})–({right},{bottom})");
+    for (x, y) in (0..2000).step_by(7).flat_map(|i| [(i, 0), (i, 1999), (0, i), (1999, i), (i, 120), (120, i)]) {
+        assert_eq!(image.get_pixel(x, y).0, [255, 255, 255], "({x}, {y}) is pure white");
+    }
+
+    // A cropping preset follows the person's frame: at the left edge, then the right.
+    let at_left = app.get(&format!("{link}&preset=instagram-square&focus=0,0.5"), Some(&cookie)).await;
+    assert_eq!(at_left.status, StatusCode::OK, "{}", String::from_utf8_lossy(&at_left.body));
+    assert_eq!(frame_of(&at_left)[0], 0.0);
+    let at_right = app.get(&format!("{link}&preset=instagram-square&focus=1,0.5"), Some(&cookie)).await;
+    let [x, _, w, _] = frame_of(&at_right);
+    assert!((x + w - 1.0).abs() < 1e-3, "{x} + {w}");
+    let bad = app.get(&format!("{link}&preset=instagram-square&focus=left"), Some(&cookie)).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
 
     let portrait = app.get(&format!("{link}&preset=instagram-portrait&format=png"), Some(&cookie)).await;
     assert_eq!(portrait.headers["content-type"], "image/jpeg", "the preset's format wins");
