@@ -4,7 +4,7 @@ use leptos::ev::DragEvent;
 use leptos::prelude::*;
 
 /// Largest upload the page announces; the server enforces its own configured limit.
-pub const UPLOAD_HINT: &str = "JPEG, PNG or WebP. Many at once is fine.";
+pub const UPLOAD_HINT: &str = "JPEG, PNG, WebP, HEIC or AVIF. Many at once is fine.";
 
 #[derive(Clone, Debug, PartialEq)]
 // Only the browser moves past the first state.

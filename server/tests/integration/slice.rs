@@ -73,7 +73,7 @@ async fn a_png_renamed_to_jpg_is_handled_by_its_content(app: TestApp) {
 async fn html_renamed_to_jpg_is_refused_with_415(app: TestApp) {
     let reply = app.upload(None, "cat.jpg", b"<!DOCTYPE html><html><script>alert(1)</script></html>".to_vec()).await;
     assert_eq!(reply.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    assert!(reply.json()["error"].as_str().unwrap().contains("JPEG, PNG and WebP"));
+    assert!(reply.json()["error"].as_str().unwrap().contains("JPEG, PNG, WebP, HEIC and AVIF"));
     assert!(reply.session_cookie().is_none(), "a refused upload creates no owner or session");
 }
 
