@@ -77,8 +77,8 @@ test('the editor exports the unsaved edit with its exact bytes, before and after
   await expect(figures).toContainText(/made in \d+ ms/);
 
   // Both sides at 1:1: the photo's own size, the before a lossless PNG of the same pixels.
-  const after = panel.locator('img.after');
-  const before = panel.locator('img.before');
+  const after = panel.locator('img.export-after');
+  const before = panel.locator('img.export-before');
   await expect.poll(() => after.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBe(451);
   await expect.poll(() => before.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBe(451);
 
@@ -104,7 +104,7 @@ test('a cropping preset shows its frame on the photo, and the person drags it wh
   await openUploaded(page, 'chelsea.png');
   const panel = page.locator('.export-panel');
   await panel.getByText('Export', { exact: true }).click();
-  await panel.getByLabel('For', { exact: true }).selectOption('instagram-square');
+  await panel.locator('select[name=preset]').selectOption('instagram-square');
   const picker = panel.locator('.frame-picker');
   const frame = picker.locator('.frame');
   await expect(picker).toBeVisible();
@@ -119,5 +119,5 @@ test('a cropping preset shows its frame on the photo, and the person drags it wh
   await expect(frame).toHaveAttribute('style', /left: 33\.4\d%/);
   const figures = panel.locator('.export-figures');
   await expect(figures).toHaveAttribute('aria-busy', 'false');
-  await expect(panel.locator('img.after')).toHaveJSProperty('naturalWidth', 1080);
+  await expect(panel.locator('img.export-after')).toHaveJSProperty('naturalWidth', 1080);
 });

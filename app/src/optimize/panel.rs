@@ -163,7 +163,7 @@ pub fn ExportPanel(export_url: String, original_url: String, recipe: RwSignal<Ed
         <details class="export-panel" on:toggle=move |event| open.set(is_open(&event))>
             <summary>"Export"</summary>
             <label>"For "
-                <select on:change=move |event| {
+                <select name="preset" on:change=move |event| {
                     let id = event_target_value(&event);
                     set(&|s| {
                         s.preset = (!id.is_empty()).then(|| id.clone());
@@ -273,9 +273,9 @@ pub fn ExportPanel(export_url: String, original_url: String, recipe: RwSignal<Ed
             </div>
             <div class="export-compare" tabindex="0" aria-label="The export at 1:1: after, with before on the left of the divider">
                 <div class="pair">
-                    <img class="after" alt="After: the exported file" src=move || after.with(|s| s.as_ref().map(|s| s.file.url.clone()))/>
+                    <img class="export-after" alt="After: the exported file" src=move || after.with(|s| s.as_ref().map(|s| s.file.url.clone()))/>
                     <img
-                        class="before"
+                        class="export-before"
                         alt="Before: the same pixels without compression"
                         src=move || before.with(|s| s.as_ref().map(|s| s.file.url.clone()))
                         style:clip-path=move || format!("inset(0 {}% 0 0)", 100 - compare.get().min(100))

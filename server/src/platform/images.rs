@@ -12,7 +12,7 @@ use recipe::{Budget, EditRecipe, PhotonImage};
 use tokio::sync::Semaphore;
 
 use crate::platform::error::OrInternal;
-use crate::platform::heif;
+use crate::platform::{heif, turbo};
 
 pub const THUMBNAIL_SIZE: u32 = 360;
 const JPEG_QUALITY: u8 = 90;
@@ -125,7 +125,8 @@ pub fn decode_file(bytes: &[u8], max_pixels: u64) -> Result<Decoded, ImageError>
 
 /// Decodes for an output that needs at least the size `need` returns (given the upright full
 /// size; `None`: all of it). A JPEG is then decoded at 1/2, 1/4 or 1/8 scale inside its IDCT
-/// when that is still large enough (shrink-on-load, as libvips does), which skips most of the
+/// when that is still large enough (shrink-on-load, as libvips does; m/8 scales in fact, through
+/// libjpeg-turbo), which skips most of the
 /// work of a small export from a large photo; anything else decodes whole. sRGB either way.
 pub fn decode_at_least(
     bytes: &[u8],
@@ -140,22 +141,18 @@ pub fn decode_at_least(
     decode(bytes, max_pixels)
 }
 
-/// The scaled JPEG decode of `decode_at_least`, or `None` when no smaller scale fits (or the
-/// JPEG is CMYK or 16-bit: the whole decode handles those).
+/// The scaled JPEG decode of `decode_at_least` (libjpeg-turbo, see `turbo`), or `None` when no
+/// smaller scale fits (or the JPEG is CMYK: the whole decode handles those).
 fn shrink_on_load(
     bytes: &[u8],
     max_pixels: u64,
     need: impl FnOnce(u32, u32) -> Option<(u32, u32)>,
 ) -> Result<Option<DynamicImage>, ImageError> {
-    use jpeg_decoder::PixelFormat;
-    let mut decoder = jpeg_decoder::Decoder::new(bytes);
-    decoder.read_info().map_err(|_| ImageError::Unreadable)?;
-    let info = decoder.info().ok_or(ImageError::Unreadable)?;
-    let (width, height) = (u32::from(info.width), u32::from(info.height));
-    admit(width, height, max_pixels)?;
-    if !matches!(info.pixel_format, PixelFormat::RGB24 | PixelFormat::L8) {
+    let Some(decoder) = turbo::Scaled::open(bytes).map_err(|_| ImageError::Unreadable)? else {
         return Ok(None);
-    }
+    };
+    let (width, height) = (decoder.header.width, decoder.header.height);
+    admit(width, height, max_pixels)?;
     let orientation = exif::Reader::new()
         .read_from_container(&mut Cursor::new(bytes))
         .ok()
@@ -167,23 +164,18 @@ fn shrink_on_load(
     let Some((need_width, need_height)) = need(upright_width, upright_height) else {
         return Ok(None);
     };
-    let factor =
-        (f64::from(need_width) / f64::from(upright_width)).max(f64::from(need_height) / f64::from(upright_height));
-    if factor > 0.5 {
+    let (need_width, need_height) = if turned { (need_height, need_width) } else { (need_width, need_height) };
+    let Some((scaled_width, scaled_height)) = decoder.scale_for(need_width, need_height) else {
         return Ok(None);
-    }
-    let at_least = |side: u32| (f64::from(side) * factor).ceil().clamp(1.0, f64::from(u16::MAX)) as u16;
-    decoder.scale(at_least(width), at_least(height)).map_err(|_| ImageError::Unreadable)?;
-    let pixels = decoder.decode().map_err(|_| ImageError::Unreadable)?;
-    let info = decoder.info().ok_or(ImageError::Unreadable)?;
-    let (width, height) = (u32::from(info.width), u32::from(info.height));
-    let mut image = match info.pixel_format {
-        PixelFormat::RGB24 => image::RgbImage::from_raw(width, height, pixels).map(DynamicImage::ImageRgb8),
-        _ => image::GrayImage::from_raw(width, height, pixels).map(DynamicImage::ImageLuma8),
-    }
-    .ok_or(ImageError::Unreadable)?;
+    };
+    let mut image = decoder.decode(scaled_width, scaled_height).map_err(|_| ImageError::Unreadable)?;
     image.apply_orientation(orientation);
-    Ok(Some(to_srgb(image, decoder.icc_profile().as_deref())))
+    // The profile, from the header (the pure-Rust decoder reads it without decoding pixels).
+    let icc = ImageReader::with_format(Cursor::new(bytes), ImageFormat::Jpeg)
+        .into_decoder()
+        .ok()
+        .and_then(|mut decoder| decoder.icc_profile().ok().flatten());
+    Ok(Some(to_srgb(image, icc.as_deref())))
 }
 
 /// Converts pixels described by an ICC profile to sRGB (moxcms, pure Rust). Images without a
@@ -581,8 +573,10 @@ mod tests {
             Some((300, 225))
         })
         .unwrap();
-        assert_eq!(small.dimensions(), (400, 300), "decoded at 1/4, the smallest scale still large enough");
-        let whole = decode_at_least(&jpeg, 10_000_000, |_, _| Some((900, 700))).unwrap();
+        assert_eq!(small.dimensions(), (400, 300), "decoded at 2/8, the smallest scale still large enough");
+        let five_eighths = decode_at_least(&jpeg, 10_000_000, |_, _| Some((900, 700))).unwrap();
+        assert_eq!(five_eighths.dimensions(), (1000, 750));
+        let whole = decode_at_least(&jpeg, 10_000_000, |_, _| Some((1500, 1150))).unwrap();
         assert_eq!(whole.dimensions(), (1600, 1200), "no smaller scale fits: decoded whole");
         let reference = whole.resize_exact(400, 300, image::imageops::FilterType::Triangle).to_rgb8();
         let (a, b) = (small.to_rgb8().get_pixel(200, 150).0, reference.get_pixel(200, 150).0);

@@ -15,3 +15,4 @@ pub mod rate;
 pub mod sessions;
 pub mod storage;
 pub mod tables;
+pub mod turbo;

@@ -199,6 +199,20 @@ async fn presets_pad_onto_white_or_crop_to_their_frame(app: TestApp) {
     assert_eq!(none.status, StatusCode::OK, "an empty choice is no preset");
 }
 
+/// A portrait crop keeps the face: the astronaut's face is left of the middle (x ≈ 0.44 of the
+/// photo), so Instagram's 9:16 story frame (0.5625 of the width) moves left of the centred 0.219,
+/// which the background mask's subject (face, suit and helmet) would not do.
+async fn a_story_crop_keeps_the_face_in_frame(app: TestApp) {
+    let (cookie, photo) = app.new_owner_with_photo("astronaut.png").await;
+    let link = photo["export_url"].as_str().unwrap();
+    let story = app.get(&format!("{link}&preset=instagram-story"), Some(&cookie)).await;
+    assert_eq!(story.status, StatusCode::OK, "{}", String::from_utf8_lossy(&story.body));
+    let [x, _, w, h] = frame_of(&story);
+    assert!((w - 0.5625).abs() < 1e-3 && (h - 1.0).abs() < 1e-3, "{w} × {h}");
+    assert!((0.10..0.19).contains(&x), "the frame starts at {x}, not around the face");
+    assert_eq!(image::load_from_memory(&story.body).unwrap().dimensions(), (1080, 1920));
+}
+
 /// Ticked gallery items come out as one zip, streamed, each exported as asked and uniquely named;
 /// nothing of another workspace can be named in it.
 async fn a_selection_exports_as_one_zip(app: TestApp) {
@@ -240,4 +254,5 @@ on_both_databases!(
     a_selection_exports_as_one_zip,
     versions_export_in_each_format_size_and_weight_with_their_caption,
     presets_pad_onto_white_or_crop_to_their_frame,
+    a_story_crop_keeps_the_face_in_frame,
 );
