@@ -21,7 +21,6 @@ use axum::response::IntoResponse;
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
-use image::imageops::FilterType;
 use image::{DynamicImage, ImageFormat};
 use tower_sessions::Session;
 
@@ -409,7 +408,7 @@ pub fn export(
     };
     let scaled = match settings.max_side {
         Some(0) => return Err(AppError::BadRequest("The longest side must be at least one pixel.".into())),
-        Some(side) if image.width().max(image.height()) > side => image.resize(side, side, FilterType::Lanczos3),
+        Some(side) if image.width().max(image.height()) > side => images::resize_to_fit(image, side, side),
         _ => image.clone(),
     };
     let limit = settings.target_kb.map(|kb| u64::from(kb) * 1024);
@@ -522,7 +521,7 @@ pub fn frame(
                 (crop_height.round() as u32).max(1),
             );
             let region = [left / width, top / height, crop_width / width, crop_height / height].map(|v| v as f32);
-            (cropped.resize_exact(preset.width, preset.height, FilterType::Lanczos3), region)
+            (images::resize_exact(&cropped, preset.width, preset.height), region)
         }
         Fit::Pad([r, g, b]) => {
             let (content, area, region) = match subject {
@@ -548,7 +547,7 @@ pub fn frame(
                 (f64::from(area.0) / f64::from(content.width())).min(f64::from(area.1) / f64::from(content.height()));
             let fitted_width = ((f64::from(content.width()) * scale).round() as u32).clamp(1, preset.width);
             let fitted_height = ((f64::from(content.height()) * scale).round() as u32).clamp(1, preset.height);
-            let fitted = content.resize_exact(fitted_width, fitted_height, FilterType::Lanczos3).to_rgba8();
+            let fitted = images::resize_exact(&content, fitted_width, fitted_height).to_rgba8();
             let mut canvas = image::RgbaImage::from_pixel(preset.width, preset.height, image::Rgba([r, g, b, 255]));
             let x = (preset.width.saturating_sub(fitted.width()) / 2).into();
             let y = (preset.height.saturating_sub(fitted.height()) / 2).into();

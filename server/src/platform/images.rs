@@ -178,6 +178,41 @@ fn shrink_on_load(
     Ok(Some(to_srgb(image, icc.as_deref())))
 }
 
+/// Lanczos3 to exactly `width`×`height`: 8-bit images with SIMD (fast_image_resize, alpha
+/// premultiplied while filtering), other depths through the `image` crate.
+pub fn resize_exact(image: &DynamicImage, width: u32, height: u32) -> DynamicImage {
+    use fast_image_resize::images::{Image, ImageRef};
+    use fast_image_resize::{PixelType, ResizeOptions, Resizer};
+    let (width, height) = (width.max(1), height.max(1));
+    if (image.width(), image.height()) == (width, height) {
+        return image.clone();
+    }
+    let pixel_type = match image {
+        DynamicImage::ImageRgb8(_) => PixelType::U8x3,
+        DynamicImage::ImageRgba8(_) => PixelType::U8x4,
+        DynamicImage::ImageLuma8(_) => PixelType::U8,
+        _ => return image.resize_exact(width, height, image::imageops::FilterType::Lanczos3),
+    };
+    let fast = ImageRef::new(image.width(), image.height(), image.as_bytes(), pixel_type).ok().and_then(|source| {
+        let mut target = Image::new(width, height, pixel_type);
+        Resizer::new().resize(&source, &mut target, &ResizeOptions::new()).ok()?;
+        let pixels = target.into_vec();
+        match pixel_type {
+            PixelType::U8x3 => image::RgbImage::from_raw(width, height, pixels).map(DynamicImage::ImageRgb8),
+            PixelType::U8x4 => RgbaImage::from_raw(width, height, pixels).map(DynamicImage::ImageRgba8),
+            _ => image::GrayImage::from_raw(width, height, pixels).map(DynamicImage::ImageLuma8),
+        }
+    });
+    fast.unwrap_or_else(|| image.resize_exact(width, height, image::imageops::FilterType::Lanczos3))
+}
+
+/// Lanczos3 to fit inside `width`×`height`, keeping the aspect ratio (up or down).
+pub fn resize_to_fit(image: &DynamicImage, width: u32, height: u32) -> DynamicImage {
+    let scale = (f64::from(width) / f64::from(image.width())).min(f64::from(height) / f64::from(image.height()));
+    let fit = |side: u32, limit: u32| ((f64::from(side) * scale).round() as u32).clamp(1, limit.max(1));
+    resize_exact(image, fit(image.width(), width), fit(image.height(), height))
+}
+
 /// Converts pixels described by an ICC profile to sRGB (moxcms, pure Rust). Images without a
 /// profile, with an sRGB one, with one that cannot be read (browsers then assume sRGB too), or
 /// that are not RGB (grey, CMYK) are returned as they are.
@@ -592,6 +627,18 @@ mod tests {
         .unwrap();
         assert_eq!(turned.dimensions(), (300, 400));
         assert!(decode_at_least(&jpeg, 1_000_000, |_, _| Some((1, 1))).is_err(), "the pixel cap still holds");
+    }
+
+    #[test]
+    fn resizing_keeps_colour_and_alpha_and_the_aspect() {
+        let red = DynamicImage::ImageRgba8(RgbaImage::from_pixel(300, 200, image::Rgba([200, 20, 20, 255])));
+        let small = resize_to_fit(&red, 120, 120);
+        assert_eq!(small.dimensions(), (120, 80));
+        assert_eq!(small.to_rgba8().get_pixel(60, 40).0, [200, 20, 20, 255]);
+        let clear = DynamicImage::ImageRgba8(RgbaImage::from_pixel(64, 64, image::Rgba([0, 0, 255, 0])));
+        assert_eq!(resize_exact(&clear, 17, 9).to_rgba8().get_pixel(8, 4).0[3], 0);
+        let deep = DynamicImage::ImageRgb16(image::ImageBuffer::from_pixel(40, 20, image::Rgb([65535u16, 0, 0])));
+        assert_eq!(resize_to_fit(&deep, 10, 10).dimensions(), (10, 5));
     }
 
     #[test]
