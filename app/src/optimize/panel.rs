@@ -96,6 +96,18 @@ pub fn ExportPanel(export_url: String, original_url: String, recipe: RwSignal<Ed
                             }
                             current
                         };
+                        // The photo the frame is drawn on first: small and quick, and the person
+                        // may want to move the frame before the export arrives.
+                        if let Some(whole_url) = whole_url {
+                            if whole.with_untracked(|shown| shown.as_ref().map(|s| s.key.as_str()) != Some(&whole_url))
+                            {
+                                if let Ok(fetched) = crate::browser::fetch_blob(&whole_url).await {
+                                    if fresh(&fetched) {
+                                        whole.update(|shown| replace(shown, Shown { key: whole_url, file: fetched }));
+                                    }
+                                }
+                            }
+                        }
                         match crate::browser::fetch_blob(&after_url).await {
                             Ok(fetched) if fresh(&fetched) => {
                                 after.update(|shown| replace(shown, Shown { key: after_url, file: fetched }));
@@ -115,16 +127,6 @@ pub fn ExportPanel(export_url: String, original_url: String, recipe: RwSignal<Ed
                             if let Ok(fetched) = crate::browser::fetch_blob(&before_url).await {
                                 if fresh(&fetched) {
                                     before.update(|shown| replace(shown, Shown { key: before_url, file: fetched }));
-                                }
-                            }
-                        }
-                        if let Some(whole_url) = whole_url {
-                            if whole.with_untracked(|shown| shown.as_ref().map(|s| s.key.as_str()) != Some(&whole_url))
-                            {
-                                if let Ok(fetched) = crate::browser::fetch_blob(&whole_url).await {
-                                    if fresh(&fetched) {
-                                        whole.update(|shown| replace(shown, Shown { key: whole_url, file: fetched }));
-                                    }
                                 }
                             }
                         }
