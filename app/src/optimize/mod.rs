@@ -240,6 +240,36 @@ impl Default for ExportSettings {
     }
 }
 
+/// The choices of the preset menu: none ("Settings below"), then every preset with its source.
+#[component]
+pub fn PresetOptions() -> impl IntoView {
+    view! {
+        <option value="" selected>"Settings below"</option>
+        {PRESETS.iter().map(|preset| view! {
+            <option value=preset.id title=preset.source>{preset.name}</option>
+        }).collect_view()}
+    }
+}
+
+/// The choices of the format menu, the default selected.
+#[component]
+pub fn FormatOptions() -> impl IntoView {
+    ExportFormat::ALL
+        .map(|format| {
+            view! { <option value=format.id() selected=format == ExportFormat::default()>{format.label()}</option> }
+        })
+        .collect_view()
+}
+
+/// The choices of the JPEG chroma menu.
+#[component]
+pub fn ChromaOptions() -> impl IntoView {
+    view! {
+        <option value=Chroma::Half.id() selected>"4:2:0 (smaller)"</option>
+        <option value=Chroma::Full.id()>"4:4:4 (sharper colour)"</option>
+    }
+}
+
 /// The gallery's export form: a plain GET form to the item's signed export link (its `exp` and
 /// `sig` ride along as hidden fields), so it downloads with or without JavaScript.
 ///
@@ -264,26 +294,14 @@ pub fn ExportForm(
             <form method="get" action=path.to_string() class="export-form" id=form_id>
                 {hidden.into_iter().map(|(name, value)| view! { <input type="hidden" name=name value=value/> }).collect_view()}
                 <label>"For "
-                    <select name="preset">
-                        <option value="" selected>"Settings below"</option>
-                        {PRESETS.iter().map(|preset| view! {
-                            <option value=preset.id title=preset.source>{preset.name}</option>
-                        }).collect_view()}
-                    </select>
+                    <select name="preset"><PresetOptions/></select>
                 </label>
                 <label>"Format "
-                    <select name="format">
-                        {ExportFormat::ALL.map(|format| view! {
-                            <option value=format.id() selected=format == ExportFormat::default()>{format.label()}</option>
-                        }).collect_view()}
-                    </select>
+                    <select name="format"><FormatOptions/></select>
                 </label>
                 <label>"Quality " <input type="number" name="quality" min="1" max="100" value=DEFAULT_QUALITY/></label>
                 <label title="4:2:0 is smaller; 4:4:4 keeps colour edges sharp (text, graphics)">"JPEG colour "
-                    <select name="chroma">
-                        <option value="420" selected>"4:2:0 (smaller)"</option>
-                        <option value="444">"4:4:4 (sharper colour)"</option>
-                    </select>
+                    <select name="chroma"><ChromaOptions/></select>
                 </label>
                 <label><input type="checkbox" name="baseline" value="true"/>" Baseline JPEG (not progressive)"</label>
                 <label title="0 is slowest and smallest, 9 fastest">"AVIF speed "

@@ -5,7 +5,9 @@
 
 use leptos::prelude::*;
 
-use super::{percent_encode, preset, Chroma, ExportFormat, ExportSettings, Fit, PRESETS};
+use super::{
+    percent_encode, preset, Chroma, ChromaOptions, ExportFormat, ExportSettings, Fit, FormatOptions, PresetOptions,
+};
 use crate::recipe::EditRecipe;
 use crate::ui::bytes;
 
@@ -172,10 +174,7 @@ pub fn ExportPanel(export_url: String, original_url: String, recipe: RwSignal<Ed
                         s.focus = None;
                     });
                 }>
-                    <option value="" selected>"Settings below"</option>
-                    {PRESETS.iter().map(|preset| view! {
-                        <option value=preset.id title=preset.source>{preset.name}</option>
-                    }).collect_view()}
+                    <PresetOptions/>
                 </select>
             </label>
             <label>"Format "
@@ -187,9 +186,7 @@ pub fn ExportPanel(export_url: String, original_url: String, recipe: RwSignal<Ed
                         }
                     }
                 >
-                    {ExportFormat::ALL.map(|format| view! {
-                        <option value=format.id() selected=format == ExportFormat::default()>{format.label()}</option>
-                    }).collect_view()}
+                    <FormatOptions/>
                 </select>
             </label>
             <label class="slider">
@@ -213,8 +210,7 @@ pub fn ExportPanel(export_url: String, original_url: String, recipe: RwSignal<Ed
                     let full = event_target_value(&event) == Chroma::Full.id();
                     set(&|s| s.chroma = if full { Chroma::Full } else { Chroma::Half });
                 }>
-                    <option value="420" selected>"4:2:0 (smaller)"</option>
-                    <option value="444">"4:4:4 (sharper colour)"</option>
+                    <ChromaOptions/>
                 </select>
             </label>
             <label>"Longest side (px) "

@@ -6,6 +6,7 @@
 //! dc:rights) in JPEG, WebP and AVIF, iTXt in PNG — under a file name made from the caption.
 //! Never location or camera data.
 
+use std::borrow::Cow;
 use std::io::Cursor;
 
 use app::error::AppError;
@@ -483,7 +484,9 @@ pub fn export(
     let data = match (description, settings.format) {
         (Some(description), ExportFormat::Jpeg) => describe_jpeg(&data, description),
         (Some(description), ExportFormat::Png) => describe_png(&data, description),
-        (Some(description), ExportFormat::Webp | ExportFormat::WebpLossless) => describe_webp(&data, description),
+        (Some(description), ExportFormat::Webp | ExportFormat::WebpLossless) => {
+            describe_webp(&data, description, &scaled)
+        }
         // AVIF carries it from the encoder (below); the rest have nothing to carry.
         _ => data,
     };
@@ -538,9 +541,9 @@ pub fn frame(
                         ((bottom - top) as u32).max(1),
                     );
                     let share = |side: u32| ((side as f32 * PRODUCT_SHARE).round() as u32).max(1);
-                    (part, (share(preset.width), share(preset.height)), [x, y, w, h])
+                    (Cow::Owned(part), (share(preset.width), share(preset.height)), [x, y, w, h])
                 }
-                None => (image.clone(), (preset.width, preset.height), [0.0, 0.0, 1.0, 1.0]),
+                None => (Cow::Borrowed(image), (preset.width, preset.height), [0.0, 0.0, 1.0, 1.0]),
             };
             // Scaled to fill the area along its constraining side, up or down.
             let scale =
@@ -702,8 +705,9 @@ fn describe_jpeg(jpeg: &[u8], description: &Description) -> Vec<u8> {
 }
 
 /// EXIF and XMP chunks in a WebP: libwebp's simple file (one VP8 or VP8L chunk) becomes an
-/// extended one (VP8X, whose flags announce them); an extended one gets the flags set.
-fn describe_webp(webp: &[u8], description: &Description) -> Vec<u8> {
+/// extended one (VP8X, whose flags announce them); an extended one gets the flags set. `image`
+/// is what was encoded: its size and alpha go in the VP8X header.
+fn describe_webp(webp: &[u8], description: &Description, image: &DynamicImage) -> Vec<u8> {
     let Some(body) = webp.get(12..).filter(|_| webp.starts_with(b"RIFF") && webp.get(8..12) == Some(b"WEBP")) else {
         return webp.to_vec();
     };
@@ -726,10 +730,6 @@ fn describe_webp(webp: &[u8], description: &Description) -> Vec<u8> {
         }
         extended
     } else {
-        // The canvas size comes from the image itself (decoded header).
-        let Ok(image) = image::load_from_memory_with_format(webp, ImageFormat::WebP) else {
-            return webp.to_vec();
-        };
         let lossless_alpha = body.starts_with(b"VP8L") && image.color().has_alpha();
         let mut header = vec![XMP_FLAG | EXIF_FLAG | if lossless_alpha { ALPHA_FLAG } else { 0 }, 0, 0, 0];
         header.extend_from_slice(&(image.width() - 1).to_le_bytes()[..3]);
