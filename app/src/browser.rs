@@ -337,3 +337,21 @@ pub mod mask {
         ((f64::from(event.client_x()) - rect.left()) * sx, (f64::from(event.client_y()) - rect.top()) * sy)
     }
 }
+
+/// Waits `ms` milliseconds (a timer, not a busy loop).
+pub async fn sleep(ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        if let Some(window) = web_sys::window() {
+            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+        }
+    });
+    let _ = JsFuture::from(promise).await;
+}
+
+/// A token no other page of this person will pick: 24 random letters and digits.
+pub fn random_token() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    (0..24)
+        .map(|_| ALPHABET[(js_sys::Math::random() * ALPHABET.len() as f64) as usize % ALPHABET.len()] as char)
+        .collect()
+}

@@ -53,6 +53,9 @@ test('a gallery version exports as PNG or JPEG at a size, downloaded under its n
   const zipBytes = readFileSync((await zip.path())!);
   expect(zipBytes.subarray(0, 2).toString()).toBe('PK');
   expect(zipBytes.includes(Buffer.from('chelsea.webp'))).toBe(true);
+  // The page followed it photo by photo.
+  await expect(zipForm.locator('.zip-progress')).toContainText('1 of 1 photo in the zip — done');
+  await expect(zipForm.locator('.zip-progress progress')).toHaveAttribute('value', '1');
 });
 
 test('the editor exports the unsaved edit with its exact bytes, before and after at 1:1', async ({ page }) => {

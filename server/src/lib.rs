@@ -129,6 +129,7 @@ impl Application {
             warning_secs: settings.retention.expiry_warning_days * 24 * 3600,
             moderation,
             subjects: engine.as_ref().ok().cloned().map(photos::Subjects),
+            zips: Default::default(),
         });
         let limits = Arc::new(platform::rate::RateLimits::new(&settings.limits));
         let sessions = DbSessionStore::new(db.clone());

@@ -10,6 +10,35 @@ mod presets;
 pub use panel::ExportPanel;
 pub use presets::{preset, Fit, Preset, PRESETS, PRODUCT_SHARE};
 
+/// Where a selection of gallery items is exported as one zip.
+pub const SELECTION_PATH: &str = "/media/gallery/export.zip";
+
+/// How far a zip of a selection is: photos done of all, the one being made, and why it stopped
+/// if it failed. The page follows it by the token it sent with the zip's request.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ZipProgress {
+    pub total: u32,
+    pub done: u32,
+    pub current: Option<String>,
+    pub failed: Option<String>,
+    pub finished: bool,
+}
+
+impl ZipProgress {
+    /// "3 of 10 photos — coffee.jpg", "All 10 photos are in the zip", or why it failed.
+    pub fn summary(&self) -> String {
+        let photos = |n: u32| if n == 1 { "photo" } else { "photos" };
+        match (&self.failed, self.finished, &self.current) {
+            (Some(why), _, _) => {
+                format!("The zip stopped after {} of {} {}: {why}", self.done, self.total, photos(self.total))
+            }
+            (None, true, _) => format!("{} of {} {} in the zip — done", self.done, self.total, photos(self.total)),
+            (None, false, Some(name)) => format!("{} of {} {} — {name}", self.done, self.total, photos(self.total)),
+            (None, false, None) => format!("{} of {} {}", self.done, self.total, photos(self.total)),
+        }
+    }
+}
+
 /// The formats a photo can leave in.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -138,6 +167,16 @@ pub struct ExportSettings {
     /// ("x,y"); without it the frame follows the subject.
     #[serde(deserialize_with = "point")]
     pub focus: Option<[f32; 2]>,
+    /// PNG only: at most this many colours (2–256), an 8-bit palette chosen and dithered by
+    /// libimagequant: a much smaller file for graphics and cut-outs, at a cost in gradients.
+    #[serde(deserialize_with = "empty_is_none")]
+    pub colors: Option<u32>,
+    /// Keep the photo's own colour profile (Display P3, Adobe RGB…) embedded in the file instead
+    /// of converting to sRGB (the default, which every viewer shows right).
+    pub keep_profile: bool,
+    /// JPEG through the fast encoder (jpeg-encoder) instead of mozjpeg: a few times quicker to
+    /// make, several per cent larger at the same quality.
+    pub fast: bool,
 }
 
 impl ExportSettings {
@@ -154,11 +193,17 @@ impl ExportSettings {
         self.chosen_preset().and_then(preset).map_or(self.format, |preset| preset.format)
     }
 
+    /// Whether the file keeps the photo's profile: asked for, and no preset (marketplaces and
+    /// social sites expect sRGB).
+    pub fn keeps_profile(&self) -> bool {
+        self.keep_profile && self.chosen_preset().is_none()
+    }
+
     /// The settings as an export link's query (what the server reads back as this type).
     pub fn query(&self) -> String {
         let number = |value: Option<u32>| value.map(|v| v.to_string()).unwrap_or_default();
         format!(
-            "format={}&quality={}&speed={}&chroma={}&baseline={}&max_side={}&target_kb={}&describe={}&preset={}&reference={}&focus={}&author={}&copyright={}",
+            "format={}&quality={}&speed={}&chroma={}&baseline={}&max_side={}&target_kb={}&describe={}&preset={}&reference={}&focus={}&colors={}&keep_profile={}&fast={}&author={}&copyright={}",
             self.format.id(),
             self.quality,
             self.speed,
@@ -170,6 +215,9 @@ impl ExportSettings {
             percent_encode(self.chosen_preset().unwrap_or("")),
             self.reference,
             self.focus.map(|[x, y]| format!("{x:.4},{y:.4}")).map(|f| percent_encode(&f)).unwrap_or_default(),
+            number(self.colors),
+            self.keep_profile,
+            self.fast,
             percent_encode(self.author.as_deref().unwrap_or_default()),
             percent_encode(self.copyright.as_deref().unwrap_or_default()),
         )
@@ -236,6 +284,9 @@ impl Default for ExportSettings {
             preset: None,
             reference: false,
             focus: None,
+            colors: None,
+            keep_profile: false,
+            fast: false,
         }
     }
 }
@@ -281,6 +332,9 @@ pub fn ExportForm(
     #[prop(optional)] form_id: Option<&'static str>,
     #[prop(default = "Export…")] summary: &'static str,
     #[prop(default = "Download")] button: &'static str,
+    /// Follow the zip being written, photo by photo (the selection's form).
+    #[prop(optional)]
+    progress: bool,
 ) -> impl IntoView {
     let (path, query) = export_url.split_once('?').unwrap_or((export_url.as_str(), ""));
     let hidden: Vec<(String, String)> = query
@@ -288,11 +342,46 @@ pub fn ExportForm(
         .filter_map(|pair| pair.split_once('='))
         .map(|(key, value)| (key.to_string(), value.to_string()))
         .collect();
+    let token_field = NodeRef::<leptos::html::Input>::new();
+    let status = RwSignal::new(None::<ZipProgress>);
+    // The browser saves the zip itself (streamed to disk); the page asks, by a token it sends with
+    // the request, how far the server is.
+    let follow = move |_: leptos::ev::SubmitEvent| {
+        #[cfg(feature = "hydrate")]
+        if progress {
+            let token = crate::browser::random_token();
+            // Set now, synchronously: the form's data is read after this handler returns.
+            if let Some(field) = token_field.get_untracked() {
+                field.set_value(&token);
+            }
+            status.set(None);
+            leptos::task::spawn_local(async move {
+                let mut silent = 0;
+                // Until done, failed, another zip is asked for, or the server has said nothing
+                // for half a minute (another process writes it, or the request never came).
+                while silent < 60 && token_field.get_untracked().is_some_and(|field| field.value() == token) {
+                    crate::browser::sleep(500).await;
+                    match crate::photos::api::zip_progress(token.clone()).await {
+                        Ok(Some(now)) => {
+                            silent = 0;
+                            let over = now.finished || now.failed.is_some();
+                            status.set(Some(now));
+                            if over {
+                                break;
+                            }
+                        }
+                        _ => silent += 1,
+                    }
+                }
+            });
+        }
+    };
     view! {
         <details class="export">
             <summary>{summary}</summary>
-            <form method="get" action=path.to_string() class="export-form" id=form_id>
+            <form method="get" action=path.to_string() class="export-form" id=form_id on:submit=follow>
                 {hidden.into_iter().map(|(name, value)| view! { <input type="hidden" name=name value=value/> }).collect_view()}
+                {progress.then(|| view! { <input type="hidden" name="progress" value="" node_ref=token_field/> })}
                 <label>"For "
                     <select name="preset"><PresetOptions/></select>
                 </label>
@@ -304,15 +393,31 @@ pub fn ExportForm(
                     <select name="chroma"><ChromaOptions/></select>
                 </label>
                 <label><input type="checkbox" name="baseline" value="true"/>" Baseline JPEG (not progressive)"</label>
+                <label title="mozjpeg makes the smallest JPEG; the fast encoder takes a fraction of the time">
+                    <input type="checkbox" name="fast" value="true"/>" Fast JPEG encoder (larger file)"
+                </label>
                 <label title="0 is slowest and smallest, 9 fastest">"AVIF speed "
                     <input type="number" name="speed" min="0" max="9" value=DEFAULT_AVIF_SPEED/>
                 </label>
                 <label>"Longest side (px) " <input type="number" name="max_side" min="1" max="20000" placeholder="full size"/></label>
                 <label>"At most (KB) " <input type="number" name="target_kb" min="1" placeholder="no limit"/></label>
+                <label title="Fewer colours: a much smaller PNG for graphics and cut-outs">"PNG colours "
+                    <input type="number" name="colors" min="2" max="256" placeholder="all"/>
+                </label>
+                <label><input type="checkbox" name="keep_profile" value="true"/>" Keep the colour profile (not sRGB)"</label>
                 <label><input type="checkbox" name="describe" value="true"/>" Alt-text and tags in the file, named after them"</label>
                 <label>"Author " <input type="text" name="author" maxlength="200" placeholder="none"/></label>
                 <label>"Copyright " <input type="text" name="copyright" maxlength="200" placeholder="none"/></label>
                 <button type="submit">{button}</button>
+                {progress.then(|| view! {
+                    <p class="zip-progress" role="status" aria-live="polite" hidden=move || status.with(Option::is_none)>
+                        <progress
+                            max=move || status.with(|s| s.as_ref().map_or(1, |s| s.total.max(1)))
+                            value=move || status.with(|s| s.as_ref().map_or(0, |s| s.done))
+                        ></progress>
+                        " "{move || status.with(|s| s.as_ref().map(ZipProgress::summary))}
+                    </p>
+                })}
             </form>
         </details>
     }

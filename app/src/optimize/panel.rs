@@ -221,6 +221,15 @@ pub fn ExportPanel(export_url: String, original_url: String, recipe: RwSignal<Ed
                 <input type="number" min="1" placeholder="no limit"
                     on:change=move |event| { let kb = number(event_target_value(&event)); set(&|s| s.target_kb = kb); }/>
             </label>
+            <label title="Fewer colours: a much smaller PNG for graphics and cut-outs">"PNG colours "
+                <input type="number" min="2" max="256" placeholder="all" name="colors"
+                    on:change=move |event| { let colors = number(event_target_value(&event)); set(&|s| s.colors = colors); }/>
+            </label>
+            <label>
+                <input type="checkbox" name="keep_profile"
+                    on:change=move |event| { let on = event_target_checked(&event); set(&|s| s.keep_profile = on); }/>
+                " Keep the colour profile (not sRGB)"
+            </label>
             <label>
                 <input type="checkbox" on:change=move |event| { let on = event_target_checked(&event); set(&|s| s.describe = on); }/>
                 " Alt-text and tags in the file"

@@ -57,6 +57,12 @@ pub async fn gallery_export_link() -> Result<String, AppError> {
     run(async { Ok(service::<Photos>()?.selection_export_link()) }).await
 }
 
+/// How far the zip sent with `token` is (none when this server is not writing it).
+#[server(endpoint = "gallery/export-progress")]
+pub async fn zip_progress(token: String) -> Result<Option<crate::optimize::ZipProgress>, AppError> {
+    run(async { service::<Photos>()?.zip_progress(owner().await?, token).await }).await
+}
+
 #[server(endpoint = "gallery/list")]
 pub async fn list_gallery() -> Result<Vec<GalleryItem>, AppError> {
     run(async {

@@ -112,7 +112,7 @@ pub fn GalleryPage() -> impl IntoView {
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move { zip_link.await.ok().map(|link| view! {
                     <crate::optimize::ExportForm export_url=link form_id="gallery-export"
-                        summary="Export the ticked items as one zip…" button="Download the zip"/>
+                        summary="Export the ticked items as one zip…" button="Download the zip" progress=true/>
                 }) })}
             </Transition>
             <Transition fallback=|| view! { <p>"Loading the gallery…"</p> }>

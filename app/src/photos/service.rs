@@ -6,6 +6,7 @@ use async_trait::async_trait;
 
 use crate::error::AppError;
 use crate::ids::{OwnerId, PhotoId, VersionId};
+use crate::optimize::ZipProgress;
 use crate::photos::{GalleryItem, PhotoSummary};
 use crate::recipe::EditRecipe;
 
@@ -22,6 +23,9 @@ pub trait PhotoService: Send + Sync + 'static {
     async fn guest_owner(&self, current: Option<OwnerId>) -> Result<OwnerId, AppError>;
     /// A signed link that exports the gallery items named in its query as one zip.
     fn selection_export_link(&self) -> String;
+    /// How far the owner's zip sent with `token` is, while this server writes it (and minutes
+    /// after).
+    async fn zip_progress(&self, owner: OwnerId, token: String) -> Result<Option<ZipProgress>, AppError>;
 }
 
 /// Provided to every server function through Leptos context.

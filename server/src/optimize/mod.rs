@@ -7,11 +7,10 @@
 //! Never location or camera data.
 
 use std::borrow::Cow;
-use std::io::Cursor;
 
 use app::error::AppError;
 use app::ids::{OwnerId, PhotoId, VersionId};
-use app::optimize::{Chroma, ExportFormat, ExportSettings, Fit, Preset, PRODUCT_SHARE};
+use app::optimize::{ExportFormat, ExportSettings, Fit, Preset, ZipProgress, PRODUCT_SHARE, SELECTION_PATH};
 use app::recipe::EditRecipe;
 use serde::Deserialize;
 use std::io::Write as _;
@@ -22,7 +21,7 @@ use axum::response::IntoResponse;
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
-use image::{DynamicImage, ImageFormat};
+use image::DynamicImage;
 use tower_sessions::Session;
 
 use crate::photos::{PhotoStore, Variant};
@@ -30,8 +29,11 @@ use crate::platform::archive::ArchiveSink;
 use crate::platform::error::{ApiError, OrInternal};
 use crate::platform::http::{media_response, Media};
 use crate::platform::links::Signature;
+use crate::platform::progress::ProgressBoard;
 use crate::platform::{heif, images};
 
+mod encode;
+mod metadata;
 mod subject;
 use crate::state::AppState;
 pub use subject::Region;
@@ -59,12 +61,6 @@ impl Description {
         (description != Description::default()).then_some(description)
     }
 }
-
-/// The longest caption written into a file (a JPEG segment holds 64 KiB at most).
-const MAX_DESCRIPTION_BYTES: usize = 2000;
-
-/// Where a selection of gallery items is exported as one zip.
-pub const SELECTION_PATH: &str = "/media/gallery/export.zip";
 
 /// The most items one zip may hold.
 const MAX_SELECTION: usize = 500;
@@ -168,11 +164,23 @@ async fn export_selection(
 ) -> Result<Response, ApiError> {
     let owner = state.photos.links.owner_for(SELECTION_PATH, &signature, state.accounts.as_ref(), &session).await?;
     let mut ids: Vec<VersionId> = Vec::new();
+    let mut token = None;
     for pair in query.as_deref().unwrap_or("").split('&') {
-        let Some(("version", value)) = pair.split_once('=') else { continue };
-        let id = value.parse().map_err(|_| AppError::BadRequest("A chosen item is not one of yours.".into()))?;
-        if !ids.contains(&id) {
-            ids.push(id);
+        match pair.split_once('=') {
+            Some(("version", value)) => {
+                let id =
+                    value.parse().map_err(|_| AppError::BadRequest("A chosen item is not one of yours.".into()))?;
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
+            Some(("progress", value)) if !value.is_empty() => {
+                if !ProgressBoard::valid_token(value) {
+                    return Err(AppError::BadRequest("The progress token is 8 to 64 letters or digits.".into()).into());
+                }
+                token = Some(value.to_string());
+            }
+            _ => {}
         }
     }
     if ids.is_empty() {
@@ -188,24 +196,55 @@ async fn export_selection(
     let (sink, chunks) = ArchiveSink::channel();
     let photos = state.photos.clone();
     let runtime = tokio::runtime::Handle::current();
-    let writer = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-        let mut zip = zip::ZipWriter::new(sink);
-        let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
-        let mut names = std::collections::HashSet::new();
-        for id in ids {
-            let (media, _) = runtime.block_on(export_media(&photos, owner, Source::Version(id), settings.clone()))?;
-            let (stem, extension) = media.filename.rsplit_once('.').unwrap_or((&media.filename, "bin"));
-            let mut name = media.filename.clone();
-            let mut copy = 1;
-            while !names.insert(name.clone()) {
-                copy += 1;
-                name = format!("{stem}-{copy}.{extension}");
+    let total = u32::try_from(ids.len()).unwrap_or(u32::MAX);
+    // What the page that asked is told as each photo goes into the zip.
+    let report = {
+        let photos = photos.clone();
+        move |progress: ZipProgress| {
+            if let Some(token) = &token {
+                photos.zips.set(owner, token, progress);
             }
-            zip.start_file(name, options)?;
-            zip.write_all(&media.data)?;
         }
-        zip.finish()?.close()?;
-        Ok(())
+    };
+    report(ZipProgress { total, ..ZipProgress::default() });
+    let writer = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        let mut progress = ZipProgress { total, ..ZipProgress::default() };
+        let written = (|| -> Result<(), AppError> {
+            let mut zip = zip::ZipWriter::new(sink);
+            let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+            let mut names = std::collections::HashSet::new();
+            for id in ids {
+                let (media, _) =
+                    runtime.block_on(export_media(&photos, owner, Source::Version(id), settings.clone()))?;
+                let (stem, extension) = media.filename.rsplit_once('.').unwrap_or((&media.filename, "bin"));
+                let mut name = media.filename.clone();
+                let mut copy = 1;
+                while !names.insert(name.clone()) {
+                    copy += 1;
+                    name = format!("{stem}-{copy}.{extension}");
+                }
+                progress.current = Some(name.clone());
+                report(progress.clone());
+                zip.start_file(name, options).or_internal("writing a zip entry")?;
+                zip.write_all(&media.data).or_internal("writing a zip entry")?;
+                progress.done += 1;
+            }
+            progress.current = None;
+            zip.finish().or_internal("ending a zip")?.close().or_internal("ending a zip")?;
+            Ok(())
+        })();
+        match written {
+            Ok(()) => {
+                progress.finished = true;
+                report(progress);
+                Ok(())
+            }
+            Err(error) => {
+                progress.failed = Some(error.to_string());
+                report(progress);
+                Err(error.into())
+            }
+        }
     });
     let body = futures::stream::unfold((chunks, Some(writer)), |(mut chunks, writer)| async move {
         if let Some(chunk) = chunks.recv().await {
@@ -279,8 +318,11 @@ pub async fn export_media(
         .run(move |max_pixels| match recipe {
             // Edits are in the original's pixels: replayed on the whole photo, as saving does.
             Some(recipe) => {
-                let image = images::replay(images::decode(&media.data, max_pixels)?, &recipe, max_pixels)?;
-                export(&image, &settings, description.as_ref(), subjects.as_ref().map(|s| s.0.as_ref()))
+                let decoded = images::decode_file(&media.data, max_pixels)?;
+                let (image, profile) = decoded.for_export(settings.keeps_profile());
+                let image = images::replay(image, &recipe, max_pixels)?;
+                let subjects = subjects.as_ref().map(|s| s.0.as_ref());
+                export(&image, profile.as_deref(), &settings, description.as_ref(), subjects)
             }
             None => export_bytes(
                 &media.data,
@@ -330,8 +372,9 @@ pub fn export_bytes(
     description: Option<&Description>,
     subjects: Option<&ai::Engine>,
 ) -> Result<Exported, AppError> {
-    let image = images::decode_at_least(stored, max_pixels, |width, height| needed(settings, width, height))?;
-    export(&image, settings, description, subjects)
+    let decoded = images::decode_file_at_least(stored, max_pixels, |width, height| needed(settings, width, height))?;
+    let (image, profile) = decoded.for_export(settings.keeps_profile());
+    export(&image, profile.as_deref(), settings, description, subjects)
 }
 
 /// The smallest upright size an export can be made from without losing detail, when it is less
@@ -357,6 +400,7 @@ pub struct Exported {
 /// when `subjects` can find it (see `frame`).
 pub fn export(
     image: &DynamicImage,
+    profile: Option<&[u8]>,
     settings: &ExportSettings,
     description: Option<&Description>,
     subjects: Option<&ai::Engine>,
@@ -394,6 +438,9 @@ pub fn export(
                 preset: None,
                 reference: settings.reference,
                 focus: None,
+                colors: None,
+                keep_profile: false,
+                fast: settings.fast,
             };
             (&framed, &preset_settings)
         }
@@ -425,39 +472,19 @@ pub fn export(
     let data = match settings.format {
         ExportFormat::Jpeg => {
             let rgb = images::flatten(&scaled);
-            let (Ok(width), Ok(height)) = (u16::try_from(rgb.width()), u16::try_from(rgb.height())) else {
-                return Err(AppError::BadRequest(
-                    "JPEG takes images up to 65535 pixels a side: choose a smaller longest side or another format."
-                        .into(),
-                ));
-            };
-            lossy(&|quality| {
-                use jpeg_encoder::{ChromaSubsamplingMethod, ColorType, QuantizationTableType, SamplingFactor};
-                let mut out = Vec::new();
-                let mut encoder = jpeg_encoder::Encoder::new(&mut out, quality);
-                encoder.set_progressive(!settings.baseline);
-                encoder.set_optimized_huffman_tables(true);
-                // mozjpeg's default tables (N. Robidoux's): smaller than Annex K's at the same look.
-                encoder.set_quantization_tables(QuantizationTableType::ImageMagick, QuantizationTableType::ImageMagick);
-                encoder.set_sampling_factor(match settings.chroma {
-                    Chroma::Half => SamplingFactor::R_4_2_0,
-                    Chroma::Full => SamplingFactor::R_4_4_4,
-                });
-                encoder.set_chroma_subsampling_method(ChromaSubsamplingMethod::Average);
-                encoder.encode(rgb.as_raw(), width, height, ColorType::Rgb).or_internal("encoding a JPEG")?;
-                Ok(out)
-            })?
+            let jpeg = if settings.fast { encode::fast_jpeg } else { encode::mozjpeg };
+            lossy(&|quality| jpeg(&rgb, quality, settings.chroma, settings.baseline))?
         }
         ExportFormat::Webp => {
             let rgba = scaled.to_rgba8();
-            lossy(&|quality| webp_encode(&rgba, false, f32::from(quality)))?
+            lossy(&|quality| encode::webp(&rgba, false, f32::from(quality)))?
         }
         ExportFormat::Avif => {
             let speed = settings.speed.min(9);
-            let metadata = description.map(|d| (exif_tiff(d), xmp(d)));
+            let metadata = description.map(|d| (metadata::exif_tiff(d), metadata::xmp(d)));
             let metadata = metadata.as_ref().map(|(exif, xmp)| (exif.as_slice(), xmp.as_bytes()));
             lossy(&|quality| {
-                heif::encode_avif(&scaled, quality, speed, metadata).map_err(|cause| {
+                heif::encode_avif(&scaled, quality, speed, metadata, profile).map_err(|cause| {
                     tracing::warn!(%cause, "AVIF encoding failed");
                     AppError::BadRequest("This image could not be encoded as AVIF; choose another format.".into())
                 })
@@ -465,15 +492,19 @@ pub fn export(
         }
         ExportFormat::Png | ExportFormat::WebpLossless => {
             let out = if settings.format == ExportFormat::Png {
-                let mut out = Vec::new();
-                scaled.write_to(&mut Cursor::new(&mut out), ImageFormat::Png).or_internal("encoding a PNG")?;
-                out
+                let png = encode::png(&scaled, profile, settings.colors)?;
+                // The editor's "before" is only looked at: no time spent making it smaller.
+                if settings.reference {
+                    png
+                } else {
+                    encode::optimize_png(png)
+                }
             } else {
-                webp_encode(&scaled.to_rgba8(), true, 100.0)?
+                encode::webp(&scaled.to_rgba8(), true, 100.0)?
             };
             if let Some(limit) = limit.filter(|limit| out.len() as u64 > *limit) {
                 return Err(AppError::BadRequest(format!(
-                    "A lossless file of this size takes {} KB, more than {} KB: choose JPEG or WebP, or a smaller longest side.",
+                    "This file takes {} KB, more than {} KB: choose fewer PNG colours, JPEG or WebP, or a smaller longest side.",
                     out.len().div_ceil(1024),
                     limit / 1024
                 )));
@@ -481,13 +512,15 @@ pub fn export(
             out
         }
     };
-    let data = match (description, settings.format) {
-        (Some(description), ExportFormat::Jpeg) => describe_jpeg(&data, description),
-        (Some(description), ExportFormat::Png) => describe_png(&data, description),
-        (Some(description), ExportFormat::Webp | ExportFormat::WebpLossless) => {
-            describe_webp(&data, description, &scaled)
-        }
-        // AVIF carries it from the encoder (below); the rest have nothing to carry.
+    let encoded = (scaled.width(), scaled.height(), scaled.color().has_alpha());
+    let data = match settings.format {
+        ExportFormat::Jpeg if description.is_some() || profile.is_some() => metadata::jpeg(&data, description, profile),
+        ExportFormat::Png => match description {
+            Some(description) => metadata::png(&data, description),
+            None => data,
+        },
+        ExportFormat::Webp | ExportFormat::WebpLossless => metadata::webp(&data, description, profile, encoded),
+        // AVIF carries both from the encoder.
         _ => data,
     };
     Ok(Exported { data, frame: shown })
@@ -560,19 +593,6 @@ pub fn frame(
     }
 }
 
-/// libwebp, lossy at `quality` or lossless (it refuses sides over 16383 px: a clear error).
-fn webp_encode(rgba: &image::RgbaImage, lossless: bool, quality: f32) -> Result<Vec<u8>, AppError> {
-    webp::Encoder::from_rgba(rgba.as_raw(), rgba.width(), rgba.height())
-        .encode_simple(lossless, quality)
-        .map(|memory| memory.to_vec())
-        .map_err(|error| {
-            tracing::info!(?error, width = rgba.width(), height = rgba.height(), "WebP refused an image");
-            AppError::BadRequest(
-                "WebP takes images up to 16383 pixels a side: choose a smaller longest side or another format.".into(),
-            )
-        })
-}
-
 /// The highest quality below `start` whose file fits `limit` (a binary search: about seven
 /// encodes); a clear error when even the lowest does not.
 fn fit_quality(encode: impl Fn(u8) -> Result<Vec<u8>, AppError>, start: u8, limit: u64) -> Result<Vec<u8>, AppError> {
@@ -596,184 +616,6 @@ fn fit_quality(encode: impl Fn(u8) -> Result<Vec<u8>, AppError>, start: u8, limi
             limit / 1024
         ))
     })
-}
-
-fn xml_escape(text: &str) -> String {
-    text.chars()
-        .map(|c| match c {
-            '&' => "&amp;".to_string(),
-            '<' => "&lt;".to_string(),
-            '>' => "&gt;".to_string(),
-            '"' => "&quot;".to_string(),
-            c if c.is_control() => " ".to_string(),
-            c => c.to_string(),
-        })
-        .collect()
-}
-
-/// At most `MAX_DESCRIPTION_BYTES`, cut on a character boundary.
-fn bounded(text: &str) -> &str {
-    let mut end = text.len().min(MAX_DESCRIPTION_BYTES);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
-}
-
-/// An XMP packet with what is given of the caption (dc:description), keywords (dc:subject),
-/// author (dc:creator) and copyright (dc:rights).
-fn xmp(description: &Description) -> String {
-    let mut fields = String::new();
-    let alt = |text: &str| {
-        format!("<rdf:Alt><rdf:li xml:lang=\"x-default\">{}</rdf:li></rdf:Alt>", xml_escape(bounded(text)))
-    };
-    if !description.text.is_empty() {
-        fields.push_str(&format!("<dc:description>{}</dc:description>", alt(&description.text)));
-    }
-    if !description.keywords.is_empty() {
-        let keywords: String = description
-            .keywords
-            .iter()
-            .take(50)
-            .map(|keyword| format!("<rdf:li>{}</rdf:li>", xml_escape(bounded(keyword))))
-            .collect();
-        fields.push_str(&format!("<dc:subject><rdf:Bag>{keywords}</rdf:Bag></dc:subject>"));
-    }
-    if !description.author.is_empty() {
-        let author = xml_escape(bounded(&description.author));
-        fields.push_str(&format!("<dc:creator><rdf:Seq><rdf:li>{author}</rdf:li></rdf:Seq></dc:creator>"));
-    }
-    if !description.copyright.is_empty() {
-        fields.push_str(&format!("<dc:rights>{}</dc:rights>", alt(&description.copyright)));
-    }
-    format!(
-        "<?xpacket begin=\"\u{feff}\" id=\"W5M0MpCehiHzreSzNTczkc9d\"?><x:xmpmeta xmlns:x=\"adobe:ns:meta/\"><rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\"><rdf:Description rdf:about=\"\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\">{fields}</rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end=\"w\"?>"
-    )
-}
-
-/// A big-endian TIFF block with one IFD of ASCII (UTF-8, as cameras and editors write it)
-/// entries: ImageDescription, Artist and Copyright, those given, in tag order.
-fn exif_tiff(description: &Description) -> Vec<u8> {
-    let entries: Vec<(u16, String)> =
-        [(0x010E, &description.text), (0x013B, &description.author), (0x8298, &description.copyright)]
-            .into_iter()
-            .filter(|(_, text)| !text.is_empty())
-            .map(|(tag, text)| (tag, bounded(text).replace('\0', " ")))
-            .collect();
-    let count = entries.len() as u16;
-    let mut tiff = b"MM\0\x2a\0\0\0\x08".to_vec();
-    tiff.extend_from_slice(&count.to_be_bytes());
-    // Values longer than four bytes follow the IFD (entries, then the next-IFD pointer).
-    let mut data_at = 8 + 2 + 12 * u32::from(count) + 4;
-    let mut values = Vec::new();
-    for (tag, text) in &entries {
-        let mut value = text.as_bytes().to_vec();
-        value.push(0);
-        tiff.extend_from_slice(&tag.to_be_bytes());
-        tiff.extend_from_slice(&2u16.to_be_bytes());
-        tiff.extend_from_slice(&u32::try_from(value.len()).unwrap_or(u32::MAX).to_be_bytes());
-        if value.len() <= 4 {
-            value.resize(4, 0);
-            tiff.extend_from_slice(&value);
-        } else {
-            tiff.extend_from_slice(&data_at.to_be_bytes());
-            data_at += u32::try_from(value.len()).unwrap_or(u32::MAX);
-            values.extend_from_slice(&value);
-        }
-    }
-    tiff.extend_from_slice(&[0, 0, 0, 0]);
-    tiff.extend_from_slice(&values);
-    tiff
-}
-
-/// EXIF and XMP segments after SOI.
-fn describe_jpeg(jpeg: &[u8], description: &Description) -> Vec<u8> {
-    let segment = |marker: u8, header: &[u8], body: &[u8]| -> Vec<u8> {
-        let length = u16::try_from(2 + header.len() + body.len()).unwrap_or(u16::MAX);
-        let mut out = vec![0xFF, marker];
-        out.extend_from_slice(&length.to_be_bytes());
-        out.extend_from_slice(header);
-        out.extend_from_slice(body);
-        out
-    };
-    let mut out = Vec::with_capacity(jpeg.len() + 4096);
-    out.extend_from_slice(&jpeg[..2.min(jpeg.len())]);
-    out.extend_from_slice(&segment(0xE1, b"Exif\0\0", &exif_tiff(description)));
-    out.extend_from_slice(&segment(0xE1, b"http://ns.adobe.com/xap/1.0/\0", xmp(description).as_bytes()));
-    out.extend_from_slice(jpeg.get(2..).unwrap_or_default());
-    out
-}
-
-/// EXIF and XMP chunks in a WebP: libwebp's simple file (one VP8 or VP8L chunk) becomes an
-/// extended one (VP8X, whose flags announce them); an extended one gets the flags set. `image`
-/// is what was encoded: its size and alpha go in the VP8X header.
-fn describe_webp(webp: &[u8], description: &Description, image: &DynamicImage) -> Vec<u8> {
-    let Some(body) = webp.get(12..).filter(|_| webp.starts_with(b"RIFF") && webp.get(8..12) == Some(b"WEBP")) else {
-        return webp.to_vec();
-    };
-    let chunk = |name: &[u8; 4], data: &[u8]| -> Vec<u8> {
-        let mut out = name.to_vec();
-        out.extend_from_slice(&u32::try_from(data.len()).unwrap_or(u32::MAX).to_le_bytes());
-        out.extend_from_slice(data);
-        if data.len() % 2 == 1 {
-            out.push(0);
-        }
-        out
-    };
-    const XMP_FLAG: u8 = 0x04;
-    const EXIF_FLAG: u8 = 0x08;
-    const ALPHA_FLAG: u8 = 0x10;
-    let mut chunks = if body.starts_with(b"VP8X") {
-        let mut extended = body.to_vec();
-        if let Some(flags) = extended.get_mut(8) {
-            *flags |= XMP_FLAG | EXIF_FLAG;
-        }
-        extended
-    } else {
-        let lossless_alpha = body.starts_with(b"VP8L") && image.color().has_alpha();
-        let mut header = vec![XMP_FLAG | EXIF_FLAG | if lossless_alpha { ALPHA_FLAG } else { 0 }, 0, 0, 0];
-        header.extend_from_slice(&(image.width() - 1).to_le_bytes()[..3]);
-        header.extend_from_slice(&(image.height() - 1).to_le_bytes()[..3]);
-        let mut extended = chunk(b"VP8X", &header);
-        extended.extend_from_slice(body);
-        extended
-    };
-    // The spec's order: EXIF, then XMP, after the image data.
-    chunks.extend_from_slice(&chunk(b"EXIF", &exif_tiff(description)));
-    chunks.extend_from_slice(&chunk(b"XMP ", xmp(description).as_bytes()));
-    let mut out = b"RIFF".to_vec();
-    out.extend_from_slice(&u32::try_from(chunks.len() + 4).unwrap_or(u32::MAX).to_le_bytes());
-    out.extend_from_slice(b"WEBP");
-    out.extend_from_slice(&chunks);
-    out
-}
-
-/// iTXt chunks (UTF-8) after IHDR: `Description`, `Author` and `Copyright` (those given), and
-/// the XMP packet.
-fn describe_png(png: &[u8], description: &Description) -> Vec<u8> {
-    let chunk = |keyword: &str, text: &str| -> Vec<u8> {
-        let mut body = b"iTXt".to_vec();
-        body.extend_from_slice(keyword.as_bytes());
-        body.extend_from_slice(&[0, 0, 0, 0, 0]);
-        body.extend_from_slice(text.as_bytes());
-        let mut out = u32::try_from(body.len() - 4).unwrap_or(u32::MAX).to_be_bytes().to_vec();
-        out.extend_from_slice(&body);
-        out.extend_from_slice(&crc32fast::hash(&body).to_be_bytes());
-        out
-    };
-    // Signature (8) and IHDR (8 + 13 + 4) come first in every PNG.
-    let after_header = 33.min(png.len());
-    let mut out = png[..after_header].to_vec();
-    for (keyword, text) in
-        [("Description", &description.text), ("Author", &description.author), ("Copyright", &description.copyright)]
-    {
-        if !text.is_empty() {
-            out.extend_from_slice(&chunk(keyword, bounded(text)));
-        }
-    }
-    out.extend_from_slice(&chunk("XML:com.adobe.xmp", &xmp(description)));
-    out.extend_from_slice(&png[after_header..]);
-    out
 }
 
 #[cfg(test)]
@@ -854,12 +696,12 @@ mod tests {
         let image = DynamicImage::ImageRgb8(image::RgbImage::from_fn(300, 200, |x, y| {
             image::Rgb([(x * 7 % 256) as u8, (y * 13 % 256) as u8, ((x * y) % 256) as u8])
         }));
-        let full = export(&image, &ExportSettings::default(), None, None).unwrap().data;
+        let full = export(&image, None, &ExportSettings::default(), None, None).unwrap().data;
         let target_kb = (full.len() / 1024 / 2).max(1) as u32;
         let settings = ExportSettings { target_kb: Some(target_kb), ..ExportSettings::default() };
-        let fitted = export(&image, &settings, None, None).unwrap().data;
+        let fitted = export(&image, None, &settings, None, None).unwrap().data;
         assert!(fitted.len() <= target_kb as usize * 1024 && fitted.len() * 3 > target_kb as usize * 1024);
         let impossible = ExportSettings { target_kb: Some(1), ..ExportSettings::default() };
-        assert!(matches!(export(&image, &impossible, None, None), Err(AppError::BadRequest(_))));
+        assert!(matches!(export(&image, None, &impossible, None, None), Err(AppError::BadRequest(_))));
     }
 }

@@ -7,6 +7,7 @@ pub mod routes;
 
 use app::error::AppError;
 use app::ids::{OwnerId, PhotoId, VersionId};
+use app::optimize::ZipProgress;
 use app::photos::PhotoService;
 use app::photos::{GalleryItem, PhotoSummary};
 use async_trait::async_trait;
@@ -79,6 +80,8 @@ pub struct PhotoStore {
     pub moderation: Option<Moderation>,
     /// The models that find a photo's subject for preset crops; None without an engine.
     pub subjects: Option<Subjects>,
+    /// How far the zips this process is writing are (see `optimize::export_selection`).
+    pub zips: crate::platform::progress::ProgressBoard,
 }
 
 /// The AI engine, for finding subjects (see `optimize::subject`).
@@ -404,7 +407,11 @@ impl PhotoService for PhotoStore {
     }
 
     fn selection_export_link(&self) -> String {
-        self.links.sign(crate::optimize::SELECTION_PATH)
+        self.links.sign(app::optimize::SELECTION_PATH)
+    }
+
+    async fn zip_progress(&self, owner: OwnerId, token: String) -> Result<Option<ZipProgress>, AppError> {
+        Ok(self.zips.get(owner, &token))
     }
 
     async fn guest_owner(&self, current: Option<OwnerId>) -> Result<OwnerId, AppError> {

@@ -73,6 +73,12 @@ unsafe extern "C" {
     fn heif_image_add_plane(image: *mut c_void, channel: c_int, width: c_int, height: c_int, depth: c_int)
         -> HeifError;
     fn heif_image_get_plane(image: *mut c_void, channel: c_int, stride: *mut c_int) -> *mut u8;
+    fn heif_image_set_raw_color_profile(
+        image: *mut c_void,
+        fourcc: *const c_char,
+        data: *const c_void,
+        size: usize,
+    ) -> HeifError;
     fn heif_context_get_encoder_for_format(context: *mut c_void, format: c_int, encoder: *mut *mut c_void)
         -> HeifError;
     fn heif_encoder_release(encoder: *mut c_void);
@@ -307,6 +313,7 @@ pub fn encode_avif(
     quality: u8,
     speed: u8,
     metadata: Option<(&[u8], &[u8])>,
+    icc: Option<&[u8]>,
 ) -> Result<Vec<u8>, String> {
     let context = context(u64::from(image.width()) * u64::from(image.height()))?;
     let alpha = image.color().has_alpha();
@@ -332,6 +339,12 @@ pub fn encode_avif(
     let target = unsafe { std::slice::from_raw_parts_mut(plane, stride * height as usize) };
     for (row, source) in target.chunks_exact_mut(stride).zip(pixels.chunks_exact(row_bytes)) {
         row[..row_bytes].copy_from_slice(source);
+    }
+    if let Some(icc) = icc {
+        // SAFETY: the picture is alive; libheif copies the profile's bytes.
+        check(unsafe {
+            heif_image_set_raw_color_profile(picture.0, c"prof".as_ptr(), icc.as_ptr().cast(), icc.len())
+        })?;
     }
     let mut encoder = ptr::null_mut();
     check(unsafe { heif_context_get_encoder_for_format(context.0, COMPRESSION_AV1, &mut encoder) })?;
@@ -369,7 +382,7 @@ mod tests {
         let image =
             DynamicImage::ImageRgb8(image::RgbImage::from_fn(96, 64, |x, y| Rgb([x as u8 * 2, y as u8 * 3, 128])));
         let metadata = (&b"MM\0\x2a\0\0\0\x08\0\0\0\0\0\0"[..], &b"<x:xmpmeta>caption</x:xmpmeta>"[..]);
-        let avif = encode_avif(&image, 60, 8, Some(metadata)).unwrap();
+        let avif = encode_avif(&image, 60, 8, Some(metadata), None).unwrap();
         assert!(avif.windows(7).any(|w| w == b"caption"), "the XMP is in the file");
         assert!(is_heif(&avif));
         let back = decode(&avif, 1_000_000, |_| Ok::<(), String>(())).unwrap();
@@ -381,7 +394,7 @@ mod tests {
     #[test]
     fn damaged_files_are_errors_not_crashes() {
         let image = DynamicImage::ImageRgba8(image::RgbaImage::from_pixel(32, 32, Rgba([10, 200, 30, 128])));
-        let avif = encode_avif(&image, 50, 9, None).unwrap();
+        let avif = encode_avif(&image, 50, 9, None, None).unwrap();
         for cut in [12, 40, avif.len() / 2, avif.len() - 1] {
             assert!(decode(&avif[..cut], 1_000_000, |_| Ok::<(), String>(())).is_err(), "cut at {cut}");
         }

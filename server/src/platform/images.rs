@@ -70,6 +70,15 @@ impl Decoded {
     pub fn into_srgb(self) -> DynamicImage {
         to_srgb(self.image, self.icc.as_deref())
     }
+
+    /// The pixels for an export: in sRGB, or with `keep_profile` in the file's own colour space
+    /// with the profile they need to be shown right (none when that is sRGB anyway).
+    pub fn for_export(self, keep_profile: bool) -> (DynamicImage, Option<Vec<u8>>) {
+        match self.icc {
+            Some(icc) if keep_profile && foreign_profile(&icc).is_some() => (self.image, Some(icc)),
+            icc => (to_srgb(self.image, icc.as_deref()), None),
+        }
+    }
 }
 
 /// Decodes under the pixel cap and converts to sRGB (see `decode_file`).
@@ -133,12 +142,21 @@ pub fn decode_at_least(
     max_pixels: u64,
     need: impl FnOnce(u32, u32) -> Option<(u32, u32)>,
 ) -> Result<DynamicImage, ImageError> {
+    decode_file_at_least(bytes, max_pixels, need).map(Decoded::into_srgb)
+}
+
+/// `decode_at_least` before the conversion to sRGB (see `Decoded`).
+pub fn decode_file_at_least(
+    bytes: &[u8],
+    max_pixels: u64,
+    need: impl FnOnce(u32, u32) -> Option<(u32, u32)>,
+) -> Result<Decoded, ImageError> {
     if image::guess_format(bytes).ok() == Some(ImageFormat::Jpeg) && jpeg_is_complete(bytes) {
-        if let Some(image) = shrink_on_load(bytes, max_pixels, need)? {
-            return Ok(image);
+        if let Some(decoded) = shrink_on_load(bytes, max_pixels, need)? {
+            return Ok(decoded);
         }
     }
-    decode(bytes, max_pixels)
+    decode_file(bytes, max_pixels)
 }
 
 /// The scaled JPEG decode of `decode_at_least` (libjpeg-turbo, see `turbo`), or `None` when no
@@ -147,7 +165,7 @@ fn shrink_on_load(
     bytes: &[u8],
     max_pixels: u64,
     need: impl FnOnce(u32, u32) -> Option<(u32, u32)>,
-) -> Result<Option<DynamicImage>, ImageError> {
+) -> Result<Option<Decoded>, ImageError> {
     let Some(decoder) = turbo::Scaled::open(bytes).map_err(|_| ImageError::Unreadable)? else {
         return Ok(None);
     };
@@ -175,7 +193,7 @@ fn shrink_on_load(
         .into_decoder()
         .ok()
         .and_then(|mut decoder| decoder.icc_profile().ok().flatten());
-    Ok(Some(to_srgb(image, icc.as_deref())))
+    Ok(Some(Decoded { image, orientation: orientation.to_exif(), icc }))
 }
 
 /// Lanczos3 to exactly `width`×`height`: 8-bit images with SIMD (fast_image_resize, alpha
@@ -217,18 +235,11 @@ pub fn resize_to_fit(image: &DynamicImage, width: u32, height: u32) -> DynamicIm
 /// profile, with an sRGB one, with one that cannot be read (browsers then assume sRGB too), or
 /// that are not RGB (grey, CMYK) are returned as they are.
 pub fn to_srgb(image: DynamicImage, icc: Option<&[u8]>) -> DynamicImage {
-    use moxcms::{ColorProfile, DataColorSpace, Layout, TransformOptions};
-    let Some(profile) = icc.and_then(|icc| ColorProfile::new_from_slice(icc).ok()) else {
+    use moxcms::{ColorProfile, Layout, TransformOptions};
+    let Some(profile) = icc.and_then(foreign_profile) else {
         return image;
     };
     let srgb = ColorProfile::new_srgb();
-    let close = |a: moxcms::Xyzd, b: moxcms::Xyzd| (a.x - b.x).abs() + (a.y - b.y).abs() + (a.z - b.z).abs() < 0.004;
-    let is_srgb = close(profile.red_colorant, srgb.red_colorant)
-        && close(profile.green_colorant, srgb.green_colorant)
-        && close(profile.blue_colorant, srgb.blue_colorant);
-    if profile.color_space != DataColorSpace::Rgb || is_srgb {
-        return image;
-    }
     let options = TransformOptions::default();
     let converted = match &image {
         DynamicImage::ImageRgb8(_) | DynamicImage::ImageRgba8(_) => {
@@ -262,6 +273,17 @@ pub fn to_srgb(image: DynamicImage, icc: Option<&[u8]>) -> DynamicImage {
         _ => None,
     };
     converted.unwrap_or(image)
+}
+
+/// An RGB profile that is not sRGB (so pixels in it need converting), read from ICC bytes.
+fn foreign_profile(icc: &[u8]) -> Option<moxcms::ColorProfile> {
+    let profile = moxcms::ColorProfile::new_from_slice(icc).ok()?;
+    let srgb = moxcms::ColorProfile::new_srgb();
+    let close = |a: moxcms::Xyzd, b: moxcms::Xyzd| (a.x - b.x).abs() + (a.y - b.y).abs() + (a.z - b.z).abs() < 0.004;
+    let is_srgb = close(profile.red_colorant, srgb.red_colorant)
+        && close(profile.green_colorant, srgb.green_colorant)
+        && close(profile.blue_colorant, srgb.blue_colorant);
+    (profile.color_space == moxcms::DataColorSpace::Rgb && !is_srgb).then_some(profile)
 }
 
 /// Whether a JPEG's compressed data ends with its end-of-image marker (data after it, which some

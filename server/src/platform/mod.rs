@@ -11,6 +11,7 @@ pub mod heif;
 pub mod http;
 pub mod images;
 pub mod links;
+pub mod progress;
 pub mod rate;
 pub mod sessions;
 pub mod storage;

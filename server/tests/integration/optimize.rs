@@ -122,7 +122,7 @@ async fn versions_export_in_each_format_size_and_weight_with_their_caption(app: 
     assert!(fitted.body.len() <= 12 * 1024 && fitted.body.len() > 4 * 1024, "{} bytes", fitted.body.len());
     let lossless = app.get(&format!("{link}&format=png&target_kb=1"), Some(&cookie)).await;
     assert_eq!(lossless.status, StatusCode::BAD_REQUEST);
-    assert!(String::from_utf8_lossy(&lossless.body).contains("choose JPEG"));
+    assert!(String::from_utf8_lossy(&lossless.body).contains("fewer PNG colours, JPEG or WebP"));
     assert_eq!(app.get(&format!("{link}&max_side=many"), Some(&cookie)).await.status, StatusCode::BAD_REQUEST);
     assert_eq!(app.get(&format!("{link}&format=gif"), Some(&cookie)).await.status, StatusCode::BAD_REQUEST);
 
@@ -230,7 +230,10 @@ async fn a_selection_exports_as_one_zip(app: TestApp) {
         app.call_form("gallery/export-link", Some(&cookie), "").await.json().as_str().unwrap().to_string();
     assert!(link.starts_with("/media/gallery/export.zip?exp="), "{link}");
     let ids = [first["id"].as_str().unwrap(), second["id"].as_str().unwrap()];
-    let query = format!("{link}&version={}&version={}&version={}&format=png&max_side=50", ids[0], ids[1], ids[0]);
+    let query = format!(
+        "{link}&version={}&version={}&version={}&format=png&max_side=50&progress=page-token-1",
+        ids[0], ids[1], ids[0]
+    );
     let reply = app.get(&query, Some(&cookie)).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", String::from_utf8_lossy(&reply.body));
     assert_eq!(reply.headers["content-type"], "application/zip");
@@ -244,13 +247,97 @@ async fn a_selection_exports_as_one_zip(app: TestApp) {
         assert_eq!(image::load_from_memory(&data).unwrap().dimensions().0.max(50), 50, "{name}");
     }
 
+    // The page that asked follows it photo by photo, by its token; nobody else can.
+    let progress = app.call_form("gallery/export-progress", Some(&cookie), "token=page-token-1").await;
+    assert_eq!(progress.status, StatusCode::OK, "{}", String::from_utf8_lossy(&progress.body));
+    let progress = progress.json();
+    assert_eq!((progress["total"].as_u64(), progress["done"].as_u64()), (Some(2), Some(2)), "{progress}");
+    assert_eq!(progress["finished"], true);
+    assert!(progress["failed"].is_null());
+    let unknown = app.call_form("gallery/export-progress", Some(&cookie), "token=another-token").await;
+    assert!(unknown.json().is_null());
+    let bad_token = app.get(&format!("{link}&version={}&progress=a%20b", ids[0]), Some(&cookie)).await;
+    assert_eq!(bad_token.status, StatusCode::BAD_REQUEST);
+
     assert_eq!(app.get(&link, Some(&cookie)).await.status, StatusCode::BAD_REQUEST, "nothing ticked");
     let (stranger, _) = app.new_owner_with_photo("chelsea.png").await;
     let theirs = app.get(&format!("{link}&version={}", ids[0]), Some(&stranger)).await;
     assert_eq!(theirs.status, StatusCode::NOT_FOUND);
+    let peek = app.call_form("gallery/export-progress", Some(&stranger), "token=page-token-1").await;
+    assert!(peek.json().is_null(), "another workspace's zip is not told");
+}
+
+/// PNGs go through oxipng (smaller, the same pixels), or down to a palette when asked; a photo's
+/// colour profile is converted to sRGB by default and kept, embedded, on request, in every format.
+async fn pngs_are_optimised_and_profiles_are_kept_on_request(app: TestApp) {
+    let (cookie, photo) = app.new_owner_with_photo("coffee.png").await;
+    let link = photo["export_url"].as_str().unwrap();
+    let get = |query: String| {
+        let cookie = cookie.clone();
+        let app = &app;
+        async move {
+            let reply = app.get(&query, Some(&cookie)).await;
+            assert_eq!(reply.status, StatusCode::OK, "{query}: {}", String::from_utf8_lossy(&reply.body));
+            reply.body
+        }
+    };
+    // The "before" of the editor is the plain encoder's file of the very same pixels.
+    let plain = get(format!("{link}&format=png&max_side=300&reference=true")).await;
+    let optimised = get(format!("{link}&format=png&max_side=300")).await;
+    let pixels = |png: &[u8]| image::load_from_memory(png).unwrap().to_rgba8();
+    assert_eq!(pixels(&optimised), pixels(&plain), "oxipng changes no visible pixel");
+    assert!(optimised.len() < plain.len() * 95 / 100, "{} bytes against {}", optimised.len(), plain.len());
+
+    // Sixteen colours: an indexed PNG (IHDR colour type 3), much smaller, still the photo.
+    let palette = get(format!("{link}&format=png&max_side=300&colors=16")).await;
+    assert_eq!(palette[25], 3, "an indexed PNG");
+    let shown = pixels(&palette);
+    let colours: std::collections::HashSet<[u8; 4]> = shown.pixels().map(|p| p.0).collect();
+    assert!(colours.len() <= 16, "{} colours", colours.len());
+    assert!(palette.len() * 2 < optimised.len(), "{} bytes against {}", palette.len(), optimised.len());
+    let reference = pixels(&plain);
+    let difference: u64 = shown.as_raw().iter().zip(reference.as_raw()).map(|(a, b)| u64::from(a.abs_diff(*b))).sum();
+    let mean = difference as f64 / shown.as_raw().len() as f64;
+    assert!(mean < 12.0, "a palette close to the photo: mean difference {mean:.1}");
+    let bad = app.get(&format!("{link}&format=png&colors=lots"), Some(&cookie)).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+
+    // Adobe RGB (40,170,70) flat colour: sRGB (lcms's numbers) by default, or its own pixels
+    // with the profile embedded — and a colour-managed decode of those shows the same colour.
+    let fixture = crate::support::edge_fixture("adobe-rgb.png");
+    let profile = server::platform::images::decode_file(&fixture, 1 << 24).unwrap().icc.expect("the fixture's profile");
+    let srgb: Vec<u8> = String::from_utf8(crate::support::edge_fixture("adobe-rgb.srgb"))
+        .unwrap()
+        .split_whitespace()
+        .map(|v| v.parse().unwrap())
+        .collect();
+    let near = |pixel: [u8; 4], expected: [u8; 3], tolerance: u8| {
+        pixel.iter().zip(expected).all(|(a, b)| a.abs_diff(b) <= tolerance)
+    };
+    let photo = app.upload(Some(&cookie), "adobe-rgb.png", fixture.clone()).await.json();
+    let link = photo["export_url"].as_str().unwrap();
+    for format in ["jpeg", "png", "webp", "webp-lossless", "avif"] {
+        let converted = get(format!("{link}&format={format}&quality=95")).await;
+        let decoded = server::platform::images::decode_file(&converted, 1 << 24).unwrap();
+        assert!(decoded.icc.is_none(), "{format}: sRGB by default, untagged");
+        let pixel = decoded.image.to_rgba8().get_pixel(16, 16).0;
+        assert!(near(pixel, [srgb[0], srgb[1], srgb[2]], 4), "{format}: {pixel:?} against lcms {srgb:?}");
+
+        let kept = get(format!("{link}&format={format}&quality=95&keep_profile=true")).await;
+        let decoded = server::platform::images::decode_file(&kept, 1 << 24).unwrap();
+        assert_eq!(decoded.icc.as_deref(), Some(profile.as_slice()), "{format}: the profile travels");
+        let pixel = decoded.image.to_rgba8().get_pixel(16, 16).0;
+        assert!(near(pixel, [40, 170, 70], 4), "{format}: {pixel:?}, the photo's own values");
+        let shown = server::platform::images::decode(&kept, 1 << 24).unwrap().to_rgba8().get_pixel(16, 16).0;
+        assert!(near(shown, [srgb[0], srgb[1], srgb[2]], 5), "{format}: shown as {shown:?}, lcms {srgb:?}");
+    }
+    // Presets are for sites that expect sRGB: the profile is converted for them.
+    let amazon = get(format!("{link}&preset=amazon-main&keep_profile=true")).await;
+    assert!(server::platform::images::decode_file(&amazon, 1 << 24).unwrap().icc.is_none());
 }
 
 on_both_databases!(
+    pngs_are_optimised_and_profiles_are_kept_on_request,
     a_selection_exports_as_one_zip,
     versions_export_in_each_format_size_and_weight_with_their_caption,
     presets_pad_onto_white_or_crop_to_their_frame,
