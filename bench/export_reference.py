@@ -7,11 +7,14 @@
                              LIB is vips (pyvips + pyvips-binary's libvips) or pillow: the same
                              tasks as server/benches/export.rs, WORKERS processes for SECS seconds
                              each; prints {"task": {"ops_per_s", "bytes"}} and leaves each task's
-                             output in OUT as LIB-TASK.EXT
+                             output in OUT as LIB-TASK.EXT, and each lossy task's output at every
+                             quality of QUALITIES as LIB-TASK-qQ.EXT (for sizes at equal quality)
   report INPUT OUT RESULTS.json
                              scores every output with one metric (SSIM on luma, 8x8 windows,
                              against the input decoded whole and scaled to the output's size
-                             with Pillow's Lanczos) and prints the table
+                             with Pillow's Lanczos) and prints the tables: speed, the q80 outputs,
+                             and the bytes each library needs for the SSIM of libvips's q80
+                             (interpolated along its quality sweep)
 
 Tasks: ingest (validating full decode, the bytes stored, a 360 px JPEG thumbnail, both written
 to disk); jpeg, webp, avif (1200 px longest side, q80; AVIF at aom speed 6 = libvips effort 3).
@@ -26,6 +29,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TASKS = [("ingest", "jpg"), ("jpeg", "jpg"), ("webp", "webp"), ("avif", "avif")]
+# Atelier's JPEG has two encoders: mozjpeg (the default, "jpeg") and the fast one ("jpeg-fast");
+# the anchors' JPEG is compared with both.
+ATELIER_ONLY = [("jpeg-fast", "jpg")]
+QUALITIES = [50, 60, 70, 75, 80, 85, 90, 95]
 
 
 def make_input(path):
@@ -43,7 +50,7 @@ def make_input(path):
     Image.fromarray(pixels).save(path, "JPEG", quality=92, subsampling="4:2:0")
 
 
-def vips_task(task, data, out, worker):
+def vips_task(task, data, out, worker, quality=80):
     import pyvips
 
     if task == "ingest":
@@ -54,13 +61,13 @@ def vips_task(task, data, out, worker):
         return thumbnail
     small = pyvips.Image.thumbnail_buffer(data, 1200, height=1200)  # shrink-on-load + Lanczos3
     if task == "jpeg":
-        return small.jpegsave_buffer(Q=80)
+        return small.jpegsave_buffer(Q=quality)
     if task == "webp":
-        return small.webpsave_buffer(Q=80)
-    return small.heifsave_buffer(Q=80, compression="av1", effort=3)
+        return small.webpsave_buffer(Q=quality)
+    return small.heifsave_buffer(Q=quality, compression="av1", effort=3)
 
 
-def pillow_task(task, data, out, worker):
+def pillow_task(task, data, out, worker, quality=80):
     from PIL import Image
 
     image = Image.open(io.BytesIO(data))
@@ -80,11 +87,11 @@ def pillow_task(task, data, out, worker):
     small = image.convert("RGB").resize(size, Image.LANCZOS)
     buffer = io.BytesIO()
     if task == "jpeg":
-        small.save(buffer, "JPEG", quality=80)
+        small.save(buffer, "JPEG", quality=quality)
     elif task == "webp":
-        small.save(buffer, "WEBP", quality=80)
+        small.save(buffer, "WEBP", quality=quality)
     else:
-        small.save(buffer, "AVIF", quality=80, speed=6)
+        small.save(buffer, "AVIF", quality=quality, speed=6)
     return buffer.getvalue()
 
 
@@ -116,6 +123,10 @@ def run(lib, input_path, out, workers, secs):
             ops = done / (time.monotonic() - start)
             results[task] = {"ops_per_s": ops, "bytes": len(sample)}
             print(f"{lib} {task}: {ops:.2f} ops/s with {workers} worker(s), {len(sample)} bytes", file=sys.stderr)
+    if workers == 1:
+        for task, extension in TASKS[1:]:
+            for quality in QUALITIES:
+                (out / f"{lib}-{task}-q{quality}.{extension}").write_bytes(work(task, data, out, 0, quality))
     print(json.dumps(results))
 
 
@@ -160,22 +171,52 @@ def report(input_path, out, results_path):
         return ssim(image, references[image.size])
 
     libs = [("atelier", "Atelier"), ("vips", "libvips"), ("pillow", "Pillow")]
-    print(f"{'task':<8}{'cores':>6}" + "".join(f"{label + ' ops/s':>16}" for _, label in libs)
+    # The anchors' task an Atelier task is compared with ("jpeg-fast" with their "jpeg").
+    anchor = lambda lib, task: task if lib == "atelier" else task.split("-")[0]
+    tasks = TASKS + ATELIER_ONLY
+    print(f"{'task':<10}{'cores':>6}" + "".join(f"{label + ' ops/s':>16}" for _, label in libs)
           + f"{'Atelier/libvips':>17}{'Atelier/Pillow':>16}")
-    for task, _ in TASKS:
+    for task, _ in tasks:
         for cores in ("1", "all"):
-            rates = [results.get(f"{lib}/{cores}", {}).get(task, {}).get("ops_per_s") for lib, _ in libs]
+            rates = [results.get(f"{lib}/{cores}", {}).get(anchor(lib, task), {}).get("ops_per_s") for lib, _ in libs]
             ratio = lambda a, b: f"{a / b:.2f}x" if a and b else "n/a"
-            print(f"{task:<8}{cores:>6}" + "".join(f"{r:>16.2f}" if r else f"{'n/a':>16}" for r in rates)
+            print(f"{task:<10}{cores:>6}" + "".join(f"{r:>16.2f}" if r else f"{'n/a':>16}" for r in rates)
                   + f"{ratio(rates[0], rates[1]):>17}{ratio(rates[0], rates[2]):>16}")
     print(f"\n{'output (q80, 1200 px)':<24}" + "".join(f"{label + ' bytes':>16}{'SSIM':>8}" for _, label in libs))
-    for task, extension in TASKS[1:]:
+    for task, extension in tasks[1:]:
         row = f"{task:<24}"
         for lib, _ in libs:
-            size = results.get(f"{lib}/1", {}).get(task, {}).get("bytes")
-            quality = score(lib, task, extension)
+            size = results.get(f"{lib}/1", {}).get(anchor(lib, task), {}).get("bytes")
+            quality = score(lib, anchor(lib, task), extension)
             row += (f"{size:>16}" if size else f"{'n/a':>16}") + (f"{quality:>8.4f}" if quality else f"{'n/a':>8}")
         print(row)
+
+    # Equal quality: each library's (SSIM, bytes) along its quality sweep, and the bytes it needs
+    # for the SSIM libvips reaches at q80 (linear between the two sweep points around it).
+    def sweep(lib, task, extension):
+        points = []
+        for q in QUALITIES:
+            path = out / f"{lib}-{task}-q{q}.{extension}"
+            if path.exists():
+                points.append((score(lib, f"{task}-q{q}", extension), path.stat().st_size))
+        return sorted(points)
+
+    def bytes_for(points, target):
+        for (s0, b0), (s1, b1) in zip(points, points[1:]):
+            if s0 <= target <= s1:
+                return b0 + (b1 - b0) * (target - s0) / (s1 - s0) if s1 > s0 else b0
+        return None
+
+    print(f"\n{'bytes at libvips q80 SSIM':<26}{'SSIM':>8}" + "".join(f"{label:>12}" for _, label in libs)
+          + f"{'Atelier/libvips':>17}{'Atelier/Pillow':>16}")
+    for task, extension in tasks[1:]:
+        target = score("vips", anchor("vips", task), extension)
+        if target is None:
+            continue
+        sizes = [bytes_for(sweep(lib, anchor(lib, task), extension), target) for lib, _ in libs]
+        ratio = lambda a, b: f"{a / b:.2f}x" if a and b else "n/a"
+        print(f"{task:<26}{target:>8.4f}" + "".join(f"{b:>12.0f}" if b else f"{'n/a':>12}" for b in sizes)
+              + f"{ratio(sizes[0], sizes[1]):>17}{ratio(sizes[0], sizes[2]):>16}")
 
 
 if __name__ == "__main__":

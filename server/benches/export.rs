@@ -4,9 +4,11 @@
 //! and leaves each task's last output in `EXPORT_BENCH_OUT` for the quality score.
 //!
 //! Tasks: `ingest` (the image work of an upload: validating full decode, metadata stripped at the
-//! container level, sRGB, 360 px thumbnail, both written to disk), and `jpeg`, `webp`, `avif`
-//! (the export route's work: decode no larger than needed, Lanczos3 to 1200 px, encode at q80;
-//! AVIF at aom speed 6).
+//! container level, sRGB, 360 px thumbnail, both written to disk), and `jpeg` (mozjpeg),
+//! `jpeg-fast` (the fast encoder), `webp`, `avif` (the export route's work: decode no larger than
+//! needed, Lanczos3 to 1200 px, encode at q80; AVIF at aom speed 6). With one worker it also
+//! leaves each lossy task's output at every quality of `QUALITIES` as `atelier-TASK-qQ.EXT`, for
+//! the sizes at equal quality.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,6 +19,8 @@ use server::optimize::export_bytes;
 use server::platform::images;
 
 const MAX_PIXELS: u64 = 100_000_000;
+/// The same as bench/export_reference.py's.
+const QUALITIES: [u8; 8] = [50, 60, 70, 75, 80, 85, 90, 95];
 
 fn setting(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|value| !value.is_empty())
@@ -49,6 +53,7 @@ fn main() {
     let tasks: Vec<(&str, &str, Option<ExportSettings>)> = vec![
         ("ingest", "jpg", None),
         ("jpeg", "jpg", Some(export(ExportFormat::Jpeg))),
+        ("jpeg-fast", "jpg", Some(ExportSettings { fast: true, ..export(ExportFormat::Jpeg) })),
         ("webp", "webp", Some(export(ExportFormat::Webp))),
         ("avif", "avif", Some(export(ExportFormat::Avif))),
     ];
@@ -80,6 +85,16 @@ fn main() {
         let ops_per_s = done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64();
         results.insert((*name).into(), serde_json::json!({ "ops_per_s": ops_per_s, "bytes": sample.len() }));
         eprintln!("atelier {name}: {ops_per_s:.2} ops/s with {workers} worker(s), {} bytes", sample.len());
+    }
+    if workers == 1 {
+        for (name, extension, settings) in &tasks {
+            for quality in QUALITIES {
+                let Some(settings) = settings else { continue };
+                let settings = ExportSettings { quality, ..settings.clone() };
+                let file = export_bytes(&bytes, MAX_PIXELS, &settings, None, None).expect("the export succeeds").data;
+                std::fs::write(out.join(format!("atelier-{name}-q{quality}.{extension}")), &file).expect("written");
+            }
+        }
     }
     println!("{}", serde_json::Value::Object(results));
 }

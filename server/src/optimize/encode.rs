@@ -150,3 +150,51 @@ pub fn optimize_png(png: Vec<u8>) -> Vec<u8> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::GenericImageView;
+
+    fn photo() -> DynamicImage {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../end2end/fixtures/coffee.png");
+        let image = image::load_from_memory(&std::fs::read(path).unwrap()).unwrap();
+        crate::platform::images::resize_to_fit(&image, 300, 300)
+    }
+
+    #[test]
+    fn oxipng_makes_a_png_smaller_with_the_same_pixels() {
+        let image = photo();
+        let plain = png(&image, None, None).unwrap();
+        let smaller = optimize_png(plain.clone());
+        assert!(smaller.len() < plain.len(), "{} against {}", smaller.len(), plain.len());
+        let decode = |data: &[u8]| image::load_from_memory(data).unwrap().to_rgba8();
+        assert_eq!(decode(&smaller), decode(&plain));
+    }
+
+    #[test]
+    fn palettes_hold_at_most_the_colours_asked_for_and_the_profile() {
+        let image = photo();
+        let icc = b"not checked by the encoder".to_vec();
+        let indexed = png(&image, Some(&icc), Some(8)).unwrap();
+        assert_eq!(indexed[25], 3, "colour type: indexed");
+        let decoded = image::load_from_memory(&indexed).unwrap().to_rgba8();
+        let colours: std::collections::HashSet<_> = decoded.pixels().map(|p| p.0).collect();
+        assert!(colours.len() <= 8, "{}", colours.len());
+        assert!(indexed.windows(4).any(|w| w == b"iCCP"));
+    }
+
+    #[test]
+    fn both_jpeg_encoders_make_jpegs_and_mozjpeg_the_smaller() {
+        let rgb = photo().to_rgb8();
+        let fast = fast_jpeg(&rgb, 80, Chroma::Half, false).unwrap();
+        let small = mozjpeg(&rgb, 80, Chroma::Half, false).unwrap();
+        let baseline = mozjpeg(&rgb, 80, Chroma::Full, true).unwrap();
+        for jpeg in [&fast, &small, &baseline] {
+            assert_eq!(image::load_from_memory(jpeg).unwrap().dimensions(), rgb.dimensions());
+        }
+        assert!(small.len() < fast.len(), "{} against {}", small.len(), fast.len());
+        // Progressive is SOF2; baseline SOF0.
+        assert!(small.windows(2).any(|w| w == [0xFF, 0xC2]) && baseline.windows(2).any(|w| w == [0xFF, 0xC0]));
+    }
+}

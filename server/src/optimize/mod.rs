@@ -449,7 +449,7 @@ pub fn export(
     // The editor's "before": the same frame and size, lossless, nothing added.
     let reference;
     let (settings, description) = if settings.reference {
-        reference = ExportSettings { format: ExportFormat::Png, target_kb: None, reference: false, ..settings.clone() };
+        reference = ExportSettings { format: ExportFormat::Png, target_kb: None, colors: None, ..settings.clone() };
         (&reference, None)
     } else {
         (settings, description)
@@ -701,7 +701,15 @@ mod tests {
         let settings = ExportSettings { target_kb: Some(target_kb), ..ExportSettings::default() };
         let fitted = export(&image, None, &settings, None, None).unwrap().data;
         assert!(fitted.len() <= target_kb as usize * 1024 && fitted.len() * 3 > target_kb as usize * 1024);
-        let impossible = ExportSettings { target_kb: Some(1), ..ExportSettings::default() };
-        assert!(matches!(export(&image, None, &impossible, None, None), Err(AppError::BadRequest(_))));
+        // Noise at 1000×1000 takes more than 1 KB at any quality, with either encoder.
+        let mut seed = 1u32;
+        let noise = DynamicImage::ImageRgb8(image::RgbImage::from_fn(1000, 1000, |_, _| {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            image::Rgb((seed >> 8).to_le_bytes()[..3].try_into().unwrap())
+        }));
+        for fast in [false, true] {
+            let impossible = ExportSettings { target_kb: Some(1), fast, ..ExportSettings::default() };
+            assert!(matches!(export(&noise, None, &impossible, None, None), Err(AppError::BadRequest(_))));
+        }
     }
 }
