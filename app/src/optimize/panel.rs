@@ -213,6 +213,11 @@ pub fn ExportPanel(export_url: String, original_url: String, recipe: RwSignal<Ed
                     <ChromaOptions/>
                 </select>
             </label>
+            <label title="mozjpeg makes the smallest JPEG; the fast way takes about half the time">
+                <input type="checkbox" name="fast"
+                    on:change=move |event| { let on = event_target_checked(&event); set(&|s| s.fast = on); }/>
+                " Fast (a larger file)"
+            </label>
             <label>"Longest side (px) "
                 <input type="number" min="1" max="20000" placeholder="full size"
                     on:change=move |event| { let side = number(event_target_value(&event)); set(&|s| s.max_side = side); }/>

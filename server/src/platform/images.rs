@@ -183,11 +183,7 @@ fn shrink_on_load(
         return Ok(None);
     };
     let (need_width, need_height) = if turned { (need_height, need_width) } else { (need_width, need_height) };
-    // The IDCT's scaling is close to a box filter and aliases; leaving Lanczos3 at least 1.5×
-    // to do keeps the result as sharp and clean as a whole decode (SSIM 0.9991 against 0.9992 in
-    // the export benchmark, 0.9978 when decoding to just above the size), for ~20% more time.
-    let margin = |side: u32| side.saturating_add(side / 2);
-    let Some((scaled_width, scaled_height)) = decoder.scale_for(margin(need_width), margin(need_height)) else {
+    let Some((scaled_width, scaled_height)) = decoder.scale_for(need_width, need_height) else {
         return Ok(None);
     };
     let mut image = decoder.decode(scaled_width, scaled_height).map_err(|_| ImageError::Unreadable)?;
@@ -634,14 +630,13 @@ mod tests {
             Some((300, 225))
         })
         .unwrap();
-        // 3/8: the smallest scale that leaves Lanczos3 1.5× to do.
-        assert_eq!(small.dimensions(), (600, 450), "decoded at 3/8");
-        let seven_eighths = decode_at_least(&jpeg, 10_000_000, |_, _| Some((900, 700))).unwrap();
-        assert_eq!(seven_eighths.dimensions(), (1400, 1050));
-        let whole = decode_at_least(&jpeg, 10_000_000, |_, _| Some((1100, 800))).unwrap();
+        assert_eq!(small.dimensions(), (400, 300), "decoded at 2/8, the smallest scale still large enough");
+        let five_eighths = decode_at_least(&jpeg, 10_000_000, |_, _| Some((900, 700))).unwrap();
+        assert_eq!(five_eighths.dimensions(), (1000, 750));
+        let whole = decode_at_least(&jpeg, 10_000_000, |_, _| Some((1500, 1150))).unwrap();
         assert_eq!(whole.dimensions(), (1600, 1200), "no smaller scale fits: decoded whole");
-        let reference = whole.resize_exact(600, 450, image::imageops::FilterType::Triangle).to_rgb8();
-        let (a, b) = (small.to_rgb8().get_pixel(300, 225).0, reference.get_pixel(300, 225).0);
+        let reference = whole.resize_exact(400, 300, image::imageops::FilterType::Triangle).to_rgb8();
+        let (a, b) = (small.to_rgb8().get_pixel(200, 150).0, reference.get_pixel(200, 150).0);
         assert!(a.iter().zip(b).all(|(a, b)| a.abs_diff(b) <= 6), "{a:?} against {b:?}");
         // A sideways JPEG: the size asked for is upright, and so is the result.
         let mut sideways = jpeg[..2].to_vec();
@@ -652,7 +647,7 @@ mod tests {
             Some((225, 300))
         })
         .unwrap();
-        assert_eq!(turned.dimensions(), (450, 600));
+        assert_eq!(turned.dimensions(), (300, 400));
         assert!(decode_at_least(&jpeg, 1_000_000, |_, _| Some((1, 1))).is_err(), "the pixel cap still holds");
     }
 
@@ -688,4 +683,3 @@ mod tests {
         assert_eq!(encode(&DynamicImage::new_rgba8(10, 10)).unwrap().content_type, "image/png");
     }
 }
-
