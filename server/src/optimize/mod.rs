@@ -479,8 +479,7 @@ pub fn export(
     let data = match settings.format {
         ExportFormat::Jpeg => {
             let rgb = images::flatten(&scaled);
-            let jpeg = if settings.fast { encode::fast_jpeg } else { encode::mozjpeg };
-            lossy(&|quality| jpeg(&rgb, quality, settings.chroma, settings.baseline))?
+            lossy(&|quality| encode::jpeg(&rgb, quality, settings.chroma, settings.baseline, settings.fast))?
         }
         ExportFormat::Webp => {
             let rgba = scaled.to_rgba8();
