@@ -167,6 +167,10 @@ pub struct ExportSettings {
     /// ("x,y"); without it the frame follows the subject.
     #[serde(deserialize_with = "point")]
     pub focus: Option<[f32; 2]>,
+    /// The subject's box, "x,y,width,height" in fractions of the photo, when an earlier export
+    /// already found it (its `X-Atelier-Frame`): used as it is instead of looking again.
+    #[serde(deserialize_with = "region")]
+    pub subject: Option<[f32; 4]>,
     /// PNG only: at most this many colours (2–256), an 8-bit palette chosen and dithered by
     /// libimagequant: a much smaller file for graphics and cut-outs, at a cost in gradients.
     #[serde(deserialize_with = "empty_is_none")]
@@ -204,7 +208,7 @@ impl ExportSettings {
     pub fn query(&self) -> String {
         let number = |value: Option<u32>| value.map(|v| v.to_string()).unwrap_or_default();
         format!(
-            "format={}&quality={}&speed={}&chroma={}&baseline={}&max_side={}&target_kb={}&describe={}&preset={}&reference={}&focus={}&colors={}&keep_profile={}&fast={}&author={}&copyright={}",
+            "format={}&quality={}&speed={}&chroma={}&baseline={}&max_side={}&target_kb={}&describe={}&preset={}&reference={}&focus={}&subject={}&colors={}&keep_profile={}&fast={}&author={}&copyright={}",
             self.format.id(),
             self.quality,
             self.speed,
@@ -216,6 +220,10 @@ impl ExportSettings {
             percent_encode(self.chosen_preset().unwrap_or("")),
             self.reference,
             self.focus.map(|[x, y]| format!("{x:.4},{y:.4}")).map(|f| percent_encode(&f)).unwrap_or_default(),
+            self.subject
+                .map(|[x, y, w, h]| format!("{x:.4},{y:.4},{w:.4},{h:.4}"))
+                .map(|f| percent_encode(&f))
+                .unwrap_or_default(),
             number(self.colors),
             self.keep_profile,
             self.fast,
@@ -260,6 +268,21 @@ fn point<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<[f3
     }
 }
 
+/// "x,y,width,height" in 0..1 with a positive size, or empty for none.
+fn region<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<[f32; 4]>, D::Error> {
+    let text: Option<String> = Option::deserialize(deserializer)?;
+    let Some(text) = text.as_deref().map(str::trim).filter(|text| !text.is_empty()) else {
+        return Ok(None);
+    };
+    let numbers: Vec<f32> = text.split(',').filter_map(|n| n.trim().parse().ok()).collect();
+    match numbers[..] {
+        [x, y, w, h] if [x, y, w, h].iter().all(|v| (0.0..=1.0).contains(v)) && w > 0.0 && h > 0.0 => {
+            Ok(Some([x, y, w.min(1.0 - x), h.min(1.0 - y)]))
+        }
+        _ => Err(serde::de::Error::custom("the subject is four numbers between 0 and 1, \"x,y,width,height\"")),
+    }
+}
+
 /// A form sends an empty field for "not set".
 fn empty_is_none<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<u32>, D::Error> {
     let text: Option<String> = Option::deserialize(deserializer)?;
@@ -285,6 +308,7 @@ impl Default for ExportSettings {
             preset: None,
             reference: false,
             focus: None,
+            subject: None,
             colors: None,
             keep_profile: false,
             fast: false,

@@ -81,7 +81,14 @@ pub fn ExportPanel(export_url: String, original_url: String, recipe: RwSignal<Ed
                 };
                 link(&export_url, &small, &edit)
             });
-            let before_url = link(&export_url, &ExportSettings { reference: true, ..wanted }, &edit);
+            // The "before" has the after's frame: the subject it found is passed on, not sought again.
+            let before_for = {
+                let export_url = export_url.clone();
+                move |frame: Option<[f32; 4]>| {
+                    let before = ExportSettings { reference: true, subject: frame, ..wanted.clone() };
+                    link(&export_url, &before, &edit)
+                }
+            };
             generation.update_value(|g| *g += 1);
             let mine = generation.get_value();
             set_timeout(
@@ -125,6 +132,7 @@ pub fn ExportPanel(export_url: String, original_url: String, recipe: RwSignal<Ed
                             }
                         }
                         // The uncompressed side changes only with the frame, size or edit.
+                        let before_url = before_for(after.with_untracked(|s| s.as_ref().and_then(|s| s.file.frame)));
                         if before.with_untracked(|shown| shown.as_ref().map(|s| s.key.as_str()) != Some(&before_url)) {
                             if let Ok(fetched) = crate::browser::fetch_blob(&before_url).await {
                                 if fresh(&fetched) {

@@ -420,12 +420,16 @@ pub fn export(
             let preset = app::optimize::preset(id)
                 .ok_or_else(|| AppError::BadRequest(format!("There is no export preset named {id:?}.")))?;
             let focus = settings.focus.filter(|_| preset.fit == Fit::Crop);
-            let subject = match (focus, subjects) {
-                (None, Some(engine)) => subject::find(engine, image, preset.fit == Fit::Crop).unwrap_or_else(|error| {
-                    // The centre is a fine frame: the export goes on without the subject.
-                    tracing::warn!(%error, "finding the subject failed");
-                    None
-                }),
+            let subject = match (settings.subject, focus, subjects) {
+                // Found by an earlier export of the same photo (the editor's "before").
+                (Some(known), _, _) => Some(known),
+                (None, None, Some(engine)) => {
+                    subject::find(engine, image, preset.fit == Fit::Crop).unwrap_or_else(|error| {
+                        // The centre is a fine frame: the export goes on without the subject.
+                        tracing::warn!(%error, "finding the subject failed");
+                        None
+                    })
+                }
                 _ => None,
             };
             let region;
@@ -445,6 +449,7 @@ pub fn export(
                 preset: None,
                 reference: settings.reference,
                 focus: None,
+                subject: None,
                 colors: None,
                 keep_profile: false,
                 fast: settings.fast,
@@ -566,7 +571,9 @@ pub fn frame(
             (images::resize_exact(&cropped, preset.width, preset.height), region)
         }
         Fit::Pad([r, g, b]) => {
-            let (content, area, region) = match subject {
+            // The whole photo as the subject is what "nothing found" answers: fitted whole.
+            let whole = |[x, y, w, h]: Region| x <= 1e-4 && y <= 1e-4 && w >= 0.9999 && h >= 0.9999;
+            let (content, area, region) = match subject.filter(|box_| !whole(*box_)) {
                 Some([x, y, w, h]) => {
                     // To the nearest pixel: the box comes from a mask at most 1024 pixels across.
                     let left = (f64::from(x) * width).round().clamp(0.0, width - 1.0);

@@ -180,6 +180,19 @@ async fn presets_pad_onto_white_or_crop_to_their_frame(app: TestApp) {
         assert_eq!(image.get_pixel(x, y).0, [255, 255, 255], "({x}, {y}) is pure white");
     }
 
+    // A subject already found (the editor passes the export's frame on to its "before") is used
+    // as given, not sought again; the whole photo as the subject fits it whole.
+    let known =
+        app.get(&format!("{link}&preset=amazon-main&reference=true&subject=0.25,0.25,0.5,0.5"), Some(&cookie)).await;
+    assert_eq!(known.status, StatusCode::OK, "{}", String::from_utf8_lossy(&known.body));
+    assert_eq!(frame_of(&known), [0.25, 0.25, 0.5, 0.5]);
+    assert_eq!(known.headers["content-type"], "image/png");
+    assert_eq!(image::load_from_memory(&known.body).unwrap().dimensions(), (2000, 2000));
+    let whole = app.get(&format!("{link}&preset=amazon-main&subject=0,0,1,1"), Some(&cookie)).await;
+    assert_eq!(frame_of(&whole), [0.0, 0.0, 1.0, 1.0]);
+    let bad = app.get(&format!("{link}&preset=amazon-main&subject=0.5,0.5"), Some(&cookie)).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+
     // A cropping preset follows the person's frame: at the left edge, then the right.
     let at_left = app.get(&format!("{link}&preset=instagram-square&focus=0,0.5"), Some(&cookie)).await;
     assert_eq!(at_left.status, StatusCode::OK, "{}", String::from_utf8_lossy(&at_left.body));
