@@ -127,4 +127,21 @@ test('a cropping preset shows its frame on the photo, and the person drags it wh
   const figures = panel.locator('.export-figures');
   await expect(figures).toHaveAttribute('aria-busy', 'false');
   await expect(panel.locator('img.export-after')).toHaveJSProperty('naturalWidth', 1080);
+  // The before shows the same frame (the after's, passed on): the same size, the same pixels
+  // near the right edge the frame was dragged to.
+  await expect(panel.locator('img.export-before')).toHaveJSProperty('naturalWidth', 1080);
+  const difference = await panel.evaluate((element) => {
+    const pixel = (selector: string) => {
+      const image = element.querySelector(selector) as HTMLImageElement;
+      const canvas = document.createElement('canvas');
+      canvas.width = image.naturalWidth;
+      canvas.height = image.naturalHeight;
+      const context = canvas.getContext('2d')!;
+      context.drawImage(image, 0, 0);
+      return Array.from(context.getImageData(1000, 540, 1, 1).data);
+    };
+    const [after, before] = [pixel('img.export-after'), pixel('img.export-before')];
+    return Math.max(...after.map((value, i) => Math.abs(value - before[i])));
+  });
+  expect(difference).toBeLessThanOrEqual(24);
 });
