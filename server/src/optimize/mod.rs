@@ -51,9 +51,9 @@ pub struct Description {
 impl Description {
     /// What `settings` ask to write, from the photo's accepted alt-text and tags.
     fn for_export(settings: &ExportSettings, alt_text: Option<String>, tags: Vec<String>) -> Option<Description> {
-        let (text, keywords) = match (settings.describe, alt_text) {
-            (true, Some(text)) => (text, tags),
-            _ => (String::new(), Vec::new()),
+        let (text, keywords) = match settings.describe {
+            true => (alt_text.unwrap_or_default(), tags),
+            false => (String::new(), Vec::new()),
         };
         let given = |field: &Option<String>| field.as_deref().map(str::trim).unwrap_or_default().to_string();
         let description =
@@ -306,8 +306,13 @@ pub async fn export_media(
         None => (None, Vec::new()),
     };
     let description = Description::for_export(&settings, alt_text, tags);
-    let caption = description.as_ref().map(|d| d.text.as_str()).filter(|text| !text.is_empty());
-    let mut stem = file_stem(caption, &media.filename);
+    // Named after the caption, or else the tags, when they are carried.
+    let caption = description.as_ref().and_then(|d| match (d.text.is_empty(), d.keywords.is_empty()) {
+        (false, _) => Some(d.text.clone()),
+        (true, false) => Some(d.keywords.join(" ")),
+        (true, true) => None,
+    });
+    let mut stem = file_stem(caption.as_deref(), &media.filename);
     if let Some(preset) = settings.chosen_preset() {
         stem = format!("{stem}-{}", file_stem(None, preset));
     }

@@ -138,6 +138,23 @@ async fn versions_export_in_each_format_size_and_weight_with_their_caption(app: 
         .unwrap()
         .contains("a-latte-with-a-leaf-drawn-in-the-foam.png"));
 
+    // Tags without a caption: carried as keywords, and the file is named after them.
+    let (tagged_cookie, tagged) = app.new_owner_with_photo("chelsea.png").await;
+    let description = json!({ "tags": ["tabby cat", "garden"], "alt_text": "" });
+    let kept = app
+        .call_json(
+            "ai/keep-description",
+            Some(&tagged_cookie),
+            json!({ "photo": tagged["id"], "description": description }),
+        )
+        .await;
+    assert_eq!(kept.status, StatusCode::OK, "{}", String::from_utf8_lossy(&kept.body));
+    let tagged_link = tagged["export_url"].as_str().unwrap();
+    let named = app.get(&format!("{tagged_link}&describe=true&max_side=100"), Some(&tagged_cookie)).await;
+    assert_eq!(named.status, StatusCode::OK, "{}", String::from_utf8_lossy(&named.body));
+    assert!(named.headers["content-disposition"].to_str().unwrap().contains("tabby-cat-garden.jpg"));
+    assert!(String::from_utf8_lossy(&named.body).contains("<rdf:li>tabby cat</rdf:li>"));
+
     // Someone else's session, or a changed link: as for any media.
     let (stranger, _) = app.new_owner_with_photo("chelsea.png").await;
     assert_eq!(app.get(link, Some(&stranger)).await.status, StatusCode::NOT_FOUND);
