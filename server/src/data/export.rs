@@ -216,6 +216,7 @@ fn extension(content_type: &str) -> &'static str {
     match content_type {
         "image/png" => "png",
         "image/webp" => "webp",
+        "image/avif" => "avif",
         _ => "jpg",
     }
 }

@@ -436,6 +436,12 @@ pub fn strip_metadata(bytes: &[u8], orientation: u8) -> Option<(&'static str, Ve
 /// profile (HEIC/AVIF, which not every browser shows and whose boxes are not stripped in place
 /// yet, and PNG/WebP that needed turning): the content type and the bytes.
 pub fn keep_original(bytes: &[u8], decoded: &Decoded) -> anyhow::Result<(&'static str, Vec<u8>)> {
+    // AVIF as it came, its EXIF and XMP items blanked (every browser shows AVIF; not HEIC).
+    if heif::is_heif(bytes) && super::bmff::is_avif(bytes) {
+        if let Some(kept) = super::bmff::blank_metadata(bytes) {
+            return Ok(("image/avif", kept));
+        }
+    }
     match strip_metadata(bytes, decoded.orientation) {
         Some(kept) => Ok(kept),
         None => Ok(("image/png", lossless_png(&decoded.image, decoded.icc.clone())?)),

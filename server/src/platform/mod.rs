@@ -2,6 +2,7 @@
 //! keys, signed links, image decoding, sessions, CSRF, errors, deadlines and shared HTTP pieces.
 
 pub mod archive;
+pub mod bmff;
 pub mod crypto;
 pub mod csrf;
 pub mod db;
