@@ -137,16 +137,21 @@ pub fn blank_metadata(file: &[u8]) -> Option<Vec<u8>> {
     (blanked > 0).then_some(out)
 }
 
+/// The brands of an ISO-BMFF file's leading `ftyp` box (major, then compatible); none when the
+/// file does not start with one.
+pub fn brands(file: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let size = file.get(0..4).map(|s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]) as usize).unwrap_or(0);
+    let ftyp = (file.get(4..8) == Some(b"ftyp") && (16..=file.len()).contains(&size)).then(|| &file[..size]);
+    // Major brand at 8, minor version at 12, compatible brands from 16.
+    let major = ftyp.map(|ftyp| &ftyp[8..12]);
+    let compatible = ftyp.map(|ftyp| ftyp[16..].chunks_exact(4)).into_iter().flatten();
+    major.into_iter().chain(compatible)
+}
+
 /// Whether an ISO-BMFF file is AVIF (its major or a compatible brand), which every current
 /// browser shows, unlike HEIC.
 pub fn is_avif(file: &[u8]) -> bool {
-    let Some(size) = file.get(0..4).map(|s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]) as usize) else {
-        return false;
-    };
-    if file.get(4..8) != Some(b"ftyp") || size < 16 || size > file.len() {
-        return false;
-    }
-    std::iter::once(&file[8..12]).chain(file[16..size].chunks_exact(4)).any(|brand| brand == b"avif")
+    brands(file).any(|brand| brand == b"avif")
 }
 
 #[cfg(test)]

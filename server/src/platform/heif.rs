@@ -167,16 +167,7 @@ fn context(max_pixels: u64) -> Result<Owned, String> {
 pub fn is_heif(bytes: &[u8]) -> bool {
     const BRANDS: [&[u8; 4]; 12] =
         [b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1", b"avif", b"avis"];
-    let Some(size) = bytes.get(0..4).map(|s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]) as usize) else {
-        return false;
-    };
-    if bytes.get(4..8) != Some(b"ftyp") || size < 16 || size > bytes.len() {
-        return false;
-    }
-    // Major brand at 8, minor version at 12, compatible brands from 16.
-    std::iter::once(&bytes[8..12])
-        .chain(bytes[16..size].chunks_exact(4))
-        .any(|brand| BRANDS.iter().any(|b| *b == brand))
+    super::bmff::brands(bytes).any(|brand| BRANDS.iter().any(|b| *b == brand))
 }
 
 /// The primary image's size, read from the file's header boxes without decoding.
