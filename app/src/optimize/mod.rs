@@ -25,16 +25,15 @@ pub struct ZipProgress {
 }
 
 impl ZipProgress {
-    /// "3 of 10 photos — coffee.jpg", "All 10 photos are in the zip", or why it failed.
+    /// "3 of 10 photos — coffee.jpg", "10 of 10 photos in the zip — done", or where it stopped
+    /// and why.
     pub fn summary(&self) -> String {
-        let photos = |n: u32| if n == 1 { "photo" } else { "photos" };
-        match (&self.failed, self.finished, &self.current) {
-            (Some(why), _, _) => {
-                format!("The zip stopped after {} of {} {}: {why}", self.done, self.total, photos(self.total))
-            }
-            (None, true, _) => format!("{} of {} {} in the zip — done", self.done, self.total, photos(self.total)),
-            (None, false, Some(name)) => format!("{} of {} {} — {name}", self.done, self.total, photos(self.total)),
-            (None, false, None) => format!("{} of {} {}", self.done, self.total, photos(self.total)),
+        let counted = format!("{} of {} {}", self.done, self.total, if self.total == 1 { "photo" } else { "photos" });
+        match (&self.failed, &self.current) {
+            (Some(why), _) => format!("The zip stopped after {counted}: {why}"),
+            _ if self.finished => format!("{counted} in the zip — done"),
+            (None, Some(name)) => format!("{counted} — {name}"),
+            (None, None) => counted,
         }
     }
 }
@@ -254,32 +253,34 @@ fn empty_text_is_none<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Resu
     Ok(text.map(|t| t.trim().chars().take(MAX_NOTICE_CHARS).collect::<String>()).filter(|t| !t.is_empty()))
 }
 
-/// "x,y" in 0..1, or empty for none.
-fn point<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<[f32; 2]>, D::Error> {
+/// `N` comma-separated fractions of the photo (each clamped to 0..1), or empty for none.
+fn fractions<'de, const N: usize, D: serde::Deserializer<'de>>(
+    deserializer: D,
+    what: &str,
+) -> Result<Option<[f32; N]>, D::Error> {
     let text: Option<String> = Option::deserialize(deserializer)?;
     let Some(text) = text.as_deref().map(str::trim).filter(|text| !text.is_empty()) else {
         return Ok(None);
     };
-    let parsed =
-        text.split_once(',').and_then(|(x, y)| Some([x.trim().parse::<f32>().ok()?, y.trim().parse::<f32>().ok()?]));
-    match parsed {
-        Some(point) if point.iter().all(|v| v.is_finite()) => Ok(Some(point.map(|v| v.clamp(0.0, 1.0)))),
-        _ => Err(serde::de::Error::custom("the frame's centre is two numbers between 0 and 1, \"x,y\"")),
+    let numbers: Option<Vec<f32>> =
+        text.split(',').map(|n| n.trim().parse::<f32>().ok().filter(|v| v.is_finite())).collect();
+    match numbers.and_then(|numbers| <[f32; N]>::try_from(numbers).ok()) {
+        Some(values) => Ok(Some(values.map(|v| v.clamp(0.0, 1.0)))),
+        None => Err(serde::de::Error::custom(format!("{what}: {N} numbers between 0 and 1, separated by commas"))),
     }
 }
 
-/// "x,y,width,height" in 0..1 with a positive size, or empty for none.
+/// The frame's centre, "x,y".
+fn point<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<[f32; 2]>, D::Error> {
+    fractions(deserializer, "the frame's centre is \"x,y\"")
+}
+
+/// A box, "x,y,width,height", of positive size and inside the photo.
 fn region<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<[f32; 4]>, D::Error> {
-    let text: Option<String> = Option::deserialize(deserializer)?;
-    let Some(text) = text.as_deref().map(str::trim).filter(|text| !text.is_empty()) else {
-        return Ok(None);
-    };
-    let numbers: Vec<f32> = text.split(',').filter_map(|n| n.trim().parse().ok()).collect();
-    match numbers[..] {
-        [x, y, w, h] if [x, y, w, h].iter().all(|v| (0.0..=1.0).contains(v)) && w > 0.0 && h > 0.0 => {
-            Ok(Some([x, y, w.min(1.0 - x), h.min(1.0 - y)]))
-        }
-        _ => Err(serde::de::Error::custom("the subject is four numbers between 0 and 1, \"x,y,width,height\"")),
+    match fractions(deserializer, "the subject is \"x,y,width,height\"")? {
+        Some([x, y, w, h]) if w > 0.0 && h > 0.0 => Ok(Some([x, y, w.min(1.0 - x), h.min(1.0 - y)])),
+        Some(_) => Err(serde::de::Error::custom("the subject's width and height are more than 0")),
+        None => Ok(None),
     }
 }
 

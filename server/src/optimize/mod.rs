@@ -369,7 +369,7 @@ pub fn file_stem(caption: Option<&str>, name: &str) -> String {
 }
 
 /// A stored file out as `settings` ask: decoded no larger than the output needs (see
-/// `images::decode_at_least`), then `export`.
+/// `images::decode_at_least`), in sRGB or its own profile, then `export`.
 pub fn export_bytes(
     stored: &[u8],
     max_pixels: u64,
@@ -377,7 +377,7 @@ pub fn export_bytes(
     description: Option<&Description>,
     subjects: Option<&ai::Engine>,
 ) -> Result<Exported, AppError> {
-    let decoded = images::decode_file_at_least(stored, max_pixels, |width, height| needed(settings, width, height))?;
+    let decoded = images::decode_at_least(stored, max_pixels, |width, height| needed(settings, width, height))?;
     let (image, profile) = decoded.for_export(settings.keeps_profile());
     export(&image, profile.as_deref(), settings, description, subjects)
 }
@@ -426,8 +426,11 @@ pub fn export(
                 .ok_or_else(|| AppError::BadRequest(format!("There is no export preset named {id:?}.")))?;
             let focus = settings.focus.filter(|_| preset.fit == Fit::Crop);
             let subject = match (settings.subject, focus, subjects) {
-                // Found by an earlier export of the same photo (the editor's "before").
-                (Some(known), _, _) => Some(known),
+                // Found by an earlier export of the same photo (the editor's "before"), which
+                // answers the whole photo when it found nothing.
+                (Some(known), _, _) => {
+                    Some(known).filter(|&[x, y, w, h]| x > 1e-4 || y > 1e-4 || w < 0.9999 || h < 0.9999)
+                }
                 (None, None, Some(engine)) => {
                     subject::find(engine, image, preset.fit == Fit::Crop).unwrap_or_else(|error| {
                         // The centre is a fine frame: the export goes on without the subject.
@@ -440,24 +443,19 @@ pub fn export(
             let region;
             (framed, region) = frame(image, preset, focus, subject);
             shown = Some(region);
+            // The preset's format, quality and weight; its frame is made, so no size, focus,
+            // palette or profile of the person's applies any more.
             preset_settings = ExportSettings {
                 format: preset.format,
                 quality: preset.quality,
-                speed: settings.speed,
-                chroma: settings.chroma,
-                baseline: settings.baseline,
                 max_side: None,
                 target_kb: preset.max_kb,
-                describe: settings.describe,
-                author: settings.author.clone(),
-                copyright: settings.copyright.clone(),
                 preset: None,
-                reference: settings.reference,
                 focus: None,
                 subject: None,
                 colors: None,
                 keep_profile: false,
-                fast: settings.fast,
+                ..settings.clone()
             };
             (&framed, &preset_settings)
         }
@@ -576,9 +574,7 @@ pub fn frame(
             (images::resize_exact(&cropped, preset.width, preset.height), region)
         }
         Fit::Pad([r, g, b]) => {
-            // The whole photo as the subject is what "nothing found" answers: fitted whole.
-            let whole = |[x, y, w, h]: Region| x <= 1e-4 && y <= 1e-4 && w >= 0.9999 && h >= 0.9999;
-            let (content, area, region) = match subject.filter(|box_| !whole(*box_)) {
+            let (content, area, region) = match subject {
                 Some([x, y, w, h]) => {
                     // To the nearest pixel: the box comes from a mask at most 1024 pixels across.
                     let left = (f64::from(x) * width).round().clamp(0.0, width - 1.0);

@@ -133,20 +133,11 @@ pub fn decode_file(bytes: &[u8], max_pixels: u64) -> Result<Decoded, ImageError>
 }
 
 /// Decodes for an output that needs at least the size `need` returns (given the upright full
-/// size; `None`: all of it). A JPEG is then decoded at 1/2, 1/4 or 1/8 scale inside its IDCT
-/// when that is still large enough (shrink-on-load, as libvips does; m/8 scales in fact, through
-/// libjpeg-turbo), which skips most of the
-/// work of a small export from a large photo; anything else decodes whole. sRGB either way.
+/// size; `None`: all of it). A JPEG is then decoded at the smallest m/8 scale inside its IDCT
+/// that is still large enough (shrink-on-load, as libvips does, through libjpeg-turbo), which
+/// skips most of the work of a small export from a large photo; anything else decodes whole.
+/// The pixels are as the file holds them (see `Decoded` for sRGB).
 pub fn decode_at_least(
-    bytes: &[u8],
-    max_pixels: u64,
-    need: impl FnOnce(u32, u32) -> Option<(u32, u32)>,
-) -> Result<DynamicImage, ImageError> {
-    decode_file_at_least(bytes, max_pixels, need).map(Decoded::into_srgb)
-}
-
-/// `decode_at_least` before the conversion to sRGB (see `Decoded`).
-pub fn decode_file_at_least(
     bytes: &[u8],
     max_pixels: u64,
     need: impl FnOnce(u32, u32) -> Option<(u32, u32)>,
@@ -635,11 +626,12 @@ mod tests {
             assert_eq!((w, h), (1600, 1200));
             Some((300, 225))
         })
-        .unwrap();
+        .unwrap()
+        .image;
         assert_eq!(small.dimensions(), (400, 300), "decoded at 2/8, the smallest scale still large enough");
-        let five_eighths = decode_at_least(&jpeg, 10_000_000, |_, _| Some((900, 700))).unwrap();
+        let five_eighths = decode_at_least(&jpeg, 10_000_000, |_, _| Some((900, 700))).unwrap().image;
         assert_eq!(five_eighths.dimensions(), (1000, 750));
-        let whole = decode_at_least(&jpeg, 10_000_000, |_, _| Some((1500, 1150))).unwrap();
+        let whole = decode_at_least(&jpeg, 10_000_000, |_, _| Some((1500, 1150))).unwrap().image;
         assert_eq!(whole.dimensions(), (1600, 1200), "no smaller scale fits: decoded whole");
         let reference = whole.resize_exact(400, 300, image::imageops::FilterType::Triangle).to_rgb8();
         let (a, b) = (small.to_rgb8().get_pixel(200, 150).0, reference.get_pixel(200, 150).0);
@@ -652,7 +644,8 @@ mod tests {
             assert_eq!((w, h), (1200, 1600));
             Some((225, 300))
         })
-        .unwrap();
+        .unwrap()
+        .image;
         assert_eq!(turned.dimensions(), (300, 400));
         assert!(decode_at_least(&jpeg, 1_000_000, |_, _| Some((1, 1))).is_err(), "the pixel cap still holds");
     }
