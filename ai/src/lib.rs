@@ -9,6 +9,7 @@ pub mod describe;
 pub mod inpaint;
 pub mod models;
 pub mod moderation;
+pub mod scene;
 mod tensor;
 pub mod upscale;
 

@@ -41,7 +41,11 @@ id_type!(
     /// A saved, edited result of a photo.
     VersionId,
     /// One run of an AI tool.
-    JobId
+    JobId,
+    /// A person's saved pipeline of steps.
+    PipelineId,
+    /// One pipeline run over many photos: a job per photo.
+    BatchId
 );
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod ai_tools;
+pub mod batch;
 #[cfg(feature = "hydrate")]
 pub mod browser;
 pub mod data;
@@ -28,6 +29,7 @@ use leptos_router::{path, SsrMode};
 
 use crate::accounts::{AccountMenu, AccountPage, ResetPage, SignInPage, SignUpPage, VerifyPage};
 use crate::admin::AdminPage;
+use crate::batch::{BatchPage, BatchesPage};
 use crate::photos::{EditorPage, GalleryPage, WorkspacePage};
 use crate::privacy::{ConsentBanner, CookiePolicyPage, PrivacyPage};
 pub use crate::shell::shell;
@@ -52,6 +54,7 @@ pub fn App() -> impl IntoView {
                 <nav>
                     <A href="/">"Workspace"</A>
                     <A href="/gallery">"Gallery"</A>
+                    <A href="/batch">"Batch"</A>
                 </nav>
                 <AccountMenu/>
             </header>
@@ -62,6 +65,9 @@ pub fn App() -> impl IntoView {
                     // work before (and without) hydration; out-of-order parts need a script.
                     <Route path=path!("/") view=WorkspacePage ssr=SsrMode::InOrder/>
                     <Route path=path!("/gallery") view=GalleryPage ssr=SsrMode::InOrder/>
+                    <Route path=path!("/batch") view=BatchesPage ssr=SsrMode::InOrder/>
+                    // Async so an unknown or foreign batch answers with a real 404 status.
+                    <Route path=path!("/batch/:id") view=BatchPage ssr=SsrMode::Async/>
                     // Async so an unknown or foreign photo answers with a real 404 status.
                     <Route path=path!("/photos/:id") view=EditorPage ssr=SsrMode::Async/>
                     <Route path=path!("/privacy") view=PrivacyPage ssr=SsrMode::InOrder/>

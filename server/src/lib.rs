@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod ai_tools;
+pub mod batch;
 pub mod config;
 pub mod data;
 pub mod optimize;
@@ -20,6 +21,7 @@ use std::time::Duration;
 use anyhow::Context;
 use app::accounts::Accounts;
 use app::ai_tools::Ai;
+use app::batch::Batches;
 use app::data::Data;
 use app::photos::Photos;
 use app::privacy::Privacy;
@@ -192,6 +194,7 @@ impl Application {
         let privacy_service: Privacy = state.privacy.clone();
         let data_service: Data = state.data.clone();
         let ai_service: Ai = state.ai.clone();
+        let batch_service: Batches = Arc::new(batch::BatchStore { ai: state.ai.clone() });
         let provide_services = move || {
             platform::http::page_security_policy();
             provide_context(service.clone());
@@ -199,6 +202,7 @@ impl Application {
             provide_context(privacy_service.clone());
             provide_context(data_service.clone());
             provide_context(ai_service.clone());
+            provide_context(batch_service.clone());
         };
         let pages = Router::new()
             .leptos_routes_with_context(&state, generate_route_list(App), provide_services.clone(), {
@@ -215,6 +219,7 @@ impl Application {
             .merge(photos::routes::routes())
             .merge(optimize::routes())
             .merge(ai_tools::routes::routes())
+            .merge(batch::routes())
             .merge(data::export::routes())
             .merge(accounts::routes())
             .merge(privacy::routes())

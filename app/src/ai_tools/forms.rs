@@ -5,7 +5,9 @@
 use leptos::html;
 use leptos::prelude::*;
 
-use crate::ai_tools::{AiJob, Backdrop, ToolKind, ToolRequest, UpscaleQuality};
+use crate::ai_tools::{
+    AiJob, Backdrop, CastShadow, Scene, SceneBackdrop, Surface, ToolKind, ToolRequest, UpscaleQuality,
+};
 use crate::error::AppError;
 use crate::photos::PhotoSummary;
 
@@ -27,6 +29,179 @@ pub fn form(
         ToolKind::Upscale => view! { <UpscaleTool start/> }.into_any(),
         ToolKind::Erase => view! { <EraserTool start photo=photo.clone()/> }.into_any(),
         ToolKind::Describe => view! { <DescribeTool start/> }.into_any(),
+        ToolKind::ProductScene => view! { <SceneTool start photos/> }.into_any(),
+    }
+}
+
+/// The product scene: one job per backdrop ticked (variants in one go).
+#[component]
+fn SceneTool(start: Start, photos: Resource<Result<Vec<PhotoSummary>, AppError>>) -> impl IntoView {
+    let scene = RwSignal::new(Scene::default());
+    let variants = RwSignal::new(Vec::<Surface>::new());
+    let submit = move |_| {
+        let first = scene.get();
+        for texture in variants.get() {
+            let backdrop = SceneBackdrop::Surface { texture };
+            start.dispatch(ToolRequest::ProductScene { scene: Scene { backdrop, ..first.clone() } });
+        }
+        start.dispatch(ToolRequest::ProductScene { scene: first });
+    };
+    view! {
+        <fieldset class="ai-tool">
+            <legend>{ToolKind::ProductScene.label()}</legend>
+            <SceneFields scene photos/>
+            <fieldset class="variants">
+                <legend>"Also make variants on"</legend>
+                {Surface::ALL.into_iter().map(|texture| view! {
+                    <label><input type="checkbox" on:change=move |ev| {
+                        let on = event_target_checked(&ev);
+                        variants.update(|v| { v.retain(|t| *t != texture); if on { v.push(texture); } });
+                    }/>" " {texture.label()}</label>
+                }).collect_view()}
+            </fieldset>
+            <button type="button" on:click=submit>"Make the scene"</button>
+        </fieldset>
+    }
+    .into_any()
+}
+
+/// The scene's settings, edited in place: the panel's scene tool and the pipeline builder's
+/// scene step share them.
+#[component]
+pub fn SceneFields(scene: RwSignal<Scene>, photos: Resource<Result<Vec<PhotoSummary>, AppError>>) -> impl IntoView {
+    let kind = move || match scene.get().backdrop {
+        SceneBackdrop::Colour { .. } => "colour",
+        SceneBackdrop::Gradient { .. } => "gradient",
+        SceneBackdrop::Studio { .. } => "studio",
+        SceneBackdrop::Surface { .. } => "surface",
+        SceneBackdrop::Photo { .. } => "photo",
+    };
+    let set_kind = move |value: String| {
+        let backdrop = match value.as_str() {
+            "gradient" => SceneBackdrop::Gradient { top: "#f4f1ec".into(), bottom: "#c9c2b8".into() },
+            "studio" => SceneBackdrop::Studio { wall: "#e6e8ec".into(), floor: "#fafafa".into() },
+            "surface" => SceneBackdrop::Surface { texture: Surface::Marble },
+            "photo" => match photos.get().and_then(Result::ok).and_then(|p| p.first().map(|p| p.id)) {
+                Some(id) => SceneBackdrop::Photo { id },
+                None => SceneBackdrop::Colour { hex: "#ffffff".into() },
+            },
+            _ => SceneBackdrop::Colour { hex: "#ffffff".into() },
+        };
+        // A sweep, a surface or a room has a floor to stand on; a flat colour centres.
+        let on_floor = matches!(value.as_str(), "studio" | "surface" | "photo");
+        scene.update(|s| {
+            s.backdrop = backdrop;
+            s.on_floor = on_floor;
+        });
+    };
+    let colour = move |index: usize| {
+        move || match scene.get().backdrop {
+            SceneBackdrop::Colour { hex } => hex,
+            SceneBackdrop::Gradient { top, bottom } => {
+                if index == 0 {
+                    top
+                } else {
+                    bottom
+                }
+            }
+            SceneBackdrop::Studio { wall, floor } => {
+                if index == 0 {
+                    wall
+                } else {
+                    floor
+                }
+            }
+            _ => "#ffffff".into(),
+        }
+    };
+    let set_colour = move |index: usize, hex: String| {
+        scene.update(|s| match &mut s.backdrop {
+            SceneBackdrop::Colour { hex: h } => *h = hex,
+            SceneBackdrop::Gradient { top, bottom } | SceneBackdrop::Studio { wall: top, floor: bottom } => {
+                if index == 0 {
+                    *top = hex
+                } else {
+                    *bottom = hex
+                }
+            }
+            _ => {}
+        })
+    };
+    let number = |ev: &leptos::ev::Event| event_target_value(ev).parse::<f32>().unwrap_or(0.0);
+    view! {
+        <label>"Backdrop "
+            <select aria-label="Backdrop" on:change=move |ev| set_kind(event_target_value(&ev))>
+                <option value="colour" selected=move || kind() == "colour">"Colour"</option>
+                <option value="gradient" selected=move || kind() == "gradient">"Gradient"</option>
+                <option value="studio" selected=move || kind() == "studio">"Studio sweep"</option>
+                <option value="surface" selected=move || kind() == "surface">"Surface"</option>
+                <option value="photo" selected=move || kind() == "photo">"Another photo"</option>
+            </select>
+        </label>
+        <Show when=move || matches!(kind(), "colour" | "gradient" | "studio")>
+            <label>{move || if kind() == "colour" { "Colour " } else { "Top " }}
+                <input type="color" prop:value=colour(0) on:input=move |ev| set_colour(0, event_target_value(&ev))/></label>
+        </Show>
+        <Show when=move || matches!(kind(), "gradient" | "studio")>
+            <label>"Bottom " <input type="color" prop:value=colour(1) on:input=move |ev| set_colour(1, event_target_value(&ev))/></label>
+        </Show>
+        <Show when=move || kind() == "surface">
+            <label>"Surface "
+                <select aria-label="Surface" on:change=move |ev| {
+                    let texture = Surface::ALL.into_iter().find(|t| t.label() == event_target_value(&ev)).unwrap_or(Surface::Marble);
+                    scene.update(|s| s.backdrop = SceneBackdrop::Surface { texture });
+                }>
+                    {Surface::ALL.into_iter().map(|t| view! { <option selected=move || scene.get().backdrop == SceneBackdrop::Surface { texture: t }>{t.label()}</option> }).collect_view()}
+                </select>
+            </label>
+        </Show>
+        <Show when=move || kind() == "photo">
+            <label>"Photo "
+                <select aria-label="Backdrop photo" on:change=move |ev| {
+                    if let Ok(id) = event_target_value(&ev).parse() { scene.update(|s| s.backdrop = SceneBackdrop::Photo { id }); }
+                }>
+                    <Transition fallback=|| ()>
+                        {move || Suspend::new(async move {
+                            photos.await.unwrap_or_default().into_iter().map(|p| view! { <option value=p.id.to_string()>{p.name}</option> }).collect_view()
+                        })}
+                    </Transition>
+                </select>
+            </label>
+        </Show>
+        <label>"Size "
+            <select aria-label="Scene size" on:change=move |ev| {
+                let (width, height) = match event_target_value(&ev).as_str() {
+                    "portrait" => (1600, 2000),
+                    "landscape" => (1920, 1080),
+                    _ => (2000, 2000),
+                };
+                scene.update(|s| { s.width = width; s.height = height; });
+            }>
+                <option value="square">"Square 2000 × 2000"</option>
+                <option value="portrait">"Portrait 1600 × 2000"</option>
+                <option value="landscape">"Landscape 1920 × 1080"</option>
+            </select>
+        </label>
+        <label><input type="checkbox" prop:checked=move || scene.get().on_floor
+            on:change=move |ev| { let on = event_target_checked(&ev); scene.update(|s| s.on_floor = on); }/>" Stand on the floor"</label>
+        <label>"Contact shadow "
+            <input type="range" min="0" max="1" step="0.05" aria-label="Contact shadow" prop:value=move || scene.get().contact_shadow.to_string()
+                on:input=move |ev| { let v = number(&ev); scene.update(|s| s.contact_shadow = v); }/></label>
+        <label><input type="checkbox" prop:checked=move || scene.get().cast_shadow.is_some() on:change=move |ev| {
+            let on = event_target_checked(&ev);
+            scene.update(|s| s.cast_shadow = on.then_some(CastShadow { angle: 35.0, length: 0.5, softness: 0.04, opacity: 0.35 }));
+        }/>" Cast shadow"</label>
+        <Show when=move || scene.get().cast_shadow.is_some()>
+            <label>"Light from "
+                <input type="range" min="-80" max="80" step="5" aria-label="Shadow angle"
+                    prop:value=move || scene.get().cast_shadow.map(|c| c.angle).unwrap_or(35.0).to_string()
+                    on:input=move |ev| { let v = number(&ev); scene.update(|s| if let Some(c) = &mut s.cast_shadow { c.angle = v; }); }/></label>
+        </Show>
+        <label>"Reflection "
+            <input type="range" min="0" max="1" step="0.05" aria-label="Reflection" prop:value=move || scene.get().reflection.to_string()
+                on:input=move |ev| { let v = number(&ev); scene.update(|s| s.reflection = v); }/></label>
+        <label><input type="checkbox" prop:checked=move || { scene.get().match_light > 0.0 }
+            on:change=move |ev| { let on = event_target_checked(&ev); scene.update(|s| s.match_light = if on { 0.6 } else { 0.0 }); }/>" Match the backdrop's light"</label>
     }
 }
 

@@ -5,12 +5,15 @@ pub mod api;
 mod forms;
 mod model;
 mod panel;
+mod scene;
 #[cfg(feature = "ssr")]
 mod service;
 mod tools;
 
+pub use forms::SceneFields;
 pub use model::*;
 pub use panel::{AiPanelData, AiTools, HeldData, HeldUploads};
+pub use scene::*;
 #[cfg(feature = "ssr")]
 pub use service::{Ai, AiService};
 pub use tools::*;

@@ -13,6 +13,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::ai_tools::Scene;
 use crate::ids::PhotoId;
 
 /// Declares `ToolKind` and `ToolKind::ALL` from one list, so no tool can be left out of either.
@@ -44,6 +45,7 @@ tool_kinds! {
     Upscale = "upscale",
     Erase = "erase",
     Describe = "describe",
+    ProductScene = "product-scene",
 }
 
 /// What people are told about a tool.
@@ -74,6 +76,10 @@ impl ToolKind {
                 label: "Tags and alt-text",
                 privacy: "Tags and alt-text come from detectors on this server and the photo's camera metadata (never its location); only a configured vision service, named below, ever sees the photo.",
             },
+            ToolKind::ProductScene => ToolInfo {
+                label: "Product scene",
+                privacy: "Product scenes are made on this server: the product is cut out (IS-Net) and placed on a backdrop drawn here or on another photo of your own workspace.",
+            },
         }
     }
 
@@ -89,6 +95,7 @@ impl ToolKind {
             (None, "upload") => "Upload",
             (None, "edit") => "Saved edit",
             (None, "export") => "Download my data",
+            (None, "pipeline") => "Batch pipeline",
             (None, other) => other,
         }
     }
@@ -123,6 +130,10 @@ pub enum ToolRequest {
         mask: String,
     },
     Describe,
+    /// The product, cut out, placed on a backdrop (see `Scene`).
+    ProductScene {
+        scene: Scene,
+    },
 }
 
 impl ToolRequest {
@@ -132,6 +143,7 @@ impl ToolRequest {
             ToolRequest::Upscale { .. } => ToolKind::Upscale,
             ToolRequest::Erase { .. } => ToolKind::Erase,
             ToolRequest::Describe => ToolKind::Describe,
+            ToolRequest::ProductScene { .. } => ToolKind::ProductScene,
         }
     }
 
@@ -145,6 +157,7 @@ impl ToolRequest {
         match self {
             ToolRequest::RemoveBackground { portrait: true, .. } => "Remove background (portrait)".into(),
             ToolRequest::Upscale { factor, quality } => format!("Upscale x{factor} ({})", quality.label()),
+            ToolRequest::ProductScene { scene } => format!("Product scene ({})", scene.label()),
             other => other.kind().label().into(),
         }
     }

@@ -53,6 +53,9 @@ pub struct GalleryItem {
     /// The signed link its exports are downloaded from (settings go in the query).
     #[serde(default)]
     pub export_url: String,
+    /// The name of the batch pipeline that made it, when one did.
+    #[serde(default)]
+    pub pipeline: Option<String>,
 }
 
 impl GalleryItem {

@@ -131,7 +131,10 @@ pub fn GalleryPage() -> impl IntoView {
                                         <input type="checkbox" name="version" value=item.id.to_string() form="gallery-export"/>
                                         " "{item.name.clone()}
                                     </label>
-                                    <span class="card-meta">{format!("{}×{} · {} edits", item.width, item.height, item.recipe.ops.len())}</span>
+                                    <span class="card-meta">{match &item.pipeline {
+                                        Some(pipeline) => format!("{}×{} · made by “{pipeline}”", item.width, item.height),
+                                        None => format!("{}×{} · {} edits", item.width, item.height, item.recipe.ops.len()),
+                                    }}</span>
                                     <span class=if item.expires_soon { "expiry expiry-soon" } else { "expiry" }
                                         role=item.expires_soon.then_some("status")>
                                         {if item.expires_soon {

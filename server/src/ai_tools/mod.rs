@@ -102,12 +102,9 @@ impl AiStore {
         let key = key.ok_or(AppError::NotFound)?;
         let data = self.photos.storage.get(&key).await?;
         let tool: String = row.try_get("tool")?;
-        let extension = if content_type.as_deref() == Some("image/png") { "png" } else { "jpg" };
-        Ok(crate::platform::http::Media {
-            data,
-            content_type: content_type.unwrap_or_else(|| "image/png".into()),
-            filename: format!("{tool}.{extension}"),
-        })
+        let content_type = content_type.unwrap_or_else(|| "image/png".into());
+        let extension = crate::data::export::extension(&content_type);
+        Ok(crate::platform::http::Media { data, content_type, filename: format!("{tool}.{extension}") })
     }
 
     /// Checks the request against the photo and limits before anything is queued, so a bad

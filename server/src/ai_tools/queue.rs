@@ -10,9 +10,10 @@
 //! again like a queued one.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Mutex;
 
 use app::ai_tools::ToolKind;
-use app::ids::{JobId, OwnerId, PhotoId};
+use app::ids::{BatchId, JobId, OwnerId, PhotoId, VersionId};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 use uuid::Uuid;
@@ -35,6 +36,9 @@ pub struct Claimed {
     pub id: JobId,
     pub owner: OwnerId,
     pub photo: PhotoId,
+    /// A tool's name, or `batch::PIPELINE` for a batch item.
+    pub tool: String,
+    pub batch: Option<BatchId>,
     pub params: String,
     pub mask_key: Option<String>,
     pub attempts: i64,
@@ -46,6 +50,8 @@ pub struct Claimed {
 pub struct JobProgress {
     per_mille: AtomicU32,
     cancelled: AtomicBool,
+    /// The step a batch item is on, not yet recorded (taken by the next heartbeat).
+    step: Mutex<Option<String>>,
 }
 
 impl JobProgress {
@@ -54,6 +60,15 @@ impl JobProgress {
     }
     pub(crate) fn per_mille(&self) -> i64 {
         i64::from(self.per_mille.load(Ordering::Relaxed))
+    }
+    /// Names the step now running, for the batch's progress rows.
+    pub fn enter_step(&self, label: String) {
+        if let Ok(mut step) = self.step.lock() {
+            *step = Some(label);
+        }
+    }
+    pub(crate) fn take_step(&self) -> Option<String> {
+        self.step.lock().ok().and_then(|mut step| step.take())
     }
 }
 
@@ -72,6 +87,8 @@ pub struct Outcome {
     pub provider: Option<String>,
     pub detail: Option<String>,
     pub result: Option<ResultFiles>,
+    /// The gallery version a batch item saved instead of a result file.
+    pub version: Option<VersionId>,
     /// Metered once the job is recorded as done.
     pub usage: Option<app::data::UsageRecord>,
 }
@@ -101,10 +118,10 @@ macro_rules! claim {
             "UPDATE jobs SET state = 'running', locked_by = $1, lease_until = $2, attempts = attempts + 1, progress = 0
              WHERE id = (SELECT id FROM jobs
                          WHERE (state = 'queued' AND run_after <= $3) OR (state = 'running' AND lease_until < $3)
-                         ORDER BY run_after, created_at LIMIT 1 ",
+                         ORDER BY CASE WHEN batch_id IS NULL THEN 0 ELSE 1 END, run_after, created_at, id LIMIT 1 ",
             $lock,
             ")
-             RETURNING id, owner_id, photo_id, params, mask_key, attempts, max_attempts"
+             RETURNING id, owner_id, photo_id, tool, batch_id, params, mask_key, attempts, max_attempts"
         )
     };
 }
@@ -116,6 +133,8 @@ fn claimed(row: &AnyRow) -> Result<Claimed, sqlx::Error> {
         id: parse(row, "id")?,
         owner: parse(row, "owner_id")?,
         photo: parse(row, "photo_id")?,
+        tool: row.try_get("tool")?,
+        batch: row.try_get::<Option<String>, _>("batch_id")?.and_then(|id| id.parse().ok()),
         params: row.try_get("params")?,
         mask_key: row.try_get("mask_key")?,
         attempts: row.try_get("attempts")?,
@@ -160,22 +179,26 @@ impl Db {
         row.as_ref().map(claimed).transpose()
     }
 
-    /// Renews the lease and records progress (per mille); tells whether cancellation was asked.
+    /// Renews the lease and records progress (per mille) and the step entered since the last
+    /// beat; tells whether cancellation was asked.
     pub async fn heartbeat_job(
         &self,
         id: JobId,
         worker: &str,
         progress: i64,
         lease_until: i64,
+        step: Option<String>,
     ) -> Result<Lease, sqlx::Error> {
         let row = sqlx::query(
-            "UPDATE jobs SET progress = $3, lease_until = $4 WHERE id = $1 AND locked_by = $2 AND state = 'running'
+            "UPDATE jobs SET progress = $3, lease_until = $4, step = COALESCE($5, step)
+             WHERE id = $1 AND locked_by = $2 AND state = 'running'
              RETURNING cancel_requested",
         )
         .bind(id.to_string())
         .bind(worker)
         .bind(progress)
         .bind(lease_until)
+        .bind(step)
         .fetch_optional(self.pool())
         .await?;
         Ok(match row {
@@ -191,7 +214,8 @@ impl Db {
         let done = sqlx::query(
             "UPDATE jobs SET state = 'done', progress = 1000, provider = $3, detail = $4, result_key = $5,
                     result_thumbnail_key = $6, result_content_type = $7, result_width = $8, result_height = $9,
-                    finished_at = $10, locked_by = NULL, lease_until = NULL, error = NULL, result_bytes = $11
+                    finished_at = $10, locked_by = NULL, lease_until = NULL, error = NULL, result_bytes = $11,
+                    version_id = $12, step = NULL
              WHERE id = $1 AND locked_by = $2 AND state = 'running'",
         )
         .bind(id.to_string())
@@ -205,6 +229,7 @@ impl Db {
         .bind(result.map(|r| i64::from(r.height)))
         .bind(now())
         .bind(result.map_or(0, |r| i64::try_from(r.byte_size).unwrap_or(i64::MAX)))
+        .bind(outcome.version.map(|v| v.to_string()))
         .execute(self.pool())
         .await?;
         Ok(done.rows_affected() == 1)

@@ -49,7 +49,7 @@ pub async fn process(store: &Arc<AiStore>, worker: &str, job: Claimed) {
         tokio::select! {
             result = &mut task => break result,
             _ = tick.tick() => {
-                match store.db.heartbeat_job(id, worker, progress.per_mille(), now() + lease).await {
+                match store.db.heartbeat_job(id, worker, progress.per_mille(), now() + lease, progress.take_step()).await {
                     Ok(Lease::Held { cancel_requested: true }) | Ok(Lease::Lost) => progress.cancel(),
                     Ok(Lease::Held { .. }) => {}
                     Err(error) => tracing::warn!(%error, job = %id, "renewing a job's lease failed"),
@@ -65,10 +65,10 @@ pub async fn process(store: &Arc<AiStore>, worker: &str, job: Claimed) {
                 }
                 tracing::info!(job = %id, "job done");
             }
-            Ok(false) => tools::discard(store, &outcome).await,
+            Ok(false) => tools::discard(store, job.owner, &outcome).await,
             Err(error) => {
                 tracing::error!(%error, job = %id, "recording a finished job failed");
-                tools::discard(store, &outcome).await;
+                tools::discard(store, job.owner, &outcome).await;
             }
         },
         Ok(Err(Failure::Cancelled)) => log_err(store.db.mark_job_cancelled(id, worker).await),

@@ -25,6 +25,9 @@ impl Db {
                 .await?;
         queue_purge(&mut tx, &exports, &["object_key"]).await?;
         crate::ai_tools::queue::delete_owner_jobs(&mut tx, &owner).await?;
+        for statement in ["DELETE FROM batches WHERE owner_id = $1", "DELETE FROM pipelines WHERE owner_id = $1"] {
+            sqlx::query(statement).bind(&owner).execute(&mut *tx).await?;
+        }
         for delete in [
             "DELETE FROM versions WHERE owner_id = $1 RETURNING object_key, thumbnail_key",
             "DELETE FROM photos WHERE owner_id = $1 RETURNING object_key, thumbnail_key",

@@ -212,7 +212,7 @@ fn spawn(store: DataStore, id: String, account: AccountId, owner: OwnerId) {
     });
 }
 
-fn extension(content_type: &str) -> &'static str {
+pub fn extension(content_type: &str) -> &'static str {
     match content_type {
         "image/png" => "png",
         "image/webp" => "webp",
@@ -279,7 +279,7 @@ async fn build(store: &DataStore, id: &str, account_id: AccountId, owner: OwnerI
         gallery_entries.push(json!({
             "id": item.id, "photo_id": item.photo_id, "name": item.name, "width": item.width, "height": item.height,
             "recipe": item.recipe, "saved_at": item.created_at, "expires_at": item.created_at + store.photos.saved_secs,
-            "file": path,
+            "file": path, "pipeline": item.pipeline,
         }));
         files.push((path, stored.object_key));
     }
@@ -298,6 +298,8 @@ async fn build(store: &DataStore, id: &str, account_id: AccountId, owner: OwnerI
         "photos": photo_entries,
         "gallery": gallery_entries,
         "ai_jobs": db.job_records(owner).await?,
+        "pipelines": db.pipeline_records(owner).await?,
+        "batches": db.batch_records(owner).await?,
     });
 
     // The archive streams through a bounded channel into the sealer and the store: memory holds

@@ -30,6 +30,8 @@ pub struct Swept {
     pub unsaved_photos: u64,
     pub expired_exports: u64,
     pub expired_jobs: u64,
+    /// Batches whose items have all expired.
+    pub expired_batches: u64,
     pub empty_guests: u64,
     pub purged_objects: u64,
 }
@@ -179,15 +181,24 @@ impl Retention {
         let expired_exports = self.db.expire_exports(now - self.export_secs).await?;
         // AI results nobody saved: as long as an unsaved upload.
         let expired_jobs = self.db.expire_jobs(now - self.unsaved_secs, now).await?;
+        let expired_batches = self.db.expire_batches(now - self.unsaved_secs).await?;
         let empty_guests = self.db.remove_empty_guests(now - self.unsaved_secs).await?;
         let purged_objects = purge(&self.db, &self.storage).await?;
-        let swept =
-            Swept { expired_versions, unsaved_photos, expired_exports, expired_jobs, empty_guests, purged_objects };
+        let swept = Swept {
+            expired_versions,
+            unsaved_photos,
+            expired_exports,
+            expired_jobs,
+            expired_batches,
+            empty_guests,
+            purged_objects,
+        };
         tracing::info!(
             expired_versions,
             unsaved_photos,
             expired_exports,
             expired_jobs,
+            expired_batches,
             empty_guests,
             purged_objects,
             "retention sweep"

@@ -17,7 +17,6 @@ use std::io::Write as _;
 
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{header, HeaderValue};
-use axum::response::IntoResponse;
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
@@ -25,7 +24,7 @@ use image::DynamicImage;
 use tower_sessions::Session;
 
 use crate::photos::{PhotoStore, Variant};
-use crate::platform::archive::ArchiveSink;
+use crate::platform::archive::{zip_download, ZipNames};
 use crate::platform::error::{ApiError, OrInternal};
 use crate::platform::http::{media_response, Media};
 use crate::platform::links::Signature;
@@ -50,7 +49,7 @@ pub struct Description {
 
 impl Description {
     /// What `settings` ask to write, from the photo's accepted alt-text and tags.
-    fn for_export(settings: &ExportSettings, alt_text: Option<String>, tags: Vec<String>) -> Option<Description> {
+    pub fn for_export(settings: &ExportSettings, alt_text: Option<String>, tags: Vec<String>) -> Option<Description> {
         let (text, keywords) = match settings.describe {
             true => (alt_text.unwrap_or_default(), tags),
             false => (String::new(), Vec::new()),
@@ -193,7 +192,6 @@ async fn export_selection(
     for id in &ids {
         state.photos.db.version(owner, *id).await.or_internal("reading a version")?.ok_or(AppError::NotFound)?;
     }
-    let (sink, chunks) = ArchiveSink::channel();
     let photos = state.photos.clone();
     let runtime = tokio::runtime::Handle::current();
     let total = u32::try_from(ids.len()).unwrap_or(u32::MAX);
@@ -207,22 +205,15 @@ async fn export_selection(
         }
     };
     report(ZipProgress { total, ..ZipProgress::default() });
-    let writer = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+    Ok(zip_download("atelier-export.zip", move |zip| {
         let mut progress = ZipProgress { total, ..ZipProgress::default() };
         let written = (|| -> Result<(), AppError> {
-            let mut zip = zip::ZipWriter::new(sink);
             let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
-            let mut names = std::collections::HashSet::new();
+            let mut names = ZipNames::default();
             for id in ids {
                 let (media, _) =
                     runtime.block_on(export_media(&photos, owner, Source::Version(id), settings.clone()))?;
-                let (stem, extension) = media.filename.rsplit_once('.').unwrap_or((&media.filename, "bin"));
-                let mut name = media.filename.clone();
-                let mut copy = 1;
-                while !names.insert(name.clone()) {
-                    copy += 1;
-                    name = format!("{stem}-{copy}.{extension}");
-                }
+                let name = names.unique(&media.filename);
                 progress.current = Some(name.clone());
                 report(progress.clone());
                 zip.start_file(name, options).or_internal("writing a zip entry")?;
@@ -230,42 +221,15 @@ async fn export_selection(
                 progress.done += 1;
             }
             progress.current = None;
-            zip.finish().or_internal("ending a zip")?.close().or_internal("ending a zip")?;
             Ok(())
         })();
-        match written {
-            Ok(()) => {
-                progress.finished = true;
-                report(progress);
-                Ok(())
-            }
-            Err(error) => {
-                progress.failed = Some(error.to_string());
-                report(progress);
-                Err(error.into())
-            }
+        match &written {
+            Ok(()) => progress.finished = true,
+            Err(error) => progress.failed = Some(error.to_string()),
         }
-    });
-    let body = futures::stream::unfold((chunks, Some(writer)), |(mut chunks, writer)| async move {
-        if let Some(chunk) = chunks.recv().await {
-            return Some((Ok(bytes::Bytes::from(chunk)), (chunks, writer)));
-        }
-        // The writer is done: end cleanly, or fail the response so the download shows as failed.
-        let failed = match writer?.await {
-            Ok(Ok(())) => return None,
-            Ok(Err(error)) => error.to_string(),
-            Err(error) => error.to_string(),
-        };
-        tracing::warn!(error = failed, "a selection export failed part-way");
-        Some((Err(std::io::Error::other("the export failed part-way")), (chunks, None)))
-    });
-    let mut response = axum::body::Body::from_stream(body).into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/zip"));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers
-        .insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"atelier-export.zip\""));
-    Ok(response)
+        report(progress);
+        written
+    }))
 }
 
 /// The media response, as a download the browser saves under its name.
@@ -406,6 +370,8 @@ fn needed(settings: &ExportSettings, width: u32, height: u32) -> Option<(u32, u3
 pub struct Exported {
     pub data: Vec<u8>,
     pub frame: Option<Region>,
+    /// The file's size in pixels.
+    pub size: (u32, u32),
 }
 
 /// Scales, encodes and describes `image` as `settings` ask. A preset's frame follows the subject
@@ -537,7 +503,7 @@ pub fn export(
         // AVIF carries both from the encoder.
         _ => data,
     };
-    Ok(Exported { data, frame: shown })
+    Ok(Exported { data, frame: shown, size: (scaled.width(), scaled.height()) })
 }
 
 /// The photo in a preset's frame, and the part of the photo it shows (fractions).

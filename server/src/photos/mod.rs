@@ -305,6 +305,59 @@ impl PhotoStore {
         Ok(Media { data, content_type, filename: stored.name })
     }
 
+    /// Stores a rendered version of `photo` (a saved edit, or a batch item's result with the
+    /// pipeline that made it) within the owner's quota; on failure nothing is left behind.
+    pub async fn store_version(
+        &self,
+        owner: OwnerId,
+        photo: PhotoId,
+        id: VersionId,
+        recipe: EditRecipe,
+        pipeline: Option<&app::batch::Pipeline>,
+        encoded: Encoded,
+    ) -> Result<GalleryItem, AppError> {
+        let (_, stored) = self.db.photo(owner, photo).await?.ok_or(AppError::NotFound)?;
+        let recipe_json = serde_json::to_string(&recipe).or_internal("serialising a recipe")?;
+        let pipeline_json = pipeline.map(serde_json::to_string).transpose().or_internal("serialising a pipeline")?;
+        let files = self.put_files(keys::version(owner, id), encoded).await?;
+        let version = NewVersion {
+            id,
+            photo,
+            owner,
+            recipe_json: &recipe_json,
+            files: &files,
+            pipeline_json: pipeline_json.as_deref(),
+        };
+        match self.db.insert_version(&version, self.quota_of(owner).await?).await {
+            Ok(None) => {
+                self.delete_files(&files.object_key, &files.thumbnail_key).await;
+                Err(AppError::QuotaExceeded(OVER_QUOTA.into()))
+            }
+            Ok(Some(created_at)) => {
+                let item = GalleryItem {
+                    id,
+                    photo_id: photo,
+                    name: stored.name,
+                    width: files.width,
+                    height: files.height,
+                    recipe,
+                    created_at,
+                    expires_at: 0,
+                    expires_soon: false,
+                    image_url: String::new(),
+                    thumbnail_url: String::new(),
+                    export_url: String::new(),
+                    pipeline: pipeline.map(|p| p.name.clone()),
+                };
+                Ok(self.with_links_and_expiry(item))
+            }
+            Err(error) => {
+                self.delete_files(&files.object_key, &files.thumbnail_key).await;
+                Err(error).or_internal("recording a version")
+            }
+        }
+    }
+
     /// Stores an encoded image and its thumbnail under `(object_key, thumbnail_key)`; on failure
     /// nothing is left behind.
     async fn put_files(
@@ -370,40 +423,10 @@ impl PhotoService for PhotoStore {
                 images::encode(&edited).or_internal("encoding an edit")
             })
             .await?;
-
-        let recipe_json = serde_json::to_string(&recipe).or_internal("serialising a recipe")?;
-        let id = VersionId(Uuid::new_v4());
-        let files = self.put_files(keys::version(owner, id), encoded).await?;
-        let version = NewVersion { id, photo, owner, recipe_json: &recipe_json, files: &files };
-        match self.db.insert_version(&version, self.quota_of(owner).await?).await {
-            Ok(None) => {
-                self.delete_files(&files.object_key, &files.thumbnail_key).await;
-                Err(AppError::QuotaExceeded(OVER_QUOTA.into()))
-            }
-            Ok(Some(created_at)) => {
-                let record = meter.finish("edit", (input.width, input.height), (files.width, files.height));
-                self.db.record_usage_or_log(owner, record).await;
-                let item = GalleryItem {
-                    id,
-                    photo_id: photo,
-                    name: stored.name,
-                    width: files.width,
-                    height: files.height,
-                    recipe,
-                    created_at,
-                    expires_at: 0,
-                    expires_soon: false,
-                    image_url: String::new(),
-                    thumbnail_url: String::new(),
-                    export_url: String::new(),
-                };
-                Ok(self.with_links_and_expiry(item))
-            }
-            Err(error) => {
-                self.delete_files(&files.object_key, &files.thumbnail_key).await;
-                Err(error).or_internal("recording a version")
-            }
-        }
+        let item = self.store_version(owner, photo, VersionId(Uuid::new_v4()), recipe, None, encoded).await?;
+        let record = meter.finish("edit", (input.width, input.height), (item.width, item.height));
+        self.db.record_usage_or_log(owner, record).await;
+        Ok(item)
     }
 
     fn selection_export_link(&self) -> String {

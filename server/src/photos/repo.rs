@@ -45,6 +45,8 @@ pub struct NewVersion<'a> {
     pub owner: OwnerId,
     pub recipe_json: &'a str,
     pub files: &'a StoredFiles,
+    /// The batch pipeline (JSON) that made it, when one did.
+    pub pipeline_json: Option<&'a str>,
 }
 
 fn dimension(row: &AnyRow, column: &str) -> Result<u32, sqlx::Error> {
@@ -86,6 +88,10 @@ fn gallery_item(row: &AnyRow) -> Result<GalleryItem, sqlx::Error> {
         image_url: String::new(),
         thumbnail_url: String::new(),
         export_url: String::new(),
+        pipeline: row
+            .try_get::<Option<String>, _>("pipeline")?
+            .and_then(|json| serde_json::from_str::<app::batch::Pipeline>(&json).ok())
+            .map(|pipeline| pipeline.name),
     })
 }
 
@@ -103,7 +109,7 @@ macro_rules! select_versions {
     ($where:literal) => {
         concat!(
             "SELECT v.id, v.photo_id, p.name, v.width, v.height, v.recipe, v.created_at, ",
-            "v.content_type, v.object_key, v.thumbnail_key ",
+            "v.content_type, v.object_key, v.thumbnail_key, v.pipeline ",
             "FROM versions v JOIN photos p ON p.id = v.photo_id WHERE ",
             $where
         )
@@ -267,8 +273,8 @@ impl Db {
         let created_at = now();
         let owner = version.owner.to_string();
         let sql = format!(
-            "INSERT INTO versions (id, photo_id, owner_id, recipe, content_type, width, height, byte_size, object_key, thumbnail_key, created_at)
-             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11
+            "INSERT INTO versions (id, photo_id, owner_id, recipe, content_type, width, height, byte_size, object_key, thumbnail_key, created_at, pipeline)
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $13
              WHERE {} + $8 <= $12",
             owner_bytes("$3")
         );
@@ -287,6 +293,7 @@ impl Db {
             .bind(&version.files.thumbnail_key)
             .bind(created_at)
             .bind(bound(quota.max_bytes))
+            .bind(version.pipeline_json)
             .execute(&mut *tx)
             .await?
             .rows_affected();

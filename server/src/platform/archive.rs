@@ -77,3 +77,60 @@ impl std::io::Seek for ArchiveSink {
         Ok(target)
     }
 }
+
+/// A zip written by `write` on the blocking pool, streamed as a download named `filename` while
+/// it is written (entries stored: photos do not compress). A failure part-way aborts the
+/// download rather than end a short zip.
+pub fn zip_download<F>(filename: &'static str, write: F) -> axum::response::Response
+where
+    F: FnOnce(&mut zip::ZipWriter<ArchiveSink>) -> Result<(), app::error::AppError> + Send + 'static,
+{
+    use crate::platform::error::OrInternal;
+    use axum::http::{header, HeaderValue};
+    use axum::response::IntoResponse;
+
+    let (sink, chunks) = ArchiveSink::channel();
+    let writer = tokio::task::spawn_blocking(move || -> Result<(), app::error::AppError> {
+        let mut zip = zip::ZipWriter::new(sink);
+        write(&mut zip)?;
+        zip.finish().or_internal("ending a zip")?.close().or_internal("ending a zip")
+    });
+    let body = futures::stream::unfold((chunks, Some(writer)), |(mut chunks, writer)| async move {
+        if let Some(chunk) = chunks.recv().await {
+            return Some((Ok(bytes::Bytes::from(chunk)), (chunks, writer)));
+        }
+        // The writer is done: end cleanly, or fail the response so the download shows as failed.
+        let failed = match writer?.await {
+            Ok(Ok(())) => return None,
+            Ok(Err(error)) => error.to_string(),
+            Err(error) => error.to_string(),
+        };
+        tracing::warn!(error = failed, "a zip download failed part-way");
+        Some((Err(std::io::Error::other("the zip failed part-way")), (chunks, None)))
+    });
+    let mut response = axum::body::Body::from_stream(body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/zip"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    response
+}
+
+/// Entry names unique within one zip: a repeated name gets "-2", "-3", … before its extension.
+#[derive(Default)]
+pub struct ZipNames(std::collections::HashSet<String>);
+
+impl ZipNames {
+    pub fn unique(&mut self, name: &str) -> String {
+        let (stem, extension) = name.rsplit_once('.').unwrap_or((name, "bin"));
+        let mut candidate = name.to_string();
+        let mut copy = 1;
+        while !self.0.insert(candidate.clone()) {
+            copy += 1;
+            candidate = format!("{stem}-{copy}.{extension}");
+        }
+        candidate
+    }
+}

@@ -6,6 +6,7 @@ mod support;
 
 mod accounts;
 mod ai;
+mod batch;
 mod concurrency;
 mod consent;
 mod deadline;

@@ -7,6 +7,7 @@
 mod background;
 mod describe;
 mod erase;
+mod scene;
 mod upscale;
 
 use std::sync::Arc;
@@ -17,7 +18,7 @@ use app::ids::{JobId, OwnerId};
 use app::photos::PhotoSummary;
 use async_trait::async_trait;
 use bytes::Bytes;
-use image::{DynamicImage, RgbImage};
+use image::{DynamicImage, GrayImage, RgbImage};
 use serde::{Deserialize, Serialize};
 
 use crate::ai_tools::queue::JobProgress;
@@ -35,6 +36,7 @@ pub fn tool(kind: ToolKind) -> &'static dyn Tool {
         ToolKind::Upscale => &upscale::Upscale,
         ToolKind::Erase => &erase::Erase,
         ToolKind::Describe => &describe::Describe,
+        ToolKind::ProductScene => &scene::ProductScene,
     }
 }
 
@@ -86,6 +88,9 @@ pub struct Inputs {
 pub struct Work<'a> {
     pub engine: &'a ai::Engine,
     pub image: RgbImage,
+    /// The image's transparency when it has one (a pipeline's earlier cut-out): the product
+    /// scene takes it as its mask.
+    pub alpha: Option<GrayImage>,
     pub request: ToolRequest,
     pub inputs: Inputs,
     pub progress: &'a dyn ai::Progress,
@@ -155,37 +160,44 @@ pub enum Produced {
     Description(PhotoDescription),
 }
 
-/// `#rrggbb` as RGB.
-pub fn parse_hex(hex: &str) -> Option<[u8; 3]> {
-    let digits = hex.strip_prefix('#')?;
-    if digits.len() != 6 || !digits.is_ascii() {
-        return None;
+pub use app::ai_tools::parse_hex;
+
+/// The photo a job runs on, from storage (decrypted), or why not.
+pub async fn photo_bytes(store: &AiStore, owner: OwnerId, photo: app::ids::PhotoId) -> Result<Bytes, Failure> {
+    let (summary, stored) = store
+        .db
+        .photo(owner, photo)
+        .await
+        .map_err(|e| Failure::internal("reading a photo", e))?
+        .ok_or_else(|| Failure::Permanent("The photo was deleted.".into()))?;
+    if summary.held {
+        return Err(Failure::Permanent("This photo is held for review.".into()));
     }
-    let channel = |i: usize| u8::from_str_radix(&digits[i..i + 2], 16).ok();
-    Some([channel(0)?, channel(2)?, channel(4)?])
+    store.photos.storage.get(&stored.object_key).await.map_err(|e| Failure::internal("reading a photo", e))
+}
+
+/// The engine, or the message that says how to install the models.
+pub fn engine(store: &AiStore) -> Result<Arc<ai::Engine>, Failure> {
+    store.engine.clone().map_err(|detail| {
+        tracing::error!(%detail, "the AI engine is unavailable");
+        Failure::Permanent("The AI models are not installed on this server; an administrator can install them with scripts/install-models.".into())
+    })
 }
 
 /// Runs a claimed job: reads the photo and what its tool gathers, runs the tool on the blocking
 /// pool, stores the result (encrypted, like every object) and meters it.
 pub async fn run(store: Arc<AiStore>, job: Claimed, progress: Arc<JobProgress>) -> Result<Outcome, Failure> {
+    if job.tool == crate::batch::PIPELINE {
+        return crate::batch::run::item(store, job, progress).await;
+    }
     let meter = Meter::start();
     let request: ToolRequest = serde_json::from_str(&job.params).map_err(|e| {
         tracing::error!(%e, job = %job.id, "unreadable job options");
         Failure::Permanent("This job's options are unreadable.".into())
     })?;
-    let engine = store.engine.clone().map_err(|detail| {
-        tracing::error!(%detail, "the AI engine is unavailable");
-        Failure::Permanent("The AI models are not installed on this server; an administrator can install them with scripts/install-models.".into())
-    })?;
+    let engine = engine(&store)?;
     let tool = tool(request.kind());
-    let (_, stored) = store
-        .db
-        .photo(job.owner, job.photo)
-        .await
-        .map_err(|e| Failure::internal("reading a photo", e))?
-        .ok_or_else(|| Failure::Permanent("The photo was deleted.".into()))?;
-    let bytes =
-        store.photos.storage.get(&stored.object_key).await.map_err(|e| Failure::internal("reading a photo", e))?;
+    let bytes = photo_bytes(&store, job.owner, job.photo).await?;
     // Shares the buffer (no copy): the caption provider gets the same photo without a second read.
     let photo_bytes = bytes.clone();
     let inputs = tool.gather(&store, &job, &request).await?;
@@ -201,6 +213,7 @@ pub async fn run(store: Arc<AiStore>, job: Claimed, progress: Arc<JobProgress>) 
         let work = Work {
             engine: &engine,
             image,
+            alpha: None,
             request: work_request,
             inputs,
             progress: work_progress.as_ref(),
@@ -243,19 +256,31 @@ pub async fn run(store: Arc<AiStore>, job: Claimed, progress: Arc<JobProgress>) 
         method
     };
     let detail = Detail { method, duration_ms, description };
-    Ok(Outcome { provider, detail: serde_json::to_string(&detail).ok(), result, usage: Some(record) })
+    Ok(Outcome { provider, detail: serde_json::to_string(&detail).ok(), result, version: None, usage: Some(record) })
 }
 
 /// PNG (lossless, keeps transparency; fast compression) plus a JPEG thumbnail, stored under the
 /// job's keys.
 async fn store_result(store: &AiStore, job: &Claimed, image: DynamicImage) -> Result<ResultFiles, Failure> {
-    let (width, height) = (image.width(), image.height());
-    let (data, thumbnail) = tokio::task::spawn_blocking(move || {
-        ai::encode_png(&image).map_err(anyhow::Error::from).and_then(|png| Ok((png, images::thumbnail(&image)?)))
+    let encoded = tokio::task::spawn_blocking(move || {
+        let png = ai::encode_png(&image)?;
+        Ok::<_, anyhow::Error>(images::Encoded {
+            content_type: "image/png",
+            width: image.width(),
+            height: image.height(),
+            data: png,
+            thumbnail: images::thumbnail(&image)?,
+        })
     })
     .await
     .map_err(|e| Failure::internal("encoding a result", e))?
     .map_err(|e| Failure::internal("encoding a result", e))?;
+    store_files(store, job, encoded).await
+}
+
+/// An encoded result and its thumbnail, stored under the job's keys for this attempt.
+pub async fn store_files(store: &AiStore, job: &Claimed, encoded: images::Encoded) -> Result<ResultFiles, Failure> {
+    let images::Encoded { content_type, width, height, data, thumbnail } = encoded;
     let (key, thumbnail_key) = keys::job_result(job.owner, job.id, job.attempts);
     let byte_size = (data.len() + thumbnail.len()) as u64;
     let storage = &store.photos.storage;
@@ -264,11 +289,22 @@ async fn store_result(store: &AiStore, job: &Claimed, image: DynamicImage) -> Re
         let _ = storage.delete(&key).await;
         return Err(Failure::internal("storing a result", error));
     }
-    Ok(ResultFiles { key, thumbnail_key, content_type: "image/png".into(), width, height, byte_size })
+    Ok(ResultFiles { key, thumbnail_key, content_type: content_type.into(), width, height, byte_size })
 }
 
-/// Files of a result nobody will point at (the job was cancelled or re-claimed meanwhile).
-pub async fn discard(store: &AiStore, outcome: &Outcome) {
+/// Files of a result nobody will point at (the job was cancelled or re-claimed meanwhile), and a
+/// version a batch item saved.
+pub async fn discard(store: &AiStore, owner: OwnerId, outcome: &Outcome) {
+    if let Some(version) = outcome.version {
+        match store.db.delete_version(owner, version).await {
+            Ok(_) => {
+                if let Err(error) = crate::data::retention::purge(&store.db, &store.photos.storage).await {
+                    tracing::warn!(%error, "could not purge an unused version; the retention sweep will");
+                }
+            }
+            Err(error) => tracing::warn!(%error, "could not delete an unused version"),
+        }
+    }
     if let Some(result) = &outcome.result {
         for key in [&result.key, &result.thumbnail_key] {
             if let Err(error) = store.photos.storage.delete(key).await {

@@ -1,0 +1,114 @@
+//! Product scene: the product cut out (the image's own transparency when a pipeline's earlier
+//! step made one, else IS-Net's mask) and placed on a backdrop with shadows and matched light.
+
+use app::ai_tools::{Scene, SceneBackdrop, Surface, ToolRequest};
+use app::error::AppError;
+use app::ids::OwnerId;
+use app::photos::{PhotoService, PhotoSummary};
+use async_trait::async_trait;
+use image::{DynamicImage, GrayImage, RgbImage, RgbaImage};
+
+use super::{mismatch, parse_hex, photo_bytes, Failure, Inputs, Produced, Tool, Work};
+use crate::ai_tools::queue::Claimed;
+use crate::ai_tools::AiStore;
+use crate::platform::images;
+
+pub struct ProductScene;
+
+#[async_trait]
+impl Tool for ProductScene {
+    async fn validate(
+        &self,
+        ai: &AiStore,
+        owner: OwnerId,
+        _photo: &PhotoSummary,
+        request: &ToolRequest,
+    ) -> Result<(), AppError> {
+        let ToolRequest::ProductScene { scene } = request else { return Ok(()) };
+        scene.validate().map_err(AppError::BadRequest)?;
+        if let SceneBackdrop::Photo { id } = scene.backdrop {
+            if ai.photos.photo(owner, id).await?.held {
+                return Err(AppError::Forbidden("That backdrop photo is held for review.".into()));
+            }
+        }
+        Ok(())
+    }
+
+    /// The backdrop photo, read now (it may have been deleted or held since the job was queued).
+    async fn gather(&self, ai: &AiStore, job: &Claimed, request: &ToolRequest) -> Result<Inputs, Failure> {
+        let ToolRequest::ProductScene { scene: Scene { backdrop: SceneBackdrop::Photo { id }, .. } } = request else {
+            return Ok(Inputs::default());
+        };
+        let bytes = photo_bytes(ai, job.owner, *id)
+            .await
+            .map_err(|_| Failure::Permanent("The backdrop photo was deleted or is held for review.".into()))?;
+        Ok(Inputs { extra: Some(bytes), ..Inputs::default() })
+    }
+
+    fn run(&self, work: Work<'_>) -> Result<(Produced, String), Failure> {
+        let ToolRequest::ProductScene { scene } = work.request else { return Err(mismatch()) };
+        scene.validate().map_err(Failure::Permanent)?;
+        let (mask, method) = match work.alpha {
+            Some(alpha) => (alpha, "the cut-out's own mask"),
+            None => (
+                ai::background::mask(work.engine, &work.image, ai::background::Segmenter::Objects, work.progress)?,
+                "IS-Net",
+            ),
+        };
+        work.progress.step(0.8)?;
+        let backdrop = backdrop(&scene.backdrop, work.inputs.extra.as_deref(), work.max_pixels)?;
+        let product = with_alpha(&work.image, &mask);
+        let options = options(&scene);
+        let composed = ai::scene::compose(&product, &backdrop, &options)?;
+        work.progress.step(1.0)?;
+        Ok((Produced::Image(DynamicImage::ImageRgb8(composed)), format!("scene compositor on {method}")))
+    }
+}
+
+fn with_alpha(image: &RgbImage, mask: &GrayImage) -> RgbaImage {
+    RgbaImage::from_fn(image.width(), image.height(), |x, y| {
+        let [r, g, b] = image.get_pixel(x, y).0;
+        image::Rgba([r, g, b, mask.get_pixel(x, y)[0]])
+    })
+}
+
+fn colour(hex: &str) -> [u8; 3] {
+    parse_hex(hex).unwrap_or([255, 255, 255])
+}
+
+fn backdrop(backdrop: &SceneBackdrop, photo: Option<&[u8]>, max_pixels: u64) -> Result<ai::scene::Backdrop, Failure> {
+    use ai::scene::{Backdrop, Texture};
+    Ok(match backdrop {
+        SceneBackdrop::Colour { hex } => Backdrop::Colour(colour(hex)),
+        SceneBackdrop::Gradient { top, bottom } => Backdrop::Gradient { top: colour(top), bottom: colour(bottom) },
+        SceneBackdrop::Studio { wall, floor } => Backdrop::Studio { wall: colour(wall), floor: colour(floor) },
+        SceneBackdrop::Surface { texture } => Backdrop::Surface(match texture {
+            Surface::Wood => Texture::Wood,
+            Surface::Marble => Texture::Marble,
+            Surface::Linen => Texture::Linen,
+            Surface::Concrete => Texture::Concrete,
+        }),
+        SceneBackdrop::Photo { .. } => {
+            let bytes = photo.ok_or_else(|| Failure::Permanent("The backdrop photo is missing.".into()))?;
+            Backdrop::Photo(images::decode(bytes, max_pixels).map_err(|e| Failure::Permanent(e.to_string()))?.to_rgb8())
+        }
+    })
+}
+
+pub fn options(scene: &Scene) -> ai::scene::Options {
+    ai::scene::Options {
+        width: scene.width,
+        height: scene.height,
+        margin: scene.margin,
+        placement: if scene.on_floor { ai::scene::Placement::Floor } else { ai::scene::Placement::Centre },
+        contact_shadow: scene.contact_shadow,
+        cast_shadow: scene.cast_shadow.map(|c| ai::scene::CastShadow {
+            angle: c.angle,
+            length: c.length,
+            softness: c.softness,
+            opacity: c.opacity,
+        }),
+        reflection: scene.reflection,
+        match_light: scene.match_light,
+    }
+}

@@ -1,0 +1,219 @@
+//! One batch item, on a worker: the photo is decoded once and carried through every step in this
+//! worker's memory (nothing is stored between steps), then stored once — as a gallery version
+//! of its original, or as a result file kept like any unsaved output.
+
+use std::sync::Arc;
+
+use app::ai_tools::{AiService, ToolKind};
+use app::batch::{Pipeline, Step};
+use app::ids::VersionId;
+use image::DynamicImage;
+use serde::{Deserialize, Serialize};
+
+use crate::ai_tools::queue::{Claimed, JobProgress, Outcome};
+use crate::ai_tools::tools::{self, Detail, Failure, Produced, Work};
+use crate::ai_tools::AiStore;
+use crate::data::usage::Meter;
+use crate::optimize::{self, Description};
+use crate::platform::images::{self, Encoded};
+
+/// What each item's job carries: everything a worker needs, so no batch row is read.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ItemParams {
+    pub pipeline: Pipeline,
+    pub save_to_gallery: bool,
+}
+
+/// A share of the item's progress bar: step `index` of `count`.
+struct Part {
+    inner: Arc<JobProgress>,
+    from: f32,
+    span: f32,
+}
+
+impl ai::Progress for Part {
+    fn report(&self, fraction: f32) {
+        self.inner.report(self.from + fraction.clamp(0.0, 1.0) * self.span);
+    }
+    fn cancelled(&self) -> bool {
+        ai::Progress::cancelled(self.inner.as_ref())
+    }
+}
+
+/// Runs blocking image work off the async threads.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T, Failure> + Send + 'static) -> Result<T, Failure> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| Failure::internal("running a pipeline step", e))?
+}
+
+pub async fn item(store: Arc<AiStore>, job: Claimed, progress: Arc<JobProgress>) -> Result<Outcome, Failure> {
+    let meter = Meter::start();
+    let params: ItemParams = serde_json::from_str(&job.params).map_err(|e| {
+        tracing::error!(%e, job = %job.id, "unreadable batch item");
+        Failure::Permanent("This item's pipeline is unreadable.".into())
+    })?;
+    let pipeline = params.pipeline;
+    pipeline.validate().map_err(Failure::Permanent)?;
+    let version = VersionId(job.id.0);
+    // An earlier attempt saved the version and died before recording it: that is the result.
+    if params.save_to_gallery {
+        if let Some((item, _)) =
+            store.db.version(job.owner, version).await.map_err(|e| Failure::internal("reading a version", e))?
+        {
+            let record = meter.finish(super::PIPELINE, (item.width, item.height), (item.width, item.height));
+            let detail = Detail { method: "saved by an earlier attempt".into(), duration_ms: 0, description: None };
+            return Ok(Outcome {
+                detail: serde_json::to_string(&detail).ok(),
+                version: Some(version),
+                usage: Some(record),
+                ..Outcome::default()
+            });
+        }
+    }
+
+    let bytes = tools::photo_bytes(&store, job.owner, job.photo).await?;
+    let max_pixels = store.photos.images.max_pixels;
+    let mut image =
+        blocking(move || images::decode(&bytes, max_pixels).map_err(|e| Failure::Permanent(e.to_string()))).await?;
+    let input_size = (image.width(), image.height());
+    let count = pipeline.steps.len() as f32;
+    let mut exported: Option<(optimize::Exported, &'static str)> = None;
+    let mut methods = Vec::new();
+    let mut provider = None;
+
+    for (index, step) in pipeline.steps.iter().enumerate() {
+        let label = step.label();
+        progress.enter_step(label.clone());
+        let part = Part { inner: progress.clone(), from: index as f32 / count, span: 1.0 / count };
+        ai::Progress::step(&part, 0.0).map_err(Failure::from)?;
+        // A failure the person is told names the step it happened at.
+        let at = |failure: Failure| match failure {
+            Failure::Permanent(why) => Failure::Permanent(format!("Step {} ({label}): {why}", index + 1)),
+            other => other,
+        };
+        match step {
+            Step::Edit { recipe } => {
+                let recipe = recipe.clone();
+                image = blocking(move || {
+                    images::replay(image, &recipe, max_pixels).map_err(|e| Failure::Permanent(e.to_string()))
+                })
+                .await
+                .map_err(at)?;
+                methods.push("edit".to_string());
+            }
+            Step::Tool { request } => {
+                let tool = tools::tool(request.kind());
+                let engine = tools::engine(&store).map_err(at)?;
+                let inputs = tool.gather(&store, &job, request).await.map_err(at)?;
+                let request = request.clone();
+                let kept = (request.kind() == ToolKind::Describe).then(|| image.clone());
+                let max_upscale_pixels = store.settings.max_upscale_pixels;
+                let ran_on = engine.clone();
+                let (produced, method) = blocking(move || {
+                    let alpha = image.color().has_alpha().then(|| alpha_of(&image));
+                    let work = Work {
+                        engine: &engine,
+                        image: image.to_rgb8(),
+                        alpha,
+                        request,
+                        inputs,
+                        progress: &part,
+                        max_pixels,
+                        max_upscale_pixels,
+                    };
+                    tool.run(work)
+                })
+                .await
+                .map_err(at)?;
+                provider = ran_on.provider().map(|p| p.label().to_string()).ok();
+                methods.push(method);
+                image = match (produced, kept) {
+                    (Produced::Image(result), _) => result,
+                    // Tags and alt-text go onto the photo (an export step can carry them).
+                    (Produced::Description(description), Some(kept)) => {
+                        store
+                            .keep_description(job.owner, job.photo, description)
+                            .await
+                            .map_err(|e| Failure::internal("keeping a description", e))?;
+                        kept
+                    }
+                    (Produced::Description(_), None) => return Err(at(tools_mismatch())),
+                };
+            }
+            Step::Export { settings } => {
+                let (alt_text, tags) = match store.db.photo(job.owner, job.photo).await {
+                    Ok(Some((photo, _))) => (photo.alt_text, photo.tags),
+                    _ => (None, Vec::new()),
+                };
+                let description = Description::for_export(settings, alt_text, tags);
+                let subjects = store.photos.subjects.clone();
+                let settings = settings.clone();
+                let content_type = settings.output_format().content_type();
+                let (done, kept) = blocking(move || {
+                    let subjects = subjects.as_ref().map(|s| s.0.as_ref());
+                    optimize::export(&image, None, &settings, description.as_ref(), subjects)
+                        .map(|out| (out, image))
+                        .map_err(|e| Failure::Permanent(e.to_string()))
+                })
+                .await
+                .map_err(at)?;
+                image = kept;
+                exported = Some((done, content_type));
+                methods.push("export".to_string());
+            }
+        }
+    }
+
+    // The file: the export's, or a lossless PNG (transparency kept); a thumbnail of what it shows.
+    let encoded = blocking(move || {
+        let encoded = match exported {
+            Some((out, content_type)) => {
+                let shown = images::decode(&out.data, u64::MAX).unwrap_or(image);
+                Encoded {
+                    content_type,
+                    width: out.size.0,
+                    height: out.size.1,
+                    thumbnail: images::thumbnail(&shown).map_err(|e| Failure::internal("making a thumbnail", e))?,
+                    data: out.data,
+                }
+            }
+            None => Encoded {
+                content_type: "image/png",
+                width: image.width(),
+                height: image.height(),
+                data: ai::encode_png(&image).map_err(|e| Failure::internal("encoding a result", e))?,
+                thumbnail: images::thumbnail(&image).map_err(|e| Failure::internal("making a thumbnail", e))?,
+            },
+        };
+        Ok(encoded)
+    })
+    .await?;
+    let output_size = (encoded.width, encoded.height);
+    let mut outcome = Outcome { provider, ..Outcome::default() };
+    if params.save_to_gallery {
+        store
+            .photos
+            .store_version(job.owner, job.photo, version, pipeline.edits(), Some(&pipeline), encoded)
+            .await
+            .map_err(|e| match e {
+                app::error::AppError::QuotaExceeded(why) => Failure::Permanent(why),
+                other => Failure::internal("saving a version", other),
+            })?;
+        outcome.version = Some(version);
+    } else {
+        outcome.result = Some(tools::store_files(&store, &job, encoded).await?);
+    }
+    let record = meter.finish(super::PIPELINE, input_size, output_size);
+    let detail = Detail { method: methods.join(", "), duration_ms: record.duration_ms, description: None };
+    outcome.detail = serde_json::to_string(&detail).ok();
+    outcome.usage = Some(record);
+    Ok(outcome)
+}
+
+fn tools_mismatch() -> Failure {
+    Failure::Permanent("This step gave no image.".into())
+}
+
+fn alpha_of(image: &DynamicImage) -> image::GrayImage {
+    let rgba = image.to_rgba8();
+    image::GrayImage::from_fn(rgba.width(), rgba.height(), |x, y| image::Luma([rgba.get_pixel(x, y)[3]]))
+}
