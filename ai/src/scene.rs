@@ -479,14 +479,14 @@ mod tests {
     fn a_cast_shadow_leans_away_from_the_light_and_a_reflection_mirrors_below() {
         let white = Backdrop::Colour([255, 255, 255]);
         let cast = CastShadow { angle: 45.0, length: 0.5, softness: 0.02, opacity: 0.5 };
-        let options = Options { width: 400, height: 400, margin: 0.3, cast_shadow: Some(cast), ..options() };
-        let scene = compose(&product(), &white, &options).unwrap();
+        let large = Options { width: 400, height: 400, margin: 0.3, ..options() };
+        let scene = compose(&product(), &white, &Options { cast_shadow: Some(cast), ..large }).unwrap();
         // The product fills 160×160 at (120, 120); its shadow leans right, on the floor behind it.
         let right_of_product = scene.get_pixel(300, 250).0[0];
         let left_of_product = scene.get_pixel(100, 250).0[0];
         assert!(right_of_product < 240 && left_of_product == 255, "{right_of_product} {left_of_product}");
 
-        let mirrored = compose(&product(), &white, &Options { reflection: 0.5, ..options() }).unwrap();
+        let mirrored = compose(&product(), &white, &Options { reflection: 0.5, ..large }).unwrap();
         let below = mirrored.get_pixel(200, 285);
         assert!(below[0] > below[1] && below[1] < 240, "a faded red below the base: {below:?}");
     }

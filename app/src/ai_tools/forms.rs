@@ -203,6 +203,7 @@ pub fn SceneFields(scene: RwSignal<Scene>, photos: Resource<Result<Vec<PhotoSumm
         <label><input type="checkbox" prop:checked=move || { scene.get().match_light > 0.0 }
             on:change=move |ev| { let on = event_target_checked(&ev); scene.update(|s| s.match_light = if on { 0.6 } else { 0.0 }); }/>" Match the backdrop's light"</label>
     }
+    .into_any()
 }
 
 #[component]

@@ -184,7 +184,7 @@ mod tests {
         assert_eq!(Scene::default().validate(), Ok(()));
         let bad = |scene: Scene| scene.validate().unwrap_err();
         assert!(bad(Scene { width: 0, ..Scene::default() }).contains("pixels a side"));
-        assert!(bad(Scene { width: 6000, height: 6000, ..Scene::default() }).contains("megapixels"));
+        assert!(bad(Scene { width: 7000, height: 6000, ..Scene::default() }).contains("megapixels"));
         assert!(bad(Scene { margin: f32::NAN, ..Scene::default() }).contains("margin"));
         let gradient = SceneBackdrop::Gradient { top: "#fff".into(), bottom: "#000000".into() };
         assert!(bad(Scene { backdrop: gradient, ..Scene::default() }).contains("#1a2b3c"));

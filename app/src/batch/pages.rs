@@ -122,7 +122,7 @@ pub fn BatchesPage() -> impl IntoView {
             </Transition>
             <details class="builder">
                 <summary>"Build your own pipeline…"</summary>
-                <PipelineBuilder selected on_saved=move || pipelines_changed.update(|n| *n += 1)/>
+                {view! { <PipelineBuilder selected on_saved=move || pipelines_changed.update(|n| *n += 1)/> }.into_any()}
             </details>
 
             <h2>"3. Run"</h2>
@@ -163,6 +163,7 @@ pub fn BatchesPage() -> impl IntoView {
             </Transition>
         </section>
     }
+    .into_any()
 }
 
 /// Picks steps and their settings, previews the pipeline on the first selected photo, and saves
@@ -276,8 +277,10 @@ fn PipelineBuilder(
                     <option value="export">"Export"</option>
                 </select>
                 <Show when=move || kind.get() == "edit">
-                    {slider("Brightness", brightness)} {slider("Contrast", contrast)} {slider("Saturation", saturation)}
-                    <label><input type="checkbox" prop:checked=sharpen on:change=move |ev| sharpen.set(event_target_checked(&ev))/>" Sharpen"</label>
+                    {view! {
+                        {slider("Brightness", brightness)} {slider("Contrast", contrast)} {slider("Saturation", saturation)}
+                        <label><input type="checkbox" prop:checked=sharpen on:change=move |ev| sharpen.set(event_target_checked(&ev))/>" Sharpen"</label>
+                    }.into_any()}
                 </Show>
                 <Show when=move || kind.get() == "cut-out">
                     <label><input type="checkbox" prop:checked=cut_out_white on:change=move |ev| cut_out_white.set(event_target_checked(&ev))/>" On white instead of transparent"</label>
@@ -289,10 +292,10 @@ fn PipelineBuilder(
                     </select>
                 </Show>
                 <Show when=move || kind.get() == "scene">
-                    <SceneFields scene photos/>
+                    {view! { <SceneFields scene photos/> }.into_any()}
                 </Show>
                 <Show when=move || kind.get() == "export">
-                    <ExportStepFields export/>
+                    {view! { <ExportStepFields export/> }.into_any()}
                 </Show>
                 <button type="button" on:click=add>"Add step"</button>
             </fieldset>
@@ -322,6 +325,7 @@ fn PipelineBuilder(
             }}
         </div>
     }
+    .into_any()
 }
 
 /// An export step's settings: a preset, or a format with its quality, size and weight.
@@ -355,6 +359,7 @@ fn ExportStepFields(export: RwSignal<ExportSettings>) -> impl IntoView {
             <input type="number" min="1" aria-label="Most kilobytes" placeholder="any"
                 on:input=move |ev| { let kb = event_target_value(&ev).parse().ok(); export.update(|s| s.target_kb = kb); }/></label>
     }
+    .into_any()
 }
 
 #[component]
@@ -404,6 +409,7 @@ fn BatchProgress(id: BatchId) -> impl IntoView {
             _ => None,
         }}
     }
+    .into_any()
 }
 
 #[component]
@@ -475,4 +481,5 @@ fn BatchView(
             </tbody>
         </table>
     }
+    .into_any()
 }

@@ -46,6 +46,13 @@ pub async fn save_to_gallery(photo: PhotoId, recipe: EditRecipe) -> Result<Galle
     run(async { service::<Photos>()?.save_version(owner().await?, photo, recipe).await }).await
 }
 
+/// Where the photo's subject is after `recipe` (faces, else the salient object): x, y, width,
+/// height in fractions of the edited image; none when nothing is found or no model is installed.
+#[server(endpoint = "photos/subject", input = Json)]
+pub async fn find_subject(photo: PhotoId, recipe: EditRecipe) -> Result<Option<[f32; 4]>, AppError> {
+    run(async { service::<Photos>()?.subject(owner().await?, photo, recipe).await }).await
+}
+
 #[server(endpoint = "gallery/get")]
 pub async fn get_version(id: VersionId) -> Result<GalleryItem, AppError> {
     run(async { service::<Photos>()?.version(owner().await?, id).await }).await

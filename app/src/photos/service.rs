@@ -17,6 +17,8 @@ pub trait PhotoService: Send + Sync + 'static {
     /// Replays `recipe` on the full-resolution original and stores the result as a new version.
     async fn save_version(&self, owner: OwnerId, photo: PhotoId, recipe: EditRecipe) -> Result<GalleryItem, AppError>;
     async fn version(&self, owner: OwnerId, version: VersionId) -> Result<GalleryItem, AppError>;
+    /// The subject's box (fractions) on the photo after `recipe`, for "fit the subject".
+    async fn subject(&self, owner: OwnerId, photo: PhotoId, recipe: EditRecipe) -> Result<Option<[f32; 4]>, AppError>;
     async fn gallery(&self, owner: OwnerId) -> Result<Vec<GalleryItem>, AppError>;
     async fn delete_version(&self, owner: OwnerId, version: VersionId) -> Result<(), AppError>;
     /// `current` when it still exists, otherwise a new guest owner.

@@ -33,7 +33,7 @@ use crate::platform::{heif, images};
 
 mod encode;
 mod metadata;
-mod subject;
+pub mod subject;
 use crate::state::AppState;
 pub use subject::Region;
 

@@ -429,6 +429,25 @@ impl PhotoService for PhotoStore {
         Ok(item)
     }
 
+    async fn subject(&self, owner: OwnerId, photo: PhotoId, recipe: EditRecipe) -> Result<Option<[f32; 4]>, AppError> {
+        recipe.validate_len()?;
+        let (input, stored) = self.db.photo(owner, photo).await?.ok_or(AppError::NotFound)?;
+        not_held(&input)?;
+        let Some(subjects) = self.subjects.clone() else { return Ok(None) };
+        recipe.plan((input.width, input.height), Budget::for_pixels(self.images.max_pixels))?;
+        let original = self.storage.get(&stored.object_key).await?;
+        self.images
+            .run(move |max_pixels| {
+                let image = images::decode(&original, max_pixels)?;
+                let image = if recipe.ops.is_empty() { image } else { images::replay(image, &recipe, max_pixels)? };
+                Ok(crate::optimize::subject::find(&subjects.0, &image, true).unwrap_or_else(|error| {
+                    tracing::warn!(%error, "finding the subject failed");
+                    None
+                }))
+            })
+            .await
+    }
+
     fn selection_export_link(&self) -> String {
         self.links.sign(app::optimize::SELECTION_PATH)
     }

@@ -195,7 +195,7 @@ pub fn Editor(photo: PhotoSummary, #[prop(default = EditRecipe::default())] init
                         <button on:click=move |_| state.commit(EditOp::Sharpen)>"Sharpen"</button>
                     </div>
                     {view! { <Adjustments state/> }.into_any()}
-                    {view! { <CropPanel state/> }.into_any()}
+                    {view! { <CropPanel state photo=photo.id/> }.into_any()}
                     {view! { <ResizePanel state/> }.into_any()}
                     {view! { <Filters state/> }.into_any()}
                     <History state/>
