@@ -333,6 +333,9 @@ mod tests {
         assert_eq!(ready.len(), 5);
         for (id, pipeline) in &ready {
             assert_eq!(pipeline.validate(), Ok(()), "{id}");
+            // Kept as JSON in every item's job, and read back the same.
+            let back: Pipeline = serde_json::from_str(&serde_json::to_string(pipeline).unwrap()).unwrap();
+            assert_eq!(&back, pipeline, "{id}");
         }
         let export = Step::Export { settings: ExportSettings::default() };
         let sharpen = Step::Edit { recipe: EditRecipe { ops: vec![EditOp::Sharpen] } };

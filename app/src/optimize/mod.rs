@@ -253,17 +253,27 @@ fn empty_text_is_none<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Resu
     Ok(text.map(|t| t.trim().chars().take(MAX_NOTICE_CHARS).collect::<String>()).filter(|t| !t.is_empty()))
 }
 
+/// What a field holds: the value itself (JSON, as a saved pipeline's export step keeps it) or
+/// text (a form field or a link's query).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Given<T> {
+    Value(T),
+    Text(String),
+}
+
 /// `N` comma-separated fractions of the photo (each clamped to 0..1), or empty for none.
 fn fractions<'de, const N: usize, D: serde::Deserializer<'de>>(
     deserializer: D,
     what: &str,
 ) -> Result<Option<[f32; N]>, D::Error> {
-    let text: Option<String> = Option::deserialize(deserializer)?;
-    let Some(text) = text.as_deref().map(str::trim).filter(|text| !text.is_empty()) else {
-        return Ok(None);
+    let numbers: Option<Vec<f32>> = match Option::<Given<Vec<f32>>>::deserialize(deserializer)? {
+        None => return Ok(None),
+        Some(Given::Value(numbers)) => Some(numbers),
+        Some(Given::Text(text)) if text.trim().is_empty() => return Ok(None),
+        Some(Given::Text(text)) => text.split(',').map(|n| n.trim().parse::<f32>().ok()).collect(),
     };
-    let numbers: Option<Vec<f32>> =
-        text.split(',').map(|n| n.trim().parse::<f32>().ok().filter(|v| v.is_finite())).collect();
+    let numbers = numbers.filter(|numbers| numbers.iter().all(|v| v.is_finite()));
     match numbers.and_then(|numbers| <[f32; N]>::try_from(numbers).ok()) {
         Some(values) => Ok(Some(values.map(|v| v.clamp(0.0, 1.0)))),
         None => Err(serde::de::Error::custom(format!("{what}: {N} numbers between 0 and 1, separated by commas"))),
@@ -286,10 +296,11 @@ fn region<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<[f
 
 /// A form sends an empty field for "not set".
 fn empty_is_none<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<u32>, D::Error> {
-    let text: Option<String> = Option::deserialize(deserializer)?;
-    match text.as_deref().map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(number) => number.parse().map(Some).map_err(serde::de::Error::custom),
+    match Option::<Given<u32>>::deserialize(deserializer)? {
+        None => Ok(None),
+        Some(Given::Value(number)) => Ok(Some(number)),
+        Some(Given::Text(text)) if text.trim().is_empty() => Ok(None),
+        Some(Given::Text(text)) => text.trim().parse().map(Some).map_err(serde::de::Error::custom),
     }
 }
 

@@ -161,8 +161,12 @@ async fn a_failing_step_fails_only_its_item(app: TestApp) {
     let gallery = app.call_form("gallery/list", Some(&cookie), "").await.json();
     assert!(gallery.as_array().unwrap().is_empty());
 
+    // Retried while paused: queued again and waiting; resumed: it runs, and fails the same way.
+    control(&app, &cookie, id, "pause").await;
     let retried = control(&app, &cookie, id, "retry").await;
-    assert_eq!(retried["counts"]["failed"].as_u64().unwrap() + retried["counts"]["done"].as_u64().unwrap(), 2);
+    assert_eq!((retried["counts"]["queued"].as_u64(), retried["counts"]["failed"].as_u64()), (Some(1), Some(0)));
+    assert_eq!(detail(&app, &cookie, id).await["items"][1]["error"], Value::Null, "the old error is cleared");
+    control(&app, &cookie, id, "resume").await;
     let again = finished(&app, &cookie, id, 60).await;
     assert_eq!(again["summary"]["counts"]["failed"], 1, "it fails the same way again");
 
