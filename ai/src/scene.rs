@@ -258,8 +258,9 @@ fn cast_shadow(canvas: &mut RgbImage, product: &RgbaImage, x: i64, base: i64, ca
     let (w, h) = product.dimensions();
     let length = cast.length.clamp(0.1, 1.5);
     let lean = cast.angle.clamp(-80.0, 80.0).to_radians().tan();
-    let shadow_h = ((h as f32 * length).round() as u32).max(1);
-    let reach = (shadow_h as f32 * lean.abs()).ceil() as u32;
+    // Nothing beyond the canvas is drawn, so neither is it allocated.
+    let shadow_h = ((h as f32 * length).round() as u32).clamp(1, canvas.height());
+    let reach = ((shadow_h as f32 * lean.abs()).ceil() as u32).min(canvas.width());
     let blur = (h as f32 * cast.softness.clamp(0.0, 0.2)).max(0.5);
     let pad = (blur * 3.0).ceil() as u32;
     let (sw, sh) = (w + reach + 2 * pad, shadow_h + 2 * pad);

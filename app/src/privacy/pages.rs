@@ -192,6 +192,7 @@ pub fn PrivacyPage() -> impl IntoView {
                         }}</li>
                         <li>"When you upload a photo, its camera make and model, the date it was taken and its exposure settings are read from its metadata to suggest tags; its location is never read. The stored photo keeps no metadata."</li>
                         <li>{format!("An AI result is kept {} hours, then deleted with its files, unless you save it to your gallery: that makes a copy kept like any gallery item.", facts.unsaved_retention_hours)}</li>
+                        <li>{format!("A batch and the results of it you did not save to the gallery are deleted {} hours after it started; results saved to the gallery are kept like any gallery item. Pipelines you save are yours until you delete them, are part of \"Download my data\" and go with your account.", facts.unsaved_retention_hours)}</li>
                         <li>{match facts.moderation_threshold {
                             Some(threshold) => format!("Each upload is checked on this server by an image classifier (open_nsfw). An upload it scores at {threshold:.2} or above is held: nobody can open it until an administrator releases it, and unless one does, it is deleted like any unsaved upload, {} hours after you uploaded it. The decision is written to your audit log.", facts.unsaved_retention_hours),
                             None => "Uploads are not checked automatically: no moderation model is installed on this server.".to_string(),
