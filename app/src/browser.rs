@@ -348,6 +348,20 @@ pub async fn sleep(ms: i32) {
     let _ = JsFuture::from(promise).await;
 }
 
+/// The values of the ticked checkboxes `selector` matches on this page.
+pub fn checked_values(selector: &str) -> Vec<String> {
+    let Some(nodes) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.query_selector_all(selector).ok())
+    else {
+        return Vec::new();
+    };
+    (0..nodes.length())
+        .filter_map(|i| nodes.item(i))
+        .filter_map(|node| node.dyn_into::<web_sys::HtmlInputElement>().ok())
+        .filter(|input| input.checked())
+        .map(|input| input.value())
+        .collect()
+}
+
 /// A token no other page of this person will pick: 24 random letters and digits.
 pub fn random_token() -> String {
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";

@@ -2,7 +2,7 @@
 //! live progress page.
 
 use leptos::prelude::*;
-use leptos_router::hooks::{use_navigate, use_params_map};
+use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 
 use crate::ai_tools::{Backdrop, Scene, SceneFields, ToolRequest, UpscaleQuality};
 use crate::batch::api::{
@@ -25,7 +25,16 @@ pub fn BatchesPage() -> impl IntoView {
     let pipelines_changed = RwSignal::new(0u32);
     let pipelines = Resource::new(move || pipelines_changed.get(), |_| list_pipelines());
     let batches = Resource::new(|| (), |_| list_batches());
-    let selected = RwSignal::new(Vec::<PhotoId>::new());
+    // Photos chosen elsewhere (the gallery's "Run a batch on the ticked items") arrive as
+    // `?photos=id,id`.
+    let query = use_query_map();
+    let selected = RwSignal::new(
+        query
+            .read_untracked()
+            .get("photos")
+            .map(|list| list.split(',').filter_map(|id| id.parse::<PhotoId>().ok()).collect::<Vec<_>>())
+            .unwrap_or_default(),
+    );
     let choice = RwSignal::new(None::<PipelineChoice>);
     let save_to_gallery = RwSignal::new(true);
     let navigate = use_navigate();
@@ -52,7 +61,11 @@ pub fn BatchesPage() -> impl IntoView {
             <p class="hint">"Run one pipeline — edits, AI tools, a product scene, an export — over many photos at once. Items run on the server's workers; you can leave this page and come back."</p>
 
             <h2>"1. Photos"</h2>
-            <Dropzone on_uploaded=move || uploaded.update(|n| *n += 1)/>
+            // Photos dropped here join the selection: a folder goes straight into the batch.
+            <Dropzone on_uploaded=move |id| {
+                uploaded.update(|n| *n += 1);
+                selected.update(|s| if !s.contains(&id) { s.push(id) });
+            }/>
             <Transition fallback=|| view! { <p>"Loading photos…"</p> }>
                 {move || Suspend::new(async move { match photos.await {
                     Ok(list) if list.is_empty() => view! { <p class="empty">"No photos yet: drop some above."</p> }.into_any(),

@@ -23,10 +23,19 @@ struct UploadItem {
     state: RwSignal<UploadState>,
 }
 
-/// Drag-and-drop area and file picker; uploads every chosen file at once, each with its own
-/// progress bar, and calls `on_uploaded` after each success.
+/// Whether a picked file looks like a photo: a folder holds other files too (`.DS_Store`,
+/// sidecars), which are listed as skipped rather than sent.
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+fn looks_like_photo(name: &str, mime: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    mime.starts_with("image/")
+        || [".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif", ".avif"].iter().any(|ext| lower.ends_with(ext))
+}
+
+/// Drag-and-drop area, file picker and folder picker; uploads every chosen photo at once, each
+/// with its own progress bar, and calls `on_uploaded` with each stored photo's id.
 #[component]
-pub fn Dropzone(#[prop(into)] on_uploaded: Callback<()>) -> impl IntoView {
+pub fn Dropzone(#[prop(into)] on_uploaded: Callback<crate::ids::PhotoId>) -> impl IntoView {
     let uploads = RwSignal::new(Vec::<UploadItem>::new());
     let dragging = RwSignal::new(false);
     // Uploads only start in the browser.
@@ -50,6 +59,11 @@ pub fn Dropzone(#[prop(into)] on_uploaded: Callback<()>) -> impl IntoView {
             })
             .collect();
         uploads.update(|list| list.extend(items.iter().map(|(_, item)| item.clone())));
+        let (items, skipped): (Vec<_>, Vec<_>) =
+            items.into_iter().partition(|(file, _)| looks_like_photo(&file.name(), &file.type_()));
+        for (_, item) in skipped {
+            item.state.set(UploadState::Failed("Not a photo: skipped.".into()));
+        }
         leptos::task::spawn_local(async move {
             if let Err(error) = crate::photos::api::open_workspace().await {
                 for (_, item) in &items {
@@ -63,10 +77,10 @@ pub fn Dropzone(#[prop(into)] on_uploaded: Callback<()>) -> impl IntoView {
                     &file,
                     move |percent| progress.set(percent),
                     move |outcome| match outcome {
-                        Ok(_) => {
+                        Ok(photo) => {
                             progress.set(100.0);
                             state.set(UploadState::Done);
-                            on_uploaded.run(());
+                            on_uploaded.run(photo.id);
                         }
                         Err(message) => state.set(UploadState::Failed(message)),
                     },
@@ -123,6 +137,11 @@ pub fn Dropzone(#[prop(into)] on_uploaded: Callback<()>) -> impl IntoView {
                     on:change=on_pick
                 />
             </label>
+            <label class="button">
+                "Choose a folder…"
+                // Every photo in the folder and its subfolders (a browser property: needs the script).
+                <input type="file" class="visually-hidden" name="folder" multiple prop:webkitdirectory=true on:change=on_pick/>
+            </label>
             <p class="hint">{UPLOAD_HINT}</p>
         </div>
         <ul class="uploads" aria-live="polite">
@@ -144,5 +163,18 @@ pub fn Dropzone(#[prop(into)] on_uploaded: Callback<()>) -> impl IntoView {
                 </li>
             </For>
         </ul>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::looks_like_photo;
+
+    #[test]
+    fn folders_send_their_photos_only() {
+        assert!(looks_like_photo("IMG_0001.HEIC", ""));
+        assert!(looks_like_photo("scan", "image/png"));
+        assert!(!looks_like_photo(".DS_Store", ""));
+        assert!(!looks_like_photo("notes.txt", "text/plain"));
     }
 }

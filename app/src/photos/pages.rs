@@ -28,7 +28,7 @@ pub fn WorkspacePage() -> impl IntoView {
                     )}</p>
                 }) })}
             </Transition>
-            <Dropzone on_uploaded=move || refresh.update(|n| *n += 1)/>
+            <Dropzone on_uploaded=move |_| refresh.update(|n| *n += 1)/>
             <Transition fallback=|| view! { <p>"Loading photos…"</p> }>
                 {move || Suspend::new(async move { Some(photos.await).map(|result| match result {
                     Ok(list) if list.is_empty() => view! {
@@ -101,6 +101,30 @@ pub fn EditorPage() -> impl IntoView {
     }
 }
 
+/// Opens the batch page with the originals of the ticked gallery items chosen.
+#[component]
+fn BatchTicked(pairs: Vec<(String, PhotoId)>) -> impl IntoView {
+    let navigate = leptos_router::hooks::use_navigate();
+    let _ = &pairs;
+    view! {
+        <button type="button" class="batch-ticked" on:click=move |_| {
+            #[cfg(feature = "hydrate")]
+            {
+                let ticked = crate::browser::checked_values("input[name=version]");
+                let mut photos: Vec<String> = Vec::new();
+                for (version, photo) in &pairs {
+                    if ticked.contains(version) && !photos.contains(&photo.to_string()) {
+                        photos.push(photo.to_string());
+                    }
+                }
+                navigate(&format!("/batch?photos={}", photos.join(",")), Default::default());
+            }
+            #[cfg(not(feature = "hydrate"))]
+            let _ = &navigate;
+        }>"Run a batch on the ticked items…"</button>
+    }
+}
+
 #[component]
 pub fn GalleryPage() -> impl IntoView {
     let delete = ServerAction::<crate::photos::api::DeleteGalleryItem>::new();
@@ -121,6 +145,7 @@ pub fn GalleryPage() -> impl IntoView {
                         <p class="empty">"Nothing saved yet. Open a photo in the workspace and save an edit."</p>
                     }.into_any(),
                     Ok(list) => view! {
+                        <BatchTicked pairs=list.iter().map(|item| (item.id.to_string(), item.photo_id)).collect()/>
                         <ul class="grid gallery-items">
                             {list.into_iter().map(|item| view! {
                                 <li class="card gallery-item">

@@ -347,7 +347,115 @@ async fn pipelines_are_saved_exported_and_erased(app: TestApp) {
     assert_eq!(left, 0);
 }
 
+/// The product scene as a tool of its own (AI panel), on a drawn surface and on another photo,
+/// and the ready "Amazon main image" pipeline: a 2000 px square JPEG, pure white at the border,
+/// the product filling about 85% of it. "Fit the subject" finds the subject on the edit so far.
+async fn product_scenes_make_marketplace_images(app: TestApp) {
+    server::ai_tools::spawn_workers(app.ai.clone(), 2);
+    let (cookie, photos) = owner_with(&app, &["coffee.png", "chelsea.png"]).await;
+    let start = |request: Value| {
+        let (app, cookie, photo) = (&app, cookie.clone(), photos[0].clone());
+        async move {
+            let reply = app.call_json("ai/start", Some(&cookie), json!({ "photo": photo, "request": request })).await;
+            (reply.status, reply.json())
+        }
+    };
+    let marble = json!({ "tool": "product-scene", "scene": { "backdrop": { "kind": "surface", "texture": "marble" },
+        "width": 800, "height": 600, "on_floor": true, "cast_shadow": { "angle": 30.0, "length": 0.5, "softness": 0.03, "opacity": 0.4 },
+        "reflection": 0.2 } });
+    let on_photo = json!({ "tool": "product-scene", "scene": { "backdrop": { "kind": "photo", "id": photos[1] }, "width": 640, "height": 640 } });
+    let (status, first) = start(marble).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let (status, second) = start(on_photo).await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    let (status, refused) = start(json!({ "tool": "product-scene", "scene": { "width": 0 } })).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    let mut results = Vec::new();
+    for job in [&first, &second] {
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        let done = loop {
+            let jobs = app.call_form("ai/jobs", Some(&cookie), &form(&[("photo", &photos[0])])).await.json();
+            let found = jobs.as_array().unwrap().iter().find(|j| j["id"] == job["id"]).cloned().unwrap();
+            if found["state"] == "done" || found["state"] == "failed" {
+                break found;
+            }
+            assert!(std::time::Instant::now() < deadline);
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        assert_eq!(done["state"], "done", "{done}");
+        assert_eq!(
+            done["label"],
+            if results.is_empty() { "Product scene (on marble)" } else { "Product scene (on a photo)" }
+        );
+        let reply = app.get(done["result_url"].as_str().unwrap(), Some(&cookie)).await;
+        results.push(image::load_from_memory(&reply.body).unwrap().to_rgb8());
+    }
+    assert_eq!(results[0].dimensions(), (800, 600));
+    assert_eq!(results[1].dimensions(), (640, 640));
+    // Marble is drawn, not plain: its corner pixels differ from each other.
+    let corners: std::collections::HashSet<_> =
+        [(0, 0), (799, 0), (0, 30), (400, 5)].iter().map(|&(x, y)| results[0].get_pixel(x, y).0).collect();
+    assert!(corners.len() > 1, "{corners:?}");
+
+    // The ready Amazon pipeline on the coffee cup.
+    let batch = run(&app, &cookie, json!({ "kind": "ready", "id": "amazon-main" }), &photos[..1], true).await;
+    let done = finished(&app, &cookie, batch["id"].as_str().unwrap(), 180).await;
+    assert_eq!(done["summary"]["counts"]["done"], 1, "{done}");
+    let gallery = app.call_form("gallery/list", Some(&cookie), "").await.json();
+    let item = &gallery[0];
+    assert_eq!((item["width"].as_u64(), item["height"].as_u64()), (Some(2000), Some(2000)));
+    let reply = app.get(item["image_url"].as_str().unwrap(), Some(&cookie)).await;
+    assert_eq!(reply.headers["content-type"], "image/jpeg");
+    let amazon = image::load_from_memory(&reply.body).unwrap().to_rgb8();
+    for (x, y) in [(0, 0), (1999, 0), (0, 1999), (1999, 1999), (1000, 5), (5, 1000)] {
+        assert!(
+            amazon.get_pixel(x, y).0.iter().all(|c| *c >= 250),
+            "({x}, {y}) is white: {:?}",
+            amazon.get_pixel(x, y)
+        );
+    }
+    let (mut left, mut right, mut top, mut bottom) = (2000, 0, 2000, 0);
+    for (x, y, p) in amazon.enumerate_pixels() {
+        if p.0.iter().any(|c| *c < 200) {
+            (left, right, top, bottom) = (left.min(x), right.max(x), top.min(y), bottom.max(y));
+        }
+    }
+    let longest = (right - left).max(bottom - top);
+    assert!((1500..=1760).contains(&longest), "the product fills about 85%: {left}..{right} × {top}..{bottom}");
+
+    // Fit the subject: found on the photo, and again after a quarter turn (where it moved).
+    let subject = |recipe: Value| {
+        let (app, cookie, photo) = (&app, cookie.clone(), photos[1].clone());
+        async move {
+            let reply =
+                app.call_json("photos/subject", Some(&cookie), json!({ "photo": photo, "recipe": recipe })).await;
+            assert_eq!(reply.status, StatusCode::OK, "{}", String::from_utf8_lossy(&reply.body));
+            reply.json()
+        }
+    };
+    let plain = subject(json!({ "ops": [] })).await;
+    let turned = subject(json!({ "ops": [{ "op": "rotate", "quarter_turns": 1 }] })).await;
+    let boxed = |v: &Value| -> Vec<f64> {
+        v.as_array().expect("a subject is found").iter().map(|n| n.as_f64().unwrap()).collect()
+    };
+    let (plain, turned) = (boxed(&plain), boxed(&turned));
+    assert!(plain.iter().all(|v| (0.0..=1.0).contains(v)) && plain[2] > 0.1 && plain[3] > 0.1, "{plain:?}");
+    assert!(
+        (plain[2] - turned[3]).abs() < 0.15 && (plain[3] - turned[2]).abs() < 0.15,
+        "width and height swap: {plain:?} {turned:?}"
+    );
+    let reply = app
+        .call_json(
+            "photos/subject",
+            Some(&cookie),
+            json!({ "photo": photos[1], "recipe": { "ops": [{ "op": "rotate", "quarter_turns": 9 }] } }),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+}
+
 on_both_databases!(
+    product_scenes_make_marketplace_images,
     three_steps_on_three_photos_make_three_gallery_versions_with_their_pipeline,
     a_failing_step_fails_only_its_item,
     pause_holds_and_cancel_stops_queued_items,
