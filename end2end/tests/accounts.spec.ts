@@ -5,7 +5,7 @@ import { fixture, hydrated, linkFromMail, signIn, signUp } from './helpers';
 test('sign in through a real OpenID provider, keep the guest upload, sign out and lose access', async ({ page }) => {
   // As a guest: upload a photo.
   await hydrated(page, '/');
-  await page.locator('input[type=file]').setInputFiles(fixture('coffee.png'));
+  await page.locator('input[name=photos]').setInputFiles(fixture('coffee.png'));
   const card = page.locator('.photos .card a', { hasText: 'coffee.png' });
   await expect(card).toBeVisible();
   const photoUrl = await card.getAttribute('href');
@@ -94,7 +94,7 @@ test('someone who signs up with my address in browser A keeps nothing once I con
 
   // Browser A (the attacker, or a shared computer): a guest photo, then a sign-up with my address.
   await hydrated(a, '/');
-  await a.locator('input[type=file]').setInputFiles(fixture('coffee.png'));
+  await a.locator('input[name=photos]').setInputFiles(fixture('coffee.png'));
   await expect(a.locator('.photos .card a', { hasText: 'coffee.png' })).toBeVisible();
   await signUp(a, 'Mallory', email, 'mallory chose this password');
   await expect(a.getByRole('status')).toContainText('Check your inbox');
@@ -114,7 +114,7 @@ test('someone who signs up with my address in browser A keeps nothing once I con
   await b.getByRole('button', { name: 'Set password' }).click();
   await expect(b.locator('.account-name')).not.toHaveText('Sign in');
   await hydrated(b, '/');
-  await b.locator('input[type=file]').setInputFiles(fixture('chelsea.png'));
+  await b.locator('input[name=photos]').setInputFiles(fixture('chelsea.png'));
   await expect(b.locator('.photos .card a', { hasText: 'chelsea.png' })).toBeVisible();
   await expect(b.locator('.photos .card a', { hasText: 'coffee.png' })).toHaveCount(0);
 

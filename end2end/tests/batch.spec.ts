@@ -6,7 +6,7 @@ test('several photos run through a ready pipeline, followed to the end, and come
   test.setTimeout(180_000);
   await hydrated(page, '/batch');
   const names = ['astronaut.png', 'coffee.png', 'chelsea.png'];
-  await page.locator('input[type=file]').setInputFiles(names.map(fixture));
+  await page.locator('input[name=photos]').setInputFiles(names.map(fixture));
   for (const name of names) await expect(page.locator('.batch-photos .card', { hasText: name })).toBeVisible();
 
   await page.getByRole('button', { name: 'Select all' }).click();

@@ -26,7 +26,7 @@ test('Reject all adds no optional cookie and the site stays fully usable', async
   expect(await names(context)).toEqual(['atelier_consent']);
 
   await expect(page.locator('body[data-hydrated="true"]')).toBeAttached();
-  await page.locator('input[type=file]').setInputFiles(fixture('coffee.png'));
+  await page.locator('input[name=photos]').setInputFiles(fixture('coffee.png'));
   await expect(page.locator('.photos .card a', { hasText: 'coffee.png' })).toBeVisible();
   await page.goto('/gallery');
   expect((await names(context)).filter((n) => n !== 'atelier_session' && n !== 'atelier_consent')).toEqual([]);

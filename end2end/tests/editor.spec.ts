@@ -175,7 +175,7 @@ test('a 24-megapixel photo is edited on a screen-sized preview and saved at full
 test('a direct visit to the editor renders it on the server and hydrates it', async ({ page }) => {
   await page.goto('/');
   await expect(page.locator('body[data-hydrated="true"]')).toBeAttached();
-  await page.locator('input[type=file]').setInputFiles(fixture('chelsea.png'));
+  await page.locator('input[name=photos]').setInputFiles(fixture('chelsea.png'));
   await page.locator('.photos .card a').click();
   await expect(canvas(page)).toHaveAttribute('data-state', 'ready');
 

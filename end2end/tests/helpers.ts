@@ -16,7 +16,7 @@ export async function hydrated(page: Page, url: string) {
 /** Uploads a fixture on the workspace page and opens it in the editor, ready to edit. */
 export async function openUploaded(page: Page, name: string) {
   await hydrated(page, '/');
-  await page.locator('input[type=file]').setInputFiles(fixture(name));
+  await page.locator('input[name=photos]').setInputFiles(fixture(name));
   await page.locator('.photos .card a', { hasText: name }).click();
   await expect(page.locator('canvas.editor-canvas')).toHaveAttribute('data-state', 'ready');
 }

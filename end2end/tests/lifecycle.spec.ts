@@ -13,7 +13,7 @@ test('see usage and activity, download my data, then delete my account', async (
 
   // An upload, shown through a signed link that the server refuses once tampered with.
   await hydrated(page, '/');
-  await page.locator('input[type=file]').setInputFiles(fixture('chelsea.png'));
+  await page.locator('input[name=photos]').setInputFiles(fixture('chelsea.png'));
   const thumbnail = page.locator('.photos .card img[alt="chelsea.png"]');
   await expect(thumbnail).toBeVisible();
   const src = await thumbnail.getAttribute('src');

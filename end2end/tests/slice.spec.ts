@@ -25,7 +25,7 @@ test('a photo goes from upload through a WASM edit into the gallery', async ({ p
   await expect(page.getByText('No photos yet')).toBeVisible();
 
   // Two files at once through the picker, each with its own progress row.
-  await page.locator('input[type=file]').setInputFiles([fixture('chelsea.jpg'), fixture('coffee.png')]);
+  await page.locator('input[name=photos]').setInputFiles([fixture('chelsea.jpg'), fixture('coffee.png')]);
   await expect(page.locator('.upload[data-state="done"]')).toHaveCount(2);
   await expect(page.locator('.upload progress').first()).toHaveAttribute('value', '100');
   const chelsea = page.locator('.photos .card a', { hasText: 'chelsea.jpg' });
@@ -111,7 +111,7 @@ test('dropping files uploads them, and a refused file says why', async ({ page }
 test("another visitor cannot open someone else's photo", async ({ page, browser }) => {
   await page.goto('/');
   await hydrated(page);
-  await page.locator('input[type=file]').setInputFiles(fixture('astronaut.png'));
+  await page.locator('input[name=photos]').setInputFiles(fixture('astronaut.png'));
   await page.locator('.photos .card a', { hasText: 'astronaut.png' }).click();
   await expect(page).toHaveURL(/\/photos\//);
   const url = page.url();

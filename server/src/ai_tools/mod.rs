@@ -161,7 +161,9 @@ impl AiService for AiStore {
 
     async fn jobs(&self, owner: OwnerId, photo: PhotoId) -> Result<Vec<AiJob>, AppError> {
         let rows = sqlx::query(
-            "SELECT * FROM jobs WHERE owner_id = $1 AND photo_id = $2 ORDER BY created_at DESC, id DESC LIMIT 50",
+            // Batch items are followed on their batch's page, not in the photo's panel.
+            "SELECT * FROM jobs WHERE owner_id = $1 AND photo_id = $2 AND batch_id IS NULL
+             ORDER BY created_at DESC, id DESC LIMIT 50",
         )
         .bind(owner.to_string())
         .bind(photo.to_string())
