@@ -11,10 +11,10 @@ test('a pipeline is built step by step, previewed on one photo, saved, and liste
   await page.getByText('Build your own pipeline…').click();
   const builder = page.locator('.pipeline-builder');
   await builder.getByLabel('Pipeline name').fill('Cut-out on white');
-  await builder.getByLabel('Step').selectOption('cut-out');
+  await builder.getByLabel('Step', { exact: true }).selectOption('cut-out');
   await builder.getByText('On white instead of transparent').click();
   await builder.getByRole('button', { name: 'Add step' }).click();
-  await builder.getByLabel('Step').selectOption('export');
+  await builder.getByLabel('Step', { exact: true }).selectOption('export');
   await builder.getByLabel('Export format').selectOption('png');
   await builder.getByLabel('Longest side').fill('300');
   await builder.getByRole('button', { name: 'Add step' }).click();
@@ -43,5 +43,6 @@ test('the crop can fit the subject instead of the centre', async ({ page }) => {
   await page.getByText('Fit the subject').click();
   await expect(page.getByText('Finding the subject…')).toBeHidden({ timeout: 30_000 });
   await expect(left).not.toHaveValue('105');
-  await expect(page.locator('fieldset.crop').getByLabel('Width')).toHaveValue('240');
+  // The whole height, moved sideways only.
+  await expect(page.locator('fieldset.crop').getByLabel('Top')).toHaveValue('0');
 });
