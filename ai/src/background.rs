@@ -114,7 +114,7 @@ fn composite(image: &RgbImage, alpha: &GrayImage, backdrop: impl Fn(u32, u32) ->
 }
 
 /// Scales and centre-crops `photo` to fill `width`×`height`.
-fn cover(photo: &RgbImage, width: u32, height: u32) -> RgbImage {
+pub fn cover(photo: &RgbImage, width: u32, height: u32) -> RgbImage {
     let scale = (width as f32 / photo.width().max(1) as f32).max(height as f32 / photo.height().max(1) as f32);
     let (w, h) = (
         ((photo.width() as f32 * scale).ceil() as u32).max(width),

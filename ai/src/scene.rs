@@ -166,7 +166,7 @@ pub fn render_backdrop(backdrop: &Backdrop, width: u32, height: u32) -> RgbImage
             })
         }
         Backdrop::Surface(kind) => texture(*kind, width, height),
-        Backdrop::Photo(photo) => cover(photo, width, height),
+        Backdrop::Photo(photo) => crate::background::cover(photo, width, height),
     }
 }
 
@@ -177,17 +177,6 @@ fn lerp(a: u8, b: u8, t: f32) -> u8 {
 fn smoothstep(edge0: f32, edge1: f32, x: f32) -> f32 {
     let t = ((x - edge0) / (edge1 - edge0)).clamp(0.0, 1.0);
     t * t * (3.0 - 2.0 * t)
-}
-
-/// Scales and centre-crops `photo` to fill `width`×`height`.
-fn cover(photo: &RgbImage, width: u32, height: u32) -> RgbImage {
-    let scale = (width as f32 / photo.width().max(1) as f32).max(height as f32 / photo.height().max(1) as f32);
-    let (w, h) = (
-        ((photo.width() as f32 * scale).ceil() as u32).max(width),
-        ((photo.height() as f32 * scale).ceil() as u32).max(height),
-    );
-    let scaled = imageops::resize(photo, w, h, FilterType::Triangle);
-    imageops::crop_imm(&scaled, (w - width) / 2, (h - height) / 2, width, height).to_image()
 }
 
 /// `layer` over `canvas` at (`x`, `y`), its alpha scaled by `opacity`.

@@ -65,6 +65,18 @@ fn SceneTool(start: Start, photos: Resource<Result<Vec<PhotoSummary>, AppError>>
     .into_any()
 }
 
+/// The workspace's photos as a select's options (a backdrop to pick).
+#[component]
+fn PhotoOptions(photos: Resource<Result<Vec<PhotoSummary>, AppError>>) -> impl IntoView {
+    view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                photos.await.unwrap_or_default().into_iter().map(|p| view! { <option value=p.id.to_string()>{p.name}</option> }).collect_view()
+            })}
+        </Transition>
+    }
+}
+
 /// The scene's settings, edited in place: the panel's scene tool and the pipeline builder's
 /// scene step share them.
 #[component]
@@ -160,11 +172,7 @@ pub fn SceneFields(scene: RwSignal<Scene>, photos: Resource<Result<Vec<PhotoSumm
                 <select aria-label="Backdrop photo" on:change=move |ev| {
                     if let Ok(id) = event_target_value(&ev).parse() { scene.update(|s| s.backdrop = SceneBackdrop::Photo { id }); }
                 }>
-                    <Transition fallback=|| ()>
-                        {move || Suspend::new(async move {
-                            photos.await.unwrap_or_default().into_iter().map(|p| view! { <option value=p.id.to_string()>{p.name}</option> }).collect_view()
-                        })}
-                    </Transition>
+                    <PhotoOptions photos/>
                 </select>
             </label>
         </Show>
@@ -253,11 +261,7 @@ fn BackgroundTool(start: Start, photos: Resource<Result<Vec<PhotoSummary>, AppEr
                 <label>"Photo "
                     <select on:change=move |ev| backdrop_photo.set(event_target_value(&ev)) aria-label="Background photo">
                         <option value="">"Choose…"</option>
-                        <Transition fallback=|| ()>
-                            {move || Suspend::new(async move {
-                                photos.await.unwrap_or_default().into_iter().map(|p| view! { <option value=p.id.to_string()>{p.name}</option> }).collect_view()
-                            })}
-                        </Transition>
+                        <PhotoOptions photos/>
                     </select>
                 </label>
             </Show>

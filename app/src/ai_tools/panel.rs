@@ -62,10 +62,7 @@ pub fn AiTools(photo: PhotoSummary, data: AiPanelData) -> impl IntoView {
             Some(Err(_)) => Some(3000),
             _ => None,
         };
-        if let Some(_ms) = wait {
-            #[cfg(feature = "hydrate")]
-            set_timeout(move || tick.update(|n| *n += 1), std::time::Duration::from_millis(_ms));
-        }
+        crate::ui::ask_again(tick, wait);
     });
     // The newest description, apart from the list the polling redraws: only a new one (not a
     // progress tick of another job) replaces what the person is editing.

@@ -404,10 +404,7 @@ fn BatchProgress(id: BatchId) -> impl IntoView {
             Some(Err(_)) => Some(3000),
             _ => None,
         };
-        if let Some(_ms) = wait {
-            #[cfg(feature = "hydrate")]
-            set_timeout(move || tick.update(|n| *n += 1), std::time::Duration::from_millis(_ms));
-        }
+        crate::ui::ask_again(tick, wait);
     });
     view! {
         <Transition fallback=|| view! { <p>"Loading the batch…"</p> }>

@@ -15,6 +15,17 @@ pub fn reload_to(path: &str) {
     let _ = path;
 }
 
+/// Bumps `tick` after `after_ms`, when given: a resource keyed on it asks the server again. Pages
+/// that follow work on the server (jobs, batches) poll this way while something is unfinished.
+pub fn ask_again(tick: RwSignal<u32>, after_ms: Option<u64>) {
+    #[cfg(feature = "hydrate")]
+    if let Some(ms) = after_ms {
+        set_timeout(move || tick.update(|n| *n += 1), std::time::Duration::from_millis(ms));
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (tick, after_ms);
+}
+
 /// Shows an action's error, if its last run failed.
 pub fn action_error<S>(action: ServerAction<S>) -> impl IntoView
 where

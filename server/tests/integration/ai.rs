@@ -364,19 +364,7 @@ async fn erasing_an_account_removes_its_jobs_and_results(app: TestApp) {
         )
         .await;
     assert_eq!(kept.status, StatusCode::OK);
-    assert_eq!(app.call_form("data/export", Some(&cookie), "").await.status, StatusCode::OK);
-    let mut link = None;
-    for _ in 0..300 {
-        let exports = app.call_form("data/exports", Some(&cookie), "").await.json();
-        if let Some(url) = exports[0]["download_url"].as_str() {
-            link = Some(url.to_string());
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let archive = app.get(&link.expect("the export finishes"), Some(&cookie)).await;
-    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(archive.body)).unwrap();
-    let manifest: Value = serde_json::from_reader(zip.by_name("manifest.json").unwrap()).unwrap();
+    let manifest = crate::support::exported_manifest(&app, &cookie).await;
     assert_eq!(manifest["ai_jobs"][0]["tool"], "upscale");
     assert_eq!(manifest["ai_jobs"][0]["options"]["factor"], 2);
     assert_eq!(manifest["ai_jobs"][0]["provider"], "CPU");

@@ -319,19 +319,7 @@ async fn pipelines_are_saved_exported_and_erased(app: TestApp) {
             .get("owner_id")
     };
     // "Download my data" carries it.
-    assert_eq!(app.call_form("data/export", Some(&cookie), "").await.status, StatusCode::OK);
-    let mut link = None;
-    for _ in 0..300 {
-        let exports = app.call_form("data/exports", Some(&cookie), "").await.json();
-        if let Some(url) = exports[0]["download_url"].as_str() {
-            link = Some(url.to_string());
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let archive = app.get(&link.expect("the export finishes"), Some(&cookie)).await;
-    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(archive.body)).unwrap();
-    let manifest: Value = serde_json::from_reader(zip.by_name("manifest.json").unwrap()).unwrap();
+    let manifest = crate::support::exported_manifest(&app, &cookie).await;
     assert_eq!(manifest["pipelines"][0]["name"], "My look");
     assert_eq!(manifest["pipelines"][0]["steps"][0]["recipe"]["ops"][0]["op"], "grayscale");
     let reply =

@@ -194,6 +194,24 @@ impl TestApp {
     }
 }
 
+/// "Download my data" for the signed-in `cookie`, run to the end: the archive's manifest.
+pub async fn exported_manifest(app: &TestApp, cookie: &str) -> serde_json::Value {
+    let reply = app.call_form("data/export", Some(cookie), "").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", String::from_utf8_lossy(&reply.body));
+    let mut link = None;
+    for _ in 0..300 {
+        let exports = app.call_form("data/exports", Some(cookie), "").await.json();
+        if let Some(url) = exports[0]["download_url"].as_str() {
+            link = Some(url.to_string());
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let archive = app.get(&link.expect("the export finishes"), Some(cookie)).await;
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(archive.body)).expect("a zip");
+    serde_json::from_reader(zip.by_name("manifest.json").expect("a manifest")).expect("JSON")
+}
+
 /// A log writer for tests that read what was logged.
 #[derive(Clone, Default)]
 pub struct Log(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
