@@ -31,4 +31,11 @@ test('several photos run through a ready pipeline, followed to the end, and come
   await hydrated(page, '/gallery');
   await expect(page.locator('.gallery-item')).toHaveCount(3);
   await expect(page.locator('.gallery-item').first()).toContainText('Instagram portrait');
+
+  // Ticked in the gallery, their originals open on the batch page already chosen.
+  await page.locator('.gallery-item input[name=version]').first().check();
+  await page.getByRole('button', { name: 'Run a batch on the ticked items…' }).click();
+  await expect(page).toHaveURL(/\/batch\?photos=[0-9a-f-]{36}$/);
+  await expect(page.locator('.batch-select [role=status]')).toHaveText('1 selected');
+  await expect(page.locator('.batch-photos input[name=photo]:checked')).toHaveCount(1);
 });
