@@ -271,6 +271,19 @@ async fn a_worker_killed_mid_batch_leaves_the_rest_to_another(app: TestApp) {
     assert_eq!(versions, expected);
     let usage = app.call_form("data/usage", Some(&cookie), "").await.json();
     assert_eq!(usage["recent"].as_array().unwrap().iter().filter(|r| r["tool"] == "pipeline").count(), 4, "{usage}");
+
+    // A late attempt that lost its item cleans up after itself, but never the version a finished
+    // attempt of the same item recorded (they share its id).
+    let version: app::ids::VersionId = gallery[0]["id"].as_str().unwrap().parse().unwrap();
+    let owner: app::ids::OwnerId = {
+        use sqlx::Row;
+        let row = sqlx::query("SELECT owner_id FROM jobs WHERE batch_id = $1").bind(id).fetch_one(app.ai.db.pool());
+        row.await.unwrap().get::<String, _>("owner_id").parse().unwrap()
+    };
+    let late = server::ai_tools::queue::Outcome { version: Some(version), ..Default::default() };
+    server::ai_tools::tools::discard(&app.ai, owner, &late).await;
+    let gallery = app.call_form("gallery/list", Some(&cookie), "").await.json();
+    assert_eq!(gallery.as_array().unwrap().len(), 4, "the finished item's version stays");
 }
 
 /// Saved pipelines: the ready ones and the person's own; exported and erased with the account.

@@ -296,8 +296,9 @@ pub async fn store_files(store: &AiStore, job: &Claimed, encoded: images::Encode
 /// version a batch item saved.
 pub async fn discard(store: &AiStore, owner: OwnerId, outcome: &Outcome) {
     if let Some(version) = outcome.version {
-        match store.db.delete_version(owner, version).await {
-            Ok(_) => {
+        // Unless a finished attempt of the same item points at it (its id is the item's).
+        match store.db.delete_unclaimed_version(owner, version).await {
+            Ok(()) => {
                 if let Err(error) = crate::data::retention::purge(&store.db, &store.photos.storage).await {
                     tracing::warn!(%error, "could not purge an unused version; the retention sweep will");
                 }
