@@ -126,15 +126,10 @@ async fn main() {
                     for step in steps {
                         match step {
                             Step::Tool { request } => {
-                                let alpha = image.color().has_alpha().then(|| {
-                                    let rgba = image.to_rgba8();
-                                    image::GrayImage::from_fn(rgba.width(), rgba.height(), |x, y| {
-                                        image::Luma([rgba.get_pixel(x, y)[3]])
-                                    })
-                                });
+                                let (rgb, alpha) = tools::split_alpha(&image);
                                 let work = Work {
                                     engine: &engine,
-                                    image: image.to_rgb8(),
+                                    image: rgb,
                                     alpha,
                                     request: request.clone(),
                                     inputs: Default::default(),

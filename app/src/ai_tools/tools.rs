@@ -147,6 +147,28 @@ impl ToolRequest {
         }
     }
 
+    /// The options within their ranges, or what is wrong in words: checked by the server before a
+    /// job is queued (with what needs the photo or the database on top, in its `Tool::validate`)
+    /// and by pipelines, in the builder and on the server.
+    pub fn check(&self) -> Result<(), String> {
+        match self {
+            ToolRequest::RemoveBackground { feather, backdrop, .. } => {
+                if !(0.0..=50.0).contains(feather) {
+                    return Err("The soft edge is 0 to 50 pixels.".into());
+                }
+                match backdrop {
+                    Backdrop::Colour { hex } if crate::ai_tools::parse_hex(hex).is_none() => {
+                        Err("The colour must look like #1a2b3c.".into())
+                    }
+                    _ => Ok(()),
+                }
+            }
+            ToolRequest::Upscale { factor, .. } if *factor != 2 && *factor != 4 => Err("Upscaling is x2 or x4.".into()),
+            ToolRequest::ProductScene { scene } => scene.validate(),
+            _ => Ok(()),
+        }
+    }
+
     /// The name used in job lists and usage records.
     pub fn name(&self) -> &'static str {
         self.kind().name()

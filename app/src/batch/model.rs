@@ -78,21 +78,12 @@ impl Pipeline {
                         return Err(at("it has no edits.".into()));
                     }
                 }
-                Step::Tool { request } => match request {
-                    ToolRequest::Erase { .. } => {
-                        return Err(at(
-                            "the magic eraser needs a mask painted on each photo, so it cannot run in a batch.".into(),
-                        ))
-                    }
-                    ToolRequest::Upscale { factor, .. } if *factor != 2 && *factor != 4 => {
-                        return Err(at("upscaling is x2 or x4.".into()))
-                    }
-                    ToolRequest::RemoveBackground { feather, .. } if !(0.0..=50.0).contains(feather) => {
-                        return Err(at("the soft edge is 0 to 50 pixels.".into()))
-                    }
-                    ToolRequest::ProductScene { scene } => scene.validate().map_err(at)?,
-                    _ => {}
-                },
+                Step::Tool { request: ToolRequest::Erase { .. } } => {
+                    return Err(at(
+                        "the magic eraser needs a mask painted on each photo, so it cannot run in a batch.".into()
+                    ))
+                }
+                Step::Tool { request } => request.check().map_err(at)?,
                 Step::Export { settings } => {
                     if index + 1 != self.steps.len() {
                         return Err(at("an export makes the file, so it comes last.".into()));

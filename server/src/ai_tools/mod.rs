@@ -115,6 +115,7 @@ impl AiStore {
                 "This photo is held for review; tools are unavailable until an administrator releases it.".into(),
             ));
         }
+        request.check().map_err(AppError::BadRequest)?;
         tools::tool(request.kind()).validate(self, owner, photo, request).await
     }
 }

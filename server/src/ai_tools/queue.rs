@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Mutex;
 
 use app::ai_tools::ToolKind;
-use app::ids::{BatchId, JobId, OwnerId, PhotoId, VersionId};
+use app::ids::{JobId, OwnerId, PhotoId, VersionId};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 use uuid::Uuid;
@@ -38,7 +38,6 @@ pub struct Claimed {
     pub photo: PhotoId,
     /// A tool's name, or `batch::PIPELINE` for a batch item.
     pub tool: String,
-    pub batch: Option<BatchId>,
     pub params: String,
     pub mask_key: Option<String>,
     pub attempts: i64,
@@ -121,7 +120,7 @@ macro_rules! claim {
                          ORDER BY CASE WHEN batch_id IS NULL THEN 0 ELSE 1 END, run_after, created_at, id LIMIT 1 ",
             $lock,
             ")
-             RETURNING id, owner_id, photo_id, tool, batch_id, params, mask_key, attempts, max_attempts"
+             RETURNING id, owner_id, photo_id, tool, params, mask_key, attempts, max_attempts"
         )
     };
 }
@@ -134,7 +133,6 @@ fn claimed(row: &AnyRow) -> Result<Claimed, sqlx::Error> {
         owner: parse(row, "owner_id")?,
         photo: parse(row, "photo_id")?,
         tool: row.try_get("tool")?,
-        batch: row.try_get::<Option<String>, _>("batch_id")?.and_then(|id| id.parse().ok()),
         params: row.try_get("params")?,
         mask_key: row.try_get("mask_key")?,
         attempts: row.try_get("attempts")?,

@@ -42,7 +42,12 @@ pub async fn process(store: &Arc<AiStore>, worker: &str, job: Claimed) {
     }
     tracing::info!(job = %id, attempt = job.attempts, "job started");
     let progress = Arc::new(JobProgress::default());
-    let mut task = tokio::spawn(tools::run(store.clone(), job.clone(), progress.clone()));
+    // A batch item carries a whole pipeline; any other job is one tool.
+    let mut task = if job.tool == crate::batch::PIPELINE {
+        tokio::spawn(crate::batch::run::item(store.clone(), job.clone(), progress.clone()))
+    } else {
+        tokio::spawn(tools::run(store.clone(), job.clone(), progress.clone()))
+    };
     let mut tick = tokio::time::interval(HEARTBEAT);
     let lease = store.settings.lease_secs;
     let result = loop {

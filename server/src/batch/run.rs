@@ -4,10 +4,9 @@
 
 use std::sync::Arc;
 
-use app::ai_tools::{AiService, ToolKind};
+use app::ai_tools::AiService;
 use app::batch::{Pipeline, Step};
 use app::ids::VersionId;
-use image::DynamicImage;
 use serde::{Deserialize, Serialize};
 
 use crate::ai_tools::queue::{Claimed, JobProgress, Outcome};
@@ -15,6 +14,7 @@ use crate::ai_tools::tools::{self, Detail, Failure, Produced, Work};
 use crate::ai_tools::AiStore;
 use crate::data::usage::Meter;
 use crate::optimize::{self, Description};
+use crate::photos::Rendered;
 use crate::platform::images::{self, Encoded};
 
 /// What each item's job carries: everything a worker needs, so no batch row is read.
@@ -70,7 +70,7 @@ pub async fn item(store: Arc<AiStore>, job: Claimed, progress: Arc<JobProgress>)
         }
     }
 
-    let bytes = tools::photo_bytes(&store, job.owner, job.photo).await?;
+    let (photo, bytes) = tools::photo_bytes(&store, job.owner, job.photo).await?;
     let max_pixels = store.photos.images.max_pixels;
     let mut image =
         blocking(move || images::decode(&bytes, max_pixels).map_err(|e| Failure::Permanent(e.to_string()))).await?;
@@ -105,14 +105,15 @@ pub async fn item(store: Arc<AiStore>, job: Claimed, progress: Arc<JobProgress>)
                 let engine = tools::engine(&store).map_err(at)?;
                 let inputs = tool.gather(&store, &job, request).await.map_err(at)?;
                 let request = request.clone();
-                let kept = (request.kind() == ToolKind::Describe).then(|| image.clone());
                 let max_upscale_pixels = store.settings.max_upscale_pixels;
                 let ran_on = engine.clone();
-                let (produced, method) = blocking(move || {
-                    let alpha = image.color().has_alpha().then(|| alpha_of(&image));
+                // The tool gets a copy in its own form; the image comes back for a tool that
+                // only describes it.
+                let ((produced, method), before) = blocking(move || {
+                    let (rgb, alpha) = tools::split_alpha(&image);
                     let work = Work {
                         engine: &engine,
-                        image: image.to_rgb8(),
+                        image: rgb,
                         alpha,
                         request,
                         inputs,
@@ -120,31 +121,29 @@ pub async fn item(store: Arc<AiStore>, job: Claimed, progress: Arc<JobProgress>)
                         max_pixels,
                         max_upscale_pixels,
                     };
-                    tool.run(work)
+                    tool.run(work).map(|ran| (ran, image))
                 })
                 .await
                 .map_err(at)?;
                 provider = ran_on.provider().map(|p| p.label().to_string()).ok();
                 methods.push(method);
-                image = match (produced, kept) {
-                    (Produced::Image(result), _) => result,
+                image = match produced {
+                    Produced::Image(result) => result,
                     // Tags and alt-text go onto the photo (an export step can carry them).
-                    (Produced::Description(description), Some(kept)) => {
+                    Produced::Description(description) => {
                         store
                             .keep_description(job.owner, job.photo, description)
                             .await
                             .map_err(|e| Failure::internal("keeping a description", e))?;
-                        kept
+                        before
                     }
-                    (Produced::Description(_), None) => return Err(at(tools_mismatch())),
                 };
             }
             Step::Export { settings } => {
-                let (alt_text, tags) = match store.db.photo(job.owner, job.photo).await {
-                    Ok(Some((photo, _))) => (photo.alt_text, photo.tags),
-                    _ => (None, Vec::new()),
-                };
-                let description = Description::for_export(settings, alt_text, tags);
+                // Read now: a describe step before may have tagged the photo.
+                let description = Description::of_photo(&store.photos, job.owner, job.photo, settings)
+                    .await
+                    .map_err(|e| Failure::internal("reading a photo's description", e))?;
                 let subjects = store.photos.subjects.clone();
                 let settings = settings.clone();
                 let content_type = settings.output_format().content_type();
@@ -167,7 +166,7 @@ pub async fn item(store: Arc<AiStore>, job: Claimed, progress: Arc<JobProgress>)
     let encoded = blocking(move || {
         let encoded = match exported {
             Some((out, content_type)) => {
-                let shown = images::decode(&out.data, u64::MAX).unwrap_or(image);
+                let shown = images::decode(&out.data, max_pixels).unwrap_or(image);
                 Encoded {
                     content_type,
                     width: out.size.0,
@@ -190,14 +189,18 @@ pub async fn item(store: Arc<AiStore>, job: Claimed, progress: Arc<JobProgress>)
     let output_size = (encoded.width, encoded.height);
     let mut outcome = Outcome { provider, ..Outcome::default() };
     if params.save_to_gallery {
-        store
-            .photos
-            .store_version(job.owner, job.photo, version, pipeline.edits(), Some(&pipeline), encoded)
-            .await
-            .map_err(|e| match e {
-                app::error::AppError::QuotaExceeded(why) => Failure::Permanent(why),
-                other => Failure::internal("saving a version", other),
-            })?;
+        let rendered = Rendered {
+            id: version,
+            photo: job.photo,
+            name: photo.name,
+            recipe: pipeline.edits(),
+            pipeline: Some(&pipeline),
+            encoded,
+        };
+        store.photos.store_version(job.owner, rendered).await.map_err(|e| match e {
+            app::error::AppError::QuotaExceeded(why) => Failure::Permanent(why),
+            other => Failure::internal("saving a version", other),
+        })?;
         outcome.version = Some(version);
     } else {
         outcome.result = Some(tools::store_files(&store, &job, encoded).await?);
@@ -207,13 +210,4 @@ pub async fn item(store: Arc<AiStore>, job: Claimed, progress: Arc<JobProgress>)
     outcome.detail = serde_json::to_string(&detail).ok();
     outcome.usage = Some(record);
     Ok(outcome)
-}
-
-fn tools_mismatch() -> Failure {
-    Failure::Permanent("This step gave no image.".into())
-}
-
-fn alpha_of(image: &DynamicImage) -> image::GrayImage {
-    let rgba = image.to_rgba8();
-    image::GrayImage::from_fn(rgba.width(), rgba.height(), |x, y| image::Luma([rgba.get_pixel(x, y)[3]]))
 }

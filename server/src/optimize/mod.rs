@@ -48,8 +48,22 @@ pub struct Description {
 }
 
 impl Description {
+    /// What `settings` ask to write about `photo`, from its accepted alt-text and tags now.
+    pub async fn of_photo(
+        photos: &PhotoStore,
+        owner: OwnerId,
+        photo: PhotoId,
+        settings: &ExportSettings,
+    ) -> Result<Option<Description>, AppError> {
+        let (alt_text, tags) = match photos.db.photo(owner, photo).await? {
+            Some((photo, _)) => (photo.alt_text, photo.tags),
+            None => (None, Vec::new()),
+        };
+        Ok(Description::for_export(settings, alt_text, tags))
+    }
+
     /// What `settings` ask to write, from the photo's accepted alt-text and tags.
-    pub fn for_export(settings: &ExportSettings, alt_text: Option<String>, tags: Vec<String>) -> Option<Description> {
+    fn for_export(settings: &ExportSettings, alt_text: Option<String>, tags: Vec<String>) -> Option<Description> {
         let (text, keywords) = match settings.describe {
             true => (alt_text.unwrap_or_default(), tags),
             false => (String::new(), Vec::new()),
@@ -265,11 +279,7 @@ pub async fn export_media(
             (media, item.photo_id, None)
         }
     };
-    let (alt_text, tags) = match photos.db.photo(owner, photo).await? {
-        Some((photo, _)) => (photo.alt_text, photo.tags),
-        None => (None, Vec::new()),
-    };
-    let description = Description::for_export(&settings, alt_text, tags);
+    let description = Description::of_photo(photos, owner, photo, &settings).await?;
     // Named after the caption, or else the tags, when they are carried.
     let caption = description.as_ref().and_then(|d| match (d.text.is_empty(), d.keywords.is_empty()) {
         (false, _) => Some(d.text.clone()),

@@ -94,6 +94,17 @@ impl std::fmt::Debug for Subjects {
     }
 }
 
+/// A version ready to store: the photo it is of (and its name), the recipe and pipeline that
+/// made it, and its encoded image.
+pub struct Rendered<'a> {
+    pub id: VersionId,
+    pub photo: PhotoId,
+    pub name: String,
+    pub recipe: EditRecipe,
+    pub pipeline: Option<&'a app::batch::Pipeline>,
+    pub encoded: Encoded,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Variant {
     Full,
@@ -305,18 +316,10 @@ impl PhotoStore {
         Ok(Media { data, content_type, filename: stored.name })
     }
 
-    /// Stores a rendered version of `photo` (a saved edit, or a batch item's result with the
-    /// pipeline that made it) within the owner's quota; on failure nothing is left behind.
-    pub async fn store_version(
-        &self,
-        owner: OwnerId,
-        photo: PhotoId,
-        id: VersionId,
-        recipe: EditRecipe,
-        pipeline: Option<&app::batch::Pipeline>,
-        encoded: Encoded,
-    ) -> Result<GalleryItem, AppError> {
-        let (_, stored) = self.db.photo(owner, photo).await?.ok_or(AppError::NotFound)?;
+    /// Stores a rendered version of one of the owner's photos (a saved edit, or a batch item's
+    /// result with the pipeline that made it) within their quota; on failure nothing is left.
+    pub async fn store_version(&self, owner: OwnerId, rendered: Rendered<'_>) -> Result<GalleryItem, AppError> {
+        let Rendered { id, photo, name, recipe, pipeline, encoded } = rendered;
         let recipe_json = serde_json::to_string(&recipe).or_internal("serialising a recipe")?;
         let pipeline_json = pipeline.map(serde_json::to_string).transpose().or_internal("serialising a pipeline")?;
         let files = self.put_files(keys::version(owner, id), encoded).await?;
@@ -337,7 +340,7 @@ impl PhotoStore {
                 let item = GalleryItem {
                     id,
                     photo_id: photo,
-                    name: stored.name,
+                    name,
                     width: files.width,
                     height: files.height,
                     recipe,
@@ -423,7 +426,9 @@ impl PhotoService for PhotoStore {
                 images::encode(&edited).or_internal("encoding an edit")
             })
             .await?;
-        let item = self.store_version(owner, photo, VersionId(Uuid::new_v4()), recipe, None, encoded).await?;
+        let id = VersionId(Uuid::new_v4());
+        let rendered = Rendered { id, photo, name: stored.name, recipe, pipeline: None, encoded };
+        let item = self.store_version(owner, rendered).await?;
         let record = meter.finish("edit", (input.width, input.height), (item.width, item.height));
         self.db.record_usage_or_log(owner, record).await;
         Ok(item)

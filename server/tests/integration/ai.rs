@@ -370,17 +370,8 @@ async fn erasing_an_account_removes_its_jobs_and_results(app: TestApp) {
     assert_eq!(manifest["ai_jobs"][0]["provider"], "CPU");
     assert_eq!(manifest["photos"][0]["alt_text"], "A cat.");
     assert_eq!(manifest["photos"][0]["tags"], json!(["cat"]));
-    let reply =
-        app.call_form("data/delete-account", Some(&cookie), &form(&[("confirmation", "gone@example.org")])).await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", String::from_utf8_lossy(&reply.body));
-    use sqlx::Row;
-    let left: i64 = sqlx::query("SELECT COUNT(*) AS n FROM jobs WHERE owner_id = $1")
-        .bind(&owner)
-        .fetch_one(app.ai.db.pool())
-        .await
-        .unwrap()
-        .get("n");
-    assert_eq!(left, 0);
+    crate::support::delete_account(&app, &cookie, "gone@example.org").await;
+    assert_eq!(crate::support::rows_of(&app, "jobs", &owner).await, 0);
     assert!(app.ai.photos.storage.get(&key).await.is_err(), "the result file is purged");
 }
 

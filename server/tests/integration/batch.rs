@@ -335,17 +335,8 @@ async fn pipelines_are_saved_exported_and_erased(app: TestApp) {
     let manifest = crate::support::exported_manifest(&app, &cookie).await;
     assert_eq!(manifest["pipelines"][0]["name"], "My look");
     assert_eq!(manifest["pipelines"][0]["steps"][0]["recipe"]["ops"][0]["op"], "grayscale");
-    let reply =
-        app.call_form("data/delete-account", Some(&cookie), &form(&[("confirmation", "batch@example.org")])).await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", String::from_utf8_lossy(&reply.body));
-    use sqlx::Row;
-    let left: i64 = sqlx::query("SELECT COUNT(*) AS n FROM pipelines WHERE owner_id = $1")
-        .bind(&owner)
-        .fetch_one(app.ai.db.pool())
-        .await
-        .unwrap()
-        .get("n");
-    assert_eq!(left, 0);
+    crate::support::delete_account(&app, &cookie, "batch@example.org").await;
+    assert_eq!(crate::support::rows_of(&app, "pipelines", &owner).await, 0);
 }
 
 /// The product scene as a tool of its own (AI panel), on a drawn surface and on another photo,

@@ -99,7 +99,7 @@ pub struct Work<'a> {
 }
 
 /// A job whose stored options name another tool than the one running it (never expected).
-fn mismatch() -> Failure {
+pub(crate) fn mismatch() -> Failure {
     Failure::Permanent("This job's options do not match its tool.".into())
 }
 
@@ -162,8 +162,12 @@ pub enum Produced {
 
 pub use app::ai_tools::parse_hex;
 
-/// The photo a job runs on, from storage (decrypted), or why not.
-pub async fn photo_bytes(store: &AiStore, owner: OwnerId, photo: app::ids::PhotoId) -> Result<Bytes, Failure> {
+/// The photo a job runs on and its file from storage (decrypted), or why not.
+pub async fn photo_bytes(
+    store: &AiStore,
+    owner: OwnerId,
+    photo: app::ids::PhotoId,
+) -> Result<(PhotoSummary, Bytes), Failure> {
     let (summary, stored) = store
         .db
         .photo(owner, photo)
@@ -173,7 +177,47 @@ pub async fn photo_bytes(store: &AiStore, owner: OwnerId, photo: app::ids::Photo
     if summary.held {
         return Err(Failure::Permanent("This photo is held for review.".into()));
     }
-    store.photos.storage.get(&stored.object_key).await.map_err(|e| Failure::internal("reading a photo", e))
+    let bytes =
+        store.photos.storage.get(&stored.object_key).await.map_err(|e| Failure::internal("reading a photo", e))?;
+    Ok((summary, bytes))
+}
+
+/// A backdrop photo the person picked (background removal, product scene): theirs and not held.
+/// Checked when the job is queued, and again by `backdrop_inputs` when it runs.
+pub async fn check_backdrop(ai: &AiStore, owner: OwnerId, photo: app::ids::PhotoId) -> Result<(), AppError> {
+    use app::photos::PhotoService;
+    if ai.photos.photo(owner, photo).await?.held {
+        return Err(AppError::Forbidden("That background photo is held for review.".into()));
+    }
+    Ok(())
+}
+
+/// The backdrop photo's file, read when the job runs (it may have gone or been held since).
+pub async fn backdrop_inputs(ai: &AiStore, owner: OwnerId, photo: app::ids::PhotoId) -> Result<Inputs, Failure> {
+    let (_, bytes) = photo_bytes(ai, owner, photo).await.map_err(|failure| match failure {
+        Failure::Permanent(_) => Failure::Permanent("The background photo was deleted or is held for review.".into()),
+        passing => passing,
+    })?;
+    Ok(Inputs { extra: Some(bytes), ..Inputs::default() })
+}
+
+impl Inputs {
+    /// The backdrop photo `backdrop_inputs` read, decoded.
+    pub fn backdrop(&self, max_pixels: u64) -> Result<RgbImage, Failure> {
+        let bytes =
+            self.extra.as_deref().ok_or_else(|| Failure::Permanent("The background photo is missing.".into()))?;
+        Ok(images::decode(bytes, max_pixels).map_err(|e| Failure::Permanent(e.to_string()))?.to_rgb8())
+    }
+}
+
+/// An image as a tool takes it: its colour, and its transparency when it has any (a pipeline's
+/// earlier cut-out), which the product scene uses as its mask.
+pub fn split_alpha(image: &DynamicImage) -> (RgbImage, Option<GrayImage>) {
+    let alpha = image.color().has_alpha().then(|| {
+        let rgba = image.to_rgba8();
+        GrayImage::from_fn(rgba.width(), rgba.height(), |x, y| image::Luma([rgba.get_pixel(x, y)[3]]))
+    });
+    (image.to_rgb8(), alpha)
 }
 
 /// The engine, or the message that says how to install the models.
@@ -187,9 +231,6 @@ pub fn engine(store: &AiStore) -> Result<Arc<ai::Engine>, Failure> {
 /// Runs a claimed job: reads the photo and what its tool gathers, runs the tool on the blocking
 /// pool, stores the result (encrypted, like every object) and meters it.
 pub async fn run(store: Arc<AiStore>, job: Claimed, progress: Arc<JobProgress>) -> Result<Outcome, Failure> {
-    if job.tool == crate::batch::PIPELINE {
-        return crate::batch::run::item(store, job, progress).await;
-    }
     let meter = Meter::start();
     let request: ToolRequest = serde_json::from_str(&job.params).map_err(|e| {
         tracing::error!(%e, job = %job.id, "unreadable job options");
@@ -197,7 +238,7 @@ pub async fn run(store: Arc<AiStore>, job: Claimed, progress: Arc<JobProgress>) 
     })?;
     let engine = engine(&store)?;
     let tool = tool(request.kind());
-    let bytes = photo_bytes(&store, job.owner, job.photo).await?;
+    let (_, bytes) = photo_bytes(&store, job.owner, job.photo).await?;
     // Shares the buffer (no copy): the caption provider gets the same photo without a second read.
     let photo_bytes = bytes.clone();
     let inputs = tool.gather(&store, &job, &request).await?;

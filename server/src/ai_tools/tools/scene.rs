@@ -4,14 +4,13 @@
 use app::ai_tools::{Scene, SceneBackdrop, Surface, ToolRequest};
 use app::error::AppError;
 use app::ids::OwnerId;
-use app::photos::{PhotoService, PhotoSummary};
+use app::photos::PhotoSummary;
 use async_trait::async_trait;
 use image::{DynamicImage, GrayImage, RgbImage, RgbaImage};
 
-use super::{mismatch, parse_hex, photo_bytes, Failure, Inputs, Produced, Tool, Work};
+use super::{backdrop_inputs, check_backdrop, mismatch, parse_hex, Failure, Inputs, Produced, Tool, Work};
 use crate::ai_tools::queue::Claimed;
 use crate::ai_tools::AiStore;
-use crate::platform::images;
 
 pub struct ProductScene;
 
@@ -24,14 +23,13 @@ impl Tool for ProductScene {
         _photo: &PhotoSummary,
         request: &ToolRequest,
     ) -> Result<(), AppError> {
-        let ToolRequest::ProductScene { scene } = request else { return Ok(()) };
-        scene.validate().map_err(AppError::BadRequest)?;
-        if let SceneBackdrop::Photo { id } = scene.backdrop {
-            if ai.photos.photo(owner, id).await?.held {
-                return Err(AppError::Forbidden("That backdrop photo is held for review.".into()));
+        // The scene's ranges are `ToolRequest::check`'s.
+        match request {
+            ToolRequest::ProductScene { scene: Scene { backdrop: SceneBackdrop::Photo { id }, .. } } => {
+                check_backdrop(ai, owner, *id).await
             }
+            _ => Ok(()),
         }
-        Ok(())
     }
 
     /// The backdrop photo, read now (it may have been deleted or held since the job was queued).
@@ -39,10 +37,7 @@ impl Tool for ProductScene {
         let ToolRequest::ProductScene { scene: Scene { backdrop: SceneBackdrop::Photo { id }, .. } } = request else {
             return Ok(Inputs::default());
         };
-        let bytes = photo_bytes(ai, job.owner, *id)
-            .await
-            .map_err(|_| Failure::Permanent("The backdrop photo was deleted or is held for review.".into()))?;
-        Ok(Inputs { extra: Some(bytes), ..Inputs::default() })
+        backdrop_inputs(ai, job.owner, *id).await
     }
 
     fn run(&self, work: Work<'_>) -> Result<(Produced, String), Failure> {
@@ -56,7 +51,7 @@ impl Tool for ProductScene {
             ),
         };
         work.progress.step(0.8)?;
-        let backdrop = backdrop(&scene.backdrop, work.inputs.extra.as_deref(), work.max_pixels)?;
+        let backdrop = backdrop(&scene.backdrop, &work.inputs, work.max_pixels)?;
         let product = with_alpha(&work.image, &mask);
         let options = options(&scene);
         let composed = ai::scene::compose(&product, &backdrop, &options)?;
@@ -76,7 +71,7 @@ fn colour(hex: &str) -> [u8; 3] {
     parse_hex(hex).unwrap_or([255, 255, 255])
 }
 
-fn backdrop(backdrop: &SceneBackdrop, photo: Option<&[u8]>, max_pixels: u64) -> Result<ai::scene::Backdrop, Failure> {
+fn backdrop(backdrop: &SceneBackdrop, inputs: &Inputs, max_pixels: u64) -> Result<ai::scene::Backdrop, Failure> {
     use ai::scene::{Backdrop, Texture};
     Ok(match backdrop {
         SceneBackdrop::Colour { hex } => Backdrop::Colour(colour(hex)),
@@ -88,10 +83,7 @@ fn backdrop(backdrop: &SceneBackdrop, photo: Option<&[u8]>, max_pixels: u64) -> 
             Surface::Linen => Texture::Linen,
             Surface::Concrete => Texture::Concrete,
         }),
-        SceneBackdrop::Photo { .. } => {
-            let bytes = photo.ok_or_else(|| Failure::Permanent("The backdrop photo is missing.".into()))?;
-            Backdrop::Photo(images::decode(bytes, max_pixels).map_err(|e| Failure::Permanent(e.to_string()))?.to_rgb8())
-        }
+        SceneBackdrop::Photo { .. } => Backdrop::Photo(inputs.backdrop(max_pixels)?),
     })
 }
 

@@ -194,6 +194,19 @@ impl TestApp {
     }
 }
 
+/// Deletes the signed-in account, confirming with its address, and checks it went.
+pub async fn delete_account(app: &TestApp, cookie: &str, email: &str) {
+    let reply = app.call_form("data/delete-account", Some(cookie), &form(&[("confirmation", email)])).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", String::from_utf8_lossy(&reply.body));
+}
+
+/// How many rows of `table` belong to `owner`.
+pub async fn rows_of(app: &TestApp, table: &str, owner: &str) -> i64 {
+    use sqlx::Row;
+    let sql = format!("SELECT COUNT(*) AS n FROM {table} WHERE owner_id = $1");
+    sqlx::query(sqlx::AssertSqlSafe(sql)).bind(owner).fetch_one(app.ai.db.pool()).await.expect("counted").get("n")
+}
+
 /// "Download my data" for the signed-in `cookie`, run to the end: the archive's manifest.
 pub async fn exported_manifest(app: &TestApp, cookie: &str) -> serde_json::Value {
     let reply = app.call_form("data/export", Some(cookie), "").await;
