@@ -2,12 +2,22 @@
 """Convert @vladmandic/human's CenterNet TF.js graph model (models/centernet.json + .bin) to ONNX.
 
 Runs in the separate TensorFlow venv (target/models-venv-tf, scripts/models/requirements-tf.txt),
-which only this conversion uses. tf2onnx 1.17 needs three small fixes for this model and these
+which only this conversion uses. tf2onnx 1.17 needs four small fixes for this model and these
 versions, applied here without touching the installed packages:
   - numpy 2 removed np.product (and friends) that tf2onnx's TF.js reader still calls: aliased back;
   - the TF.js graph omits the TArgs attribute of _FusedConv2D / FusedDepthwiseConv2dNative and the
     index_type attribute of TopKV2, which TensorFlow's op registry now requires: added to a copy of
     model.json (TArgs = [DT_FLOAT] * num_args, index_type = DT_INT32).
+  - tf2onnx's Graph.extract_sub_graph_nodes returns list(a set of Node objects), and
+    delete_unused_nodes (run after every optimizer pass) makes that the graph's node order. Nodes
+    hash by id(), i.e. by memory address, so the order changed from run to run (ASLR) and the
+    optimizers, which rewrite the first match in node order, now and then built a different (equally
+    correct) graph: about 1 run in 20, e.g. one squeeze-excite block's no-op Reshape removed, 317
+    nodes instead of 318 - a structural difference canonicalization cannot undo, whatever the CPU.
+    Patched: the extracted nodes keep the graph's order, and Node hashes by creation order, so no set
+    of nodes iterates by address. (No float math here depends on the CPU: TensorFlow only infers
+    shapes, and tf2onnx folds only Cast/Transpose/Reshape/Concat/Unsqueeze/Split and exact IEEE
+    Mul/Add/Sub in numpy.)
 The result is then made byte-for-byte deterministic (onnx_canon.canonicalize) and pruned to the one
 output Atelier uses, `tower_0/detections` [1,100,6].
 
@@ -46,6 +56,35 @@ def patch_graph_json(src_json, dst_dir):
     return out
 
 
+def make_tf2onnx_deterministic():
+    """Takes memory addresses out of tf2onnx's graph rewriting (see the module's docstring)."""
+    import itertools
+
+    from tf2onnx.graph import Graph, Node
+
+    seq = itertools.count()
+    node_init = Node.__init__
+
+    def init(self, *args, **kwargs):
+        self._atelier_seq = next(seq)
+        node_init(self, *args, **kwargs)
+
+    # Identity equality is kept; only the hash (and so a set's iteration order) changes. Copies made
+    # by copy.deepcopy (optimize_graph copies the graph before each pass) keep their original's number.
+    Node.__init__ = init
+    Node.__hash__ = lambda self: self._atelier_seq
+    extract = Graph.extract_sub_graph_nodes
+
+    def extract_in_graph_order(self, *args, **kwargs):
+        found = set(extract(self, *args, **kwargs))
+        ordered = [n for n in self.get_nodes() if n in found]
+        if len(ordered) != len(found):
+            raise RuntimeError("extract_sub_graph_nodes found nodes that are not in the graph")
+        return ordered
+
+    Graph.extract_sub_graph_nodes = extract_in_graph_order
+
+
 def main():
     src, dst = sys.argv[1], os.path.abspath(sys.argv[2])
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -59,6 +98,7 @@ def main():
     tf2onnx_version = tf2onnx_version_mod.version
 
     tf2onnx_logging.set_level(logging.ERROR)
+    make_tf2onnx_deterministic()
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from onnx_canon import canonicalize
 
