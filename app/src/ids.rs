@@ -45,7 +45,11 @@ id_type!(
     /// A person's saved pipeline of steps.
     PipelineId,
     /// One pipeline run over many photos: a job per photo.
-    BatchId
+    BatchId,
+    /// One run of image generation: a prompt, its settings and the images it made.
+    GenerationId,
+    /// A person's saved prompt template.
+    TemplateId
 );
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -11,6 +11,7 @@ pub mod batch;
 pub mod browser;
 pub mod data;
 pub mod error;
+pub mod generate;
 pub mod ids;
 pub mod optimize;
 pub mod photos;
@@ -30,6 +31,7 @@ use leptos_router::{path, SsrMode};
 use crate::accounts::{AccountMenu, AccountPage, ResetPage, SignInPage, SignUpPage, VerifyPage};
 use crate::admin::AdminPage;
 use crate::batch::{BatchPage, BatchesPage};
+use crate::generate::StudioPage;
 use crate::photos::{EditorPage, GalleryPage, WorkspacePage};
 use crate::privacy::{ConsentBanner, CookiePolicyPage, PrivacyPage};
 pub use crate::shell::shell;
@@ -55,6 +57,7 @@ pub fn App() -> impl IntoView {
                     <A href="/">"Workspace"</A>
                     <A href="/gallery">"Gallery"</A>
                     <A href="/batch">"Batch"</A>
+                    <A href="/studio">"Studio"</A>
                 </nav>
                 <AccountMenu/>
             </header>
@@ -66,6 +69,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=WorkspacePage ssr=SsrMode::InOrder/>
                     <Route path=path!("/gallery") view=GalleryPage ssr=SsrMode::InOrder/>
                     <Route path=path!("/batch") view=BatchesPage ssr=SsrMode::InOrder/>
+                    <Route path=path!("/studio") view=StudioPage ssr=SsrMode::InOrder/>
                     // Async so an unknown or foreign batch answers with a real 404 status.
                     <Route path=path!("/batch/:id") view=BatchPage ssr=SsrMode::Async/>
                     // Async so an unknown or foreign photo answers with a real 404 status.

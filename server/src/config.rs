@@ -28,6 +28,8 @@ pub struct Settings {
     pub ai: AiSettings,
     /// Sign-in providers (`[[providers]]` tables in the settings file).
     pub providers: Vec<ProviderSettings>,
+    /// `[generation]` and its `[[generation.providers]]`: image services for the studio.
+    pub generation: GenerationSettings,
 }
 
 /// Where it listens and how it is reached, what it serves, its log and its time limits.
@@ -253,6 +255,52 @@ impl Default for AiSettings {
             vision_model: "llava".into(),
         }
     }
+}
+
+/// Image generation: off until an operator names at least one image service.
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GenerationSettings {
+    /// The services the studio and generative fill may use, in the order offered.
+    pub providers: Vec<ImageServiceSettings>,
+    /// One request to a service may take this long before it counts as failed.
+    pub timeout_secs: u64,
+    /// Attempts at one request when a service answers 429 or 5xx (with back-off between them).
+    pub attempts: u32,
+    /// Words a prompt may not contain (matched whole, ignoring case); empty by default.
+    pub blocked_words: Vec<String>,
+}
+
+impl Default for GenerationSettings {
+    fn default() -> Self {
+        Self { providers: Vec::new(), timeout_secs: 180, attempts: 3, blocked_words: Vec::new() }
+    }
+}
+
+/// One image service: `kind` is "openai" (the OpenAI Images API, also served by LocalAI and
+/// others) or "sd-webui" (the Stable Diffusion WebUI API of AUTOMATIC1111, Forge, SD.Next).
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImageServiceSettings {
+    /// As people see it in the studio and on the privacy page.
+    pub name: String,
+    pub kind: String,
+    /// The service's base URL, e.g. `https://api.openai.com` or `http://127.0.0.1:7860`.
+    pub url: String,
+    /// Sent as a bearer token ("user:password" is sent as HTTP Basic, as the WebUI's --api-auth
+    /// wants). Never logged, never sent to a browser.
+    #[serde(default)]
+    pub key: Option<SecretString>,
+    /// The models offered; the first is the default. Empty: the service's own default.
+    #[serde(default)]
+    pub models: Vec<String>,
+    /// Credits one generated image costs.
+    #[serde(default = "one")]
+    pub credits_per_image: u64,
+}
+
+fn one() -> u64 {
+    1
 }
 
 #[derive(Debug, thiserror::Error)]

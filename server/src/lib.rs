@@ -8,6 +8,7 @@ pub mod ai_tools;
 pub mod batch;
 pub mod config;
 pub mod data;
+pub mod generate;
 pub mod optimize;
 pub mod photos;
 pub mod platform;
@@ -23,6 +24,7 @@ use app::accounts::Accounts;
 use app::ai_tools::Ai;
 use app::batch::Batches;
 use app::data::Data;
+use app::generate::Generations;
 use app::photos::Photos;
 use app::privacy::Privacy;
 use app::{shell, App};
@@ -158,12 +160,14 @@ impl Application {
                 settings.accounts.session_idle_days,
             )));
         let vision = vision(&settings)?;
+        let generation = generate::providers::Providers::from_settings(&settings.generation)?;
         let settings = Arc::new(settings);
         let privacy = Arc::new(PrivacyStore {
             db: db.clone(),
             settings: settings.clone(),
             moderation: photos.moderation.is_some(),
             vision_destination: vision.as_ref().map(ai_tools::vision::Vision::destination),
+            image_services: generation.list.iter().map(|p| (p.name.clone(), p.destination())).collect(),
         });
         let data =
             Arc::new(DataStore { db: db.clone(), photos: photos.clone(), sessions: sessions.clone(), export_secs });
@@ -172,6 +176,7 @@ impl Application {
             photos: photos.clone(),
             engine,
             vision,
+            generation,
             settings: job_settings(&settings),
             wake: Arc::new(tokio::sync::Notify::new()),
         });
@@ -195,6 +200,7 @@ impl Application {
         let data_service: Data = state.data.clone();
         let ai_service: Ai = state.ai.clone();
         let batch_service: Batches = Arc::new(batch::BatchStore { ai: state.ai.clone() });
+        let generation_service: Generations = Arc::new(generate::GenerationStore { ai: state.ai.clone() });
         let provide_services = move || {
             platform::http::page_security_policy();
             provide_context(service.clone());
@@ -203,6 +209,7 @@ impl Application {
             provide_context(data_service.clone());
             provide_context(ai_service.clone());
             provide_context(batch_service.clone());
+            provide_context(generation_service.clone());
         };
         let pages = Router::new()
             .leptos_routes_with_context(&state, generate_route_list(App), provide_services.clone(), {

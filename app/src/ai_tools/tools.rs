@@ -96,6 +96,7 @@ impl ToolKind {
             (None, "edit") => "Saved edit",
             (None, "export") => "Download my data",
             (None, "pipeline") => "Batch pipeline",
+            (None, "generate") => "Image generation",
             (None, other) => other,
         }
     }

@@ -215,6 +215,9 @@ pub struct PolicyFacts {
     /// The host of the vision service captions are asked from, when one is configured.
     #[serde(default)]
     pub vision_provider: Option<String>,
+    /// The image services generation may use: (name, host).
+    #[serde(default)]
+    pub image_services: Vec<(String, String)>,
     /// Uploads scoring at or above this are held; None when no moderation model is installed.
     #[serde(default)]
     pub moderation_threshold: Option<f32>,

@@ -190,6 +190,16 @@ pub fn PrivacyPage() -> impl IntoView {
                             Some(host) => format!("Captions: when you ask for tags and alt-text, the photo, scaled down to 1024 pixels, is sent to {host}, the vision service this server's operator configured, which answers with one sentence."),
                             None => "No outside vision service is configured: tags and alt-text come from detectors running on this server.".to_string(),
                         }}</li>
+                        {if facts.image_services.is_empty() {
+                            view! { <li>"No image generation service is configured: the studio cannot generate images, and nothing is sent anywhere for it."</li> }.into_any()
+                        } else {
+                            view! {
+                                <li>"Image generation: when you generate in the studio, your prompt, negative prompt and settings are sent to the image service you pick, one of those this server's operator configured:"
+                                    <ul>{facts.image_services.iter().map(|(name, host)| view! { <li>{format!("{name}, at {host}")}</li> }).collect_view()}</ul>
+                                    "When you give a reference photo, that photo (scaled to the size asked for) is sent too; for generative fill, the photo and the mask you painted. Nothing else about you or your workspace is sent. Each image that comes back is checked by the same moderation as uploads, and kept like an unsaved upload until you save it."</li>
+                                <li>{format!("Your prompt history (prompts, settings, service, model, seed) is kept for you until you delete it — one run or all at once — and at most {} days; it is part of \"Download my data\" and goes with your account. Usage records count images and time, never the prompt.", facts.saved_retention_days)}</li>
+                            }.into_any()
+                        }}
                         <li>"When you upload a photo, its camera make and model, the date it was taken and its exposure settings are read from its metadata to suggest tags; its location is never read. The stored photo keeps no metadata."</li>
                         <li>{format!("An AI result is kept {} hours, then deleted with its files, unless you save it to your gallery: that makes a copy kept like any gallery item.", facts.unsaved_retention_hours)}</li>
                         <li>{format!("A batch and the results of it you did not save to the gallery are deleted {} hours after it started; results saved to the gallery are kept like any gallery item. Pipelines you save are yours until you delete them, are part of \"Download my data\" and go with your account.", facts.unsaved_retention_hours)}</li>

@@ -45,6 +45,8 @@ pub struct AiStore {
     /// The engine, or why it could not start (the manifest is unreadable): each job says so.
     pub engine: Result<Arc<ai::Engine>, String>,
     pub vision: Option<vision::Vision>,
+    /// The image services generation and generative fill may use (none by default).
+    pub generation: crate::generate::providers::Providers,
     pub settings: JobSettings,
     /// Wakes in-process workers when a job is queued (other processes poll).
     pub wake: Arc<Notify>,

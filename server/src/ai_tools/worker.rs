@@ -42,9 +42,12 @@ pub async fn process(store: &Arc<AiStore>, worker: &str, job: Claimed) {
     }
     tracing::info!(job = %id, attempt = job.attempts, "job started");
     let progress = Arc::new(JobProgress::default());
-    // A batch item carries a whole pipeline; any other job is one tool.
+    // A batch item carries a whole pipeline, a generation asks an image service; any other job
+    // is one tool.
     let mut task = if job.tool == crate::batch::PIPELINE {
         tokio::spawn(crate::batch::run::item(store.clone(), job.clone(), progress.clone()))
+    } else if job.tool == crate::generate::GENERATE {
+        tokio::spawn(crate::generate::run::job(store.clone(), job.clone(), progress.clone()))
     } else {
         tokio::spawn(tools::run(store.clone(), job.clone(), progress.clone()))
     };

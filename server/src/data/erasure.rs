@@ -25,7 +25,12 @@ impl Db {
                 .await?;
         queue_purge(&mut tx, &exports, &["object_key"]).await?;
         crate::ai_tools::queue::delete_owner_jobs(&mut tx, &owner).await?;
-        for statement in ["DELETE FROM batches WHERE owner_id = $1", "DELETE FROM pipelines WHERE owner_id = $1"] {
+        for statement in [
+            "DELETE FROM batches WHERE owner_id = $1",
+            "DELETE FROM pipelines WHERE owner_id = $1",
+            "DELETE FROM generations WHERE owner_id = $1",
+            "DELETE FROM prompt_templates WHERE owner_id = $1",
+        ] {
             sqlx::query(statement).bind(&owner).execute(&mut *tx).await?;
         }
         for delete in [

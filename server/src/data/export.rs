@@ -300,6 +300,8 @@ async fn build(store: &DataStore, id: &str, account_id: AccountId, owner: OwnerI
         "ai_jobs": db.job_records(owner).await?,
         "pipelines": db.pipeline_records(owner).await?,
         "batches": db.batch_records(owner).await?,
+        "generations": db.generation_records(owner).await?,
+        "prompt_templates": db.template_records(owner).await?,
     });
 
     // The archive streams through a bounded channel into the sealer and the store: memory holds

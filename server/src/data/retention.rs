@@ -32,6 +32,8 @@ pub struct Swept {
     pub expired_jobs: u64,
     /// Batches whose items have all expired.
     pub expired_batches: u64,
+    /// Prompt-history entries past the saved versions' time.
+    pub expired_generations: u64,
     pub empty_guests: u64,
     pub purged_objects: u64,
 }
@@ -121,6 +123,7 @@ impl Db {
                  WHERE NOT EXISTS (SELECT 1 FROM versions v WHERE v.photo_id = photos.id)) AS photo,
                (SELECT MIN(created_at) FROM versions) AS version,
                (SELECT MIN(created_at) FROM jobs) AS job,
+               (SELECT MIN(created_at) FROM generations) AS generation,
                (SELECT MIN(finished_at) FROM export_jobs WHERE finished_at IS NOT NULL) AS export",
         )
         .fetch_one(self.pool())
@@ -132,6 +135,7 @@ impl Db {
             at("photo", unsaved_secs)?,
             at("version", saved_secs)?,
             at("job", unsaved_secs)?,
+            at("generation", saved_secs)?,
             at("export", export_secs)?,
         ];
         Ok(due.into_iter().flatten().min())
@@ -182,6 +186,7 @@ impl Retention {
         // AI results nobody saved: as long as an unsaved upload.
         let expired_jobs = self.db.expire_jobs(now - self.unsaved_secs, now).await?;
         let expired_batches = self.db.expire_batches(now - self.unsaved_secs).await?;
+        let expired_generations = self.db.expire_generations(now - self.saved_secs).await?;
         let empty_guests = self.db.remove_empty_guests(now - self.unsaved_secs).await?;
         let purged_objects = purge(&self.db, &self.storage).await?;
         let swept = Swept {
@@ -190,6 +195,7 @@ impl Retention {
             expired_exports,
             expired_jobs,
             expired_batches,
+            expired_generations,
             empty_guests,
             purged_objects,
         };
@@ -199,6 +205,7 @@ impl Retention {
             expired_exports,
             expired_jobs,
             expired_batches,
+            expired_generations,
             empty_guests,
             purged_objects,
             "retention sweep"

@@ -29,6 +29,10 @@ impl Meter {
         Self(Instant::now())
     }
 
+    pub fn elapsed(&self) -> std::time::Duration {
+        self.0.elapsed()
+    }
+
     pub fn finish(self, tool: &str, input: (u32, u32), output: (u32, u32)) -> UsageRecord {
         UsageRecord {
             tool: tool.into(),

@@ -57,12 +57,14 @@ pub struct Ingested {
     pub encoded: Encoded,
     pub camera: Option<ai::describe::CameraFacts>,
     pub nsfw_score: Option<f32>,
+    /// Set for a generated image: the run that made it, and its seed.
+    pub made_by: Option<(app::ids::GenerationId, Option<u32>)>,
 }
 
 impl Ingested {
     /// An image Atelier made itself (an AI result being kept): nothing to read or score.
     pub fn plain(encoded: Encoded) -> Self {
-        Self { encoded, camera: None, nsfw_score: None }
+        Self { encoded, camera: None, nsfw_score: None, made_by: None }
     }
 }
 
@@ -153,7 +155,7 @@ impl PhotoStore {
                     data,
                     thumbnail: images::thumbnail(&image).or_internal("making a thumbnail")?,
                 };
-                Ok(Ingested { encoded, camera, nsfw_score })
+                Ok(Ingested { encoded, camera, nsfw_score, made_by: None })
             })
             .await
     }
@@ -231,7 +233,18 @@ impl PhotoStore {
         ingested: Ingested,
         meter: Meter,
     ) -> Result<PhotoSummary, AppError> {
-        let Ingested { encoded, camera, nsfw_score } = ingested;
+        self.store_metered(owner, name, ingested, |size| meter.finish("upload", size, size)).await
+    }
+
+    /// `store`, with the usage record made by `usage` from the stored size.
+    pub async fn store_metered(
+        &self,
+        owner: OwnerId,
+        name: &str,
+        ingested: Ingested,
+        usage: impl FnOnce((u32, u32)) -> app::data::UsageRecord,
+    ) -> Result<PhotoSummary, AppError> {
+        let Ingested { encoded, camera, nsfw_score, made_by } = ingested;
         // A quick refusal before anything is stored; the insert checks again, atomically.
         let quota = self.quota_of(owner).await?;
         let (count, used) = self.db.owner_usage(owner).await?;
@@ -260,6 +273,7 @@ impl PhotoStore {
             moderation,
             nsfw_score: nsfw_score.map(|s| (s * 1000.0).round() as i64),
             camera: camera.and_then(|c| serde_json::to_string(&c).ok()),
+            made_by,
         };
         if held {
             tracing::warn!(photo = %id, score = ?nsfw_score, "an upload was held for moderation");
@@ -271,7 +285,7 @@ impl PhotoStore {
             }
             Ok(Some(created_at)) => {
                 let size = (files.width, files.height);
-                self.db.record_usage_or_log(owner, meter.finish("upload", size, size)).await;
+                self.db.record_usage_or_log(owner, usage(size)).await;
                 let photo = PhotoSummary {
                     id,
                     name: name.into(),

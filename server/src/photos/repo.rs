@@ -37,6 +37,8 @@ pub struct NewPhoto<'a> {
     pub nsfw_score: Option<i64>,
     /// Camera facts (JSON) read from EXIF before it was stripped.
     pub camera: Option<String>,
+    /// The generation run that made it, and the seed, for a generated image.
+    pub made_by: Option<(app::ids::GenerationId, Option<u32>)>,
 }
 
 pub struct NewVersion<'a> {
@@ -54,7 +56,7 @@ fn dimension(row: &AnyRow, column: &str) -> Result<u32, sqlx::Error> {
     u32::try_from(value).map_err(|_| sqlx::Error::Decode(format!("{column} out of range").into()))
 }
 
-fn photo_summary(row: &AnyRow) -> Result<PhotoSummary, sqlx::Error> {
+pub(crate) fn photo_summary(row: &AnyRow) -> Result<PhotoSummary, sqlx::Error> {
     Ok(PhotoSummary {
         id: parse_id(row, "id")?,
         name: row.try_get("name")?,
@@ -177,8 +179,8 @@ impl Db {
         let owner = photo.owner.to_string();
         let sql = format!(
             "INSERT INTO photos (id, owner_id, name, content_type, width, height, byte_size, object_key, thumbnail_key, created_at,
-                                 moderation, nsfw_score, camera)
-             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13
+                                 moderation, nsfw_score, camera, generation_id, seed)
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $16, $17
              WHERE (SELECT COUNT(*) FROM photos WHERE owner_id = $2) < $14 AND {} + $7 <= $15",
             owner_bytes("$2")
         );
@@ -200,6 +202,8 @@ impl Db {
             .bind(photo.camera.as_deref())
             .bind(bound(quota.max_photos))
             .bind(bound(quota.max_bytes))
+            .bind(photo.made_by.map(|(generation, _)| generation.to_string()))
+            .bind(photo.made_by.and_then(|(_, seed)| seed).map(i64::from))
             .execute(&mut *tx)
             .await?
             .rows_affected();

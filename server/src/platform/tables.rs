@@ -61,6 +61,8 @@ pub const TABLES: &[Table] = &[
             "tags",
             "alt_text",
             "camera",
+            "generation_id",
+            "seed",
         ],
         erase: Erase::Delete,
         export: Export::Included("photos"),
@@ -239,6 +241,20 @@ pub const TABLES: &[Table] = &[
         erase: Erase::Delete,
         export: Export::Included("batches"),
         retain: "`unsaved_retention_hours` after it started, with its items (results saved to the gallery stay there)",
+    },
+    Table {
+        name: "generations",
+        columns: &["id", "owner_id", "request", "search", "provider", "model", "seed", "width", "height", "created_at"],
+        erase: Erase::Delete,
+        export: Export::Included("generations"),
+        retain: "until the person deletes it from the history, at most `saved_retention_days` after the run; its images not saved go like any unsaved upload",
+    },
+    Table {
+        name: "prompt_templates",
+        columns: &["id", "owner_id", "name", "prompt", "negative_prompt", "style", "created_at"],
+        erase: Erase::Delete,
+        export: Export::Included("prompt_templates"),
+        retain: "until the person deletes it, or with the workspace",
     },
 ];
 

@@ -42,6 +42,8 @@ pub struct PrivacyStore {
     pub moderation: bool,
     /// The configured vision service's host, where captions send photos.
     pub vision_destination: Option<String>,
+    /// The configured image services: name and host.
+    pub image_services: Vec<(String, String)>,
 }
 
 /// Global Privacy Control: a browser-wide "do not sell or share", honoured as "no analytics".
@@ -372,6 +374,7 @@ impl PrivacyService for PrivacyStore {
             export_retention_hours: self.settings.retention.export_retention_hours,
             download_link_minutes: self.settings.retention.download_link_secs / 60,
             vision_provider: self.vision_destination.clone(),
+            image_services: self.image_services.clone(),
             moderation_threshold: self.moderation.then_some(self.settings.ai.moderation_threshold),
             minimum_age: self.settings.privacy.minimum_age,
         }

@@ -12,6 +12,7 @@ mod consent;
 mod deadline;
 mod edge;
 mod fuzz;
+mod generate;
 mod lifecycle;
 mod oidc;
 mod optimize;
