@@ -5,6 +5,7 @@ const port = Number(process.env.ATELIER_E2E_PORT ?? 3100);
 const binary = process.env.ATELIER_E2E_BINARY ?? 'target/debug/atelier';
 const oidcPort = 3102;
 const githubPort = 3103;
+const sdPort = 3104;
 
 export default defineConfig({
   testDir: './tests',
@@ -44,6 +45,13 @@ export default defineConfig({
     reuseExistingServer: false,
     timeout: 30_000,
     env: { GITHUB_PORT: String(githubPort), APP_URL: `http://127.0.0.1:${port}` },
+  }, {
+    // A loopback stand-in for a Stable Diffusion WebUI, the studio's image service.
+    command: 'exec node services/sd-webui.mjs',
+    url: `http://127.0.0.1:${sdPort}/sdapi/v1/sd-models`,
+    reuseExistingServer: false,
+    timeout: 30_000,
+    env: { SD_PORT: String(sdPort) },
   }, {
     // The real server binary on a fresh data directory.
     command: `rm -rf target/e2e-data && exec ${binary}`,

@@ -120,6 +120,13 @@ pub async fn ensure_session_owner(
     Ok(owner)
 }
 
+/// The visitor's workspace, opened (a guest one) when there is none yet: for work that makes
+/// something without an upload first, such as generating an image.
+pub async fn workspace() -> Result<OwnerId, AppError> {
+    let (accounts, photos) = (service::<Accounts>()?, service::<crate::photos::Photos>()?);
+    ensure_session_owner(&session().await?, accounts.as_ref(), photos.as_ref()).await
+}
+
 /// The request's headers (empty when there are none to read).
 pub async fn headers() -> http::HeaderMap {
     leptos_axum::extract().await.unwrap_or_default()

@@ -6,7 +6,7 @@ use leptos::server_fn::codec::Json;
 #[cfg(feature = "ssr")]
 use crate::generate::Generations;
 #[cfg(feature = "ssr")]
-use crate::server_fn::{owner, run, service, visitor};
+use crate::server_fn::{owner, run, service, visitor, workspace};
 
 use crate::error::AppError;
 use crate::generate::{GenerateRequest, Generation, PromptTemplate, Studio};
@@ -19,7 +19,7 @@ pub async fn open_studio() -> Result<Studio, AppError> {
 
 #[server(endpoint = "generate/start", input = Json)]
 pub async fn start_generation(request: GenerateRequest) -> Result<Generation, AppError> {
-    run(async { service::<Generations>()?.start(owner().await?, request).await }).await
+    run(async { service::<Generations>()?.start(workspace().await?, request).await }).await
 }
 
 #[server(endpoint = "generate/history")]
@@ -55,7 +55,7 @@ pub async fn delete_generations(id: Option<GenerationId>) -> Result<u64, AppErro
 
 #[server(endpoint = "generate/save-template", input = Json)]
 pub async fn save_template(template: PromptTemplate) -> Result<PromptTemplate, AppError> {
-    run(async { service::<Generations>()?.save_template(owner().await?, template).await }).await
+    run(async { service::<Generations>()?.save_template(workspace().await?, template).await }).await
 }
 
 #[server(endpoint = "generate/delete-template")]

@@ -24,7 +24,8 @@ pub enum Aspect {
 }
 
 impl Aspect {
-    pub const ALL: &'static [Aspect] = &[Aspect::Square, Aspect::Portrait, Aspect::Landscape, Aspect::Wide, Aspect::Tall];
+    pub const ALL: &'static [Aspect] =
+        &[Aspect::Square, Aspect::Portrait, Aspect::Landscape, Aspect::Wide, Aspect::Tall];
 
     pub fn label(self) -> &'static str {
         match self {

@@ -7,7 +7,8 @@ use leptos::prelude::*;
 use crate::ai_tools::api::start_tool;
 use crate::ai_tools::{ToolRequest, UpscaleQuality};
 use crate::generate::api::{
-    delete_generations, delete_template, generation_history, get_generation, open_studio, save_template, start_generation,
+    delete_generations, delete_template, generation_history, get_generation, open_studio, save_template,
+    start_generation,
 };
 use crate::generate::{
     Aspect, GenerateRequest, GeneratedImage, Generation, PromptTemplate, ProviderInfo, Reference, Studio, MAX_IMAGES,
@@ -154,9 +155,9 @@ fn Generator(studio: Studio, changed: RwSignal<u32>) -> impl IntoView {
             <div class="row">
                 <label>"Style "
                     <select name="style" on:change=move |ev| { let s = event_target_value(&ev); draft.update(|d| d.style = (!s.is_empty()).then_some(s)); }>
-                        <option value="" selected=move || draft.with(|d| d.style.is_none())>"None"</option>
+                        <option value="" prop:selected=move || draft.with(|d| d.style.is_none())>"None"</option>
                         {STYLES.iter().map(|s| view! {
-                            <option value=s.id selected=move || draft.with(|d| d.style.as_deref() == Some(s.id))>{s.label}</option>
+                            <option value=s.id prop:selected=move || draft.with(|d| d.style.as_deref() == Some(s.id))>{s.label}</option>
                         }).collect_view()}
                     </select>
                 </label>
@@ -169,7 +170,7 @@ fn Generator(studio: Studio, changed: RwSignal<u32>) -> impl IntoView {
                             Aspect::ALL.iter().map(|a| {
                                 let size = sizes.iter().find(|(k, ..)| k == a.key()).map(|(_, w, h)| format!(" ({w}×{h})")).unwrap_or_default();
                                 let a = *a;
-                                view! { <option value=a.key() selected=move || draft.with(|d| d.aspect == a)>{format!("{}{size}", a.label())}</option> }
+                                view! { <option value=a.key() prop:selected=move || draft.with(|d| d.aspect == a)>{format!("{}{size}", a.label())}</option> }
                             }).collect_view()
                         }}
                     </select>
@@ -210,7 +211,7 @@ fn Generator(studio: Studio, changed: RwSignal<u32>) -> impl IntoView {
                                 {move || Suspend::new(async move {
                                     photos.await.unwrap_or_default().into_iter().filter(|p| !p.held).map(|p| {
                                         let id = p.id;
-                                        view! { <option value=id.to_string() selected=move || draft.with(|d| d.reference.as_ref().map(|r| r.photo) == Some(id))>{p.name.clone()}</option> }
+                                        view! { <option value=id.to_string() prop:selected=move || draft.with(|d| d.reference.as_ref().map(|r| r.photo) == Some(id))>{p.name.clone()}</option> }
                                     }).collect_view()
                                 })}
                             </Transition>
@@ -260,7 +261,11 @@ fn Generator(studio: Studio, changed: RwSignal<u32>) -> impl IntoView {
 
 /// The run just started: its images as they arrive, with what can be done with each.
 #[component]
-fn CurrentRun(id: GenerationId, draft: RwSignal<GenerateRequest>, on_finished: impl Fn() + Send + Sync + 'static) -> impl IntoView {
+fn CurrentRun(
+    id: GenerationId,
+    draft: RwSignal<GenerateRequest>,
+    on_finished: impl Fn() + Send + Sync + 'static,
+) -> impl IntoView {
     let tick = RwSignal::new(0u32);
     let run = Resource::new(move || tick.get(), move |_| get_generation(id));
     let was_running = StoredValue::new(true);
@@ -397,7 +402,7 @@ fn History(
             {move || match delete.value().get() { Some(Err(error)) => Some(view! { <ErrorNote error/> }), _ => None }}
             <Transition fallback=|| view! { <p>"Loading history…"</p> }>
                 {move || Suspend::new(async move { match history.await {
-                    Ok(list) if list.is_empty() => view! { <p class="empty">"No runs yet."</p> }.into_any(),
+                    Ok(list) if list.is_empty() => view! { <p class="empty">{if search.get_untracked().trim().is_empty() { "No runs yet." } else { "No run matches your search." }}</p> }.into_any(),
                     Ok(list) => view! {
                         <ul class="runs">
                             {list.into_iter().map(|run| {

@@ -17,12 +17,7 @@ use crate::recipe::EditRecipe;
 /// all land in the same one.
 #[server(endpoint = "workspace/open")]
 pub async fn open_workspace() -> Result<(), AppError> {
-    run(async {
-        let (accounts, photos) = (service::<crate::accounts::Accounts>()?, service::<Photos>()?);
-        let session = crate::server_fn::session().await?;
-        crate::server_fn::ensure_session_owner(&session, accounts.as_ref(), photos.as_ref()).await.map(|_| ())
-    })
-    .await
+    run(async { crate::server_fn::workspace().await.map(|_| ()) }).await
 }
 
 #[server(endpoint = "photos/list")]

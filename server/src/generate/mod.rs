@@ -126,8 +126,15 @@ impl GenerationService for GenerationStore {
         let id = GenerationId(Uuid::new_v4());
         let size = provider.size(request.aspect, model.as_deref());
         let db = &self.ai.db;
-        db.insert_generation(&repo::NewGeneration { id, owner, request: &request, model: model.as_deref(), seed, size })
-            .await?;
+        db.insert_generation(&repo::NewGeneration {
+            id,
+            owner,
+            request: &request,
+            model: model.as_deref(),
+            seed,
+            size,
+        })
+        .await?;
         let params = serde_json::to_string(&request).or_internal("serialising a generation")?;
         let job = queue::NewJob {
             id: JobId(id.0),

@@ -40,9 +40,10 @@ const SELECT_RUNS: &str = "SELECT g.id, g.request, g.provider, g.model, g.seed, 
 
 fn run_row(row: &AnyRow) -> Result<GenerationRow, sqlx::Error> {
     let request: String = row.try_get("request")?;
-    let request = serde_json::from_str(&request).map_err(|e| sqlx::Error::Decode(format!("stored request: {e}").into()))?;
+    let request =
+        serde_json::from_str(&request).map_err(|e| sqlx::Error::Decode(format!("stored request: {e}").into()))?;
     let size = |column: &str| -> Result<u32, sqlx::Error> {
-        u32::try_from(row.try_get::<i64, _>(column)?).map_err(|_| sqlx::Error::Decode(format!("{column}").into()))
+        u32::try_from(row.try_get::<i64, _>(column)?).map_err(|_| sqlx::Error::Decode(column.to_string().into()))
     };
     Ok(GenerationRow {
         id: parse_id(row, "id")?,
@@ -182,7 +183,12 @@ impl Db {
                     .fetch_all(&mut *tx)
                     .await?
             }
-            None => sqlx::query("DELETE FROM generations WHERE owner_id = $1 RETURNING id").bind(&owner).fetch_all(&mut *tx).await?,
+            None => {
+                sqlx::query("DELETE FROM generations WHERE owner_id = $1 RETURNING id")
+                    .bind(&owner)
+                    .fetch_all(&mut *tx)
+                    .await?
+            }
         };
         let runs: Vec<GenerationId> = rows.iter().map(|row| parse_id(row, "id")).collect::<Result<_, _>>()?;
         let mut photos = Vec::new();
@@ -205,7 +211,11 @@ impl Db {
 
     /// Runs older than `created_before` leave the history (their images go on their own schedule).
     pub async fn expire_generations(&self, created_before: i64) -> Result<u64, sqlx::Error> {
-        Ok(sqlx::query("DELETE FROM generations WHERE created_at <= $1").bind(created_before).execute(self.pool()).await?.rows_affected())
+        Ok(sqlx::query("DELETE FROM generations WHERE created_at <= $1")
+            .bind(created_before)
+            .execute(self.pool())
+            .await?
+            .rows_affected())
     }
 
     /// The owner's runs as "Download my data" lists them, with the photos each made.
@@ -231,7 +241,12 @@ impl Db {
     }
 
     /// Saves a template unless the owner already keeps `MAX_TEMPLATES`; false when full.
-    pub async fn insert_template(&self, id: TemplateId, owner: OwnerId, t: &PromptTemplate) -> Result<bool, sqlx::Error> {
+    pub async fn insert_template(
+        &self,
+        id: TemplateId,
+        owner: OwnerId,
+        t: &PromptTemplate,
+    ) -> Result<bool, sqlx::Error> {
         let owner = owner.to_string();
         let mut tx = self.pool().begin().await?;
         self.lock_owner(&mut tx, &owner).await?;

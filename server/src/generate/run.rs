@@ -30,9 +30,10 @@ pub async fn job(store: Arc<AiStore>, job: Claimed, progress: Arc<JobProgress>) 
         Failure::Permanent(format!("The image service “{}” is no longer configured on this server.", run.provider))
     })?;
     let reference = match &run.request.reference {
-        Some(reference) => {
-            Some((reference_png(&store, job.owner, reference.photo, (run.width, run.height)).await?, reference.strength))
-        }
+        Some(reference) => Some((
+            reference_png(&store, job.owner, reference.photo, (run.width, run.height)).await?,
+            reference.strength,
+        )),
         None => None,
     };
     let (prompt, negative_prompt) = run.request.styled();
@@ -89,7 +90,9 @@ async fn keep(
     // The answer is read like any upload: a bad or oversized image is refused in words.
     let mut ingested = store.photos.ingest(made.image).await.map_err(|error| match error {
         AppError::Busy { .. } | AppError::Internal => Failure::internal("reading a generated image", error),
-        refused => Failure::Permanent(format!("{} answered with an image this server cannot keep: {refused}", provider.name)),
+        refused => {
+            Failure::Permanent(format!("{} answered with an image this server cannot keep: {refused}", provider.name))
+        }
     })?;
     ingested.made_by = Some((run.id, made.seed));
     let words: String = run.request.prompt.split_whitespace().take(6).collect::<Vec<_>>().join(" ");
@@ -129,7 +132,9 @@ async fn reference_png(store: &AiStore, owner: OwnerId, photo: PhotoId, size: (u
             .to_rgb8();
         let covered = ai::background::cover(&image, size.0, size.1);
         let mut png = std::io::Cursor::new(Vec::new());
-        covered.write_to(&mut png, image::ImageFormat::Png).map_err(|e| Failure::internal("encoding a reference", e))?;
+        covered
+            .write_to(&mut png, image::ImageFormat::Png)
+            .map_err(|e| Failure::internal("encoding a reference", e))?;
         Ok(png.into_inner())
     })
     .await

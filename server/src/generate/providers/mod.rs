@@ -249,8 +249,9 @@ impl Http {
             let wait = match request.send().await {
                 Ok(response) if response.status().is_success() => {
                     let bytes = read_capped(response, name).await?;
-                    return serde_json::from_slice(&bytes)
-                        .map_err(|_| ProviderError::Unavailable(format!("{name} answered with something that is not JSON.")));
+                    return serde_json::from_slice(&bytes).map_err(|_| {
+                        ProviderError::Unavailable(format!("{name} answered with something that is not JSON."))
+                    });
                 }
                 Ok(response) => {
                     let status = response.status();
@@ -410,7 +411,10 @@ mod tests {
 
     #[test]
     fn services_words_are_read_from_every_known_shape() {
-        assert_eq!(said(br#"{"error":{"message":"Your prompt was rejected","type":"x"}}"#).as_deref(), Some("Your prompt was rejected"));
+        assert_eq!(
+            said(br#"{"error":{"message":"Your prompt was rejected","type":"x"}}"#).as_deref(),
+            Some("Your prompt was rejected")
+        );
         assert_eq!(said(br#"{"detail":"Not Found"}"#).as_deref(), Some("Not Found"));
         assert_eq!(said(br#"{"detail":[{"msg":"field required"}]}"#).as_deref(), Some("field required"));
         assert_eq!(said(br#"{"error":"OutOfMemoryError"}"#).as_deref(), Some("OutOfMemoryError"));
