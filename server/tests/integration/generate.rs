@@ -64,7 +64,8 @@ fn multipart(headers: &HeaderMap, body: &[u8]) -> Vec<(String, Vec<u8>)> {
     let delimiter = format!("--{}", boundary.trim_matches('"'));
     let mut parts = Vec::new();
     let text = body;
-    let mut starts: Vec<usize> = text.windows(delimiter.len()).enumerate().filter(|(_, w)| *w == delimiter.as_bytes()).map(|(i, _)| i).collect();
+    let mut starts: Vec<usize> =
+        text.windows(delimiter.len()).enumerate().filter(|(_, w)| *w == delimiter.as_bytes()).map(|(i, _)| i).collect();
     starts.push(text.len());
     for pair in starts.windows(2) {
         let part = &text[pair[0] + delimiter.len()..pair[1]];
@@ -130,23 +131,38 @@ impl StandIn {
 }
 
 /// The Stable Diffusion WebUI API: JSON in, `{"images": [base64 PNG], "info": "<JSON>"}` out.
-async fn sd(State(stand_in): State<StandIn>, uri: axum::http::Uri, headers: HeaderMap, body: Bytes) -> (StatusCode, Vec<u8>) {
+async fn sd(
+    State(stand_in): State<StandIn>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> (StatusCode, Vec<u8>) {
     if let Some(answer) = stand_in.take(uri.path(), &headers, &body).await {
         return answer;
     }
     let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let (width, height) = (request["width"].as_u64().unwrap_or(0) as u32, request["height"].as_u64().unwrap_or(0) as u32);
+    let (width, height) =
+        (request["width"].as_u64().unwrap_or(0) as u32, request["height"].as_u64().unwrap_or(0) as u32);
     if width == 0 || height == 0 {
         return (StatusCode::UNPROCESSABLE_ENTITY, br#"{"detail":[{"msg":"field required"}]}"#.to_vec());
     }
     let seed = request["seed"].as_i64().filter(|s| *s >= 0).unwrap_or(1234);
-    let image = if *stand_in.mode.lock().unwrap() == Mode::Garbage { b"not a png".to_vec() } else { png(width, height, (seed % 256) as u8) };
+    let image = if *stand_in.mode.lock().unwrap() == Mode::Garbage {
+        b"not a png".to_vec()
+    } else {
+        png(width, height, (seed % 256) as u8)
+    };
     let info = json!({ "seed": seed, "all_seeds": [seed] }).to_string();
     (StatusCode::OK, json!({ "images": [b64(&image)], "parameters": {}, "info": info }).to_string().into_bytes())
 }
 
 /// The OpenAI Images API: `{"data": [{"b64_json": …}]}` out.
-async fn openai(State(stand_in): State<StandIn>, uri: axum::http::Uri, headers: HeaderMap, body: Bytes) -> (StatusCode, Vec<u8>) {
+async fn openai(
+    State(stand_in): State<StandIn>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> (StatusCode, Vec<u8>) {
     if let Some(answer) = stand_in.take(uri.path(), &headers, &body).await {
         return answer;
     }
@@ -161,7 +177,10 @@ async fn openai(State(stand_in): State<StandIn>, uri: axum::http::Uri, headers: 
     let Some((width, height)) = size.split_once('x').and_then(|(w, h)| Some((w.parse().ok()?, h.parse().ok()?))) else {
         return (StatusCode::BAD_REQUEST, br#"{"error":{"message":"Invalid size"}}"#.to_vec());
     };
-    (StatusCode::OK, json!({ "created": 1, "data": [{ "b64_json": b64(&png(width, height, 77)) }] }).to_string().into_bytes())
+    (
+        StatusCode::OK,
+        json!({ "created": 1, "data": [{ "b64_json": b64(&png(width, height, 77)) }] }).to_string().into_bytes(),
+    )
 }
 
 fn sd_service(url: &str) -> server::config::ImageServiceSettings {
@@ -262,7 +281,10 @@ async fn a_run_is_queued_kept_as_photos_and_remembered(app: TestApp) {
     assert!(seen.iter().all(|s| s.path == "/sdapi/v1/txt2img"));
     let basic = format!("Basic {}", b64(b"artist:s3cret-key"));
     assert_eq!(seen[0].auth.as_deref(), Some(basic.as_str()));
-    assert_eq!(seen[0].json["prompt"], "watercolour painting of a red fox in the snow, soft washes, paper texture, loose brushwork");
+    assert_eq!(
+        seen[0].json["prompt"],
+        "watercolour painting of a red fox in the snow, soft washes, paper texture, loose brushwork"
+    );
     assert_eq!(seen[0].json["negative_prompt"], "blurry, photograph, 3d render");
     assert_eq!((seen[0].json["seed"].as_i64(), seen[1].json["seed"].as_i64()), (Some(42), Some(43)));
     assert_eq!((seen[0].json["width"].as_u64(), seen[0].json["height"].as_u64()), (Some(640), Some(448)));
@@ -286,11 +308,12 @@ async fn a_run_is_queued_kept_as_photos_and_remembered(app: TestApp) {
         .await
         .unwrap()
         .get("owner_id");
-    let usage = sqlx::query("SELECT tool, credits, output_width FROM usage_records WHERE owner_id = $1 AND tool = 'generate'")
-        .bind(&owner)
-        .fetch_all(app.ai.db.pool())
-        .await
-        .unwrap();
+    let usage =
+        sqlx::query("SELECT tool, credits, output_width FROM usage_records WHERE owner_id = $1 AND tool = 'generate'")
+            .bind(&owner)
+            .fetch_all(app.ai.db.pool())
+            .await
+            .unwrap();
     assert_eq!(usage.len(), 2);
     assert!(usage.iter().all(|r| r.get::<i64, _>("credits") == 3 && r.get::<i64, _>("output_width") == 640));
 
@@ -312,7 +335,9 @@ async fn a_run_is_queued_kept_as_photos_and_remembered(app: TestApp) {
     let template = json!({ "name": "Fox", "prompt": "a fox, [subject]", "negative_prompt": "", "style": "photo" });
     let saved = app.call_json("generate/save-template", Some(&cookie), json!({ "template": template })).await;
     assert_eq!(saved.status, StatusCode::OK, "{}", body(&saved));
-    let bad = app.call_json("generate/save-template", Some(&cookie), json!({ "template": { "name": "", "prompt": "x" } })).await;
+    let bad = app
+        .call_json("generate/save-template", Some(&cookie), json!({ "template": { "name": "", "prompt": "x" } }))
+        .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     let studio = app.call_form("generate/studio", Some(&cookie), "").await.json();
     assert!(studio["templates"].as_array().unwrap().iter().any(|t| t["name"] == "Fox" && t["id"].is_string()));
@@ -345,7 +370,10 @@ async fn a_run_is_queued_kept_as_photos_and_remembered(app: TestApp) {
     // The privacy page names each service and its host, from the live settings, never the key.
     let page = body(&app.get("/privacy", None).await);
     let host = url.trim_start_matches("http://");
-    assert!(page.contains(&format!("Studio GPU, at {host}")) && page.contains(&format!("Images API, at {host}")), "{page}");
+    assert!(
+        page.contains(&format!("Studio GPU, at {host}")) && page.contains(&format!("Images API, at {host}")),
+        "{page}"
+    );
     assert!(!page.contains("s3cret"));
 
     // Erasure takes the history and the templates.
@@ -363,11 +391,17 @@ async fn references_and_the_openai_kind_speak_their_protocols(app: TestApp) {
     let photo_id = photo["id"].as_str().unwrap();
 
     // Text to image on the Images API: JSON, bearer key, its own sizes, base64 asked for.
-    let run = start(&app, &cookie, json!({ "provider": "Images API", "prompt": "a teapot", "aspect": "wide", "count": 1 })).await.json();
+    let run =
+        start(&app, &cookie, json!({ "provider": "Images API", "prompt": "a teapot", "aspect": "wide", "count": 1 }))
+            .await
+            .json();
     let done = finished(&app, &cookie, run["id"].as_str().unwrap()).await;
     assert_eq!(done["state"], "done", "{done}");
     assert_eq!(done["seed"], Value::Null, "the Images API takes no seed");
-    assert_eq!((done["images"][0]["photo"]["width"].as_u64(), done["images"][0]["photo"]["height"].as_u64()), (Some(1536), Some(1024)));
+    assert_eq!(
+        (done["images"][0]["photo"]["width"].as_u64(), done["images"][0]["photo"]["height"].as_u64()),
+        (Some(1536), Some(1024))
+    );
     let seen = stand_in.seen();
     assert_eq!(seen[0].path, "/v1/images/generations", "the /v1 of the base URL is not doubled");
     assert_eq!(seen[0].auth.as_deref(), Some("Bearer sk-test-secret"));
@@ -396,13 +430,17 @@ async fn references_and_the_openai_kind_speak_their_protocols(app: TestApp) {
     let img2img = stand_in.seen().pop().unwrap();
     assert_eq!(img2img.path, "/sdapi/v1/img2img");
     assert_eq!(img2img.json["denoising_strength"], 0.35);
-    let init = base64::engine::general_purpose::STANDARD.decode(img2img.json["init_images"][0].as_str().unwrap()).unwrap();
+    let init =
+        base64::engine::general_purpose::STANDARD.decode(img2img.json["init_images"][0].as_str().unwrap()).unwrap();
     assert_eq!(image::load_from_memory(&init).unwrap().width(), 1024, "SDXL's size");
 
     // Requests a service cannot take, or that name what does not exist, are refused up front.
     for (request, says) in [
         (json!({ "provider": "Images API", "prompt": "x", "count": 1, "steps": 20 }), "does not take steps"),
-        (json!({ "provider": "Images API", "prompt": "x", "negative_prompt": "y", "count": 1 }), "does not take a negative prompt"),
+        (
+            json!({ "provider": "Images API", "prompt": "x", "negative_prompt": "y", "count": 1 }),
+            "does not take a negative prompt",
+        ),
         (json!({ "provider": "Nope", "prompt": "x", "count": 1 }), "no image service called"),
         (json!({ "provider": "Studio GPU", "model": "dall-e-9", "prompt": "x", "count": 1 }), "offers no model"),
         (json!({ "provider": "Studio GPU", "prompt": "x", "count": 9 }), "1 to 4 images"),
@@ -446,7 +484,10 @@ async fn service_failures_are_told_in_plain_words(app: TestApp) {
     stand_in.set(Mode::Refuse);
     let before = stand_in.seen().len();
     let failed = run("a lighthouse").await;
-    assert_eq!(failed["error"], "Studio GPU refused the request (HTTP 400): Your prompt was flagged by the safety system.");
+    assert_eq!(
+        failed["error"],
+        "Studio GPU refused the request (HTTP 400): Your prompt was flagged by the safety system."
+    );
     assert_eq!(stand_in.seen().len(), before + 1, "a refusal is not retried");
     // Too slow: the time limit (2 s here), for each attempt.
     stand_in.set(Mode::Slow(4));
@@ -455,7 +496,10 @@ async fn service_failures_are_told_in_plain_words(app: TestApp) {
     // Not an image.
     stand_in.set(Mode::Garbage);
     let failed = run("a lighthouse").await;
-    assert!(failed["error"].as_str().unwrap().starts_with("Studio GPU answered with an image this server cannot keep"), "{failed}");
+    assert!(
+        failed["error"].as_str().unwrap().starts_with("Studio GPU answered with an image this server cannot keep"),
+        "{failed}"
+    );
     assert_eq!(failed["images"].as_array().unwrap().len(), 0);
 
     // Cancelling drops a request in flight at once.
@@ -472,7 +516,8 @@ async fn service_failures_are_told_in_plain_words(app: TestApp) {
 
     // The block-list refuses a prompt before anything is sent.
     let before = stand_in.seen().len();
-    let reply = start(&app, &cookie, json!({ "provider": "Studio GPU", "prompt": "lots of GORE here", "count": 1 })).await;
+    let reply =
+        start(&app, &cookie, json!({ "provider": "Studio GPU", "prompt": "lots of GORE here", "count": 1 })).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     assert!(body(&reply).contains("does not accept prompts with “gore”"), "{}", body(&reply));
     assert_eq!(stand_in.seen().len(), before);
