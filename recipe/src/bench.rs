@@ -1,7 +1,7 @@
 //! Shared by the editor benchmark's two sides (native in `server/benches/editor_ops.rs`, WASM
 //! through `editor-worker`'s `bench_recipe`), so both time the same operations on the same pixels.
 
-use crate::{EditOp, EditRecipe, Filter, PhotonImage};
+use crate::{Corner, EditOp, EditRecipe, Filter, Palette, PhotonImage, Rgb};
 
 /// A deterministic photo-like test image: smooth gradients with some texture.
 pub fn synthetic_photo(width: u32, height: u32) -> PhotonImage {
@@ -39,6 +39,13 @@ pub fn benchmark_ops(width: u32, height: u32) -> Vec<(&'static str, EditRecipe)>
         ("vignette", one(EditOp::Vignette { strength: 50 })),
         ("filter_golden", one(EditOp::Filter { name: Filter::Golden })),
         ("filter_sepia", one(EditOp::Filter { name: Filter::Sepia })),
+        ("film_grain", one(EditOp::FilmGrain { amount: 40, size: 2, seed: 1 })),
+        ("halftone", one(EditOp::Halftone { cell: 8 })),
+        ("duotone", one(EditOp::Duotone { shadow: Rgb(20, 30, 90), highlight: Rgb(250, 200, 40) })),
+        ("posterize_game_boy", one(EditOp::Posterize { palette: Palette::GameBoy, pixel: 1, dither: true })),
+        ("vhs", one(EditOp::Vhs { shift: 6, scanlines: 40 })),
+        ("light_leak", one(EditOp::LightLeak { corner: Corner::TopLeft, strength: 60, colour: Rgb(255, 110, 30) })),
+        ("polaroid_frame", one(EditOp::PolaroidFrame { border: 40 })),
     ]
 }
 

@@ -13,6 +13,8 @@ pub mod bench;
 #[cfg(feature = "render")]
 mod render;
 #[cfg(feature = "render")]
+mod retro;
+#[cfg(feature = "render")]
 pub use render::PhotonImage;
 
 /// Enough for any real editing session; bounds the work a single request can ask for.
@@ -84,6 +86,175 @@ pub enum EditOp {
     Filter {
         name: Filter,
     },
+    /// Film grain: seeded noise, so a replay anywhere makes the same grain. `amount` 1..=100,
+    /// `size` of a grain 1..=16 pixels.
+    FilmGrain {
+        amount: u8,
+        size: u16,
+        seed: u32,
+    },
+    /// Black dots on white on a 45° screen of `cell`-pixel cells, 2..=128.
+    Halftone {
+        cell: u16,
+    },
+    /// Brightness mapped from `shadow` (black) to `highlight` (white).
+    Duotone {
+        shadow: Rgb,
+        highlight: Rgb,
+    },
+    /// Every block of `pixel` × `pixel` pixels (1..=64) to the nearest colour of `palette`,
+    /// with an ordered dither when `dither` is set.
+    Posterize {
+        palette: Palette,
+        pixel: u16,
+        dither: bool,
+    },
+    /// A worn tape: red shifted right and blue left by `shift` pixels (0..=100), and dark
+    /// scanlines (0..=100).
+    Vhs {
+        shift: u16,
+        scanlines: u8,
+    },
+    /// A glow of `colour` screened in from `corner`, 1..=100.
+    LightLeak {
+        corner: Corner,
+        strength: u8,
+        colour: Rgb,
+    },
+    /// An instant-photo frame: `border` pixels (1..=2048) at the sides and top, 3.5× that at the
+    /// bottom; the canvas grows (see `framed_size`).
+    PolaroidFrame {
+        border: u16,
+    },
+}
+
+/// An 8-bit sRGB colour; serialised as `[r, g, b]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Rgb(pub u8, pub u8, pub u8);
+
+impl Rgb {
+    /// `#rrggbb`, the form colour inputs use.
+    pub fn hex(self) -> String {
+        format!("#{:02x}{:02x}{:02x}", self.0, self.1, self.2)
+    }
+
+    pub fn from_hex(text: &str) -> Option<Rgb> {
+        let digits = text.strip_prefix('#')?;
+        if digits.len() != 6 || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        let channel = |at: usize| u8::from_str_radix(&digits[at..at + 2], 16).ok();
+        Some(Rgb(channel(0)?, channel(2)?, channel(4)?))
+    }
+}
+
+/// The fixed palettes `Posterize` maps to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Palette {
+    GameBoy,
+    Cga,
+    Risograph,
+    Pico8,
+    OneBit,
+}
+
+impl Palette {
+    pub const ALL: &'static [Palette] =
+        &[Palette::GameBoy, Palette::Cga, Palette::Risograph, Palette::Pico8, Palette::OneBit];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Palette::GameBoy => "Game Boy",
+            Palette::Cga => "CGA",
+            Palette::Risograph => "Risograph",
+            Palette::Pico8 => "PICO-8",
+            Palette::OneBit => "1-bit",
+        }
+    }
+
+    /// The serialised name, also the value of the editor's choice.
+    pub fn key(self) -> &'static str {
+        match self {
+            Palette::GameBoy => "game_boy",
+            Palette::Cga => "cga",
+            Palette::Risograph => "risograph",
+            Palette::Pico8 => "pico8",
+            Palette::OneBit => "one_bit",
+        }
+    }
+
+    pub fn colours(self) -> &'static [Rgb] {
+        match self {
+            // The original DMG's four greens.
+            Palette::GameBoy => {
+                &[Rgb(0x0f, 0x38, 0x0f), Rgb(0x30, 0x62, 0x30), Rgb(0x8b, 0xac, 0x0f), Rgb(0x9b, 0xbc, 0x0f)]
+            }
+            // CGA mode 4, palette 1, high intensity.
+            Palette::Cga => {
+                &[Rgb(0x00, 0x00, 0x00), Rgb(0x55, 0xff, 0xff), Rgb(0xff, 0x55, 0xff), Rgb(0xff, 0xff, 0xff)]
+            }
+            // Paper and four Riso inks: yellow, fluorescent pink, blue, black.
+            Palette::Risograph => &[
+                Rgb(0xf2, 0xee, 0xe3),
+                Rgb(0xff, 0xe8, 0x00),
+                Rgb(0xff, 0x48, 0xb0),
+                Rgb(0x00, 0x78, 0xbf),
+                Rgb(0x00, 0x00, 0x00),
+            ],
+            Palette::Pico8 => &[
+                Rgb(0x00, 0x00, 0x00),
+                Rgb(0x1d, 0x2b, 0x53),
+                Rgb(0x7e, 0x25, 0x53),
+                Rgb(0x00, 0x87, 0x51),
+                Rgb(0xab, 0x52, 0x36),
+                Rgb(0x5f, 0x57, 0x4f),
+                Rgb(0xc2, 0xc3, 0xc7),
+                Rgb(0xff, 0xf1, 0xe8),
+                Rgb(0xff, 0x00, 0x4d),
+                Rgb(0xff, 0xa3, 0x00),
+                Rgb(0xff, 0xec, 0x27),
+                Rgb(0x00, 0xe4, 0x36),
+                Rgb(0x29, 0xad, 0xff),
+                Rgb(0x83, 0x76, 0x9c),
+                Rgb(0xff, 0x77, 0xa8),
+                Rgb(0xff, 0xcc, 0xaa),
+            ],
+            Palette::OneBit => &[Rgb(0, 0, 0), Rgb(255, 255, 255)],
+        }
+    }
+}
+
+/// Where a light leak comes in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Corner {
+    TopLeft,
+    TopRight,
+    BottomLeft,
+    BottomRight,
+}
+
+impl Corner {
+    pub const ALL: &'static [Corner] = &[Corner::TopLeft, Corner::TopRight, Corner::BottomLeft, Corner::BottomRight];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Corner::TopLeft => "Top left",
+            Corner::TopRight => "Top right",
+            Corner::BottomLeft => "Bottom left",
+            Corner::BottomRight => "Bottom right",
+        }
+    }
+
+    pub fn key(self) -> &'static str {
+        match self {
+            Corner::TopLeft => "top_left",
+            Corner::TopRight => "top_right",
+            Corner::BottomLeft => "bottom_left",
+            Corner::BottomRight => "bottom_right",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, thiserror::Error)]
@@ -143,6 +314,17 @@ pub fn straightened_size((width, height): (u64, u64), degrees: f32) -> (u64, u64
     (first + grow(alpha, tall), tall)
 }
 
+/// The canvas `PolaroidFrame` makes: `border` added at the sides and top, the wider strip below.
+pub fn framed_size((width, height): (u64, u64), border: u16) -> (u64, u64) {
+    let border = u64::from(border);
+    (width + 2 * border, height + border + polaroid_bottom(border))
+}
+
+/// The strip below the picture, 3.5× the other sides as on an instant photo.
+fn polaroid_bottom(border: u64) -> u64 {
+    border * 7 / 2
+}
+
 fn in_range(what: &str, value: f64, min: f64, max: f64) -> Result<(), RecipeError> {
     if value.is_finite() && (min..=max).contains(&value) {
         Ok(())
@@ -164,6 +346,8 @@ impl EditRecipe {
     /// full image still fits the smaller one.
     pub fn scaled(&self, factor: f64) -> EditRecipe {
         let scale = |value: u32| ((f64::from(value) * factor).floor() as u32).max(1);
+        // At most the value itself, so a scaled step stays within its valid range.
+        let shrink = |value: u16, min: u16| ((f64::from(value) * factor).round() as u16).clamp(min, value.max(min));
         let ops = self
             .ops
             .iter()
@@ -176,6 +360,14 @@ impl EditRecipe {
                 },
                 EditOp::Resize { width, height } => EditOp::Resize { width: scale(width), height: scale(height) },
                 EditOp::Blur { radius } => EditOp::Blur { radius: scale(u32::from(radius)).min(100) as u16 },
+                // The retro looks' sizes round to nearest: what must match is the look, not a fit.
+                EditOp::FilmGrain { amount, size, seed } => EditOp::FilmGrain { amount, size: shrink(size, 1), seed },
+                EditOp::Halftone { cell } => EditOp::Halftone { cell: shrink(cell, 2) },
+                EditOp::Posterize { palette, pixel, dither } => {
+                    EditOp::Posterize { palette, pixel: shrink(pixel, 1), dither }
+                }
+                EditOp::Vhs { shift, scanlines } => EditOp::Vhs { shift: shrink(shift, 0), scanlines },
+                EditOp::PolaroidFrame { border } => EditOp::PolaroidFrame { border: shrink(border, 1) },
                 ref other => other.clone(),
             })
             .collect();
@@ -211,6 +403,7 @@ impl EditRecipe {
                 EditOp::Resize { width, height } => (u64::from(width), u64::from(height)),
                 EditOp::Rotate { quarter_turns } if quarter_turns % 2 == 1 => (height, width),
                 EditOp::Straighten { degrees } => straightened_size((width, height), degrees),
+                EditOp::PolaroidFrame { border } => framed_size((width, height), border),
                 _ => (width, height),
             };
             let pixels = width.saturating_mul(height);
@@ -243,6 +436,8 @@ impl EditOp {
         match *self {
             EditOp::Resize { .. } | EditOp::Straighten { .. } | EditOp::Sharpen | EditOp::Vignette { .. } => 4,
             EditOp::Blur { radius } => 2 + u64::from(radius) / 10,
+            EditOp::FilmGrain { .. } | EditOp::Vhs { .. } | EditOp::LightLeak { .. } => 2,
+            EditOp::Halftone { .. } | EditOp::Posterize { .. } => 3,
             _ => 1,
         }
     }
@@ -269,6 +464,18 @@ impl EditOp {
             EditOp::Gamma { value } => in_range("gamma", f64::from(value), 0.2, 5.0),
             EditOp::Blur { radius } => in_range("blur radius", f64::from(radius), 1.0, 100.0),
             EditOp::Vignette { strength } => in_range("vignette strength", f64::from(strength), 1.0, 100.0),
+            EditOp::FilmGrain { amount, size, .. } => {
+                in_range("grain amount", f64::from(amount), 1.0, 100.0)?;
+                in_range("grain size", f64::from(size), 1.0, 16.0)
+            }
+            EditOp::Halftone { cell } => in_range("halftone cell", f64::from(cell), 2.0, 128.0),
+            EditOp::Posterize { pixel, .. } => in_range("pixel size", f64::from(pixel), 1.0, 64.0),
+            EditOp::Vhs { shift, scanlines } => {
+                in_range("colour shift", f64::from(shift), 0.0, 100.0)?;
+                in_range("scanlines", f64::from(scanlines), 0.0, 100.0)
+            }
+            EditOp::LightLeak { strength, .. } => in_range("light leak strength", f64::from(strength), 1.0, 100.0),
+            EditOp::PolaroidFrame { border } => in_range("frame border", f64::from(border), 1.0, 2048.0),
             _ => Ok(()),
         }
     }
@@ -292,6 +499,17 @@ impl EditOp {
             EditOp::Blur { radius } => format!("Blur {radius}px"),
             EditOp::Vignette { strength } => format!("Vignette {strength}"),
             EditOp::Filter { name } => format!("Filter: {}", name.label()),
+            EditOp::FilmGrain { amount, size, .. } => format!("Film grain {amount}, {size}px"),
+            EditOp::Halftone { cell } => format!("Halftone {cell}px"),
+            EditOp::Duotone { shadow, highlight } => format!("Duotone {} to {}", shadow.hex(), highlight.hex()),
+            EditOp::Posterize { palette, pixel, dither } => {
+                format!("Posterize: {}, {pixel}px{}", palette.label(), if *dither { ", dithered" } else { "" })
+            }
+            EditOp::Vhs { shift, scanlines } => format!("VHS shift {shift}px, scanlines {scanlines}"),
+            EditOp::LightLeak { corner, strength, .. } => {
+                format!("Light leak {strength}, {}", corner.label().to_lowercase())
+            }
+            EditOp::PolaroidFrame { border } => format!("Polaroid frame {border}px"),
         }
     }
 }

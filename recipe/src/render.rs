@@ -3,7 +3,7 @@
 
 pub use photon_rs::PhotonImage;
 
-use crate::{Budget, EditOp, EditRecipe, Filter, RecipeError};
+use crate::{retro, Budget, EditOp, EditRecipe, Filter, RecipeError};
 
 impl EditRecipe {
     /// Applies every step in order; the first invalid step stops the replay with a typed error.
@@ -84,6 +84,22 @@ impl EditOp {
             EditOp::Blur { radius } => conv::gaussian_blur(&mut image, i32::from(radius)),
             EditOp::Vignette { strength } => image = vignette(&image, strength),
             EditOp::Filter { name } => name.apply(&mut image),
+            EditOp::FilmGrain { amount, size, seed } => image = retro::film_grain(&image, amount, size, seed),
+            EditOp::Halftone { cell } => image = retro::halftone(&image, cell),
+            EditOp::Duotone { shadow, highlight } => image = retro::duotone(&image, shadow, highlight),
+            EditOp::Posterize { palette, pixel, dither } => image = retro::posterize(&image, palette, pixel, dither),
+            EditOp::Vhs { shift, scanlines } => image = retro::vhs(&image, shift, scanlines),
+            EditOp::LightLeak { corner, strength, colour } => {
+                image = retro::light_leak(&image, corner, strength, colour)
+            }
+            EditOp::PolaroidFrame { border } => {
+                let (width, height) = (image.get_width(), image.get_height());
+                return retro::polaroid_frame(&image, border).ok_or_else(|| {
+                    let (width, height) = crate::framed_size((u64::from(width), u64::from(height)), border);
+                    // Only an image already near the largest size addressable gets here.
+                    RecipeError::TooLarge { step: 1, label: self.label(), width, height, limit_megapixels: 0 }
+                });
+            }
         }
         Ok(image)
     }

@@ -10,6 +10,7 @@ mod crop;
 mod filters;
 mod history;
 mod resize;
+mod retro;
 mod state;
 #[cfg(feature = "hydrate")]
 mod worker;
@@ -22,6 +23,7 @@ use self::crop::CropPanel;
 use self::filters::Filters;
 use self::history::History;
 use self::resize::ResizePanel;
+use self::retro::RetroLooks;
 use self::state::{CanvasState, EditorState};
 use crate::optimize::ExportPanel;
 use crate::photos::api::save_to_gallery;
@@ -198,6 +200,7 @@ pub fn Editor(photo: PhotoSummary, #[prop(default = EditRecipe::default())] init
                     {view! { <CropPanel state photo=photo.id/> }.into_any()}
                     {view! { <ResizePanel state/> }.into_any()}
                     {view! { <Filters state/> }.into_any()}
+                    {view! { <RetroLooks state/> }.into_any()}
                     <History state/>
                     {view! {
                         <ExportPanel export_url=photo.export_url.clone() original_url=photo.original_url.clone() recipe/>
