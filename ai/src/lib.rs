@@ -10,6 +10,7 @@ pub mod inpaint;
 pub mod models;
 pub mod moderation;
 pub mod scene;
+pub mod style;
 mod tensor;
 pub mod upscale;
 

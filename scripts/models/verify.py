@@ -147,9 +147,50 @@ def check_selfie(d, _):
     return f"person {float((m > 0.5).mean()):.2f} of the frame{extra}"
 
 
+def stylize_builtin(d, img, index):
+    x = (np.asarray(img, np.float32) / 255).transpose(2, 0, 1)[None]
+    w = np.zeros(26, np.float32)
+    w[index] = 1
+    return session(d / "style-multi.onnx").run(["stylized"], {"image": x, "style_weights": w})[0][0]
+
+
+def check_style_multi(d, _):
+    img = photo("astronaut.png").resize((256, 256), Image.BILINEAR)
+    a, b = stylize_builtin(d, img, 0), stylize_builtin(d, img, 19)
+    source = np.asarray(img, np.float32).transpose(2, 0, 1) / 255
+    assert a.shape == b.shape == (3, 256, 256) and 0 <= a.min() and a.max() <= 1, a.shape
+    changed, apart = float(np.abs(b - source).mean()), float(np.abs(a - b).mean())
+    assert changed > 0.05 and apart > 0.05, (changed, apart)
+    return f"style 19 changes the photo by {changed:.2f} (0..1), styles 0 and 19 differ by {apart:.2f}"
+
+
+def style_vector(d, img):
+    side = min(img.size)
+    left, top = (img.width - side) // 2, (img.height - side) // 2
+    x = np.asarray(img.crop((left, top, left + side, top + side)).resize((256, 256), Image.BILINEAR), np.float32) / 255
+    return session(d / "style-predict.onnx").run(None, {"style_image": x[None]})[0]
+
+
+def check_style_predict(d, _):
+    a, b = style_vector(d, photo("astronaut.png")), style_vector(d, photo("coffee.png"))
+    assert a.shape == (1, 1, 1, 100) and float(np.abs(a - b).mean()) > 0.05, (a.shape, np.abs(a - b).mean())
+    return f"style vectors of two photos differ by {float(np.abs(a - b).mean()):.2f}"
+
+
+def check_style_transform(d, _):
+    vec = style_vector(d, photo("coffee.png"))
+    x = np.asarray(photo("astronaut.png").resize((384, 384), Image.BILINEAR), np.float32)[None] / 255
+    s = session(d / "style-transform.onnx")
+    y = s.run(None, {s.get_inputs()[0].name: x, s.get_inputs()[1].name: vec})[0]
+    changed = float(np.abs(y - x).mean())
+    assert y.shape == (1, 384, 384, 3) and 0 <= y.min() and y.max() <= 1 and changed > 0.03, (y.shape, changed)
+    return f"the coffee's style changes the astronaut by {changed:.2f} (0..1)"
+
+
 CHECKS = [("runtime", check_runtime), ("isnet", check_isnet), ("open-nsfw", check_open_nsfw),
           ("esrgan-", check_esrgan), ("face-short", check_face), ("centernet", check_centernet),
-          ("selfie", check_selfie)]
+          ("selfie", check_selfie), ("style-multi", check_style_multi), ("style-predict", check_style_predict),
+          ("style-transform", check_style_transform)]
 
 
 def main(argv):

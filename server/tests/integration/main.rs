@@ -19,4 +19,5 @@ mod optimize;
 mod retention;
 mod security;
 mod slice;
+mod style;
 mod tables;

@@ -7,7 +7,9 @@ use app::ids::OwnerId;
 use app::photos::PhotoSummary;
 use async_trait::async_trait;
 
-use super::{backdrop_inputs, check_backdrop, mismatch, parse_hex, Failure, Inputs, Produced, Tool, Work};
+use super::{
+    check_other_photo, mismatch, other_photo_inputs, parse_hex, Failure, Inputs, Produced, Tool, Work, BACKDROP,
+};
 use crate::ai_tools::queue::Claimed;
 use crate::ai_tools::AiStore;
 
@@ -25,7 +27,7 @@ impl Tool for RemoveBackground {
         // The options' ranges are `ToolRequest::check`'s.
         match request {
             ToolRequest::RemoveBackground { backdrop: Backdrop::Photo { id }, .. } => {
-                check_backdrop(ai, owner, *id).await
+                check_other_photo(ai, owner, *id, BACKDROP).await
             }
             _ => Ok(()),
         }
@@ -37,7 +39,7 @@ impl Tool for RemoveBackground {
         let ToolRequest::RemoveBackground { backdrop: Backdrop::Photo { id }, .. } = request else {
             return Ok(Inputs::default());
         };
-        backdrop_inputs(ai, job.owner, *id).await
+        other_photo_inputs(ai, job.owner, *id, BACKDROP).await
     }
 
     fn run(&self, work: Work<'_>) -> Result<(Produced, String), Failure> {
@@ -47,7 +49,7 @@ impl Tool for RemoveBackground {
         let backdrop = match backdrop {
             Backdrop::Transparent => ai::background::Backdrop::Transparent,
             Backdrop::Colour { hex } => ai::background::Backdrop::Colour(parse_hex(&hex).unwrap_or([255, 255, 255])),
-            Backdrop::Photo { .. } => ai::background::Backdrop::Photo(work.inputs.backdrop(work.max_pixels)?),
+            Backdrop::Photo { .. } => ai::background::Backdrop::Photo(work.inputs.other_photo(work.max_pixels)?),
         };
         let segmenter = if portrait { ai::background::Segmenter::Portrait } else { ai::background::Segmenter::Objects };
         let options = ai::background::Options { segmenter, backdrop, refine, feather };

@@ -8,6 +8,7 @@ mod background;
 mod describe;
 mod erase;
 mod scene;
+pub mod style;
 mod upscale;
 
 use std::sync::Arc;
@@ -37,6 +38,7 @@ pub fn tool(kind: ToolKind) -> &'static dyn Tool {
         ToolKind::Erase => &erase::Erase,
         ToolKind::Describe => &describe::Describe,
         ToolKind::ProductScene => &scene::ProductScene,
+        ToolKind::StyleTransfer => &style::StyleTransfer,
     }
 }
 
@@ -79,7 +81,7 @@ pub trait Tool: Send + Sync {
 /// What a tool gathered besides the photo.
 #[derive(Default)]
 pub struct Inputs {
-    /// A second image: the eraser's mask, or the backdrop photo.
+    /// A second image: the eraser's mask, the backdrop photo or the painting.
     pub extra: Option<Bytes>,
     pub camera: Option<ai::describe::CameraFacts>,
 }
@@ -182,30 +184,43 @@ pub async fn photo_bytes(
     Ok((summary, bytes))
 }
 
-/// A backdrop photo the person picked (background removal, product scene): theirs and not held.
-/// Checked when the job is queued, and again by `backdrop_inputs` when it runs.
-pub async fn check_backdrop(ai: &AiStore, owner: OwnerId, photo: app::ids::PhotoId) -> Result<(), AppError> {
+/// How the background and the product scene name the photo picked as a backdrop.
+pub const BACKDROP: &str = "background photo";
+
+/// Another photo of the workspace a tool reads besides the job's own (a backdrop, a painting):
+/// the person's and not held. Checked when the job is queued, and again by `other_photo_inputs`
+/// when it runs. `what` names it in the message ("background photo").
+pub async fn check_other_photo(
+    ai: &AiStore,
+    owner: OwnerId,
+    photo: app::ids::PhotoId,
+    what: &str,
+) -> Result<(), AppError> {
     use app::photos::PhotoService;
     if ai.photos.photo(owner, photo).await?.held {
-        return Err(AppError::Forbidden("That background photo is held for review.".into()));
+        return Err(AppError::Forbidden(format!("That {what} is held for review.")));
     }
     Ok(())
 }
 
-/// The backdrop photo's file, read when the job runs (it may have gone or been held since).
-pub async fn backdrop_inputs(ai: &AiStore, owner: OwnerId, photo: app::ids::PhotoId) -> Result<Inputs, Failure> {
+/// The other photo's file, read when the job runs (it may have gone or been held since).
+pub async fn other_photo_inputs(
+    ai: &AiStore,
+    owner: OwnerId,
+    photo: app::ids::PhotoId,
+    what: &str,
+) -> Result<Inputs, Failure> {
     let (_, bytes) = photo_bytes(ai, owner, photo).await.map_err(|failure| match failure {
-        Failure::Permanent(_) => Failure::Permanent("The background photo was deleted or is held for review.".into()),
+        Failure::Permanent(_) => Failure::Permanent(format!("The {what} was deleted or is held for review.")),
         passing => passing,
     })?;
     Ok(Inputs { extra: Some(bytes), ..Inputs::default() })
 }
 
 impl Inputs {
-    /// The backdrop photo `backdrop_inputs` read, decoded.
-    pub fn backdrop(&self, max_pixels: u64) -> Result<RgbImage, Failure> {
-        let bytes =
-            self.extra.as_deref().ok_or_else(|| Failure::Permanent("The background photo is missing.".into()))?;
+    /// The other photo `other_photo_inputs` read, decoded.
+    pub fn other_photo(&self, max_pixels: u64) -> Result<RgbImage, Failure> {
+        let bytes = self.extra.as_deref().ok_or_else(|| Failure::Permanent("The other photo is missing.".into()))?;
         Ok(images::decode(bytes, max_pixels).map_err(|e| Failure::Permanent(e.to_string()))?.to_rgb8())
     }
 }

