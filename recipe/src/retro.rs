@@ -1,6 +1,7 @@
 //! The retro looks: grain, halftone, duotone, palettes, VHS, light leaks and the instant-photo
-//! frame. Integer maths wherever randomness or rounding could differ, so the editor's WASM and the
-//! server's replay make the same pixels.
+//! frame. The editor's WASM and the server's replay must make the same pixels: chance comes from
+//! an integer hash of the seed, and the little float maths is only arithmetic and square roots,
+//! which IEEE 754 rounds alike everywhere (no sin, cos or pow, whose libraries differ).
 
 use photon_rs::PhotonImage;
 
@@ -197,7 +198,7 @@ pub fn vhs(image: &PhotonImage, shift: u16, scanlines: u8) -> PhotonImage {
     let shift = usize::from(shift);
     // Lines relative to the height, so the preview and the full photo have the same bands.
     let lines = (height / 2).min(240);
-    let keep = 200 - u32::from(scanlines);
+    let keep = 200u32.saturating_sub(u32::from(scanlines));
     map_pixels(image, |x, y, pixel| {
         let (x, y) = (x as usize, y as usize);
         let row = &source[y * width * 4..(y + 1) * width * 4];
@@ -419,6 +420,15 @@ mod tests {
         }
         let too_big = EditRecipe { ops: vec![EditOp::PolaroidFrame { border: 2048 }] };
         assert!(matches!(too_big.plan((64, 48), Budget::for_pixels(1_000_000)), Err(RecipeError::TooLarge { .. })));
+    }
+
+    #[test]
+    fn the_looks_count_towards_the_work_budget() {
+        // 200 unit-cost steps of full-size work fit; a halftone costs three.
+        let budget = Budget::for_pixels(64 * 48);
+        let halftones = |count| EditRecipe { ops: vec![EditOp::Halftone { cell: 8 }; count] };
+        assert_eq!(halftones(66).plan((64, 48), budget), Ok((64, 48)));
+        assert_eq!(halftones(67).plan((64, 48), budget), Err(RecipeError::TooMuchWork));
     }
 
     fn every_look() -> Vec<EditOp> {
