@@ -406,18 +406,31 @@ fn EraserTool(start: Start, photo: PhotoSummary) -> impl IntoView {
             }
         }
     };
-    let erase = move |_| {
+    // Generative fill: offered when an image service that takes a mask is configured.
+    let services = Resource::new(|| (), |_| crate::generate::api::open_studio());
+    let fill_prompt = RwSignal::new(String::new());
+    let fill_service = RwSignal::new(None::<String>);
+    let send = move |fill: Option<crate::ai_tools::Fill>| {
         #[cfg(feature = "hydrate")]
         if let Some(canvas) = canvas.get() {
             match crate::browser::mask::data_url(&canvas) {
                 Ok(Some(mask)) => {
                     message.set(None);
-                    start.dispatch(ToolRequest::Erase { mask });
+                    start.dispatch(ToolRequest::Erase { mask, fill });
                 }
-                Ok(None) => message.set(Some("Paint over what should be erased first.".into())),
+                Ok(None) => message.set(Some("Paint over the part to change first.".into())),
                 Err(error) => message.set(Some(error)),
             }
         }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = fill;
+    };
+    let erase = move |_| send(None);
+    let fill = move |_| match fill_service.get() {
+        Some(provider) if !fill_prompt.get().trim().is_empty() => {
+            send(Some(crate::ai_tools::Fill { prompt: fill_prompt.get(), provider }))
+        }
+        _ => message.set(Some("Say what to paint there first.".into())),
     };
     let clear = move |_| {
         #[cfg(feature = "hydrate")]
@@ -443,6 +456,25 @@ fn EraserTool(start: Start, photo: PhotoSummary) -> impl IntoView {
             </label>
             <button type="button" on:click=clear>"Clear mask"</button>
             <button type="button" on:click=erase>"Erase"</button>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let fillers: Vec<String> = services.await.map(|s| s.providers).unwrap_or_default()
+                        .into_iter().filter(|p| p.features.fill).map(|p| p.name).collect();
+                    if fill_service.get_untracked().is_none() { fill_service.set(fillers.first().cloned()); }
+                    (!fillers.is_empty()).then(|| view! {
+                        <div class="generative-fill">
+                            <label>"Or paint it anew: "
+                                <input type="text" name="fill_prompt" maxlength="2000" placeholder="what should be there"
+                                    prop:value=fill_prompt on:input=move |ev| fill_prompt.set(event_target_value(&ev))/>
+                            </label>
+                            <select name="fill_service" aria-label="Image service" on:change=move |ev| fill_service.set(Some(event_target_value(&ev)))>
+                                {fillers.into_iter().map(|name| view! { <option value=name.clone()>{name.clone()}</option> }).collect_view()}
+                            </select>
+                            <button type="button" on:click=fill>"Generative fill"</button>
+                        </div>
+                    })
+                })}
+            </Transition>
             {move || message.get().map(|m| view! { <p class="error" role="alert">{m}</p> })}
         </fieldset>
     }

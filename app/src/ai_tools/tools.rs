@@ -71,7 +71,7 @@ impl ToolKind {
             },
             ToolKind::Erase => ToolInfo {
                 label: "Magic eraser",
-                privacy: "The magic eraser runs on this server (LaMa or PatchMatch); the mask you paint is stored encrypted with the job and deleted with it.",
+                privacy: "The magic eraser runs on this server (LaMa or PatchMatch); the mask you paint is stored encrypted with the job and deleted with it. Generative fill (a prompt with the mask) sends the photo, the mask and the prompt to the image service you pick, named below.",
             },
             ToolKind::Describe => ToolInfo {
                 label: "Tags and alt-text",
@@ -131,9 +131,13 @@ pub enum ToolRequest {
         quality: UpscaleQuality,
     },
     /// `mask` is a PNG data URL painted over the photo (white = erase); any size, it is scaled.
+    /// With `fill`, the painted part is not erased but painted anew from a prompt by an image
+    /// service (generative fill).
     Erase {
         #[serde(default, skip_serializing_if = "String::is_empty")]
         mask: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fill: Option<Fill>,
     },
     Describe,
     /// The product, cut out, placed on a backdrop (see `Scene`).
@@ -177,6 +181,7 @@ impl ToolRequest {
             }
             ToolRequest::Upscale { factor, .. } if *factor != 2 && *factor != 4 => Err("Upscaling is x2 or x4.".into()),
             ToolRequest::ProductScene { scene } => scene.validate(),
+            ToolRequest::Erase { fill: Some(fill), .. } => fill.check(),
             ToolRequest::StyleTransfer { style, strength } => {
                 if !(0.0..=1.0).contains(strength) {
                     return Err("The style's strength is 0 to 1.".into());
@@ -207,8 +212,30 @@ impl ToolRequest {
             ToolRequest::StyleTransfer { style, strength } => {
                 format!("Style transfer ({}, {:.0} %)", style.label(), strength * 100.0)
             }
+            ToolRequest::Erase { fill: Some(fill), .. } => format!("Generative fill ({})", fill.provider),
             other => other.kind().label().into(),
         }
+    }
+}
+
+/// Generative fill: what to paint where the mask is, and which image service paints it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Fill {
+    pub prompt: String,
+    /// A configured image service that takes a mask, by name.
+    pub provider: String,
+}
+
+impl Fill {
+    pub fn check(&self) -> Result<(), String> {
+        let length = self.prompt.trim().chars().count();
+        if length == 0 || length > crate::generate::MAX_PROMPT_CHARS {
+            return Err(format!(
+                "Say what to paint there, in at most {} characters.",
+                crate::generate::MAX_PROMPT_CHARS
+            ));
+        }
+        Ok(())
     }
 }
 

@@ -551,11 +551,94 @@ async fn generated_images_are_moderated_like_uploads(app: TestApp) {
     assert_eq!(saved.status, StatusCode::FORBIDDEN, "a held image cannot be kept");
 }
 
+async fn generative_fill_paints_only_the_masked_part(app: TestApp) {
+    let (stand_in, url) = StandIn::start().await;
+    let app = with_services(app, &url, |_| {}).await;
+    server::ai_tools::spawn_workers(app.ai.clone(), 1);
+    let (cookie, photo) = app.new_owner_with_photo("coffee.png").await;
+    let id = photo["id"].as_str().unwrap();
+    let original = image::load_from_memory(&crate::support::fixture("coffee.png")).unwrap().to_rgb8();
+    // Painted on a half-size preview, over the right half of the photo.
+    let mask = image::GrayImage::from_fn(300, 200, |x, _| image::Luma([if x >= 150 { 255 } else { 0 }]));
+    let mut mask_png = Vec::new();
+    mask.write_to(&mut std::io::Cursor::new(&mut mask_png), image::ImageFormat::Png).unwrap();
+    let mask_url = format!("data:image/png;base64,{}", b64(&mask_png));
+    let fill = |service: &str, prompt: &str| json!({ "photo": id, "request": { "tool": "erase", "mask": mask_url, "fill": { "prompt": prompt, "provider": service } } });
+
+    // (service, the red the stand-in paints with, the size it was asked to work at)
+    for (service, red, size) in [("Studio GPU", 210u8, (640, 448)), ("Images API", 77, (1536, 1024))] {
+        let reply = app.call_json("ai/start", Some(&cookie), fill(service, "a bowl of cherries")).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", body(&reply));
+        let job = reply.json();
+        assert_eq!(job["label"], format!("Generative fill ({service})"));
+        let done = loop {
+            let jobs = app.call_form("ai/jobs", Some(&cookie), &form(&[("photo", id)])).await.json();
+            let found = jobs.as_array().unwrap().iter().find(|j| j["id"] == job["id"]).cloned().unwrap();
+            if matches!(found["state"].as_str(), Some("done" | "failed")) {
+                break found;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert_eq!(done["state"], "done", "{done}");
+        assert_eq!(done["method"], format!("generative fill by {service}"));
+        let result = app.get(done["result_url"].as_str().unwrap(), Some(&cookie)).await;
+        let result = image::load_from_memory(&result.body).unwrap().to_rgb8();
+        assert_eq!(result.dimensions(), (600, 400));
+        assert_eq!(result.get_pixel(40, 200), original.get_pixel(40, 200), "outside the mask nothing changes");
+        assert_eq!(result.get_pixel(560, 200)[0], red, "inside, the service's painting");
+
+        // What the service got: the photo and the mask at its size, the prompt.
+        let seen = stand_in.seen().pop().unwrap();
+        let (sent_image, sent_mask) = if service == "Studio GPU" {
+            assert_eq!(seen.path, "/sdapi/v1/img2img");
+            assert_eq!(seen.json["prompt"], "a bowl of cherries");
+            assert_eq!(seen.json["denoising_strength"], 0.9);
+            let decode = |field: &str| base64::engine::general_purpose::STANDARD.decode(field).unwrap();
+            (decode(seen.json["init_images"][0].as_str().unwrap()), decode(seen.json["mask"].as_str().unwrap()))
+        } else {
+            assert_eq!(seen.path, "/v1/images/edits");
+            let part = |name: &str| seen.parts.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone()).unwrap();
+            assert_eq!(part("prompt"), b"a bowl of cherries");
+            (part("image"), part("mask"))
+        };
+        let sent_image = image::load_from_memory(&sent_image).unwrap();
+        assert_eq!((sent_image.width(), sent_image.height()), size);
+        let sent_mask = image::load_from_memory(&sent_mask).unwrap();
+        assert_eq!((sent_mask.width(), sent_mask.height()), size);
+        let (left, right) =
+            (sent_mask.to_rgba8().get_pixel(10, 10).0, sent_mask.to_rgba8().get_pixel(size.0 - 10, 10).0);
+        if service == "Studio GPU" {
+            assert_eq!((left[0], right[0]), (0, 255), "the WebUI's mask: white paints");
+        } else {
+            assert_eq!((left[3], right[3]), (255, 0), "the Images API's mask: transparent paints");
+        }
+    }
+
+    // Refused up front: no such service, no prompt, a blocked word never reaches anyone.
+    for (request, says) in
+        [(fill("Nope", "x"), "no image service called"), (fill("Studio GPU", " "), "Say what to paint")]
+    {
+        let reply = app.call_json("ai/start", Some(&cookie), request).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+        assert!(body(&reply).contains(says), "{}", body(&reply));
+    }
+    // The eraser without a prompt stays the eraser: nothing is sent to any service.
+    let before = stand_in.seen().len();
+    let reply = app
+        .call_json("ai/start", Some(&cookie), json!({ "photo": id, "request": { "tool": "erase", "mask": mask_url } }))
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", body(&reply));
+    assert_eq!(reply.json()["label"], "Magic eraser");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(stand_in.seen().len(), before);
+}
+
 on_both_databases!(
     a_run_is_queued_kept_as_photos_and_remembered,
     references_and_the_openai_kind_speak_their_protocols,
     service_failures_are_told_in_plain_words,
     generated_images_are_moderated_like_uploads,
+    generative_fill_paints_only_the_masked_part,
 );
 
 /// With no service configured the studio says so, and a run is refused.

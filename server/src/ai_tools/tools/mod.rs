@@ -84,6 +84,8 @@ pub struct Inputs {
     /// A second image: the eraser's mask, the backdrop photo or the painting.
     pub extra: Option<Bytes>,
     pub camera: Option<ai::describe::CameraFacts>,
+    /// What an image service painted for a generative fill, and the service's name.
+    pub painted: Option<(Bytes, String)>,
 }
 
 /// A job as `Tool::run` gets it.
