@@ -114,6 +114,8 @@ pub struct LimitSettings {
     pub concurrent_password_hashes: usize,
     /// AI jobs queued or running per workspace.
     pub queued_jobs_per_owner: u64,
+    /// AI tools, generation runs and batches one client address may start an hour.
+    pub jobs_per_hour_per_ip: u32,
     /// Take the client address from the last `X-Forwarded-For` hop (only behind a proxy that
     /// sets it; otherwise anyone could pick their own address).
     pub trust_forwarded_for: bool,
@@ -135,6 +137,7 @@ impl Default for LimitSettings {
             concurrent_uploads: 8,
             concurrent_password_hashes: 4,
             queued_jobs_per_owner: 20,
+            jobs_per_hour_per_ip: 300,
             trust_forwarded_for: false,
         }
     }
@@ -363,6 +366,7 @@ impl Settings {
             limits.concurrent_uploads => "ATELIER_CONCURRENT_UPLOADS",
             limits.concurrent_password_hashes => "ATELIER_CONCURRENT_PASSWORD_HASHES",
             limits.queued_jobs_per_owner => "ATELIER_QUEUED_JOBS_PER_OWNER",
+            limits.jobs_per_hour_per_ip => "ATELIER_JOBS_PER_HOUR_PER_IP",
             limits.trust_forwarded_for => "ATELIER_TRUST_FORWARDED_FOR",
             accounts.session_idle_days => "ATELIER_SESSION_IDLE_DAYS",
             accounts.session_absolute_days => "ATELIER_SESSION_ABSOLUTE_DAYS",

@@ -46,8 +46,8 @@ pub fn erase(
 }
 
 /// Generative fill's last step: an image service painted `painted` (any size: it worked at its
-/// own) from the photo and the mask; it is scaled back to the photo and blended in only where the
-/// mask is, with an edge softened over `feather` pixels, so nothing outside the mask changes.
+/// own) from the photo and the mask; it is scaled back to the photo and blended in where the mask
+/// is, its edge softened over about `feather` photo pixels: beyond that, nothing changes.
 pub fn blend_painted(
     image: &RgbImage,
     painted: &RgbImage,
@@ -63,12 +63,15 @@ pub fn blend_painted(
     } else {
         imageops::resize(painted, width, height, FilterType::CatmullRom)
     };
-    let mask = if mask.dimensions() == (width, height) {
-        mask.clone()
+    // Softened at the mask's own size (the editor paints at most 1024 px), then scaled: the same
+    // edge for a fraction of the work on a large photo.
+    let sigma = feather * mask.width() as f32 / width.max(1) as f32;
+    let soft = if sigma > 0.05 { imageops::blur(mask, sigma) } else { mask.clone() };
+    let mask = if soft.dimensions() == (width, height) {
+        soft
     } else {
-        imageops::resize(mask, width, height, FilterType::Triangle)
+        imageops::resize(&soft, width, height, FilterType::Triangle)
     };
-    let mask = if feather > 0.0 { imageops::blur(&mask, feather) } else { mask };
     Ok(RgbImage::from_fn(width, height, |x, y| {
         let m = u16::from(mask.get_pixel(x, y)[0]);
         let (a, b) = (image.get_pixel(x, y), painted.get_pixel(x, y));

@@ -151,6 +151,16 @@ pub fn SceneFields(scene: RwSignal<Scene>, photos: Resource<Result<Vec<PhotoSumm
         SceneBackdrop::Studio { .. } => "studio",
         SceneBackdrop::Surface { .. } => "surface",
         SceneBackdrop::Photo { .. } => "photo",
+        SceneBackdrop::Generated { .. } => "generated",
+    };
+    // Image services that can paint a backdrop from a prompt (none unless configured).
+    let services = Resource::new(|| (), |_| crate::generate::api::open_studio());
+    let service_names = move || {
+        services
+            .get()
+            .and_then(Result::ok)
+            .map(|s| s.providers.into_iter().map(|p| p.name).collect())
+            .unwrap_or_else(Vec::<String>::new)
     };
     let set_kind = move |value: String| {
         let backdrop = match value.as_str() {
@@ -161,10 +171,19 @@ pub fn SceneFields(scene: RwSignal<Scene>, photos: Resource<Result<Vec<PhotoSumm
                 Some(id) => SceneBackdrop::Photo { id },
                 None => SceneBackdrop::Colour { hex: "#ffffff".into() },
             },
+            "generated" => match service_names().into_iter().next() {
+                Some(provider) => SceneBackdrop::Generated {
+                    painted: crate::ai_tools::ServicePrompt {
+                        prompt: "a sunlit wooden table by a window, soft focus background".into(),
+                        provider,
+                    },
+                },
+                None => SceneBackdrop::Colour { hex: "#ffffff".into() },
+            },
             _ => SceneBackdrop::Colour { hex: "#ffffff".into() },
         };
         // A sweep, a surface or a room has a floor to stand on; a flat colour centres.
-        let on_floor = matches!(value.as_str(), "studio" | "surface" | "photo");
+        let on_floor = matches!(value.as_str(), "studio" | "surface" | "photo" | "generated");
         scene.update(|s| {
             s.backdrop = backdrop;
             s.on_floor = on_floor;
@@ -212,8 +231,29 @@ pub fn SceneFields(scene: RwSignal<Scene>, photos: Resource<Result<Vec<PhotoSumm
                 <option value="studio" selected=move || kind() == "studio">"Studio sweep"</option>
                 <option value="surface" selected=move || kind() == "surface">"Surface"</option>
                 <option value="photo" selected=move || kind() == "photo">"Another photo"</option>
+                <Transition fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        let any = services.await.is_ok_and(|s| !s.providers.is_empty());
+                        any.then(|| view! { <option value="generated" selected=move || kind() == "generated">"Painted from a prompt"</option> })
+                    })}
+                </Transition>
             </select>
         </label>
+        <Show when=move || kind() == "generated">
+            <label>"Backdrop prompt "
+                <input type="text" name="backdrop_prompt" maxlength="2000"
+                    prop:value=move || match scene.get().backdrop { SceneBackdrop::Generated { painted } => painted.prompt, _ => String::new() }
+                    on:input=move |ev| { let text = event_target_value(&ev); scene.update(|s| if let SceneBackdrop::Generated { painted } = &mut s.backdrop { painted.prompt = text; }); }/>
+            </label>
+            <label>"Image service "
+                <select aria-label="Image service for the backdrop" on:change=move |ev| {
+                    let name = event_target_value(&ev);
+                    scene.update(|s| if let SceneBackdrop::Generated { painted } = &mut s.backdrop { painted.provider = name; });
+                }>
+                    {move || service_names().into_iter().map(|name| view! { <option value=name.clone()>{name.clone()}</option> }).collect_view()}
+                </select>
+            </label>
+        </Show>
         <Show when=move || matches!(kind(), "colour" | "gradient" | "studio")>
             <label>{move || if kind() == "colour" { "Colour " } else { "Top " }}
                 <input type="color" prop:value=colour(0) on:input=move |ev| set_colour(0, event_target_value(&ev))/></label>
@@ -410,7 +450,7 @@ fn EraserTool(start: Start, photo: PhotoSummary) -> impl IntoView {
     let services = Resource::new(|| (), |_| crate::generate::api::open_studio());
     let fill_prompt = RwSignal::new(String::new());
     let fill_service = RwSignal::new(None::<String>);
-    let send = move |fill: Option<crate::ai_tools::Fill>| {
+    let send = move |fill: Option<crate::ai_tools::ServicePrompt>| {
         #[cfg(feature = "hydrate")]
         if let Some(canvas) = canvas.get() {
             match crate::browser::mask::data_url(&canvas) {
@@ -428,7 +468,7 @@ fn EraserTool(start: Start, photo: PhotoSummary) -> impl IntoView {
     let erase = move |_| send(None);
     let fill = move |_| match fill_service.get() {
         Some(provider) if !fill_prompt.get().trim().is_empty() => {
-            send(Some(crate::ai_tools::Fill { prompt: fill_prompt.get(), provider }))
+            send(Some(crate::ai_tools::ServicePrompt { prompt: fill_prompt.get(), provider }))
         }
         _ => message.set(Some("Say what to paint there first.".into())),
     };

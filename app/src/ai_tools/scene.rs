@@ -79,6 +79,10 @@ pub enum SceneBackdrop {
     Photo {
         id: PhotoId,
     },
+    /// Painted from a prompt by a configured image service, at the scene's shape.
+    Generated {
+        painted: crate::ai_tools::ServicePrompt,
+    },
 }
 
 /// The surfaces Atelier draws itself (no image files, nothing under another licence).
@@ -154,6 +158,10 @@ impl Scene {
             SceneBackdrop::Colour { hex } => vec![hex],
             SceneBackdrop::Gradient { top, bottom } => vec![top, bottom],
             SceneBackdrop::Studio { wall, floor } => vec![wall, floor],
+            SceneBackdrop::Generated { painted } => {
+                painted.check()?;
+                Vec::new()
+            }
             SceneBackdrop::Surface { .. } | SceneBackdrop::Photo { .. } => Vec::new(),
         };
         if colours.iter().any(|hex| parse_hex(hex).is_none()) {
@@ -171,6 +179,10 @@ impl Scene {
             SceneBackdrop::Studio { .. } => "in a studio sweep".into(),
             SceneBackdrop::Surface { texture } => format!("on {}", texture.label().to_lowercase()),
             SceneBackdrop::Photo { .. } => "on a photo".into(),
+            SceneBackdrop::Generated { painted } => {
+                let words: Vec<&str> = painted.prompt.split_whitespace().take(5).collect();
+                format!("on “{}”", words.join(" "))
+            }
         }
     }
 }

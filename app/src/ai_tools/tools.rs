@@ -137,7 +137,7 @@ pub enum ToolRequest {
         #[serde(default, skip_serializing_if = "String::is_empty")]
         mask: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        fill: Option<Fill>,
+        fill: Option<ServicePrompt>,
     },
     Describe,
     /// The product, cut out, placed on a backdrop (see `Scene`).
@@ -218,20 +218,21 @@ impl ToolRequest {
     }
 }
 
-/// Generative fill: what to paint where the mask is, and which image service paints it.
+/// What an image service is asked to paint (generative fill, a scene's backdrop), and which
+/// configured service paints it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Fill {
+pub struct ServicePrompt {
     pub prompt: String,
     /// A configured image service that takes a mask, by name.
     pub provider: String,
 }
 
-impl Fill {
+impl ServicePrompt {
     pub fn check(&self) -> Result<(), String> {
         let length = self.prompt.trim().chars().count();
         if length == 0 || length > crate::generate::MAX_PROMPT_CHARS {
             return Err(format!(
-                "Say what to paint there, in at most {} characters.",
+                "Say what the image service should paint, in at most {} characters.",
                 crate::generate::MAX_PROMPT_CHARS
             ));
         }

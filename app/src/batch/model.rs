@@ -332,7 +332,9 @@ mod tests {
         let sharpen = Step::Edit { recipe: EditRecipe { ops: vec![EditOp::Sharpen] } };
         let bad = |steps: Vec<Step>| Pipeline { name: "x".into(), steps }.validate().unwrap_err();
         assert!(bad(vec![export.clone(), sharpen.clone()]).starts_with("Step 1 (Export: JPEG 82%)"));
-        assert!(bad(vec![Step::Tool { request: ToolRequest::Erase { mask: String::new(), fill: None } }]).contains("mask"));
+        assert!(
+            bad(vec![Step::Tool { request: ToolRequest::Erase { mask: String::new(), fill: None } }]).contains("mask")
+        );
         assert!(bad(vec![]).contains("1 to 12 steps"));
         assert!(bad(vec![sharpen.clone(); 13]).contains("1 to 12 steps"));
         let unnamed = Pipeline { name: "  ".into(), steps: vec![sharpen.clone()] };

@@ -293,6 +293,16 @@ impl Db {
         Ok(running.rows_affected() == 1)
     }
 
+    /// Blanks a job's options (a deleted generation's prompt), leaving its state for the day.
+    pub async fn forget_job_params(&self, owner: OwnerId, id: JobId) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE jobs SET params = '{}' WHERE id = $1 AND owner_id = $2")
+            .bind(id.to_string())
+            .bind(owner.to_string())
+            .execute(self.pool())
+            .await
+            .map(|_| ())
+    }
+
     /// An owner's AI jobs as "Download my data" lists them: what ran, with which options, when,
     /// on what, and what it said (results are files of a day; kept ones are in the gallery).
     pub async fn job_records(&self, owner: OwnerId) -> Result<Vec<serde_json::Value>, sqlx::Error> {

@@ -103,7 +103,7 @@ pub async fn item(store: Arc<AiStore>, job: Claimed, progress: Arc<JobProgress>)
             Step::Tool { request } => {
                 let tool = tools::tool(request.kind());
                 let engine = tools::engine(&store).map_err(at)?;
-                let inputs = tool.gather(&store, &job, request).await.map_err(at)?;
+                let inputs = tool.gather(&store, &job, request, &progress).await.map_err(at)?;
                 let request = request.clone();
                 let max_upscale_pixels = store.settings.max_upscale_pixels;
                 let ran_on = engine.clone();

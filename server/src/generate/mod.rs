@@ -17,7 +17,6 @@ use app::generate::{
     curated_templates, GenerateRequest, GeneratedImage, Generation, GenerationService, PromptTemplate, Studio,
 };
 use app::ids::{GenerationId, JobId, OwnerId, PhotoId, TemplateId};
-use app::photos::PhotoService;
 use async_trait::async_trait;
 use uuid::Uuid;
 
@@ -74,9 +73,7 @@ impl GenerationStore {
             })
         })?;
         let (prompt, negative) = request.styled();
-        if let Some(word) = providers.blocked_word(&format!("{prompt}\n{negative}")) {
-            return Err(AppError::BadRequest(format!("This server does not accept prompts with “{word}”.")));
-        }
+        providers.allows(&format!("{prompt}\n{negative}")).map_err(AppError::BadRequest)?;
         let model = match &request.model {
             Some(model) if !provider.models.iter().any(|m| m == model) => {
                 return Err(AppError::BadRequest(format!("{} offers no model “{model}”.", provider.name)));
@@ -84,7 +81,7 @@ impl GenerationStore {
             Some(model) => Some(model.clone()),
             None => provider.models.first().cloned(),
         };
-        let features = provider.features();
+        let features = provider.features(model.as_deref());
         let unsupported = [
             (request.steps.is_some() && !features.steps, "steps"),
             (request.guidance.is_some() && !features.guidance, "guidance"),
@@ -95,10 +92,7 @@ impl GenerationStore {
             return Err(AppError::BadRequest(format!("{} does not take {what}.", provider.name)));
         }
         if let Some(reference) = &request.reference {
-            let photo = self.ai.photos.photo(owner, reference.photo).await?;
-            if photo.held {
-                return Err(AppError::Forbidden("That reference photo is held for review.".into()));
-            }
+            crate::ai_tools::tools::check_other_photo(&self.ai, owner, reference.photo, "reference photo").await?;
         }
         Ok((provider, model))
     }
@@ -120,7 +114,7 @@ impl GenerationService for GenerationStore {
         request.prompt = request.prompt.trim().to_string();
         request.negative_prompt = request.negative_prompt.trim().to_string();
         // A seed is always chosen here where the service takes one, so every run can be repeated.
-        let seed = provider.features().seed.then(|| request.seed.unwrap_or_else(rand_seed));
+        let seed = provider.features(model.as_deref()).seed.then(|| request.seed.unwrap_or_else(rand_seed));
         request.seed = seed;
         request.model = model.clone();
         let id = GenerationId(Uuid::new_v4());
@@ -146,8 +140,12 @@ impl GenerationService for GenerationStore {
             mask_key: None,
             max_attempts: self.ai.settings.max_attempts,
         };
-        if !db.enqueue_job(&job, self.ai.settings.max_active_per_owner).await? {
+        let queued = db.enqueue_job(&job, self.ai.settings.max_active_per_owner).await;
+        if !matches!(queued, Ok(true)) {
+            // Nothing was queued: the history must not show a run that never was.
             db.delete_generations(owner, Some(id)).await?;
+        }
+        if !queued? {
             return Err(AppError::TooManyRequests {
                 message: format!(
                     "You have {} jobs queued or running. Wait for one to finish, or cancel one.",
@@ -186,8 +184,9 @@ impl GenerationService for GenerationStore {
             return Err(AppError::NotFound);
         }
         for run in &runs {
-            // A run still going stops at its next image; its job row goes with the day.
+            // A run still going stops at its next image; its job row keeps no prompt meanwhile.
             self.ai.db.request_job_cancel(owner, JobId(run.0)).await?;
+            self.ai.db.forget_job_params(owner, JobId(run.0)).await?;
         }
         for photo in photos {
             match self.ai.photos.delete_photo(owner, photo).await {

@@ -92,16 +92,26 @@ impl Db {
     /// The owner's runs, newest first, at most 100; every word of `search` must appear in the
     /// prompt or negative prompt.
     pub async fn generations(&self, owner: OwnerId, search: &str) -> Result<Vec<GenerationRow>, sqlx::Error> {
+        self.generations_up_to(owner, search, 100).await
+    }
+
+    async fn generations_up_to(
+        &self,
+        owner: OwnerId,
+        search: &str,
+        limit: i64,
+    ) -> Result<Vec<GenerationRow>, sqlx::Error> {
         let words: Vec<String> = search.to_lowercase().split_whitespace().take(8).map(like).collect();
         let mut sql = format!("{SELECT_RUNS} WHERE g.owner_id = $1");
         for index in 0..words.len() {
             sql.push_str(&format!(" AND g.search LIKE ${} ESCAPE '\\'", index + 2));
         }
-        sql.push_str(" ORDER BY g.created_at DESC, g.id DESC LIMIT 100");
+        sql.push_str(&format!(" ORDER BY g.created_at DESC, g.id DESC LIMIT ${}", words.len() + 2));
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(owner.to_string());
         for word in words {
             query = query.bind(word);
         }
+        query = query.bind(limit);
         query.fetch_all(self.pool()).await?.iter().map(run_row).collect()
     }
 
@@ -129,7 +139,7 @@ impl Db {
         let list = (0..ids.len()).map(|i| format!("${}", i + 2)).collect::<Vec<_>>().join(", ");
         let sql = format!(
             "SELECT p.id, p.name, p.width, p.height, p.created_at, p.moderation, p.alt_text, p.tags, p.generation_id, p.seed,
-                    EXISTS (SELECT 1 FROM versions v WHERE v.photo_id = p.id) AS saved
+                    CAST(CASE WHEN EXISTS (SELECT 1 FROM versions v WHERE v.photo_id = p.id) THEN 1 ELSE 0 END AS BIGINT) AS saved
              FROM photos p WHERE p.owner_id = $1 AND p.generation_id IN ({list}) ORDER BY p.created_at, p.seed, p.id"
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(owner.to_string());
@@ -141,11 +151,7 @@ impl Db {
             .await?
             .iter()
             .map(|row| {
-                let saved = match row.try_get::<bool, _>("saved") {
-                    Ok(saved) => saved,
-                    // SQLite answers EXISTS as an integer.
-                    Err(_) => row.try_get::<i64, _>("saved")? != 0,
-                };
+                let saved = row.try_get::<i64, _>("saved")? != 0;
                 Ok((
                     parse_id(row, "generation_id")?,
                     photo_summary(row)?,
@@ -220,9 +226,13 @@ impl Db {
 
     /// The owner's runs as "Download my data" lists them, with the photos each made.
     pub async fn generation_records(&self, owner: OwnerId) -> Result<Vec<serde_json::Value>, sqlx::Error> {
-        let runs = self.generations(owner, "").await?;
-        let ids: Vec<GenerationId> = runs.iter().map(|r| r.id).collect();
-        let photos = self.generated_photos(owner, &ids).await?;
+        let runs = self.generations_up_to(owner, "", i64::MAX).await?;
+        let mut photos = Vec::new();
+        // In chunks: an IN list has a bound on both databases.
+        for chunk in runs.chunks(500) {
+            let ids: Vec<GenerationId> = chunk.iter().map(|r| r.id).collect();
+            photos.extend(self.generated_photos(owner, &ids).await?);
+        }
         Ok(runs
             .iter()
             .map(|run| {

@@ -67,6 +67,9 @@ pub struct RateLimits {
     sign_in_account: Keyed<String>,
     mail_ip: Keyed<IpAddr>,
     mail_address: Keyed<String>,
+    /// AI tools, generation and batches started from one address: each spends server time or
+    /// an image service's credits, and a new guest workspace is one cookie away.
+    jobs_ip: Keyed<IpAddr>,
     uploads: Arc<Semaphore>,
     password_hashes: Arc<Semaphore>,
     trust_forwarded_for: bool,
@@ -84,6 +87,10 @@ impl RateLimits {
                 "Too many requests for mail from here. Try again later.",
             ),
             mail_address: Keyed::new(per_hour(limits.mails_per_hour_per_address), "Too many mails to this address."),
+            jobs_ip: Keyed::new(
+                per_hour(limits.jobs_per_hour_per_ip),
+                "Too much work asked from here this hour. Wait a little and try again.",
+            ),
             uploads: Arc::new(Semaphore::new(limits.concurrent_uploads.max(1))),
             password_hashes: Arc::new(Semaphore::new(limits.concurrent_password_hashes.max(1))),
             trust_forwarded_for: limits.trust_forwarded_for,
@@ -140,6 +147,7 @@ pub async fn per_client(State(limits): State<Arc<RateLimits>>, mut request: Requ
     let check = match path {
         "/api/auth/signin" => limits.sign_in_ip.check(&ip),
         "/api/auth/signup" | "/api/auth/reset-request" => limits.mail_ip.check(&ip),
+        "/api/ai/start" | "/api/generate/start" | "/api/batch/run" => limits.jobs_ip.check(&ip),
         _ => Ok(()),
     };
     match check {

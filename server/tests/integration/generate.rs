@@ -28,6 +28,8 @@ enum Mode {
     Slow(u64),
     /// Answers bytes that are no image.
     Garbage,
+    /// 401, quoting part of the key as OpenAI does.
+    Deny,
 }
 
 #[derive(Clone)]
@@ -126,6 +128,10 @@ impl StandIn {
                 None
             }
             Mode::Garbage => None,
+            Mode::Deny => Some((
+                StatusCode::UNAUTHORIZED,
+                br#"{"error":{"message":"Incorrect API key provided: sk-te****cret."}}"#.to_vec(),
+            )),
         }
     }
 }
@@ -493,6 +499,13 @@ async fn service_failures_are_told_in_plain_words(app: TestApp) {
     stand_in.set(Mode::Slow(4));
     let failed = run("a lighthouse").await;
     assert_eq!(failed["error"], "Studio GPU did not answer in time, after 2 attempts.");
+    // A refused key: said plainly, without the service's words (they may quote the key).
+    stand_in.set(Mode::Deny);
+    let failed = run("a lighthouse").await;
+    assert_eq!(
+        failed["error"],
+        "Studio GPU refused this server's credentials (HTTP 401); an administrator can check its key."
+    );
     // Not an image.
     stand_in.set(Mode::Garbage);
     let failed = run("a lighthouse").await;
@@ -615,9 +628,10 @@ async fn generative_fill_paints_only_the_masked_part(app: TestApp) {
     }
 
     // Refused up front: no such service, no prompt, a blocked word never reaches anyone.
-    for (request, says) in
-        [(fill("Nope", "x"), "no image service called"), (fill("Studio GPU", " "), "Say what to paint")]
-    {
+    for (request, says) in [
+        (fill("Nope", "x"), "no image service called"),
+        (fill("Studio GPU", " "), "Say what the image service should paint"),
+    ] {
         let reply = app.call_json("ai/start", Some(&cookie), request).await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST);
         assert!(body(&reply).contains(says), "{}", body(&reply));
@@ -633,12 +647,55 @@ async fn generative_fill_paints_only_the_masked_part(app: TestApp) {
     assert_eq!(stand_in.seen().len(), before);
 }
 
+async fn a_product_scene_stands_on_a_backdrop_painted_from_a_prompt(app: TestApp) {
+    let (stand_in, url) = StandIn::start().await;
+    let app = with_services(app, &url, |_| {}).await;
+    server::ai_tools::spawn_workers(app.ai.clone(), 1);
+    let (cookie, photo) = app.new_owner_with_photo("coffee.png").await;
+    let id = photo["id"].as_str().unwrap();
+    let scene = |provider: &str, prompt: &str| {
+        json!({ "photo": id, "request": { "tool": "product-scene", "scene": {
+            "backdrop": { "kind": "generated", "painted": { "prompt": prompt, "provider": provider } },
+            "width": 600, "height": 400, "margin": 0.1, "on_floor": true, "contact_shadow": 0.5,
+            "cast_shadow": null, "reflection": 0.0, "match_light": 0.0 } } })
+    };
+    let reply = app.call_json("ai/start", Some(&cookie), scene("Studio GPU", "a marble kitchen counter")).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", body(&reply));
+    let job = reply.json();
+    assert_eq!(job["label"], "Product scene (on “a marble kitchen counter”)");
+    let done = loop {
+        let jobs = app.call_form("ai/jobs", Some(&cookie), &form(&[("photo", id)])).await.json();
+        let found = jobs.as_array().unwrap().iter().find(|j| j["id"] == job["id"]).cloned().unwrap();
+        if matches!(found["state"].as_str(), Some("done" | "failed")) {
+            break found;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(done["state"], "done", "{done}");
+    // The service was asked for a text-to-image backdrop in the scene's shape (3:2 → 640×448).
+    let seen = stand_in.seen().pop().unwrap();
+    assert_eq!(seen.path, "/sdapi/v1/txt2img");
+    assert_eq!(seen.json["prompt"], "a marble kitchen counter");
+    assert_eq!((seen.json["width"].as_u64(), seen.json["height"].as_u64()), (Some(640), Some(448)));
+    // The scene is the stand-in's painting around the product: its corner has the painted red.
+    let result = app.get(done["result_url"].as_str().unwrap(), Some(&cookie)).await;
+    let result = image::load_from_memory(&result.body).unwrap().to_rgb8();
+    assert_eq!(result.dimensions(), (600, 400));
+    assert!(result.get_pixel(2, 2)[0].abs_diff(210) <= 2, "the painted backdrop: {:?}", result.get_pixel(2, 2));
+
+    // A service that does not exist is refused before anything is queued.
+    let reply = app.call_json("ai/start", Some(&cookie), scene("Nope", "x")).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert!(body(&reply).contains("no image service called"), "{}", body(&reply));
+}
+
 on_both_databases!(
     a_run_is_queued_kept_as_photos_and_remembered,
     references_and_the_openai_kind_speak_their_protocols,
     service_failures_are_told_in_plain_words,
     generated_images_are_moderated_like_uploads,
     generative_fill_paints_only_the_masked_part,
+    a_product_scene_stands_on_a_backdrop_painted_from_a_prompt,
 );
 
 /// With no service configured the studio says so, and a run is refused.
@@ -655,4 +712,21 @@ async fn without_a_service_nothing_can_be_generated() {
     assert!(page.contains("No image generation service is configured"));
     let studio_page = body(&app.get("/studio", Some(&cookie)).await);
     assert!(studio_page.contains("No image service is configured on this server"), "{studio_page}");
+}
+
+/// Work started from one address is rate-limited: a guest workspace is one cookie away, and each
+/// run spends an image service's credits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn starting_work_is_limited_per_address() {
+    let (_stand_in, url) = StandIn::start().await;
+    let app = with_services(TestApp::sqlite().await, &url, |s| s.limits.jobs_per_hour_per_ip = 2).await;
+    let (cookie, _) = app.new_owner_with_photo("coffee.png").await;
+    let request = json!({ "provider": "Studio GPU", "prompt": "a kite", "count": 1 });
+    for _ in 0..2 {
+        assert_eq!(start(&app, &cookie, request.clone()).await.status, StatusCode::OK);
+    }
+    let limited = start(&app, &cookie, request).await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(limited.headers.contains_key("retry-after"));
+    assert!(body(&limited).contains("Too much work asked from here"), "{}", body(&limited));
 }

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use super::{
     check_other_photo, mismatch, other_photo_inputs, parse_hex, Failure, Inputs, Produced, Tool, Work, BACKDROP,
 };
-use crate::ai_tools::queue::Claimed;
+use crate::ai_tools::queue::{Claimed, JobProgress};
 use crate::ai_tools::AiStore;
 
 pub struct RemoveBackground;
@@ -35,7 +35,13 @@ impl Tool for RemoveBackground {
 
     /// The backdrop photo, when one was chosen: read now, checked again (it may have been held
     /// or deleted since the job was queued).
-    async fn gather(&self, ai: &AiStore, job: &Claimed, request: &ToolRequest) -> Result<Inputs, Failure> {
+    async fn gather(
+        &self,
+        ai: &AiStore,
+        job: &Claimed,
+        request: &ToolRequest,
+        _progress: &JobProgress,
+    ) -> Result<Inputs, Failure> {
         let ToolRequest::RemoveBackground { backdrop: Backdrop::Photo { id }, .. } = request else {
             return Ok(Inputs::default());
         };

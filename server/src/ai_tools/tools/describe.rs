@@ -5,7 +5,7 @@ use app::ai_tools::{PhotoDescription, ToolRequest};
 use async_trait::async_trait;
 
 use super::{Failure, Inputs, Produced, Tool, Work};
-use crate::ai_tools::queue::Claimed;
+use crate::ai_tools::queue::{Claimed, JobProgress};
 use crate::ai_tools::AiStore;
 
 pub struct Describe;
@@ -13,7 +13,13 @@ pub struct Describe;
 #[async_trait]
 impl Tool for Describe {
     /// The camera facts read from the photo's metadata at upload (never its location).
-    async fn gather(&self, ai: &AiStore, job: &Claimed, _request: &ToolRequest) -> Result<Inputs, Failure> {
+    async fn gather(
+        &self,
+        ai: &AiStore,
+        job: &Claimed,
+        _request: &ToolRequest,
+        _progress: &JobProgress,
+    ) -> Result<Inputs, Failure> {
         let camera = ai.db.camera_facts(job.photo).await.map_err(|e| Failure::internal("reading a photo", e))?;
         Ok(Inputs { camera, ..Inputs::default() })
     }

@@ -5,9 +5,8 @@
 
 use std::sync::Arc;
 
-use app::ai_tools::{Fill, ToolRequest};
+use app::ai_tools::{ServicePrompt, ToolRequest};
 use app::error::AppError;
-use app::generate::Aspect;
 use app::ids::{JobId, OwnerId};
 use app::photos::PhotoSummary;
 use async_trait::async_trait;
@@ -16,7 +15,7 @@ use bytes::Bytes;
 use image::{DynamicImage, GrayImage};
 
 use super::{mismatch, photo_bytes, Failure, Inputs, Produced, Tool, Work};
-use crate::ai_tools::queue::Claimed;
+use crate::ai_tools::queue::{Claimed, JobProgress};
 use crate::ai_tools::AiStore;
 use crate::generate::providers::{Call, Provider};
 use crate::platform::images;
@@ -63,11 +62,17 @@ impl Tool for Erase {
         Ok(Some(key))
     }
 
-    async fn gather(&self, ai: &AiStore, job: &Claimed, request: &ToolRequest) -> Result<Inputs, Failure> {
+    async fn gather(
+        &self,
+        ai: &AiStore,
+        job: &Claimed,
+        request: &ToolRequest,
+        progress: &JobProgress,
+    ) -> Result<Inputs, Failure> {
         let key = job.mask_key.as_deref().ok_or_else(|| Failure::Permanent("The mask is missing.".into()))?;
         let mask = ai.photos.storage.get(key).await.map_err(|e| Failure::internal("reading a mask", e))?;
         let painted = match request {
-            ToolRequest::Erase { fill: Some(fill), .. } => Some(paint(ai, job, fill, mask.clone()).await?),
+            ToolRequest::Erase { fill: Some(fill), .. } => Some(paint(ai, job, fill, mask.clone(), progress).await?),
             _ => None,
         };
         Ok(Inputs { extra: Some(mask), painted, ..Inputs::default() })
@@ -79,9 +84,7 @@ impl Tool for Erase {
         let mask = read_mask(mask)?;
         if let Some((painted, service)) = &work.inputs.painted {
             let painted = images::decode(painted, work.max_pixels)
-                .map_err(|e| {
-                    Failure::Permanent(format!("{service} answered with an image this server cannot keep: {e}"))
-                })?
+                .map_err(|e| crate::generate::run::unkeepable(service, e))?
                 .to_rgb8();
             // A soft edge about a two-hundredth of the photo wide hides the seam.
             let feather = (work.image.width().max(work.image.height()) as f32 / 200.0).clamp(1.5, 12.0);
@@ -99,55 +102,37 @@ fn read_mask(png: &[u8]) -> Result<GrayImage, Failure> {
         .to_luma8())
 }
 
-/// The image service a fill names, if it can fill, and the prompt if the server allows it.
-fn fill_service(ai: &AiStore, fill: &Fill) -> Result<Arc<Provider>, AppError> {
-    let provider = ai.generation.get(&fill.provider).ok_or_else(|| {
-        AppError::BadRequest(format!("There is no image service called “{}” on this server.", fill.provider))
-    })?;
-    if !provider.features().fill {
-        return Err(AppError::BadRequest(format!("{} cannot fill a painted area.", provider.name)));
-    }
-    if let Some(word) = ai.generation.blocked_word(&fill.prompt) {
-        return Err(AppError::BadRequest(format!("This server does not accept prompts with “{word}”.")));
-    }
-    Ok(provider)
+/// The image service a fill names, checked with its prompt.
+fn fill_service(ai: &AiStore, fill: &ServicePrompt) -> Result<Arc<Provider>, AppError> {
+    ai.generation.for_prompt(fill, true).map_err(AppError::BadRequest)
 }
 
 /// Asks the service to paint the masked part: the photo and the mask at the size it works at
 /// (its size for the photo's nearest shape), the prompt; the answer is moderated like an upload.
-async fn paint(ai: &AiStore, job: &Claimed, fill: &Fill, mask: Bytes) -> Result<(Bytes, String), Failure> {
+async fn paint(
+    ai: &AiStore,
+    job: &Claimed,
+    fill: &ServicePrompt,
+    mask: Bytes,
+    progress: &JobProgress,
+) -> Result<(Bytes, String), Failure> {
     let provider = fill_service(ai, fill).map_err(|error| Failure::Permanent(error.to_string()))?;
-    let (_, photo) = photo_bytes(ai, job.owner, job.photo).await?;
-    let model = provider.models.first().cloned();
-    let sizes: Vec<(Aspect, (u32, u32))> =
-        Aspect::ALL.iter().map(|aspect| (*aspect, provider.size(*aspect, model.as_deref()))).collect();
+    let (photo, bytes) = photo_bytes(ai, job.owner, job.photo).await?;
+    let (width, height) = provider.size_near(photo.width, photo.height);
     let max_pixels = ai.photos.images.max_pixels;
-    let (image_png, mask_png, (width, height)) = tokio::task::spawn_blocking(move || {
-        let image = images::decode(&photo, max_pixels).map_err(|e| Failure::Permanent(e.to_string()))?.to_rgb8();
+    let (image_png, mask_png) = tokio::task::spawn_blocking(move || {
+        let image = images::decode(&bytes, max_pixels).map_err(|e| Failure::Permanent(e.to_string()))?.to_rgb8();
         let mask = read_mask(&mask)?;
-        let ratio = image.width() as f32 / image.height().max(1) as f32;
-        let (_, size) = sizes
-            .iter()
-            .min_by(|a, b| {
-                let off = |(w, h): (u32, u32)| ((w as f32 / h as f32).ln() - ratio.ln()).abs();
-                off(a.1).total_cmp(&off(b.1))
-            })
-            .copied()
-            .ok_or_else(|| Failure::Permanent("The image service offers no size.".into()))?;
-        let png = |image: DynamicImage| -> Result<Vec<u8>, Failure> {
-            let mut out = std::io::Cursor::new(Vec::new());
-            image.write_to(&mut out, image::ImageFormat::Png).map_err(|e| Failure::internal("encoding a fill", e))?;
-            Ok(out.into_inner())
-        };
         let filter = image::imageops::FilterType::Triangle;
-        let image = png(DynamicImage::ImageRgb8(image::imageops::resize(&image, size.0, size.1, filter)))?;
-        let mask = png(DynamicImage::ImageLuma8(image::imageops::resize(&mask, size.0, size.1, filter)))?;
-        Ok::<_, Failure>((image, mask, size))
+        let png = |image: DynamicImage| ai::encode_png(&image).map_err(|e| Failure::internal("encoding a fill", e));
+        let image = png(DynamicImage::ImageRgb8(image::imageops::resize(&image, width, height, filter)))?;
+        let mask = png(DynamicImage::ImageLuma8(image::imageops::resize(&mask, width, height, filter)))?;
+        Ok::<_, Failure>((image, mask))
     })
     .await
     .map_err(|e| Failure::internal("preparing a fill", e))??;
     let call = Call {
-        model: model.as_deref(),
+        model: provider.models.first().map(String::as_str),
         prompt: fill.prompt.trim(),
         negative_prompt: "",
         width,
@@ -158,24 +143,8 @@ async fn paint(ai: &AiStore, job: &Claimed, fill: &Fill, mask: Bytes) -> Result<
         reference: Some((&image_png, FILL_STRENGTH)),
         mask: Some(&mask_png),
     };
-    let made = provider.generate(&call).await.map_err(|error| Failure::Permanent(error.to_string()))?;
-    if let Some(moderation) = ai.photos.moderation.clone() {
-        let (bytes, name) = (made.image.clone(), provider.name.clone());
-        let score = tokio::task::spawn_blocking(move || {
-            let image = images::decode(&bytes, max_pixels).map_err(|e| {
-                Failure::Permanent(format!("{name} answered with an image this server cannot keep: {e}"))
-            })?;
-            ai::moderation::nsfw_score(&moderation.engine, &image.to_rgb8()).map_err(Failure::from)
-        })
-        .await
-        .map_err(|e| Failure::internal("moderating a fill", e))??;
-        if score >= moderation.threshold {
-            tracing::warn!(job = %job.id, score, "a generative fill was held back by moderation");
-            return Err(Failure::Permanent(
-                "Moderation flagged what the image service painted; it was not kept.".into(),
-            ));
-        }
-    }
+    let made = crate::generate::run::ask(&provider, &call, progress).await?;
+    crate::generate::run::moderate(ai, made.image.clone(), &provider.name).await?;
     Ok((made.image, provider.name.clone()))
 }
 

@@ -70,7 +70,13 @@ pub trait Tool: Send + Sync {
     }
 
     /// Reads what `run` needs besides the photo, before the blocking work starts.
-    async fn gather(&self, _ai: &AiStore, _job: &Claimed, _request: &ToolRequest) -> Result<Inputs, Failure> {
+    async fn gather(
+        &self,
+        _ai: &AiStore,
+        _job: &Claimed,
+        _request: &ToolRequest,
+        _progress: &JobProgress,
+    ) -> Result<Inputs, Failure> {
         Ok(Inputs::default())
     }
 
@@ -212,11 +218,21 @@ pub async fn other_photo_inputs(
     photo: app::ids::PhotoId,
     what: &str,
 ) -> Result<Inputs, Failure> {
+    Ok(Inputs { extra: Some(other_photo_bytes(ai, owner, photo, what).await?), ..Inputs::default() })
+}
+
+/// Another photo a job reads besides its own (a backdrop, a painting, a reference), or why not.
+pub async fn other_photo_bytes(
+    ai: &AiStore,
+    owner: OwnerId,
+    photo: app::ids::PhotoId,
+    what: &str,
+) -> Result<Bytes, Failure> {
     let (_, bytes) = photo_bytes(ai, owner, photo).await.map_err(|failure| match failure {
         Failure::Permanent(_) => Failure::Permanent(format!("The {what} was deleted or is held for review.")),
         passing => passing,
     })?;
-    Ok(Inputs { extra: Some(bytes), ..Inputs::default() })
+    Ok(bytes)
 }
 
 impl Inputs {
@@ -258,7 +274,7 @@ pub async fn run(store: Arc<AiStore>, job: Claimed, progress: Arc<JobProgress>) 
     let (_, bytes) = photo_bytes(&store, job.owner, job.photo).await?;
     // Shares the buffer (no copy): the caption provider gets the same photo without a second read.
     let photo_bytes = bytes.clone();
-    let inputs = tool.gather(&store, &job, &request).await?;
+    let inputs = tool.gather(&store, &job, &request, &progress).await?;
     let max_pixels = store.photos.images.max_pixels;
     let max_upscale_pixels = store.settings.max_upscale_pixels;
     let work_request = request.clone();

@@ -11,8 +11,9 @@ use image::{DynamicImage, GrayImage, RgbImage, RgbaImage};
 use super::{
     check_other_photo, mismatch, other_photo_inputs, parse_hex, Failure, Inputs, Produced, Tool, Work, BACKDROP,
 };
-use crate::ai_tools::queue::Claimed;
+use crate::ai_tools::queue::{Claimed, JobProgress};
 use crate::ai_tools::AiStore;
+use crate::generate::providers::Call;
 
 pub struct ProductScene;
 
@@ -30,16 +31,46 @@ impl Tool for ProductScene {
             ToolRequest::ProductScene { scene: Scene { backdrop: SceneBackdrop::Photo { id }, .. } } => {
                 check_other_photo(ai, owner, *id, BACKDROP).await
             }
+            ToolRequest::ProductScene { scene: Scene { backdrop: SceneBackdrop::Generated { painted }, .. } } => {
+                ai.generation.for_prompt(painted, false).map(|_| ()).map_err(AppError::BadRequest)
+            }
             _ => Ok(()),
         }
     }
 
-    /// The backdrop photo, read now (it may have been deleted or held since the job was queued).
-    async fn gather(&self, ai: &AiStore, job: &Claimed, request: &ToolRequest) -> Result<Inputs, Failure> {
-        let ToolRequest::ProductScene { scene: Scene { backdrop: SceneBackdrop::Photo { id }, .. } } = request else {
-            return Ok(Inputs::default());
-        };
-        other_photo_inputs(ai, job.owner, *id, BACKDROP).await
+    /// The backdrop photo, read now (it may have been deleted or held since the job was queued),
+    /// or the backdrop an image service paints from the prompt, at the scene's shape.
+    async fn gather(
+        &self,
+        ai: &AiStore,
+        job: &Claimed,
+        request: &ToolRequest,
+        progress: &JobProgress,
+    ) -> Result<Inputs, Failure> {
+        let ToolRequest::ProductScene { scene } = request else { return Ok(Inputs::default()) };
+        match &scene.backdrop {
+            SceneBackdrop::Photo { id } => other_photo_inputs(ai, job.owner, *id, BACKDROP).await,
+            SceneBackdrop::Generated { painted } => {
+                let provider = ai.generation.for_prompt(painted, false).map_err(Failure::Permanent)?;
+                let (width, height) = provider.size_near(scene.width, scene.height);
+                let call = Call {
+                    model: provider.models.first().map(String::as_str),
+                    prompt: painted.prompt.trim(),
+                    negative_prompt: "",
+                    width,
+                    height,
+                    seed: None,
+                    steps: None,
+                    guidance: None,
+                    reference: None,
+                    mask: None,
+                };
+                let made = crate::generate::run::ask(&provider, &call, progress).await?;
+                crate::generate::run::moderate(ai, made.image.clone(), &provider.name).await?;
+                Ok(Inputs { painted: Some((made.image, provider.name.clone())), ..Inputs::default() })
+            }
+            _ => Ok(Inputs::default()),
+        }
     }
 
     fn run(&self, work: Work<'_>) -> Result<(Produced, String), Failure> {
@@ -86,6 +117,13 @@ fn backdrop(backdrop: &SceneBackdrop, inputs: &Inputs, max_pixels: u64) -> Resul
             Surface::Concrete => Texture::Concrete,
         }),
         SceneBackdrop::Photo { .. } => Backdrop::Photo(inputs.other_photo(max_pixels)?),
+        SceneBackdrop::Generated { .. } => {
+            let (painted, service) =
+                inputs.painted.as_ref().ok_or_else(|| Failure::Permanent("The painted backdrop is missing.".into()))?;
+            let image = crate::platform::images::decode(painted, max_pixels)
+                .map_err(|e| crate::generate::run::unkeepable(service, e))?;
+            Backdrop::Photo(image.to_rgb8())
+        }
     })
 }
 

@@ -11,9 +11,8 @@ use image::DynamicImage;
 use tokio::sync::OnceCell;
 
 use super::{check_other_photo, mismatch, other_photo_inputs, Failure, Inputs, Produced, Tool, Work};
-use crate::ai_tools::queue::Claimed;
+use crate::ai_tools::queue::{Claimed, JobProgress};
 use crate::ai_tools::AiStore;
-use crate::platform::error::OrInternal;
 
 /// How the messages name the photo picked as the painting.
 const PAINTING: &str = "photo picked as the painting";
@@ -43,7 +42,13 @@ impl Tool for StyleTransfer {
 
     /// The painting, when a photo was picked: read now (it may have been deleted or held since
     /// the job was queued).
-    async fn gather(&self, ai: &AiStore, job: &Claimed, request: &ToolRequest) -> Result<Inputs, Failure> {
+    async fn gather(
+        &self,
+        ai: &AiStore,
+        job: &Claimed,
+        request: &ToolRequest,
+        _progress: &JobProgress,
+    ) -> Result<Inputs, Failure> {
         let ToolRequest::StyleTransfer { style: StyleChoice::Photo { id }, .. } = request else {
             return Ok(Inputs::default());
         };
@@ -87,18 +92,21 @@ impl Tool for StyleTransfer {
 }
 
 /// The picker's thumbnail of a built-in style (the style on the bundled sample photo, as JPEG),
-/// made on first request and kept for the life of the process: 26 small images, the same for
-/// everyone, so nothing a visitor does can make the server render more than 26.
+/// made on first request and kept for the life of the process, failure included: 26 small
+/// images, the same for everyone, rendered one at a time, so nothing a visitor does can make the
+/// server render more than 26, or several at once.
 pub async fn preview(ai: &AiStore, index: u8) -> Result<Bytes, AppError> {
-    static PREVIEWS: [OnceCell<Bytes>; ai::style::BUILTIN_STYLES as usize] =
+    static PREVIEWS: [OnceCell<Option<Bytes>>; ai::style::BUILTIN_STYLES as usize] =
         [const { OnceCell::const_new() }; ai::style::BUILTIN_STYLES as usize];
+    static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
     let cell = PREVIEWS.get(usize::from(index)).ok_or(AppError::NotFound)?;
     let engine = ai.engine.clone().map_err(|detail| {
         tracing::warn!(%detail, "style previews need the AI engine");
         AppError::NotFound
     })?;
     let jpeg = cell
-        .get_or_try_init(|| async move {
+        .get_or_init(|| async move {
+            let _turn = ONE_AT_A_TIME.lock().await;
             let rendered = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, anyhow::Error> {
                 let image = ai::style::preview(&engine, index, PREVIEW_SIDE)?;
                 let mut jpeg = Vec::new();
@@ -107,16 +115,19 @@ pub async fn preview(ai: &AiStore, index: u8) -> Result<Bytes, AppError> {
             })
             .await;
             match rendered {
-                Ok(Ok(jpeg)) => Ok(Bytes::from(jpeg)),
+                Ok(Ok(jpeg)) => Some(Bytes::from(jpeg)),
                 Ok(Err(error)) => {
-                    tracing::warn!(%error, index, "a style preview could not be made");
-                    Err(AppError::NotFound)
+                    tracing::warn!(%error, index, "a style preview could not be made; not tried again until a restart");
+                    None
                 }
-                Err(error) => Err(error).or_internal("making a style preview"),
+                Err(error) => {
+                    tracing::error!(%error, index, "making a style preview stopped");
+                    None
+                }
             }
         })
-        .await?;
-    Ok(jpeg.clone())
+        .await;
+    jpeg.clone().ok_or(AppError::NotFound)
 }
 
 /// Thumbnails are shown at 64 CSS pixels; twice that for sharp high-density screens.

@@ -20,8 +20,11 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::{GenerationSettings, ImageServiceSettings};
 
-/// The most one answer may weigh (a few base64 PNGs); a bigger one is refused, not buffered.
-const MAX_ANSWER_BYTES: usize = 96 * 1024 * 1024;
+/// The most one answer may weigh (one base64 PNG at the largest sizes, with room); a bigger one is
+/// refused as it arrives, not buffered.
+const MAX_ANSWER_BYTES: usize = 64 * 1024 * 1024;
+/// An error answer is read only this far, for its message.
+const MAX_ERROR_BYTES: usize = 64 * 1024;
 /// The longest a `Retry-After` is honoured before trying again.
 const MAX_RETRY_WAIT: Duration = Duration::from_secs(30);
 
@@ -72,7 +75,8 @@ pub enum ProviderError {
 pub trait ImageApi: Send + Sync {
     /// As the studio names the kind.
     fn label(&self) -> &'static str;
-    fn features(&self) -> Features;
+    /// What it takes with `model` (None: the service's default).
+    fn features(&self, model: Option<&str>) -> Features;
     /// The size it makes for an aspect, with `model` (some models want their own sizes).
     fn size(&self, aspect: Aspect, model: Option<&str>) -> (u32, u32);
     /// One image (it asks for one at a time, so results arrive as each is made).
@@ -125,12 +129,25 @@ impl Provider {
         }
     }
 
-    pub fn features(&self) -> Features {
-        self.api.features()
+    /// What it takes with `model`, or its default model.
+    pub fn features(&self, model: Option<&str>) -> Features {
+        self.api.features(model.or(self.models.first().map(String::as_str)))
     }
 
     pub fn size(&self, aspect: Aspect, model: Option<&str>) -> (u32, u32) {
         self.api.size(aspect, model)
+    }
+
+    /// The size it makes (with its default model) closest in shape to `width` × `height`.
+    pub fn size_near(&self, width: u32, height: u32) -> (u32, u32) {
+        let ratio = (width.max(1) as f32 / height.max(1) as f32).ln();
+        let off = |(w, h): (u32, u32)| ((w.max(1) as f32 / h.max(1) as f32).ln() - ratio).abs();
+        let model = self.models.first().map(String::as_str);
+        Aspect::ALL
+            .iter()
+            .map(|aspect| self.size(*aspect, model))
+            .min_by(|a, b| off(*a).total_cmp(&off(*b)))
+            .unwrap_or((1024, 1024))
     }
 
     pub fn info(&self) -> ProviderInfo {
@@ -139,7 +156,7 @@ impl Provider {
             name: self.name.clone(),
             kind_label: self.api.label().into(),
             models: self.models.clone(),
-            features: self.api.features(),
+            features: self.features(None),
             credits_per_image: self.credits_per_image,
             sizes: Aspect::ALL
                 .iter()
@@ -183,6 +200,28 @@ impl Providers {
 
     pub fn get(&self, name: &str) -> Option<Arc<Provider>> {
         self.list.iter().find(|p| p.name == name).cloned()
+    }
+
+    /// The service a tool names for `painted`, if it exists and can take a mask when `fill`
+    /// needs one, and if the prompt holds no blocked word; else why not, in words.
+    pub fn for_prompt(&self, painted: &app::ai_tools::ServicePrompt, fill: bool) -> Result<Arc<Provider>, String> {
+        painted.check()?;
+        let provider = self
+            .get(&painted.provider)
+            .ok_or_else(|| format!("There is no image service called “{}”.", painted.provider))?;
+        if fill && !provider.features(None).fill {
+            return Err(format!("{} cannot fill a painted area.", provider.name));
+        }
+        self.allows(&painted.prompt)?;
+        Ok(provider)
+    }
+
+    /// Refuses a prompt holding a blocked word, naming it.
+    pub fn allows(&self, prompt: &str) -> Result<(), String> {
+        match self.blocked_word(prompt) {
+            Some(word) => Err(format!("This server does not accept prompts with “{word}”.")),
+            None => Ok(()),
+        }
     }
 
     /// The first blocked word the prompt holds, matched whole and ignoring case.
@@ -248,7 +287,7 @@ impl Http {
             };
             let wait = match request.send().await {
                 Ok(response) if response.status().is_success() => {
-                    let bytes = read_capped(response, name).await?;
+                    let bytes = read_capped(response, name, MAX_ANSWER_BYTES).await?;
                     return serde_json::from_slice(&bytes).map_err(|_| {
                         ProviderError::Unavailable(format!("{name} answered with something that is not JSON."))
                     });
@@ -261,7 +300,7 @@ impl Http {
                         .and_then(|v| v.to_str().ok())
                         .and_then(|v| v.trim().parse::<u64>().ok())
                         .map(Duration::from_secs);
-                    let said = read_capped(response, name).await.ok().and_then(|b| said(&b));
+                    let said = read_capped(response, name, MAX_ERROR_BYTES).await.ok().and_then(|b| said(&b));
                     let said = said.map(|s| format!(": {s}")).unwrap_or_default();
                     if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
                         last = match status {
@@ -271,9 +310,11 @@ impl Http {
                         retry_after
                     } else {
                         return Err(ProviderError::Refused(match status {
-                            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
-                                format!("{name} refused this server's key (HTTP {}){said}", status.as_u16())
-                            }
+                            // Its words may quote part of the key: they stay out of the message.
+                            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => format!(
+                                "{name} refused this server's credentials (HTTP {}); an administrator can check its key.",
+                                status.as_u16()
+                            ),
                             _ => format!("{name} refused the request (HTTP {}){said}", status.as_u16()),
                         }));
                     }
@@ -298,17 +339,17 @@ impl Http {
     }
 }
 
-/// The answer's bytes, refusing one larger than `MAX_ANSWER_BYTES` as it arrives.
-async fn read_capped(mut response: reqwest::Response, name: &str) -> Result<Vec<u8>, ProviderError> {
+/// The answer's bytes, refusing one larger than `cap` as it arrives.
+async fn read_capped(mut response: reqwest::Response, name: &str, cap: usize) -> Result<Vec<u8>, ProviderError> {
     let too_big = || ProviderError::Unavailable(format!("{name} answered with more than this server accepts."));
-    if response.content_length().is_some_and(|length| length > MAX_ANSWER_BYTES as u64) {
+    if response.content_length().is_some_and(|length| length > cap as u64) {
         return Err(too_big());
     }
     let mut bytes = Vec::new();
     loop {
         match response.chunk().await {
             Ok(Some(chunk)) => {
-                if bytes.len() + chunk.len() > MAX_ANSWER_BYTES {
+                if bytes.len() + chunk.len() > cap {
                     return Err(too_big());
                 }
                 bytes.extend_from_slice(&chunk);

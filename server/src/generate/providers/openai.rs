@@ -18,8 +18,11 @@ impl ImageApi for OpenAi {
         "OpenAI-compatible Images API"
     }
 
-    fn features(&self) -> Features {
-        Features { reference: true, fill: true, ..Features::default() }
+    /// Image to image and fill go through the edits endpoint, which dall-e-3 lacks and dall-e-2
+    /// takes only for square images with transparency.
+    fn features(&self, model: Option<&str>) -> Features {
+        let edits = !model.is_some_and(|m| m.starts_with("dall-e"));
+        Features { reference: edits, fill: edits, ..Features::default() }
     }
 
     /// The sizes the hosted models accept (self-hosted servers take these too).
@@ -54,7 +57,15 @@ impl ImageApi for OpenAi {
             }
             Some((image, _)) => {
                 let image = Bytes::copy_from_slice(image);
-                let mask = call.mask.map(transparent_where_white).transpose()?.map(Bytes::from);
+                let mask = match call.mask.map(<[u8]>::to_vec) {
+                    // Decoding and encoding a PNG is CPU work: off the async runtime.
+                    Some(mask) => Some(Bytes::from(
+                        tokio::task::spawn_blocking(move || transparent_where_white(&mask))
+                            .await
+                            .map_err(|_| ProviderError::Refused("The mask could not be prepared.".into()))??,
+                    )),
+                    None => None,
+                };
                 let prompt = call.prompt.to_string();
                 let form = move || {
                     let png = |bytes: &Bytes, name: &'static str| {

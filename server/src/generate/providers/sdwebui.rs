@@ -20,7 +20,7 @@ impl ImageApi for SdWebUi {
         "Stable Diffusion WebUI"
     }
 
-    fn features(&self) -> Features {
+    fn features(&self, _model: Option<&str>) -> Features {
         Features {
             negative_prompt: true,
             seed: true,
