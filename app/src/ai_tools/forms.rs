@@ -61,6 +61,12 @@ fn StyleTool(start: Start, photos: Resource<Result<Vec<PhotoSummary>, AppError>>
     view! {
         <fieldset class="ai-tool style-tool">
             <legend>{ToolKind::StyleTransfer.label()}</legend>
+            // Closed until opened: its 26 thumbnails load only for someone choosing a style.
+            <details class="style-picker-wrap">
+            <summary>{move || match builtin.get() {
+                Some(index) => format!("Style {index} — choose another…"),
+                None => "Another photo as the painting — choose…".to_string(),
+            }}</summary>
             <fieldset class="style-picker">
                 <legend>"Style"</legend>
                 {(0..BUILTIN_STYLES).map(|index| view! {
@@ -77,6 +83,7 @@ fn StyleTool(start: Start, photos: Resource<Result<Vec<PhotoSummary>, AppError>>
                     <span>"Another photo as the painting"</span>
                 </label>
             </fieldset>
+            </details>
             <Show when=move || builtin.get().is_none()>
                 <label>"Painting "
                     <select aria-label="Painting" on:change=move |ev| painting.set(event_target_value(&ev))>
@@ -458,7 +465,14 @@ fn EraserTool(start: Start, photo: PhotoSummary) -> impl IntoView {
                     message.set(None);
                     start.dispatch(ToolRequest::Erase { mask, fill });
                 }
-                Ok(None) => message.set(Some("Paint over the part to change first.".into())),
+                Ok(None) => message.set(Some(
+                    if fill.is_some() {
+                        "Paint over the part to paint anew first."
+                    } else {
+                        "Paint over what should be erased first."
+                    }
+                    .into(),
+                )),
                 Err(error) => message.set(Some(error)),
             }
         }

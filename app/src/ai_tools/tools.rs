@@ -198,6 +198,22 @@ impl ToolRequest {
         }
     }
 
+    /// Another photo of the workspace the request reads besides the one it runs on (a backdrop,
+    /// a painting), and what it is to the person.
+    pub fn other_photo(&self) -> Option<(PhotoId, &'static str)> {
+        match self {
+            ToolRequest::RemoveBackground { backdrop: Backdrop::Photo { id }, .. } => Some((*id, "background photo")),
+            ToolRequest::ProductScene { scene } => match scene.backdrop {
+                crate::ai_tools::SceneBackdrop::Photo { id } => Some((id, "background photo")),
+                _ => None,
+            },
+            ToolRequest::StyleTransfer { style: StyleChoice::Photo { id }, .. } => {
+                Some((*id, "photo picked as the painting"))
+            }
+            _ => None,
+        }
+    }
+
     /// The name used in job lists and usage records.
     pub fn name(&self) -> &'static str {
         self.kind().name()

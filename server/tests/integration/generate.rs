@@ -238,6 +238,19 @@ async fn finished(app: &TestApp, cookie: &str, id: &str) -> Value {
     panic!("the run did not finish");
 }
 
+/// Follows an AI tool's job on `photo` until it stops.
+async fn tool_finished(app: &TestApp, cookie: &str, photo: &str, job: &Value) -> Value {
+    for _ in 0..600 {
+        let jobs = app.call_form("ai/jobs", Some(cookie), &form(&[("photo", photo)])).await.json();
+        let found = jobs.as_array().unwrap().iter().find(|j| j["id"] == job["id"]).cloned().unwrap();
+        if matches!(found["state"].as_str(), Some("done" | "failed" | "cancelled")) {
+            return found;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the job did not finish");
+}
+
 fn body(reply: &crate::support::Reply) -> String {
     String::from_utf8_lossy(&reply.body).to_string()
 }
@@ -584,14 +597,7 @@ async fn generative_fill_paints_only_the_masked_part(app: TestApp) {
         assert_eq!(reply.status, StatusCode::OK, "{}", body(&reply));
         let job = reply.json();
         assert_eq!(job["label"], format!("Generative fill ({service})"));
-        let done = loop {
-            let jobs = app.call_form("ai/jobs", Some(&cookie), &form(&[("photo", id)])).await.json();
-            let found = jobs.as_array().unwrap().iter().find(|j| j["id"] == job["id"]).cloned().unwrap();
-            if matches!(found["state"].as_str(), Some("done" | "failed")) {
-                break found;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        };
+        let done = tool_finished(&app, &cookie, id, &job).await;
         assert_eq!(done["state"], "done", "{done}");
         assert_eq!(done["method"], format!("generative fill by {service}"));
         let result = app.get(done["result_url"].as_str().unwrap(), Some(&cookie)).await;
@@ -626,6 +632,24 @@ async fn generative_fill_paints_only_the_masked_part(app: TestApp) {
             assert_eq!((left[3], right[3]), (255, 0), "the Images API's mask: transparent paints");
         }
     }
+
+    // Metered as the eraser's work plus the service's price (Studio GPU 3, Images API 5).
+    let owner: String = sqlx::query("SELECT owner_id FROM photos WHERE id = $1")
+        .bind(id)
+        .fetch_one(app.ai.db.pool())
+        .await
+        .unwrap()
+        .get("owner_id");
+    let mut credits: Vec<i64> = sqlx::query("SELECT credits FROM usage_records WHERE owner_id = $1 AND tool = 'erase'")
+        .bind(&owner)
+        .fetch_all(app.ai.db.pool())
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get("credits"))
+        .collect();
+    credits.sort_unstable();
+    assert_eq!(credits, vec![4, 6]);
 
     // Refused up front: no such service, no prompt, a blocked word never reaches anyone.
     for (request, says) in [
@@ -663,14 +687,7 @@ async fn a_product_scene_stands_on_a_backdrop_painted_from_a_prompt(app: TestApp
     assert_eq!(reply.status, StatusCode::OK, "{}", body(&reply));
     let job = reply.json();
     assert_eq!(job["label"], "Product scene (on “a marble kitchen counter”)");
-    let done = loop {
-        let jobs = app.call_form("ai/jobs", Some(&cookie), &form(&[("photo", id)])).await.json();
-        let found = jobs.as_array().unwrap().iter().find(|j| j["id"] == job["id"]).cloned().unwrap();
-        if matches!(found["state"].as_str(), Some("done" | "failed")) {
-            break found;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let done = tool_finished(&app, &cookie, id, &job).await;
     assert_eq!(done["state"], "done", "{done}");
     // The service was asked for a text-to-image backdrop in the scene's shape (3:2 → 640×448).
     let seen = stand_in.seen().pop().unwrap();

@@ -2,52 +2,14 @@
 //! or another photo of the same workspace.
 
 use app::ai_tools::{Backdrop, ToolRequest};
-use app::error::AppError;
-use app::ids::OwnerId;
-use app::photos::PhotoSummary;
 use async_trait::async_trait;
 
-use super::{
-    check_other_photo, mismatch, other_photo_inputs, parse_hex, Failure, Inputs, Produced, Tool, Work, BACKDROP,
-};
-use crate::ai_tools::queue::{Claimed, JobProgress};
-use crate::ai_tools::AiStore;
+use super::{mismatch, parse_hex, Failure, Produced, Tool, Work};
 
 pub struct RemoveBackground;
 
 #[async_trait]
 impl Tool for RemoveBackground {
-    async fn validate(
-        &self,
-        ai: &AiStore,
-        owner: OwnerId,
-        _photo: &PhotoSummary,
-        request: &ToolRequest,
-    ) -> Result<(), AppError> {
-        // The options' ranges are `ToolRequest::check`'s.
-        match request {
-            ToolRequest::RemoveBackground { backdrop: Backdrop::Photo { id }, .. } => {
-                check_other_photo(ai, owner, *id, BACKDROP).await
-            }
-            _ => Ok(()),
-        }
-    }
-
-    /// The backdrop photo, when one was chosen: read now, checked again (it may have been held
-    /// or deleted since the job was queued).
-    async fn gather(
-        &self,
-        ai: &AiStore,
-        job: &Claimed,
-        request: &ToolRequest,
-        _progress: &JobProgress,
-    ) -> Result<Inputs, Failure> {
-        let ToolRequest::RemoveBackground { backdrop: Backdrop::Photo { id }, .. } = request else {
-            return Ok(Inputs::default());
-        };
-        other_photo_inputs(ai, job.owner, *id, BACKDROP).await
-    }
-
     fn run(&self, work: Work<'_>) -> Result<(Produced, String), Failure> {
         let ToolRequest::RemoveBackground { portrait, backdrop, refine, feather } = work.request else {
             return Err(mismatch());

@@ -132,16 +132,9 @@ async fn paint(
     .await
     .map_err(|e| Failure::internal("preparing a fill", e))??;
     let call = Call {
-        model: provider.models.first().map(String::as_str),
-        prompt: fill.prompt.trim(),
-        negative_prompt: "",
-        width,
-        height,
-        seed: None,
-        steps: None,
-        guidance: None,
         reference: Some((&image_png, FILL_STRENGTH)),
         mask: Some(&mask_png),
+        ..Call::prompt(provider.models.first().map(String::as_str), fill.prompt.trim(), (width, height))
     };
     let made = crate::generate::run::ask(&provider, &call, progress).await?;
     crate::generate::run::moderate(ai, made.image.clone(), &provider.name).await?;

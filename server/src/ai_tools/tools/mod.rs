@@ -49,12 +49,12 @@ pub trait Tool: Send + Sync {
     /// request is told at once rather than failing later in a worker.
     async fn validate(
         &self,
-        _ai: &AiStore,
-        _owner: OwnerId,
+        ai: &AiStore,
+        owner: OwnerId,
         _photo: &PhotoSummary,
-        _request: &ToolRequest,
+        request: &ToolRequest,
     ) -> Result<(), AppError> {
-        Ok(())
+        check_other_photo_of(ai, owner, request).await
     }
 
     /// Moves what must not sit in the job's row to storage (the eraser's mask) and returns its
@@ -72,12 +72,12 @@ pub trait Tool: Send + Sync {
     /// Reads what `run` needs besides the photo, before the blocking work starts.
     async fn gather(
         &self,
-        _ai: &AiStore,
-        _job: &Claimed,
-        _request: &ToolRequest,
+        ai: &AiStore,
+        job: &Claimed,
+        request: &ToolRequest,
         _progress: &JobProgress,
     ) -> Result<Inputs, Failure> {
-        Ok(Inputs::default())
+        other_photo_of(ai, job, request).await
     }
 
     /// The work itself, on the blocking pool: the result and the method that made it.
@@ -192,9 +192,6 @@ pub async fn photo_bytes(
     Ok((summary, bytes))
 }
 
-/// How the background and the product scene name the photo picked as a backdrop.
-pub const BACKDROP: &str = "background photo";
-
 /// Another photo of the workspace a tool reads besides the job's own (a backdrop, a painting):
 /// the person's and not held. Checked when the job is queued, and again by `other_photo_inputs`
 /// when it runs. `what` names it in the message ("background photo").
@@ -212,6 +209,23 @@ pub async fn check_other_photo(
 }
 
 /// The other photo's file, read when the job runs (it may have gone or been held since).
+/// The other photo a request names (`ToolRequest::other_photo`), if any: the owner's and not held.
+/// Checked when the job is queued; `other_photo_of` reads it again when the job runs.
+pub async fn check_other_photo_of(ai: &AiStore, owner: OwnerId, request: &ToolRequest) -> Result<(), AppError> {
+    match request.other_photo() {
+        Some((photo, what)) => check_other_photo(ai, owner, photo, what).await,
+        None => Ok(()),
+    }
+}
+
+/// The other photo a request names, read when the job runs (it may have gone or been held since).
+pub async fn other_photo_of(ai: &AiStore, job: &Claimed, request: &ToolRequest) -> Result<Inputs, Failure> {
+    match request.other_photo() {
+        Some((photo, what)) => other_photo_inputs(ai, job.owner, photo, what).await,
+        None => Ok(Inputs::default()),
+    }
+}
+
 pub async fn other_photo_inputs(
     ai: &AiStore,
     owner: OwnerId,
@@ -275,6 +289,12 @@ pub async fn run(store: Arc<AiStore>, job: Claimed, progress: Arc<JobProgress>) 
     // Shares the buffer (no copy): the caption provider gets the same photo without a second read.
     let photo_bytes = bytes.clone();
     let inputs = tool.gather(&store, &job, &request, &progress).await?;
+    // What an image service painted for the tool costs its price on top.
+    let service_credits = inputs
+        .painted
+        .as_ref()
+        .and_then(|(_, service)| store.generation.get(service))
+        .map_or(0, |service| service.credits_per_image);
     let max_pixels = store.photos.images.max_pixels;
     let max_upscale_pixels = store.settings.max_upscale_pixels;
     let work_request = request.clone();
@@ -322,7 +342,8 @@ pub async fn run(store: Arc<AiStore>, job: Claimed, progress: Arc<JobProgress>) 
         }
     };
     // Recorded by the worker once the job is recorded as done (not for a discarded attempt).
-    let record = meter.finish(request.name(), input_size, output_size);
+    let mut record = meter.finish(request.name(), input_size, output_size);
+    record.credits += service_credits;
     let duration_ms = record.duration_ms;
     let method = if store.vision.is_some() && description.is_some() {
         format!("{method}; caption: vision provider")

@@ -8,9 +8,7 @@ use app::photos::PhotoSummary;
 use async_trait::async_trait;
 use image::{DynamicImage, GrayImage, RgbImage, RgbaImage};
 
-use super::{
-    check_other_photo, mismatch, other_photo_inputs, parse_hex, Failure, Inputs, Produced, Tool, Work, BACKDROP,
-};
+use super::{check_other_photo_of, mismatch, other_photo_of, parse_hex, Failure, Inputs, Produced, Tool, Work};
 use crate::ai_tools::queue::{Claimed, JobProgress};
 use crate::ai_tools::AiStore;
 use crate::generate::providers::Call;
@@ -28,13 +26,10 @@ impl Tool for ProductScene {
     ) -> Result<(), AppError> {
         // The scene's ranges are `ToolRequest::check`'s.
         match request {
-            ToolRequest::ProductScene { scene: Scene { backdrop: SceneBackdrop::Photo { id }, .. } } => {
-                check_other_photo(ai, owner, *id, BACKDROP).await
-            }
             ToolRequest::ProductScene { scene: Scene { backdrop: SceneBackdrop::Generated { painted }, .. } } => {
                 ai.generation.for_prompt(painted, false).map(|_| ()).map_err(AppError::BadRequest)
             }
-            _ => Ok(()),
+            _ => check_other_photo_of(ai, owner, request).await,
         }
     }
 
@@ -49,27 +44,15 @@ impl Tool for ProductScene {
     ) -> Result<Inputs, Failure> {
         let ToolRequest::ProductScene { scene } = request else { return Ok(Inputs::default()) };
         match &scene.backdrop {
-            SceneBackdrop::Photo { id } => other_photo_inputs(ai, job.owner, *id, BACKDROP).await,
             SceneBackdrop::Generated { painted } => {
                 let provider = ai.generation.for_prompt(painted, false).map_err(Failure::Permanent)?;
-                let (width, height) = provider.size_near(scene.width, scene.height);
-                let call = Call {
-                    model: provider.models.first().map(String::as_str),
-                    prompt: painted.prompt.trim(),
-                    negative_prompt: "",
-                    width,
-                    height,
-                    seed: None,
-                    steps: None,
-                    guidance: None,
-                    reference: None,
-                    mask: None,
-                };
+                let size = provider.size_near(scene.width, scene.height);
+                let call = Call::prompt(provider.models.first().map(String::as_str), painted.prompt.trim(), size);
                 let made = crate::generate::run::ask(&provider, &call, progress).await?;
                 crate::generate::run::moderate(ai, made.image.clone(), &provider.name).await?;
                 Ok(Inputs { painted: Some((made.image, provider.name.clone())), ..Inputs::default() })
             }
-            _ => Ok(Inputs::default()),
+            _ => other_photo_of(ai, job, request).await,
         }
     }
 

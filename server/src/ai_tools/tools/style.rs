@@ -3,19 +3,13 @@
 
 use app::ai_tools::{StyleChoice, ToolRequest};
 use app::error::AppError;
-use app::ids::OwnerId;
-use app::photos::PhotoSummary;
 use async_trait::async_trait;
 use bytes::Bytes;
 use image::DynamicImage;
 use tokio::sync::OnceCell;
 
-use super::{check_other_photo, mismatch, other_photo_inputs, Failure, Inputs, Produced, Tool, Work};
-use crate::ai_tools::queue::{Claimed, JobProgress};
+use super::{mismatch, Failure, Produced, Tool, Work};
 use crate::ai_tools::AiStore;
-
-/// How the messages name the photo picked as the painting.
-const PAINTING: &str = "photo picked as the painting";
 
 // The picker offers the styles the network has.
 const _: () = assert!(app::ai_tools::BUILTIN_STYLES == ai::style::BUILTIN_STYLES);
@@ -24,37 +18,6 @@ pub struct StyleTransfer;
 
 #[async_trait]
 impl Tool for StyleTransfer {
-    async fn validate(
-        &self,
-        ai: &AiStore,
-        owner: OwnerId,
-        _photo: &PhotoSummary,
-        request: &ToolRequest,
-    ) -> Result<(), AppError> {
-        // The index and strength ranges are `ToolRequest::check`'s.
-        match request {
-            ToolRequest::StyleTransfer { style: StyleChoice::Photo { id }, .. } => {
-                check_other_photo(ai, owner, *id, PAINTING).await
-            }
-            _ => Ok(()),
-        }
-    }
-
-    /// The painting, when a photo was picked: read now (it may have been deleted or held since
-    /// the job was queued).
-    async fn gather(
-        &self,
-        ai: &AiStore,
-        job: &Claimed,
-        request: &ToolRequest,
-        _progress: &JobProgress,
-    ) -> Result<Inputs, Failure> {
-        let ToolRequest::StyleTransfer { style: StyleChoice::Photo { id }, .. } = request else {
-            return Ok(Inputs::default());
-        };
-        other_photo_inputs(ai, job.owner, *id, PAINTING).await
-    }
-
     fn run(&self, work: Work<'_>) -> Result<(Produced, String), Failure> {
         let ToolRequest::StyleTransfer { style, strength } = work.request else { return Err(mismatch()) };
         let (painted, method) = match style {

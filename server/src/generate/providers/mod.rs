@@ -53,6 +53,24 @@ pub struct Call<'a> {
     pub mask: Option<&'a [u8]>,
 }
 
+impl<'a> Call<'a> {
+    /// A prompt alone at `size`, with the service's defaults for everything else.
+    pub fn prompt(model: Option<&'a str>, prompt: &'a str, (width, height): (u32, u32)) -> Self {
+        Call {
+            model,
+            prompt,
+            negative_prompt: "",
+            width,
+            height,
+            seed: None,
+            steps: None,
+            guidance: None,
+            reference: None,
+            mask: None,
+        }
+    }
+}
+
 /// What a service made: an encoded image (not yet trusted) and the seed it says it used.
 pub struct Made {
     pub image: Bytes,
