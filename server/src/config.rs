@@ -290,10 +290,13 @@ pub struct ImageServiceSettings {
     pub kind: String,
     /// The service's base URL, e.g. `https://api.openai.com` or `http://127.0.0.1:7860`.
     pub url: String,
-    /// Sent as a bearer token ("user:password" is sent as HTTP Basic, as the WebUI's --api-auth
-    /// wants). Never logged, never sent to a browser.
+    /// The credential: never logged, never sent to a browser.
     #[serde(default)]
     pub key: Option<SecretString>,
+    /// How `key` is sent: "bearer" (a token) or "basic" ("user:password", the WebUI's
+    /// --api-auth). Unset: basic for an "sd-webui" key holding a colon, else bearer.
+    #[serde(default)]
+    pub auth: Option<String>,
     /// The models offered; the first is the default. Empty: the service's own default.
     #[serde(default)]
     pub models: Vec<String>,

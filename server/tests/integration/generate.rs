@@ -197,6 +197,7 @@ fn sd_service(url: &str) -> server::config::ImageServiceSettings {
         key: Some("artist:s3cret-key".to_string().into()),
         models: vec!["v1-5-pruned-emaonly".into(), "sd_xl_base_1.0".into()],
         credits_per_image: 3,
+        auth: None,
     }
 }
 
@@ -208,6 +209,7 @@ fn openai_service(url: &str) -> server::config::ImageServiceSettings {
         key: Some("sk-test-secret".to_string().into()),
         models: vec!["gpt-image-1".into()],
         credits_per_image: 5,
+        auth: None,
     }
 }
 

@@ -134,7 +134,19 @@ impl Provider {
             // An answer that moves elsewhere is not followed: the privacy page names this host.
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
-        let http = Http { client, base, key: settings.key.clone(), attempts: attempts.max(1), name: name.clone() };
+        let basic = match settings.auth.as_deref() {
+            Some("basic") => true,
+            Some("bearer") => false,
+            Some(other) => anyhow::bail!("image service “{name}”: auth is \"bearer\" or \"basic\", not “{other}”"),
+            None => {
+                settings.kind == "sd-webui" && settings.key.as_ref().is_some_and(|k| k.expose_secret().contains(':'))
+            }
+        };
+        if basic && !settings.key.as_ref().is_some_and(|k| k.expose_secret().contains(':')) {
+            anyhow::bail!("image service “{name}”: basic auth needs a key of the form user:password");
+        }
+        let http =
+            Http { client, base, key: settings.key.clone(), basic, attempts: attempts.max(1), name: name.clone() };
         Ok(Self { name, models: settings.models.clone(), credits_per_image: settings.credits_per_image, api, http })
     }
 
@@ -264,6 +276,8 @@ pub struct Http {
     client: reqwest::Client,
     base: reqwest::Url,
     key: Option<SecretString>,
+    /// Send `key` as HTTP Basic ("user:password") rather than as a bearer token.
+    basic: bool,
     attempts: u32,
     name: String,
 }
@@ -291,13 +305,13 @@ impl Http {
         let mut last = String::new();
         for attempt in 1..=self.attempts {
             let mut request = self.client.post(url.clone());
-            request = match &self.key {
-                // The WebUI's --api-auth takes user:password as HTTP Basic; everyone else a token.
-                Some(key) => match key.expose_secret().split_once(':') {
-                    Some((user, password)) => request.basic_auth(user, Some(password)),
-                    None => request.bearer_auth(key.expose_secret()),
-                },
-                None => request,
+            request = match (&self.key, self.basic) {
+                (Some(key), true) => {
+                    let (user, password) = key.expose_secret().split_once(':').unwrap_or((key.expose_secret(), ""));
+                    request.basic_auth(user, Some(password))
+                }
+                (Some(key), false) => request.bearer_auth(key.expose_secret()),
+                (None, _) => request,
             };
             request = match body {
                 Body::Json(json) => request.json(json),
@@ -421,6 +435,7 @@ mod tests {
             key: Some("user:secret".to_string().into()),
             models: vec!["sdxl".into()],
             credits_per_image: 2,
+            auth: None,
         };
         Provider::new(&settings, 5, 2).unwrap()
     }
@@ -444,11 +459,27 @@ mod tests {
             key: None,
             models: vec![],
             credits_per_image: 1,
+            auth: None,
         };
         assert!(Provider::new(&settings, 5, 1).err().unwrap().to_string().contains("unknown kind"));
         settings.kind = "openai".into();
         settings.url = "ftp://h".into();
         assert!(Provider::new(&settings, 5, 1).is_err());
+        let http = |auth: Option<&str>, key: &str, kind: &str| {
+            let settings = ImageServiceSettings {
+                kind: kind.into(),
+                url: "http://h".into(),
+                key: Some(key.to_string().into()),
+                auth: auth.map(str::to_string),
+                ..settings.clone()
+            };
+            Provider::new(&settings, 5, 1).map(|p| p.http.basic)
+        };
+        assert!(http(None, "user:pass", "sd-webui").unwrap(), "the WebUI's user:password is Basic");
+        assert!(!http(None, "sk-a:b", "openai").unwrap(), "a token with a colon stays a token");
+        assert!(!http(Some("bearer"), "user:pass", "sd-webui").unwrap());
+        assert!(http(Some("basic"), "token", "openai").is_err(), "basic needs user:password");
+        assert!(http(Some("digest"), "x", "openai").is_err());
         let twice = GenerationSettings {
             providers: vec![
                 ImageServiceSettings { url: "http://h".into(), ..settings.clone() },
