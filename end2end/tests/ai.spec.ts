@@ -70,6 +70,45 @@ test('magic eraser: paint a mask in the editor, the server fills it', async ({ p
   expect(await loaded(page, '.ai-job[data-tool="erase"] img[alt="After"]')).toBe(600);
 });
 
+test('generative fill: the eraser brush plus a prompt, painted by the configured image service', async ({ page }) => {
+  await openUploaded(page, 'coffee.png');
+  const mask = page.getByLabel('Eraser mask: paint here');
+  await mask.scrollIntoViewIfNeeded();
+  // Offered because the test server names an image service that takes masks.
+  await expect(page.locator('select[name=fill_service]')).toContainText('Test GPU');
+  const box = (await mask.boundingBox())!;
+  await page.mouse.move(box.x + box.width * 0.7, box.y + box.height * 0.3);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width * 0.9, box.y + box.height * 0.7, { steps: 10 });
+  await page.mouse.up();
+  await page.locator('input[name=fill_prompt]').fill('a bowl of cherries');
+  await page.getByRole('button', { name: 'Generative fill' }).click();
+  const card = job(page, 'erase');
+  await expect(card).toContainText('Generative fill (Test GPU)');
+  await expect(card).toHaveAttribute('data-state', 'done', { timeout: 60_000 });
+  await expect(card.locator('.job-details')).toContainText('generative fill by Test GPU');
+  // Painted where the brush went (the stand-in paints red (1234 × 37) mod 256 = 90 for no seed), untouched far from it.
+  const [painted, untouched] = await card.locator('img[alt="After"]').evaluate(async (img: HTMLImageElement) => {
+    if (!img.complete) await img.decode();
+    const c = document.createElement('canvas');
+    c.width = img.naturalWidth; c.height = img.naturalHeight;
+    const g = c.getContext('2d')!;
+    g.drawImage(img, 0, 0);
+    return [g.getImageData(Math.round(c.width * 0.8), Math.round(c.height * 0.5), 1, 1).data[0],
+            g.getImageData(10, c.height - 10, 1, 1).data[0]];
+  });
+  expect(Math.abs(painted - 90)).toBeLessThan(8);
+  const original = await page.locator('img[alt="Before"]').first().evaluate(async (img: HTMLImageElement) => {
+    if (!img.complete) await img.decode();
+    const c = document.createElement('canvas');
+    c.width = img.naturalWidth; c.height = img.naturalHeight;
+    const g = c.getContext('2d')!;
+    g.drawImage(img, 0, 0);
+    return g.getImageData(10, c.height - 10, 1, 1).data[0];
+  });
+  expect(untouched).toBe(original);
+});
+
 test('tags and alt-text are proposed, edited and kept; upscale reports its size', async ({ page }) => {
   await openUploaded(page, 'astronaut.png');
   await page.getByRole('button', { name: 'Suggest tags and alt-text' }).click();
