@@ -102,7 +102,10 @@ pub fn objects(engine: &Engine, image: &RgbImage) -> Result<Vec<Detection>, AiEr
 }
 
 /// Faces from MediaPipe's short-range BlazeFace: [1,3,128,128] −1..1 (photo letterboxed to a
-/// square) in; 896 anchors' boxes and scores out.
+/// square) in; 896 anchors' boxes and scores out. Each face is x, y, width, height in fractions of
+/// the photo (a box may reach past its edge). The short-range model finds faces that fill a fair
+/// part of the frame (selfies, portraits, people within a few metres); a face smaller than about a
+/// tenth of the photo's longer side is mostly missed.
 pub fn faces(engine: &Engine, image: &RgbImage) -> Result<Vec<[f32; 4]>, AiError> {
     let (w, h) = image.dimensions();
     let side = w.max(h).max(1);
@@ -132,7 +135,15 @@ pub fn faces(engine: &Engine, image: &RgbImage) -> Result<Vec<[f32; 4]>, AiError
         let (cx, cy, bw, bh) = (ax + r[0] / 128.0, ay + r[1] / 128.0, r[2] / 128.0, r[3] / 128.0);
         boxes.push(([cx - bw / 2.0, cy - bh / 2.0, bw, bh], score));
     }
-    Ok(non_max_suppression(boxes, 0.3))
+    Ok(non_max_suppression(boxes, 0.3).into_iter().map(|face| unletterboxed(face, (w, h))).collect())
+}
+
+/// A box in fractions of the letterboxed square as fractions of the photo inside it.
+fn unletterboxed([x, y, bw, bh]: [f32; 4], (w, h): (u32, u32)) -> [f32; 4] {
+    let side = w.max(h).max(1);
+    let (pad_x, pad_y) = ((side - w) / 2, (side - h) / 2);
+    let (side, w, h) = (side as f32, w.max(1) as f32, h.max(1) as f32);
+    [(x * side - pad_x as f32) / w, (y * side - pad_y as f32) / h, bw * side / w, bh * side / h]
 }
 
 /// The 896 anchor centres of the short-range model: a 16×16 grid with 2 anchors per cell, then an
@@ -441,6 +452,14 @@ pub const COCO: [&str; 80] = [
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn face_boxes_are_told_in_fractions_of_the_photo_not_of_its_letterbox() {
+        // A 200 × 100 photo sits in a 200² square with 50 px bands above and below.
+        assert_eq!(unletterboxed([0.25, 0.25, 0.5, 0.5], (200, 100)), [0.25, 0.0, 0.5, 1.0]);
+        assert_eq!(unletterboxed([0.25, 0.25, 0.5, 0.5], (100, 200)), [0.0, 0.25, 1.0, 0.5]);
+        assert_eq!(unletterboxed([0.1, 0.2, 0.3, 0.4], (64, 64)), [0.1, 0.2, 0.3, 0.4]);
+    }
 
     #[test]
     fn colour_names_are_plain_words() {

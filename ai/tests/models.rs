@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use ai::style::{self, Style};
-use ai::{describe, inpaint, moderation, upscale, AiError, Engine, EngineConfig, Quiet, UserModel};
+use ai::{describe, faces, inpaint, moderation, upscale, AiError, Engine, EngineConfig, Quiet, UserModel};
 use image::imageops::{self, FilterType};
 use image::{GrayImage, Luma, RgbImage};
 
@@ -216,6 +216,34 @@ fn description_names_the_person_face_and_colours() {
         "{}",
         found.alt_text
     );
+}
+
+#[test]
+fn blurring_faces_hides_the_astronauts_face_and_leaves_the_sky_as_it_was() {
+    let engine = engine();
+    let photo = fixture("astronaut.png");
+    let found = describe::faces(&engine, &photo).unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    // The box is told in the photo's own fractions and lies on the face.
+    let [x, y, w, h] = found[0];
+    let centre = ((x + w / 2.0) * 512.0, (y + h / 2.0) * 512.0);
+    assert!((180.0..270.0).contains(&centre.0) && (90.0..170.0).contains(&centre.1), "{:?}", found[0]);
+    let crop = |image: &RgbImage, (x, y, w, h): (u32, u32, u32, u32)| imageops::crop_imm(image, x, y, w, h).to_image();
+    for style in [faces::Style::Blur, faces::Style::Pixelate] {
+        let hidden = faces::blur_faces(&engine, &photo, style, 80, None, &Quiet).unwrap();
+        assert_eq!(hidden.faces, 1);
+        assert_eq!(hidden.image.dimensions(), photo.dimensions());
+        let face = (200, 105, 50, 50);
+        let changed = mean_difference(&crop(&hidden.image, face), &crop(&photo, face));
+        assert!(changed > 8.0, "{style:?}: the face changed by only {changed:.1} levels");
+        for corner in [(0, 0, 64, 64), (448, 448, 64, 64), (0, 448, 64, 64)] {
+            assert!(crop(&hidden.image, corner) == crop(&photo, corner), "{style:?}: {corner:?} changed");
+        }
+    }
+    match faces::blur_faces(&engine, &fixture("coffee.png"), faces::Style::Blur, 50, None, &Quiet) {
+        Err(AiError::BadInput(message)) => assert_eq!(message, faces::NO_FACES),
+        other => panic!("a cup of coffee has no face: {:?}", other.map(|hidden| hidden.faces)),
+    }
 }
 
 #[test]

@@ -6,8 +6,8 @@ use leptos::html;
 use leptos::prelude::*;
 
 use crate::ai_tools::{
-    AiJob, Backdrop, CastShadow, Scene, SceneBackdrop, StyleChoice, Surface, ToolKind, ToolRequest, UpscaleQuality,
-    BUILTIN_STYLES,
+    AiJob, Backdrop, CastShadow, FaceBlur, Scene, SceneBackdrop, StyleChoice, Surface, ToolKind, ToolRequest,
+    UpscaleQuality, BUILTIN_STYLES,
 };
 use crate::error::AppError;
 use crate::photos::PhotoSummary;
@@ -32,7 +32,45 @@ pub fn form(
         ToolKind::Describe => view! { <DescribeTool start/> }.into_any(),
         ToolKind::ProductScene => view! { <SceneTool start photos/> }.into_any(),
         ToolKind::StyleTransfer => view! { <StyleTool start photos/> }.into_any(),
+        ToolKind::BlurFaces => view! { <FacesTool start/> }.into_any(),
     }
+}
+
+/// Blur faces: every face found, blurred or pixelated, as strongly as the slider says (a share
+/// of each face's size). Picking single faces is left to the API (`ToolRequest::BlurFaces`).
+#[component]
+fn FacesTool(start: Start) -> impl IntoView {
+    let style = RwSignal::new(FaceBlur::Blur);
+    let strength = RwSignal::new(60u8);
+    let choice = move |value: FaceBlur, label: &'static str| {
+        view! {
+            <label>
+                <input type="radio" name="blur-faces-style" value=value.label()
+                    prop:checked=move || style.get() == value on:change=move |_| style.set(value)/>
+                {label}
+            </label>
+        }
+    };
+    view! {
+        <fieldset class="ai-tool">
+            <legend>{ToolKind::BlurFaces.label()}</legend>
+            <fieldset>
+                <legend>"Hide faces by"</legend>
+                {choice(FaceBlur::Blur, " Blur")}
+                {choice(FaceBlur::Pixelate, " Pixelate")}
+            </fieldset>
+            <label>"Strength "
+                <input type="range" min="1" max="100" step="1" aria-label="Face blur strength" prop:value=move || strength.get().to_string()
+                    on:input=move |ev| strength.set(event_target_value(&ev).parse().unwrap_or(60))/>
+                " " {move || strength.get()}
+            </label>
+            <p class="hint">"Faces are found on this server; their positions are not kept."</p>
+            <button type="button" on:click=move |_| {
+                start.dispatch(ToolRequest::BlurFaces { style: style.get(), strength: strength.get(), faces: None });
+            }>"Blur every face"</button>
+        </fieldset>
+    }
+    .into_any()
 }
 
 /// Style transfer: a built-in style picked by its thumbnail (the style on a sample photo, made

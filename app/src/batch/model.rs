@@ -83,6 +83,11 @@ impl Pipeline {
                         "the magic eraser needs a mask painted on each photo, so it cannot run in a batch.".into()
                     ))
                 }
+                Step::Tool { request: ToolRequest::BlurFaces { faces: Some(_), .. } } => {
+                    return Err(at(
+                        "faces picked on one photo are not where the faces are on the others; a batch blurs every face found.".into()
+                    ))
+                }
                 Step::Tool { request } => request.check().map_err(at)?,
                 Step::Export { settings } => {
                     if index + 1 != self.steps.len() {
@@ -335,6 +340,12 @@ mod tests {
         assert!(
             bad(vec![Step::Tool { request: ToolRequest::Erase { mask: String::new(), fill: None } }]).contains("mask")
         );
+        let blur = |faces| Step::Tool {
+            request: ToolRequest::BlurFaces { style: crate::ai_tools::FaceBlur::Blur, strength: 70, faces },
+        };
+        assert!(bad(vec![blur(Some(vec![[0.1, 0.1, 0.2, 0.2]]))]).contains("every face found"));
+        let every_face = Pipeline { name: "x".into(), steps: vec![blur(None)] };
+        assert_eq!(every_face.validate(), Ok(()));
         assert!(bad(vec![]).contains("1 to 12 steps"));
         assert!(bad(vec![sharpen.clone(); 13]).contains("1 to 12 steps"));
         let unnamed = Pipeline { name: "  ".into(), steps: vec![sharpen.clone()] };

@@ -11,6 +11,7 @@ mod concurrency;
 mod consent;
 mod deadline;
 mod edge;
+mod faces;
 mod fuzz;
 mod generate;
 mod lifecycle;

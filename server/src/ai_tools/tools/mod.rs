@@ -5,6 +5,7 @@
 //! whole recipe is), then a file here with `impl Tool`, listed in `tool` below.
 
 mod background;
+mod blur_faces;
 mod describe;
 mod erase;
 mod scene;
@@ -39,6 +40,7 @@ pub fn tool(kind: ToolKind) -> &'static dyn Tool {
         ToolKind::Describe => &describe::Describe,
         ToolKind::ProductScene => &scene::ProductScene,
         ToolKind::StyleTransfer => &style::StyleTransfer,
+        ToolKind::BlurFaces => &blur_faces::BlurFaces,
     }
 }
 
@@ -265,6 +267,20 @@ pub fn split_alpha(image: &DynamicImage) -> (RgbImage, Option<GrayImage>) {
         GrayImage::from_fn(rgba.width(), rgba.height(), |x, y| image::Luma([rgba.get_pixel(x, y)[3]]))
     });
     (image.to_rgb8(), alpha)
+}
+
+/// A tool's result with the transparency the photo came with (a pipeline's earlier cut-out), so a
+/// cut-out stays cut out.
+pub fn with_alpha(image: RgbImage, alpha: Option<GrayImage>) -> DynamicImage {
+    match alpha {
+        Some(alpha) if alpha.dimensions() == image.dimensions() => {
+            DynamicImage::ImageRgba8(image::RgbaImage::from_fn(image.width(), image.height(), |x, y| {
+                let [r, g, b] = image.get_pixel(x, y).0;
+                image::Rgba([r, g, b, alpha.get_pixel(x, y)[0]])
+            }))
+        }
+        _ => DynamicImage::ImageRgb8(image),
+    }
 }
 
 /// The engine, or the message that says how to install the models.

@@ -5,10 +5,9 @@ use app::ai_tools::{StyleChoice, ToolRequest};
 use app::error::AppError;
 use async_trait::async_trait;
 use bytes::Bytes;
-use image::DynamicImage;
 use tokio::sync::OnceCell;
 
-use super::{mismatch, Failure, Produced, Tool, Work};
+use super::{mismatch, with_alpha, Failure, Produced, Tool, Work};
 use crate::ai_tools::AiStore;
 
 // The picker offers the styles the network has.
@@ -40,17 +39,7 @@ impl Tool for StyleTransfer {
                 )
             }
         };
-        // A cut-out (a pipeline's earlier step) stays cut out.
-        let image = match work.alpha {
-            Some(alpha) => {
-                DynamicImage::ImageRgba8(image::RgbaImage::from_fn(painted.width(), painted.height(), |x, y| {
-                    let [r, g, b] = painted.get_pixel(x, y).0;
-                    image::Rgba([r, g, b, alpha.get_pixel(x, y)[0]])
-                }))
-            }
-            None => DynamicImage::ImageRgb8(painted),
-        };
-        Ok((Produced::Image(image), method))
+        Ok((Produced::Image(with_alpha(painted, work.alpha)), method))
     }
 }
 
