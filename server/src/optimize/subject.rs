@@ -25,18 +25,8 @@ impl Progress for Quiet {
 pub fn find(engine: &Engine, image: &DynamicImage, people: bool) -> Result<Option<Region>, AiError> {
     let small = image.thumbnail(1024, 1024).to_rgb8();
     if people && engine.is_installed(FACES) {
-        let (width, height) = (small.width() as f32, small.height() as f32);
-        let side = width.max(height);
-        // BlazeFace's boxes are in the letterboxed square: back to the photo's own fractions.
-        let to_photo = |[x, y, w, h]: [f32; 4]| {
-            [
-                (x * side - (side - width) / 2.0) / width,
-                (y * side - (side - height) / 2.0) / height,
-                w * side / width,
-                h * side / height,
-            ]
-        };
-        let faces: Vec<Region> = ai::describe::faces(engine, &small)?.into_iter().map(to_photo).collect();
+        // In the photo's own fractions already.
+        let faces: Vec<Region> = ai::describe::faces(engine, &small)?;
         if let Some(union) = union(&faces) {
             // A face box is the face alone: grow it to head and shoulders, more below than above.
             let [x, y, w, h] = union;
