@@ -109,6 +109,26 @@ test('generative fill: the eraser brush plus a prompt, painted by the configured
   expect(untouched).toBe(original);
 });
 
+test('style transfer: thumbnails load only when the picker opens, a style is chosen by its thumbnail and applied', async ({ page }) => {
+  const thumbnails: string[] = [];
+  page.on('request', (request) => { if (request.url().includes('/media/styles/')) thumbnails.push(request.url()); });
+  await openUploaded(page, 'astronaut.png');
+  const picker = page.locator('.style-picker-wrap');
+  await picker.scrollIntoViewIfNeeded();
+  expect(thumbnails).toEqual([]);
+  await picker.locator('summary').click();
+  const third = picker.locator('label.style-choice').nth(3);
+  await expect(third.locator('img')).toHaveJSProperty('complete', true);
+  expect(await third.locator('img').evaluate((img: HTMLImageElement) => img.naturalWidth)).toBe(128);
+  await third.locator('input[type=radio]').check();
+  await expect(picker.locator('summary')).toContainText('Style 3');
+  await page.getByRole('button', { name: 'Apply the style' }).click();
+  const card = job(page, 'style-transfer');
+  await expect(card).toHaveAttribute('data-state', 'done', { timeout: 120_000 });
+  await expect(card).toContainText('style 3');
+  expect(await loaded(page, '.ai-job[data-tool="style-transfer"] img[alt="After"]')).toBe(512);
+});
+
 test('tags and alt-text are proposed, edited and kept; upscale reports its size', async ({ page }) => {
   await openUploaded(page, 'astronaut.png');
   await page.getByRole('button', { name: 'Suggest tags and alt-text' }).click();
