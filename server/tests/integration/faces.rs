@@ -1,8 +1,6 @@
 //! Blur faces through the server: a job on the durable queue run by a worker with the real face
 //! detector, the picked-faces form of the request, refusals before queueing, a photo with no face.
 
-use std::time::Duration;
-
 use crate::support::{form, TestApp};
 use axum::http::StatusCode;
 use serde_json::{json, Value};
@@ -16,18 +14,7 @@ async fn run(app: &TestApp, cookie: &str, photo: &str, request: Value) -> Value 
     let reply = start(app, cookie, photo, request).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", String::from_utf8_lossy(&reply.body));
     let job = reply.json()["id"].as_str().expect("the job has an id").to_string();
-    let deadline = std::time::Instant::now() + Duration::from_secs(120);
-    loop {
-        let reply = app.call_form("ai/jobs", Some(cookie), &form(&[("photo", photo)])).await;
-        assert_eq!(reply.status, StatusCode::OK, "{}", String::from_utf8_lossy(&reply.body));
-        let found = reply.json().as_array().and_then(|all| all.iter().find(|j| j["id"] == job).cloned());
-        let found = found.expect("the job is listed");
-        if matches!(found["state"].as_str(), Some("done" | "failed")) {
-            return found;
-        }
-        assert!(std::time::Instant::now() < deadline, "job still {}: {found}", found["state"]);
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    crate::support::job_finished(app, cookie, photo, &job, 120).await
 }
 
 /// The job's result and the photo it ran on, fetched by the job's own links.

@@ -240,19 +240,6 @@ async fn finished(app: &TestApp, cookie: &str, id: &str) -> Value {
     panic!("the run did not finish");
 }
 
-/// Follows an AI tool's job on `photo` until it stops.
-async fn tool_finished(app: &TestApp, cookie: &str, photo: &str, job: &Value) -> Value {
-    for _ in 0..600 {
-        let jobs = app.call_form("ai/jobs", Some(cookie), &form(&[("photo", photo)])).await.json();
-        let found = jobs.as_array().unwrap().iter().find(|j| j["id"] == job["id"]).cloned().unwrap();
-        if matches!(found["state"].as_str(), Some("done" | "failed" | "cancelled")) {
-            return found;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the job did not finish");
-}
-
 fn body(reply: &crate::support::Reply) -> String {
     String::from_utf8_lossy(&reply.body).to_string()
 }
@@ -599,7 +586,7 @@ async fn generative_fill_paints_only_the_masked_part(app: TestApp) {
         assert_eq!(reply.status, StatusCode::OK, "{}", body(&reply));
         let job = reply.json();
         assert_eq!(job["label"], format!("Generative fill ({service})"));
-        let done = tool_finished(&app, &cookie, id, &job).await;
+        let done = crate::support::job_finished(&app, &cookie, id, job["id"].as_str().unwrap(), 60).await;
         assert_eq!(done["state"], "done", "{done}");
         assert_eq!(done["method"], format!("generative fill by {service}"));
         let result = app.get(done["result_url"].as_str().unwrap(), Some(&cookie)).await;
@@ -689,7 +676,7 @@ async fn a_product_scene_stands_on_a_backdrop_painted_from_a_prompt(app: TestApp
     assert_eq!(reply.status, StatusCode::OK, "{}", body(&reply));
     let job = reply.json();
     assert_eq!(job["label"], "Product scene (on “a marble kitchen counter”)");
-    let done = tool_finished(&app, &cookie, id, &job).await;
+    let done = crate::support::job_finished(&app, &cookie, id, job["id"].as_str().unwrap(), 60).await;
     assert_eq!(done["state"], "done", "{done}");
     // The service was asked for a text-to-image backdrop in the scene's shape (3:2 → 640×448).
     let seen = stand_in.seen().pop().unwrap();

@@ -1,30 +1,12 @@
 //! Style transfer through the server: a built-in style and another photo of the workspace as the
 //! painting, run on the durable queue by a worker with the real models; the picker's thumbnails.
 
-use std::time::Duration;
-
 use crate::support::{fixture, form, TestApp};
 use axum::http::StatusCode;
 use serde_json::{json, Value};
 
 async fn start(app: &TestApp, cookie: &str, photo: &str, request: Value) -> crate::support::Reply {
     app.call_json("ai/start", Some(cookie), json!({ "photo": photo, "request": request })).await
-}
-
-/// Polls the photo's jobs until `job` has finished (done or failed); panics after `secs`.
-async fn finished(app: &TestApp, cookie: &str, photo: &str, job: &str, secs: u64) -> Value {
-    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
-    loop {
-        let reply = app.call_form("ai/jobs", Some(cookie), &form(&[("photo", photo)])).await;
-        assert_eq!(reply.status, StatusCode::OK, "{}", String::from_utf8_lossy(&reply.body));
-        let found = reply.json().as_array().and_then(|all| all.iter().find(|j| j["id"] == job).cloned());
-        let found = found.expect("the job is listed");
-        if matches!(found["state"].as_str(), Some("done" | "failed")) {
-            return found;
-        }
-        assert!(std::time::Instant::now() < deadline, "job still {}: {found}", found["state"]);
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 fn mean_difference(a: &image::RgbImage, b: &image::RgbImage) -> f64 {
@@ -62,7 +44,7 @@ async fn style_transfer_runs_as_a_job_in_a_built_in_style_or_a_painting(app: Tes
         (builtin.json(), "Style transfer (style 19, 80 %)", "style 19"),
         (painted.json(), "Style transfer (from a photo, 100 %)", "arbitrary style"),
     ] {
-        let done = finished(&app, &cookie, id, job["id"].as_str().unwrap(), 180).await;
+        let done = crate::support::job_finished(&app, &cookie, id, job["id"].as_str().unwrap(), 180).await;
         assert_eq!(done["state"], "done", "{done}");
         assert_eq!(done["label"], label);
         assert!(done["method"].as_str().unwrap().contains(method), "{done}");

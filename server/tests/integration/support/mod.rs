@@ -194,6 +194,23 @@ impl TestApp {
     }
 }
 
+/// Polls the photo's AI jobs until `job` has stopped (done, failed or cancelled); panics after
+/// `secs`.
+pub async fn job_finished(app: &TestApp, cookie: &str, photo: &str, job: &str, secs: u64) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        let reply = app.call_form("ai/jobs", Some(cookie), &form(&[("photo", photo)])).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", String::from_utf8_lossy(&reply.body));
+        let found = reply.json().as_array().and_then(|all| all.iter().find(|j| j["id"] == job).cloned());
+        let found = found.expect("the job is listed");
+        if matches!(found["state"].as_str(), Some("done" | "failed" | "cancelled")) {
+            return found;
+        }
+        assert!(std::time::Instant::now() < deadline, "job still {}: {found}", found["state"]);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Deletes the signed-in account, confirming with its address, and checks it went.
 pub async fn delete_account(app: &TestApp, cookie: &str, email: &str) {
     let reply = app.call_form("data/delete-account", Some(cookie), &form(&[("confirmation", email)])).await;
