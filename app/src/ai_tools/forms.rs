@@ -18,19 +18,23 @@ const MASK_MAX_SIDE: u32 = 1024;
 
 pub type Start = Action<ToolRequest, Result<AiJob, AppError>>;
 
+/// The image services the server offers (none unless configured), loaded once by the page.
+pub type Services = Resource<Result<crate::generate::Studio, AppError>>;
+
 /// The form of `kind`. `photos` are the visitor's photos (backdrops); `photo` the one edited.
 pub fn form(
     kind: ToolKind,
     start: Start,
     photos: Resource<Result<Vec<PhotoSummary>, AppError>>,
+    services: Services,
     photo: &PhotoSummary,
 ) -> AnyView {
     match kind {
         ToolKind::RemoveBackground => view! { <BackgroundTool start photos/> }.into_any(),
         ToolKind::Upscale => view! { <UpscaleTool start/> }.into_any(),
-        ToolKind::Erase => view! { <EraserTool start photo=photo.clone()/> }.into_any(),
+        ToolKind::Erase => view! { <EraserTool start services photo=photo.clone()/> }.into_any(),
         ToolKind::Describe => view! { <DescribeTool start/> }.into_any(),
-        ToolKind::ProductScene => view! { <SceneTool start photos/> }.into_any(),
+        ToolKind::ProductScene => view! { <SceneTool start photos services/> }.into_any(),
         ToolKind::StyleTransfer => view! { <StyleTool start photos/> }.into_any(),
         ToolKind::BlurFaces => view! { <FacesTool start/> }.into_any(),
     }
@@ -144,7 +148,7 @@ fn StyleTool(start: Start, photos: Resource<Result<Vec<PhotoSummary>, AppError>>
 
 /// The product scene: one job per backdrop ticked (variants in one go).
 #[component]
-fn SceneTool(start: Start, photos: Resource<Result<Vec<PhotoSummary>, AppError>>) -> impl IntoView {
+fn SceneTool(start: Start, photos: Resource<Result<Vec<PhotoSummary>, AppError>>, services: Services) -> impl IntoView {
     let scene = RwSignal::new(Scene::default());
     let variants = RwSignal::new(Vec::<Surface>::new());
     let submit = move |_| {
@@ -158,7 +162,7 @@ fn SceneTool(start: Start, photos: Resource<Result<Vec<PhotoSummary>, AppError>>
     view! {
         <fieldset class="ai-tool">
             <legend>{ToolKind::ProductScene.label()}</legend>
-            <SceneFields scene photos/>
+            <SceneFields scene photos services/>
             <fieldset class="variants">
                 <legend>"Also make variants on"</legend>
                 {Surface::ALL.into_iter().map(|texture| view! {
@@ -189,7 +193,11 @@ fn PhotoOptions(photos: Resource<Result<Vec<PhotoSummary>, AppError>>) -> impl I
 /// The scene's settings, edited in place: the panel's scene tool and the pipeline builder's
 /// scene step share them.
 #[component]
-pub fn SceneFields(scene: RwSignal<Scene>, photos: Resource<Result<Vec<PhotoSummary>, AppError>>) -> impl IntoView {
+pub fn SceneFields(
+    scene: RwSignal<Scene>,
+    photos: Resource<Result<Vec<PhotoSummary>, AppError>>,
+    services: Services,
+) -> impl IntoView {
     let kind = move || match scene.get().backdrop {
         SceneBackdrop::Colour { .. } => "colour",
         SceneBackdrop::Gradient { .. } => "gradient",
@@ -199,13 +207,12 @@ pub fn SceneFields(scene: RwSignal<Scene>, photos: Resource<Result<Vec<PhotoSumm
         SceneBackdrop::Generated { .. } => "generated",
     };
     // Image services that can paint a backdrop from a prompt (none unless configured).
-    let services = Resource::new(|| (), |_| crate::generate::api::open_studio());
-    let service_names = move || {
+    let service_names = move || -> Vec<String> {
         services
             .get()
             .and_then(Result::ok)
             .map(|s| s.providers.into_iter().map(|p| p.name).collect())
-            .unwrap_or_else(Vec::<String>::new)
+            .unwrap_or_default()
     };
     let set_kind = move |value: String| {
         let backdrop = match value.as_str() {
@@ -470,7 +477,7 @@ fn DescribeTool(start: Start) -> impl IntoView {
 /// Paint over what should disappear, then erase: the server fills it from the rest of the photo.
 #[cfg_attr(not(feature = "hydrate"), allow(unused_variables))]
 #[component]
-fn EraserTool(start: Start, photo: PhotoSummary) -> impl IntoView {
+fn EraserTool(start: Start, services: Services, photo: PhotoSummary) -> impl IntoView {
     let canvas = NodeRef::<html::Canvas>::new();
     let brush = RwSignal::new(24.0f64);
     let painting = RwSignal::new(false);
@@ -492,7 +499,6 @@ fn EraserTool(start: Start, photo: PhotoSummary) -> impl IntoView {
         }
     };
     // Generative fill: offered when an image service that takes a mask is configured.
-    let services = Resource::new(|| (), |_| crate::generate::api::open_studio());
     let fill_prompt = RwSignal::new(String::new());
     let fill_service = RwSignal::new(None::<String>);
     let send = move |fill: Option<crate::ai_tools::ServicePrompt>| {

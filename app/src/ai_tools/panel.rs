@@ -7,7 +7,7 @@
 use leptos::prelude::*;
 
 use crate::ai_tools::api::{cancel_job, held_photos, photo_jobs, save_result, start_tool, DecideHeld, KeepDescription};
-use crate::ai_tools::forms::{form, Start};
+use crate::ai_tools::forms::{form, Services, Start};
 use crate::ai_tools::{AiJob, HeldPhoto, PhotoDescription, ToolKind, ToolRequest};
 use crate::error::AppError;
 use crate::ids::{JobState, PhotoId};
@@ -28,6 +28,8 @@ pub struct AiPanelData {
     jobs: Resource<Result<Vec<AiJob>, AppError>>,
     /// The visitor's photos, offered as backdrops.
     photos: Resource<Result<Vec<PhotoSummary>, AppError>>,
+    /// The image services the server offers (generative fill, painted backdrops).
+    services: Services,
 }
 
 impl AiPanelData {
@@ -47,13 +49,14 @@ impl AiPanelData {
             },
         );
         let photos = Resource::new(|| (), |_| list_photos());
-        Self { start, tick, jobs, photos }
+        let services = Resource::new(|| (), |_| crate::generate::api::open_studio());
+        Self { start, tick, jobs, photos, services }
     }
 }
 
 #[component]
 pub fn AiTools(photo: PhotoSummary, data: AiPanelData) -> impl IntoView {
-    let AiPanelData { start, tick, jobs, photos } = data;
+    let AiPanelData { start, tick, jobs, photos, services } = data;
     // While a job is unfinished, ask again every 0.7 s: the bars follow the server's progress.
     // A failed answer is asked again too, more slowly, so a passing error never freezes a bar.
     Effect::new(move |_| {
@@ -78,9 +81,9 @@ pub fn AiTools(photo: PhotoSummary, data: AiPanelData) -> impl IntoView {
     view! {
         <section class="ai-tools" aria-labelledby="ai-tools-title">
             <h2 id="ai-tools-title">"AI tools"</h2>
-            <p class="hint">"These run on this server, never elsewhere. Results are kept for 24 hours unless you save them to your gallery."</p>
+            <p class="hint">"These run on this server; only generative fill and backdrops painted from a prompt go to an image service this server's operator configured (the privacy page names it). Results are kept for 24 hours unless you save them to your gallery."</p>
             <div class="ai-tool-grid">
-                {ToolKind::ALL.iter().map(|kind| form(*kind, start, photos, &photo)).collect_view()}
+                {ToolKind::ALL.iter().map(|kind| form(*kind, start, photos, services, &photo)).collect_view()}
             </div>
             {move || start.value().get().and_then(Result::err).map(|error| view! { <ErrorNote error/> })}
             {move || description.get().map(|(id, photo, description)| view! {

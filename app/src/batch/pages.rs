@@ -197,6 +197,7 @@ fn PipelineBuilder(
     let scene = RwSignal::new(Scene::default());
     let export = RwSignal::new(ExportSettings::default());
     let photos = Resource::new(|| (), |_| list_photos());
+    let services = Resource::new(|| (), |_| crate::generate::api::open_studio());
     let pipeline = move || Pipeline { name: name.get(), steps: steps.get() };
     let add = move |_| {
         let step = match kind.get().as_str() {
@@ -305,7 +306,7 @@ fn PipelineBuilder(
                     </select>
                 </Show>
                 <Show when=move || kind.get() == "scene">
-                    {view! { <SceneFields scene photos/> }.into_any()}
+                    {view! { <SceneFields scene photos services/> }.into_any()}
                 </Show>
                 <Show when=move || kind.get() == "export">
                     {view! { <ExportStepFields export/> }.into_any()}

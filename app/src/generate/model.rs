@@ -103,6 +103,25 @@ pub struct GenerateRequest {
     pub reference: Option<Reference>,
 }
 
+/// A blank form: one square image, everything else the service's default.
+impl Default for GenerateRequest {
+    fn default() -> Self {
+        Self {
+            provider: String::new(),
+            model: None,
+            prompt: String::new(),
+            negative_prompt: String::new(),
+            aspect: Aspect::Square,
+            count: 1,
+            seed: None,
+            steps: None,
+            guidance: None,
+            style: None,
+            reference: None,
+        }
+    }
+}
+
 impl GenerateRequest {
     /// Everything that can be checked without the server: lengths and ranges, in words.
     pub fn check(&self) -> Result<(), String> {

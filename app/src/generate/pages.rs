@@ -11,29 +11,12 @@ use crate::generate::api::{
     start_generation,
 };
 use crate::generate::{
-    Aspect, GenerateRequest, GeneratedImage, Generation, PromptTemplate, ProviderInfo, Reference, Studio, MAX_IMAGES,
-    STYLES,
+    Aspect, GenerateRequest, GeneratedImage, Generation, PromptTemplate, Reference, Studio, MAX_IMAGES, STYLES,
 };
 use crate::ids::{GenerationId, JobState, PhotoId};
 use crate::photos::api::{list_photos, save_to_gallery};
 use crate::recipe::EditRecipe;
 use crate::ui::{ask_again, ErrorNote};
-
-fn blank(provider: Option<&ProviderInfo>) -> GenerateRequest {
-    GenerateRequest {
-        provider: provider.map(|p| p.name.clone()).unwrap_or_default(),
-        model: None,
-        prompt: String::new(),
-        negative_prompt: String::new(),
-        aspect: Aspect::Square,
-        count: 1,
-        seed: None,
-        steps: None,
-        guidance: None,
-        style: None,
-        reference: None,
-    }
-}
 
 #[component]
 pub fn StudioPage() -> impl IntoView {
@@ -62,7 +45,10 @@ pub fn StudioPage() -> impl IntoView {
 fn Generator(studio: Studio, changed: RwSignal<u32>) -> impl IntoView {
     let providers = StoredValue::new(studio.providers.clone());
     let templates = StoredValue::new(studio.templates.clone());
-    let draft = RwSignal::new(blank(studio.providers.first()));
+    let draft = RwSignal::new(GenerateRequest {
+        provider: studio.providers.first().map(|p| p.name.clone()).unwrap_or_default(),
+        ..GenerateRequest::default()
+    });
     let provider = move || {
         let name = draft.with(|d| d.provider.clone());
         providers.with_value(|list| list.iter().find(|p| p.name == name).cloned())
@@ -86,12 +72,16 @@ fn Generator(studio: Studio, changed: RwSignal<u32>) -> impl IntoView {
     };
     let photos = Resource::new(move || history_changed.get(), |_| list_photos());
 
-    let text = move |label: &'static str, field: fn(&mut GenerateRequest) -> &mut String, rows: u32| {
+    // `read` and `write` name the same field: the first reads it in place, the second changes it.
+    let text = move |label: &'static str,
+                     read: fn(&GenerateRequest) -> &String,
+                     write: fn(&mut GenerateRequest) -> &mut String,
+                     rows: u32| {
         view! {
             <label class="stack">{label}
                 <textarea rows=rows maxlength="2000" name=label.to_lowercase()
-                    prop:value=move || draft.with(|d| { let mut d = d.clone(); field(&mut d).clone() })
-                    on:input=move |ev| { let value = event_target_value(&ev); draft.update(|d| *field(d) = value); }/>
+                    prop:value=move || draft.with(|d| read(d).clone())
+                    on:input=move |ev| { let value = event_target_value(&ev); draft.update(|d| *write(d) = value); }/>
             </label>
         }
     };
@@ -148,9 +138,9 @@ fn Generator(studio: Studio, changed: RwSignal<u32>) -> impl IntoView {
                     </select>
                 </label>
             </div>
-            {text("Prompt", |d| &mut d.prompt, 3)}
+            {text("Prompt", |d| &d.prompt, |d| &mut d.prompt, 3)}
             <Show when=move || features().negative_prompt>
-                {text("Negative prompt", |d| &mut d.negative_prompt, 2)}
+                {text("Negative prompt", |d| &d.negative_prompt, |d| &mut d.negative_prompt, 2)}
             </Show>
             <div class="row">
                 <label>"Style "
