@@ -22,6 +22,9 @@ use crate::ui::{ask_again, ErrorNote};
 pub fn StudioPage() -> impl IntoView {
     let changed = RwSignal::new(0u32);
     let studio = Resource::new(move || changed.get(), |_| open_studio());
+    // Every resource of the page is made here, before any Suspense: one made by a component
+    // inside one is made anew each time the server re-checks it (README, "Why pages once stalled").
+    let data = StudioData::load();
     view! {
         <section class="studio">
             <h1>"Studio"</h1>
@@ -33,7 +36,7 @@ pub fn StudioPage() -> impl IntoView {
                             <code>"[[generation.providers]]"</code>" in the settings file. "
                             "Style transfer and retro looks work without one: open a photo in the editor."</p>
                     }.into_any(),
-                    Ok(studio) => view! { <Generator studio changed/> }.into_any(),
+                    Ok(studio) => view! { <Generator studio changed data/> }.into_any(),
                     Err(error) => view! { <ErrorNote error/> }.into_any(),
                 } })}
             </Transition>
@@ -41,8 +44,28 @@ pub fn StudioPage() -> impl IntoView {
     }
 }
 
+/// The studio's lists: the history (with its search) and the workspace's photos (references).
+#[derive(Clone, Copy)]
+struct StudioData {
+    /// Bumped when a run starts, ends or is deleted: the lists are asked for again.
+    changed: RwSignal<u32>,
+    search: RwSignal<String>,
+    history: Resource<Result<Vec<Generation>, crate::error::AppError>>,
+    photos: Resource<Result<Vec<crate::photos::PhotoSummary>, crate::error::AppError>>,
+}
+
+impl StudioData {
+    fn load() -> Self {
+        let changed = RwSignal::new(0u32);
+        let search = RwSignal::new(String::new());
+        let history = Resource::new(move || (changed.get(), search.get()), |(_, search)| generation_history(search));
+        let photos = Resource::new(move || changed.get(), |_| list_photos());
+        Self { changed, search, history, photos }
+    }
+}
+
 #[component]
-fn Generator(studio: Studio, changed: RwSignal<u32>) -> impl IntoView {
+fn Generator(studio: Studio, changed: RwSignal<u32>, data: StudioData) -> impl IntoView {
     let providers = StoredValue::new(studio.providers.clone());
     let templates = StoredValue::new(studio.templates.clone());
     let draft = RwSignal::new(GenerateRequest {
@@ -55,7 +78,7 @@ fn Generator(studio: Studio, changed: RwSignal<u32>) -> impl IntoView {
     };
     let features = move || provider().map(|p| p.features).unwrap_or_default();
     let current = RwSignal::new(None::<GenerationId>);
-    let history_changed = RwSignal::new(0u32);
+    let (history_changed, photos) = (data.changed, data.photos);
     let start = Action::new(move |request: &GenerateRequest| {
         let request = request.clone();
         async move { start_generation(request).await }
@@ -70,7 +93,6 @@ fn Generator(studio: Studio, changed: RwSignal<u32>) -> impl IntoView {
         draft.set(request.clone());
         start.dispatch(request);
     };
-    let photos = Resource::new(move || history_changed.get(), |_| list_photos());
 
     // `read` and `write` name the same field: the first reads it in place, the second changes it.
     let text = move |label: &'static str,
@@ -244,7 +266,7 @@ fn Generator(studio: Studio, changed: RwSignal<u32>) -> impl IntoView {
             </details>
         })}
         {move || current.get().map(|id| view! { <CurrentRun id draft on_finished=move || history_changed.update(|n| *n += 1)/> }.into_any())}
-        <History changed=history_changed draft run_again/>
+        <History data draft run_again/>
     }
     .into_any()
 }
@@ -362,12 +384,11 @@ fn ImageCard(image: GeneratedImage, draft: RwSignal<GenerateRequest>) -> impl In
 /// Every run kept for this workspace, searchable, each re-runnable and deletable.
 #[component]
 fn History(
-    changed: RwSignal<u32>,
+    data: StudioData,
     draft: RwSignal<GenerateRequest>,
     run_again: impl Fn(GenerateRequest) + Clone + Send + Sync + 'static,
 ) -> impl IntoView {
-    let search = RwSignal::new(String::new());
-    let history = Resource::new(move || (changed.get(), search.get()), |(_, search)| generation_history(search));
+    let StudioData { changed, search, history, .. } = data;
     let delete = Action::new(move |id: &Option<GenerationId>| {
         let id = *id;
         async move {
