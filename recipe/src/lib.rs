@@ -14,6 +14,7 @@ pub mod bench;
 mod render;
 #[cfg(feature = "render")]
 mod retro;
+pub mod selection;
 #[cfg(feature = "render")]
 pub use render::PhotonImage;
 
