@@ -240,6 +240,23 @@ def build_centernet(e, pkg, work, out):
         raise RuntimeError("tf2onnx failed: " + (r.stderr or r.stdout).strip()[-400:])
 
 
+def build_faceres(e, pkg, work, out):
+    """FaceRes goes through the same TensorFlow venv and tf2onnx fixes as CenterNet; its
+    converter keeps only the face descriptor (the age and gender heads are pruned)."""
+    json_member = e["file"].split()[0]
+    tar_extract_dir(pkg, os.path.dirname(json_member), work)
+    py = ensure_venv(VENV_TF, REQS_TF, "TensorFlow (only for the TF.js graph conversions)")
+    env = dict(os.environ, PYTHONHASHSEED="0", TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+    try:
+        r = subprocess.run([str(py), str(HERE / "faceres_tfjs_to_onnx.py"),
+                            str(Path(work) / os.path.basename(json_member)), str(out)],
+                           capture_output=True, text=True, env=env)
+    finally:
+        shutil.rmtree(VENV_TF, ignore_errors=True)
+    if r.returncode != 0:
+        raise RuntimeError("tf2onnx failed: " + (r.stderr or r.stdout).strip()[-400:])
+
+
 def build_ncnn(e, pkg, work, out):
     import ncnn_to_onnx
 
@@ -259,6 +276,7 @@ RECIPES = [
     (r"^face-", build_tflite),
     (r"^selfie", build_selfie),
     (r"^centernet$", build_centernet),
+    (r"^faceres$", build_faceres),
     (r"^realesrgan-", build_ncnn),
 ]
 
