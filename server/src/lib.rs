@@ -8,6 +8,7 @@ pub mod ai_tools;
 pub mod batch;
 pub mod config;
 pub mod data;
+pub mod duplicates;
 pub mod generate;
 pub mod optimize;
 pub mod photos;
@@ -24,6 +25,7 @@ use app::accounts::Accounts;
 use app::ai_tools::Ai;
 use app::batch::Batches;
 use app::data::Data;
+use app::duplicates::Duplicates;
 use app::generate::Generations;
 use app::photos::Photos;
 use app::privacy::Privacy;
@@ -201,6 +203,7 @@ impl Application {
         let ai_service: Ai = state.ai.clone();
         let batch_service: Batches = Arc::new(batch::BatchStore { ai: state.ai.clone() });
         let generation_service: Generations = Arc::new(generate::GenerationStore { ai: state.ai.clone() });
+        let duplicate_service: Duplicates = Arc::new(duplicates::DuplicateStore { photos: state.photos.clone() });
         let provide_services = move || {
             platform::http::page_security_policy();
             provide_context(service.clone());
@@ -210,6 +213,7 @@ impl Application {
             provide_context(ai_service.clone());
             provide_context(batch_service.clone());
             provide_context(generation_service.clone());
+            provide_context(duplicate_service.clone());
         };
         let pages = Router::new()
             .leptos_routes_with_context(&state, generate_route_list(App), provide_services.clone(), {

@@ -29,6 +29,7 @@ pub fn WorkspacePage() -> impl IntoView {
                 }) })}
             </Transition>
             <Dropzone on_uploaded=move |_| refresh.update(|n| *n += 1)/>
+            <crate::duplicates::DuplicatesSection refresh/>
             <Transition fallback=|| view! { <p>"Loading photos…"</p> }>
                 {move || Suspend::new(async move { Some(photos.await).map(|result| match result {
                     Ok(list) if list.is_empty() => view! {

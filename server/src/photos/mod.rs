@@ -59,12 +59,14 @@ pub struct Ingested {
     pub nsfw_score: Option<f32>,
     /// Set for a generated image: the run that made it, and its seed.
     pub made_by: Option<(app::ids::GenerationId, Option<u32>)>,
+    /// When the camera took it (EXIF, seconds), for bursts of near-duplicates.
+    pub taken_at: Option<i64>,
 }
 
 impl Ingested {
     /// An image Atelier made itself (an AI result being kept): nothing to read or score.
     pub fn plain(encoded: Encoded) -> Self {
-        Self { encoded, camera: None, nsfw_score: None, made_by: None }
+        Self { encoded, camera: None, nsfw_score: None, made_by: None, taken_at: None }
     }
 }
 
@@ -139,6 +141,7 @@ impl PhotoStore {
                 let (content_type, data) = images::keep_original(&bytes, &decoded).or_internal("keeping an upload")?;
                 let image = decoded.into_srgb();
                 let camera = images::camera_facts(&bytes);
+                let taken_at = crate::duplicates::taken_at(&bytes);
                 let nsfw_score =
                     moderation.and_then(|m| match ai::moderation::nsfw_score(&m.engine, &image.to_rgb8()) {
                         Ok(score) => Some(score),
@@ -155,7 +158,7 @@ impl PhotoStore {
                     data,
                     thumbnail: images::thumbnail(&image).or_internal("making a thumbnail")?,
                 };
-                Ok(Ingested { encoded, camera, nsfw_score, made_by: None })
+                Ok(Ingested { encoded, camera, nsfw_score, made_by: None, taken_at })
             })
             .await
     }
@@ -244,7 +247,7 @@ impl PhotoStore {
         ingested: Ingested,
         usage: impl FnOnce((u32, u32)) -> app::data::UsageRecord,
     ) -> Result<PhotoSummary, AppError> {
-        let Ingested { encoded, camera, nsfw_score, made_by } = ingested;
+        let Ingested { encoded, camera, nsfw_score, made_by, taken_at } = ingested;
         // A quick refusal before anything is stored; the insert checks again, atomically.
         let quota = self.quota_of(owner).await?;
         let (count, used) = self.db.owner_usage(owner).await?;
@@ -255,6 +258,8 @@ impl PhotoStore {
             return Err(AppError::QuotaExceeded(OVER_QUOTA.into()));
         }
         let id = PhotoId(Uuid::new_v4());
+        // From the thumbnail, as photos stored earlier are fingerprinted (`duplicates`).
+        let fingerprint = crate::duplicates::fingerprint_thumbnail(&self.images, encoded.thumbnail.clone()).await;
         let files = self.put_files(keys::photo(owner, id), encoded).await?;
         let held = match (&self.moderation, nsfw_score) {
             (Some(moderation), Some(score)) => score >= moderation.threshold,
@@ -284,6 +289,7 @@ impl PhotoStore {
                 Err(AppError::QuotaExceeded(OVER_QUOTA.into()))
             }
             Ok(Some(created_at)) => {
+                crate::duplicates::remember(&self.db, id, fingerprint, taken_at).await;
                 let size = (files.width, files.height);
                 self.db.record_usage_or_log(owner, usage(size)).await;
                 let photo = PhotoSummary {

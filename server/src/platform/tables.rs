@@ -63,6 +63,11 @@ pub const TABLES: &[Table] = &[
             "camera",
             "generation_id",
             "seed",
+            // Near-duplicates: the perceptual hash, sharpness, exposure and capture time.
+            "phash",
+            "sharpness",
+            "exposure",
+            "taken_at",
         ],
         erase: Erase::Delete,
         export: Export::Included("photos"),
