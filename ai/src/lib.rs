@@ -12,6 +12,7 @@ pub mod models;
 pub mod moderation;
 pub mod people;
 pub mod scene;
+pub mod segment;
 pub mod similar;
 pub mod style;
 mod tensor;
