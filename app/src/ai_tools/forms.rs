@@ -449,11 +449,13 @@ fn UpscaleTool(start: Start) -> impl IntoView {
                 <select aria-label="Quality" on:change=move |ev| quality.set(match event_target_value(&ev).as_str() {
                     "balanced" => UpscaleQuality::Balanced,
                     "best" => UpscaleQuality::Best,
+                    "photo" => UpscaleQuality::Photo,
                     _ => UpscaleQuality::Fast,
                 })>
                     <option value="fast">"Fast (ESRGAN slim)"</option>
                     <option value="balanced">"Balanced (ESRGAN medium)"</option>
                     <option value="best">"Best (ESRGAN thick, slow)"</option>
+                    <option value="photo">"Photo (Real-ESRGAN: cleans noise and JPEG; slowest, minutes per megapixel)"</option>
                 </select>
             </label>
             <button type="button" on:click=move |_| { start.dispatch(ToolRequest::Upscale { factor: factor.get(), quality: quality.get() }); }>"Upscale"</button>

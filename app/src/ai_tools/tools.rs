@@ -369,6 +369,8 @@ pub enum UpscaleQuality {
     Fast,
     Balanced,
     Best,
+    /// Real-ESRGAN x4plus: real-world photos (noise, JPEG), many times slower than the others.
+    Photo,
 }
 
 impl UpscaleQuality {
@@ -377,6 +379,7 @@ impl UpscaleQuality {
             UpscaleQuality::Fast => "fast",
             UpscaleQuality::Balanced => "balanced",
             UpscaleQuality::Best => "best",
+            UpscaleQuality::Photo => "photo",
         }
     }
 }

@@ -1,4 +1,5 @@
-//! Upscale x2 or x4: Real-ESRGAN (three sizes of model) within the configured pixel limit.
+//! Upscale x2 or x4: ESRGAN (three sizes of model) or Real-ESRGAN x4plus for photos, within the
+//! configured pixel limit.
 
 use app::ai_tools::{ToolRequest, UpscaleQuality};
 use app::error::AppError;
@@ -41,6 +42,7 @@ impl Tool for Upscale {
             UpscaleQuality::Fast => ai::upscale::Quality::Fast,
             UpscaleQuality::Balanced => ai::upscale::Quality::Balanced,
             UpscaleQuality::Best => ai::upscale::Quality::Best,
+            UpscaleQuality::Photo => ai::upscale::Quality::Photo,
         };
         let result =
             ai::upscale::upscale(work.engine, &work.image, factor, quality, work.max_upscale_pixels, work.progress)?;
