@@ -223,6 +223,12 @@ pub struct AiSettings {
     /// A LaMa inpainting model (ONNX: image + mask) for the magic eraser, and its SHA-256.
     pub lama_model: Option<PathBuf>,
     pub lama_sha256: Option<String>,
+    /// A Segment Anything model for "select object" by a click: its encoder and decoder ONNX
+    /// files (the exports `ai::segment::SamModels` describes) and their SHA-256, all four needed.
+    pub sam_encoder: Option<PathBuf>,
+    pub sam_encoder_sha256: Option<String>,
+    pub sam_decoder: Option<PathBuf>,
+    pub sam_decoder_sha256: Option<String>,
     /// AI job workers inside the server process; 0 leaves the jobs to `atelier worker` processes.
     pub ai_workers: usize,
     /// A worker renews its hold on a job this often (a third of it); a job whose worker stopped
@@ -248,6 +254,10 @@ impl Default for AiSettings {
             onnxruntime_lib: None,
             lama_model: None,
             lama_sha256: None,
+            sam_encoder: None,
+            sam_encoder_sha256: None,
+            sam_decoder: None,
+            sam_decoder_sha256: None,
             ai_workers: 1,
             job_lease_secs: 60,
             job_max_attempts: 3,
@@ -317,6 +327,9 @@ pub enum ConfigError {
     Parse { path: PathBuf, source: toml::de::Error },
     #[error("{name} has an invalid value: {message}")]
     Env { name: &'static str, message: String },
+    /// A model file the settings name is missing, incomplete or not the one its hash names.
+    #[error("{0}")]
+    Model(String),
 }
 
 impl Settings {
@@ -404,6 +417,10 @@ impl Settings {
             ai.onnxruntime_lib => "ATELIER_ONNXRUNTIME_LIB",
             ai.lama_model => "ATELIER_LAMA_MODEL",
             ai.lama_sha256 => "ATELIER_LAMA_SHA256",
+            ai.sam_encoder => "ATELIER_SAM_ENCODER",
+            ai.sam_encoder_sha256 => "ATELIER_SAM_ENCODER_SHA256",
+            ai.sam_decoder => "ATELIER_SAM_DECODER",
+            ai.sam_decoder_sha256 => "ATELIER_SAM_DECODER_SHA256",
             ai.vision_url => "ATELIER_VISION_URL",
         );
         // Secrets: never parsed into anything that could print them.
@@ -450,8 +467,54 @@ impl Settings {
         }
     }
 
+    /// The Segment Anything model the settings name, after both files are found and hashed (a
+    /// second or two for `sam_vit_b`): the server refuses to start with a wrong one rather than
+    /// fail at someone's first click. `None` when none is named.
+    pub fn checked_sam(&self) -> Result<Option<ai::segment::SamModels>, ConfigError> {
+        let ai = &self.ai;
+        let model = |path: &Option<PathBuf>, sha256: &Option<String>, setting: &str| match (path, sha256) {
+            (Some(path), Some(sha256)) if !sha256.trim().is_empty() => {
+                Ok(ai::UserModel { path: path.clone(), sha256: Some(sha256.trim().to_string()) })
+            }
+            _ => Err(ConfigError::Model(format!(
+                "a Segment Anything model needs ai.{setting} and ai.{setting}_sha256 (ATELIER_{}, ATELIER_{}_SHA256)",
+                setting.to_uppercase(),
+                setting.to_uppercase()
+            ))),
+        };
+        let named = [&ai.sam_encoder_sha256, &ai.sam_decoder_sha256].iter().any(|sha| sha.is_some());
+        if !named && ai.sam_encoder.is_none() && ai.sam_decoder.is_none() {
+            return Ok(None);
+        }
+        let sam = ai::segment::SamModels {
+            encoder: model(&ai.sam_encoder, &ai.sam_encoder_sha256, "sam_encoder")?,
+            decoder: model(&ai.sam_decoder, &ai.sam_decoder_sha256, "sam_decoder")?,
+        };
+        sam.verify().map_err(|error| {
+            ConfigError::Model(match error {
+                ai::AiError::ModelMissing { model, path } => {
+                    format!("the Segment Anything {} file {path} does not exist", part(&model))
+                }
+                ai::AiError::ModelInvalid { model, detail } => {
+                    format!("the Segment Anything {} file is not the one its SHA-256 names ({detail})", part(&model))
+                }
+                other => other.to_string(),
+            })
+        })?;
+        Ok(Some(sam))
+    }
+
     pub fn secure_cookies(&self) -> bool {
         self.server.public_url.starts_with("https://")
+    }
+}
+
+/// "encoder" or "decoder", from a Segment Anything file's model id.
+fn part(model: &str) -> &'static str {
+    if model == ai::segment::SAM_ENCODER {
+        "encoder (ai.sam_encoder)"
+    } else {
+        "decoder (ai.sam_decoder)"
     }
 }
 
@@ -555,5 +618,50 @@ mod tests {
         assert!(settings.secure_cookies());
         std::fs::write(&path, "[limits]\nmax_upload_byte = 1\n").unwrap();
         assert!(matches!(Settings::from_file(&path), Err(ConfigError::Parse { .. })));
+    }
+
+    #[test]
+    fn a_segment_anything_model_is_named_in_full_and_checked_before_the_server_starts() {
+        assert!(Settings::default().checked_sam().unwrap().is_none(), "none by default");
+        let dir = tempfile::tempdir().unwrap();
+        let (encoder, decoder) = (dir.path().join("encoder.onnx"), dir.path().join("decoder.onnx"));
+        std::fs::write(&encoder, b"encoder bytes").unwrap();
+        std::fs::write(&decoder, b"decoder bytes").unwrap();
+        let sha = |path: &Path| ai::models::sha256_file(path).unwrap();
+        let with = |pairs: &[(&str, String)]| {
+            let mut settings = Settings::default();
+            settings.apply_env(|name| pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone())).unwrap();
+            settings.checked_sam()
+        };
+        let path = |p: &Path| p.display().to_string();
+        let all = [
+            ("ATELIER_SAM_ENCODER", path(&encoder)),
+            ("ATELIER_SAM_ENCODER_SHA256", sha(&encoder)),
+            ("ATELIER_SAM_DECODER", path(&decoder)),
+            ("ATELIER_SAM_DECODER_SHA256", sha(&decoder)),
+        ];
+        let sam = with(&all).unwrap().expect("configured");
+        assert_eq!(sam.encoder.path, encoder);
+        assert_eq!(sam.decoder.sha256, Some(sha(&decoder)));
+
+        // Half a model, or one without its hash, names the setting that is missing.
+        let error = with(&all[..2]).unwrap_err().to_string();
+        assert!(error.contains("ai.sam_decoder") && error.contains("ATELIER_SAM_DECODER_SHA256"), "{error}");
+        let error = with(&[all[0].clone(), all[2].clone(), all[3].clone()]).unwrap_err().to_string();
+        assert!(error.contains("ai.sam_encoder_sha256"), "{error}");
+
+        let mut moved = all.clone();
+        moved[0].1 = path(&dir.path().join("gone.onnx"));
+        let error = with(&moved).unwrap_err().to_string();
+        assert!(
+            error.contains("encoder (ai.sam_encoder) file") && error.contains("gone.onnx does not exist"),
+            "{error}"
+        );
+
+        let mut wrong = all.clone();
+        wrong[3].1 = sha(&encoder);
+        let error = with(&wrong).unwrap_err().to_string();
+        assert!(error.contains("decoder (ai.sam_decoder) file is not the one its SHA-256 names"), "{error}");
+        assert!(error.contains(&sha(&decoder)) && error.contains(&format!("expected {}", sha(&encoder))), "{error}");
     }
 }

@@ -104,7 +104,10 @@ impl Application {
             .site_pkg_dir("pkg")
             .site_addr(addr)
             .build();
-        let engine = ai_engine(&settings);
+        // A Segment Anything model named in the settings must be there and be the one its hashes
+        // name, or the server does not start.
+        let sam = settings.checked_sam()?;
+        let engine = ai_engine(&settings, sam);
         let moderation = match &engine {
             Ok(engine) if engine.is_installed(ai::moderation::OPEN_NSFW) => {
                 Some(photos::Moderation { engine: engine.clone(), threshold: settings.ai.moderation_threshold })
@@ -201,6 +204,7 @@ impl Application {
         let privacy_service: Privacy = state.privacy.clone();
         let data_service: Data = state.data.clone();
         let ai_service: Ai = state.ai.clone();
+        let selection_service: app::ai_tools::Selections = state.ai.clone();
         let batch_service: Batches = Arc::new(batch::BatchStore { ai: state.ai.clone() });
         let generation_service: Generations = Arc::new(generate::GenerationStore { ai: state.ai.clone() });
         let duplicate_service: Duplicates = Arc::new(duplicates::DuplicateStore { photos: state.photos.clone() });
@@ -211,6 +215,7 @@ impl Application {
             provide_context(privacy_service.clone());
             provide_context(data_service.clone());
             provide_context(ai_service.clone());
+            provide_context(selection_service.clone());
             provide_context(batch_service.clone());
             provide_context(generation_service.clone());
             provide_context(duplicate_service.clone());
@@ -319,10 +324,12 @@ impl Application {
     }
 }
 
-/// The AI engine, or why not (logged once; each job then says it).
-pub fn ai_engine(settings: &Settings) -> Result<Arc<ai::Engine>, String> {
+/// The AI engine, or why not (logged once; each job then says it); with the Segment Anything
+/// model `Settings::checked_sam` checked, if any.
+pub fn ai_engine(settings: &Settings, sam: Option<ai::segment::SamModels>) -> Result<Arc<ai::Engine>, String> {
     match ai::Engine::new(settings.engine()) {
         Ok(engine) => {
+            let engine = engine.with_sam(sam);
             match engine.provider() {
                 Ok(provider) => tracing::info!(provider = provider.label(), "ONNX Runtime loaded"),
                 Err(error) => tracing::warn!(%error, "ONNX Runtime is not available; AI tools will say so"),

@@ -6,8 +6,8 @@ use leptos::html;
 use leptos::prelude::*;
 
 use crate::ai_tools::{
-    AiJob, Backdrop, CastShadow, FaceBlur, Scene, SceneBackdrop, StyleChoice, Surface, ToolKind, ToolRequest,
-    UpscaleQuality, BUILTIN_STYLES,
+    AiJob, Backdrop, CastShadow, FaceBlur, Scene, SceneBackdrop, SelectionTools, StyleChoice, Surface, ToolKind,
+    ToolRequest, UpscaleQuality, BUILTIN_STYLES,
 };
 use crate::error::AppError;
 use crate::photos::PhotoSummary;
@@ -491,11 +491,13 @@ fn EraserTool(start: Start, services: Services, photo: PhotoSummary) -> impl Int
             ((f64::from(photo.height) * scale).round() as u32).max(1),
         )
     };
+    // Selections (subject, objects, magic wand) add to or take out of what is painted here.
+    let selector = crate::ai_tools::Selector::new(canvas, photo.id, (width, height), brush);
     let paint = move |_event: leptos::ev::PointerEvent| {
         #[cfg(feature = "hydrate")]
         if let Some(canvas) = canvas.get() {
             let (x, y) = crate::browser::mask::position(&canvas, &_event);
-            if let Err(error) = crate::browser::mask::dot(&canvas, x, y, brush.get_untracked()) {
+            if let Err(error) = selector.brush_at(&canvas, x, y) {
                 message.set(Some(error));
             }
         }
@@ -544,17 +546,20 @@ fn EraserTool(start: Start, services: Services, photo: PhotoSummary) -> impl Int
             <p class="hint">"Paint over an object, then erase it."</p>
             <div class="mask-stage">
                 <img src=photo.original_url.clone() alt="" draggable="false"/>
-                <canvas node_ref=canvas class="mask-canvas" width=width height=height aria-label="Eraser mask: paint here"
-                    on:pointerdown=move |event: leptos::ev::PointerEvent| { painting.set(true); paint(event); }
+                <canvas node_ref=canvas class="mask-canvas" width=width height=height aria-label="Eraser mask: paint here" tabindex="0"
+                    on:keydown=move |event: leptos::ev::KeyboardEvent| selector.key_down(&event)
+                    on:pointerdown=move |event: leptos::ev::PointerEvent| if !selector.pointer_down(&event) { painting.set(true); paint(event); }
                     on:pointermove=move |event: leptos::ev::PointerEvent| if painting.get_untracked() { paint(event); }
                     on:pointerup=move |_| painting.set(false)
                     on:pointerleave=move |_| painting.set(false)></canvas>
+                {selector.marker()}
             </div>
             <label>"Brush "
                 <input type="range" min="4" max="96" step="2" prop:value=move || brush.get().to_string()
                     on:input=move |ev| brush.set(event_target_value(&ev).parse().unwrap_or(24.0)) aria-label="Brush size"/>
             </label>
             <button type="button" on:click=clear>"Clear mask"</button>
+            <SelectionTools selector/>
             <button type="button" on:click=erase>"Erase"</button>
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {

@@ -6,6 +6,8 @@ mod forms;
 mod model;
 mod panel;
 mod scene;
+mod select_tools;
+mod selection;
 #[cfg(feature = "ssr")]
 mod service;
 mod tools;
@@ -14,6 +16,8 @@ pub use forms::SceneFields;
 pub use model::*;
 pub use panel::{AiPanelData, AiTools, HeldData, HeldUploads};
 pub use scene::*;
+pub use select_tools::{SelectionTools, Selector};
+pub use selection::*;
 #[cfg(feature = "ssr")]
 pub use service::{Ai, AiService};
 pub use tools::*;

@@ -5,6 +5,7 @@
 
 pub mod queue;
 pub mod routes;
+pub mod selection;
 pub mod tools;
 pub mod vision;
 pub mod worker;

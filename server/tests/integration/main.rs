@@ -19,6 +19,7 @@ mod oidc;
 mod optimize;
 mod retention;
 mod security;
+mod selection;
 mod slice;
 mod style;
 mod tables;
