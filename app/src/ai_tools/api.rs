@@ -46,6 +46,11 @@ pub async fn keep_description(photo: PhotoId, description: PhotoDescription) -> 
     run(async { service::<Ai>()?.keep_description(owner().await?, photo, description).await }).await
 }
 
+#[server(endpoint = "ai/keep-alt-text")]
+pub async fn keep_alt_text(photo: PhotoId, alt_text: String) -> Result<PhotoSummary, AppError> {
+    run(async { service::<Ai>()?.keep_alt_text(owner().await?, photo, alt_text).await }).await
+}
+
 #[server(endpoint = "admin/held")]
 pub async fn held_photos() -> Result<Vec<HeldPhoto>, AppError> {
     run(async { service::<Ai>()?.held_photos(admin().await?).await }).await

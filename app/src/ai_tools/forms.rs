@@ -37,6 +37,7 @@ pub fn form(
         ToolKind::ProductScene => view! { <SceneTool start photos services/> }.into_any(),
         ToolKind::StyleTransfer => view! { <StyleTool start photos/> }.into_any(),
         ToolKind::BlurFaces => view! { <FacesTool start/> }.into_any(),
+        ToolKind::CopyText => view! { <CopyTextTool start/> }.into_any(),
     }
 }
 
@@ -471,6 +472,20 @@ fn DescribeTool(start: Start) -> impl IntoView {
             <legend>{ToolKind::Describe.label()}</legend>
             <p class="hint">"Objects, faces, colours and camera details become tags and a sentence you can edit."</p>
             <button type="button" on:click=move |_| { start.dispatch(ToolRequest::Describe); }>"Suggest tags and alt-text"</button>
+        </fieldset>
+    }
+    .into_any()
+}
+
+/// Copy text: the text in the photo read line by line; the panel shows it to copy or keep as
+/// alt-text, and it is kept with the photo for search.
+#[component]
+fn CopyTextTool(start: Start) -> impl IntoView {
+    view! {
+        <fieldset class="ai-tool">
+            <legend>{ToolKind::CopyText.label()}</legend>
+            <p class="hint">"Reads the text in the photo (signs, pages, labels) to copy or use as alt-text; search finds the photo by it."</p>
+            <button type="button" on:click=move |_| { start.dispatch(ToolRequest::CopyText); }>"Read the text"</button>
         </fieldset>
     }
     .into_any()

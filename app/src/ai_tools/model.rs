@@ -37,6 +37,9 @@ pub struct AiJob {
     pub result_url: Option<String>,
     pub result_size: Option<(u32, u32)>,
     pub description: Option<PhotoDescription>,
+    /// The text a "copy text" job read, rows on their own lines (empty: none found).
+    #[serde(default)]
+    pub text: Option<String>,
     /// Set once the result was saved to the gallery as a new photo.
     pub saved_photo_id: Option<PhotoId>,
 }

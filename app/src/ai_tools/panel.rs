@@ -6,7 +6,9 @@
 
 use leptos::prelude::*;
 
-use crate::ai_tools::api::{cancel_job, held_photos, photo_jobs, save_result, start_tool, DecideHeld, KeepDescription};
+use crate::ai_tools::api::{
+    cancel_job, held_photos, photo_jobs, save_result, start_tool, DecideHeld, KeepAltText, KeepDescription,
+};
 use crate::ai_tools::forms::{form, Services, Start};
 use crate::ai_tools::{AiJob, HeldPhoto, PhotoDescription, ToolKind, ToolRequest};
 use crate::error::AppError;
@@ -76,6 +78,17 @@ pub fn AiTools(photo: PhotoSummary, data: AiPanelData) -> impl IntoView {
                 .and_then(|j| j.description.map(|d| (j.id, j.photo_id, d)))
         })
     });
+    // The text read by the newest "copy text" job, else the text kept on the photo (read after
+    // upload or by an earlier job).
+    let stored_text = photo.ocr_text.clone();
+    let text = Memo::new(move |_| {
+        jobs.get()
+            .and_then(Result::ok)
+            .and_then(|list| list.into_iter().find(|j| j.state == JobState::Done && j.text.is_some()))
+            .and_then(|j| j.text)
+            .or_else(|| stored_text.clone())
+    });
+    let photo_id = photo.id;
     let refresh = move || tick.update(|n| *n += 1);
 
     view! {
@@ -90,6 +103,12 @@ pub fn AiTools(photo: PhotoSummary, data: AiPanelData) -> impl IntoView {
                 <section class="description-editor" data-job=id.to_string() aria-label="Suggested tags and alt-text">
                     <h3>"Tags and alt-text"</h3>
                     <DescriptionEditor photo description/>
+                </section>
+            })}
+            {move || text.get().map(|text| view! {
+                <section class="text-found" aria-label="Text in this photo">
+                    <h3>"Text in this photo"</h3>
+                    <TextFound photo=photo_id text/>
                 </section>
             })}
             <h3>"Jobs"</h3>
@@ -167,6 +186,7 @@ fn JobCard(job: AiJob, refresh: impl Fn() + Copy + Send + Sync + 'static) -> imp
             })}
             {move || save.value().get().and_then(Result::err).or_else(|| cancel.value().get().and_then(Result::err)).map(|e| view! { <p class="error" role="alert">{e.to_string()}</p> })}
             {job.description.is_some().then(|| view! { <p class="hint">"Tags and alt-text are ready to edit above."</p> })}
+            {job.text.is_some().then(|| view! { <p class="hint">"The text read is shown above, to copy or use as alt-text."</p> })}
         </li>
     }
     .into_any()
@@ -199,6 +219,64 @@ fn DescriptionEditor(photo: PhotoId, description: PhotoDescription) -> impl Into
         </div>
     }
     .into_any()
+}
+
+/// Text read in the photo: selectable and editable (OCR makes mistakes), copied to the clipboard or
+/// kept as the photo's alt-text.
+#[component]
+fn TextFound(photo: PhotoId, text: String) -> impl IntoView {
+    if text.is_empty() {
+        return view! { <p class="hint">"No text was found in this photo."</p> }.into_any();
+    }
+    let keep = ServerAction::<KeepAltText>::new();
+    let copied = RwSignal::new(None::<bool>);
+    let rows = text.lines().count().clamp(2, 12).to_string();
+    let value = RwSignal::new(text);
+    view! {
+        <div class="text-found-fields">
+            <textarea prop:value=value on:input=move |ev| value.set(event_target_value(&ev)) aria-label="Text in this photo" rows=rows></textarea>
+            <div class="ai-job-actions">
+                <button type="button" on:click=move |_| copy_to_clipboard(value.get_untracked(), copied)>"Copy"</button>
+                <button type="button" on:click=move |_| { keep.dispatch(KeepAltText { photo, alt_text: value.get_untracked() }); }>"Use as alt-text"</button>
+            </div>
+            {move || match copied.get() {
+                Some(true) => Some(view! { <p class="notice" role="status">"Copied."</p> }.into_any()),
+                Some(false) => Some(view! { <p class="hint" role="status">"This browser did not allow copying: select the text and copy it."</p> }.into_any()),
+                None => None,
+            }}
+            {move || match keep.value().get() {
+                Some(Ok(_)) => Some(view! { <p class="notice" role="status">"Kept as this photo's alt-text."</p> }.into_any()),
+                Some(Err(error)) => Some(view! { <ErrorNote error/> }.into_any()),
+                None => None,
+            }}
+        </div>
+    }
+    .into_any()
+}
+
+/// Puts `text` on the clipboard (the browser allows it on https and localhost); `done` hears
+/// whether it worked.
+fn copy_to_clipboard(text: String, done: RwSignal<Option<bool>>) {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        let field = |object: &wasm_bindgen::JsValue, key: &str| js_sys::Reflect::get(object, &key.into()).ok();
+        let navigator = field(&window().into(), "navigator");
+        let clipboard =
+            navigator.as_ref().and_then(|navigator| field(navigator, "clipboard")).filter(|c| c.is_object());
+        let promise = clipboard.and_then(|clipboard| {
+            let write: js_sys::Function = field(&clipboard, "writeText")?.dyn_into().ok()?;
+            write.call1(&clipboard, &text.into()).ok()?.dyn_into::<js_sys::Promise>().ok()
+        });
+        match promise {
+            Some(promise) => leptos::task::spawn_local(async move {
+                done.set(Some(wasm_bindgen_futures::JsFuture::from(promise).await.is_ok()));
+            }),
+            None => done.set(Some(false)),
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (text, done);
 }
 
 /// The held uploads and the decisions on them, made once by the admin page outside its

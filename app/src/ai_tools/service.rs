@@ -26,6 +26,8 @@ pub trait AiService: Send + Sync + 'static {
         photo: PhotoId,
         description: PhotoDescription,
     ) -> Result<PhotoSummary, AppError>;
+    /// Keeps `alt_text` as the photo's alt-text, its tags untouched (the text read in it, say).
+    async fn keep_alt_text(&self, owner: OwnerId, photo: PhotoId, alt_text: String) -> Result<PhotoSummary, AppError>;
     /// Uploads moderation held.
     async fn held_photos(&self, admin: Admin) -> Result<Vec<HeldPhoto>, AppError>;
     /// Releases a held upload to its owner, or deletes it.

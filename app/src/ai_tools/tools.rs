@@ -48,6 +48,7 @@ tool_kinds! {
     ProductScene = "product-scene",
     StyleTransfer = "style-transfer",
     BlurFaces = "blur-faces",
+    CopyText = "copy-text",
 }
 
 /// What people are told about a tool.
@@ -89,6 +90,10 @@ impl ToolKind {
             ToolKind::BlurFaces => ToolInfo {
                 label: "Blur faces",
                 privacy: "Blurring faces runs on this server (BlazeFace finds the faces); the face positions it finds are not kept, and faces you pick are kept only with the job.",
+            },
+            ToolKind::CopyText => ToolInfo {
+                label: "Copy text",
+                privacy: "Text in photos is read on this server (PP-OCRv6); the text is kept with the photo, for search and alt-text, and deleted with it.",
             },
         }
     }
@@ -162,6 +167,8 @@ pub enum ToolRequest {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         faces: Option<Vec<[f32; 4]>>,
     },
+    /// The text in the photo, read line by line (OCR) and kept with it.
+    CopyText,
 }
 
 impl ToolRequest {
@@ -174,6 +181,7 @@ impl ToolRequest {
             ToolRequest::ProductScene { .. } => ToolKind::ProductScene,
             ToolRequest::StyleTransfer { .. } => ToolKind::StyleTransfer,
             ToolRequest::BlurFaces { .. } => ToolKind::BlurFaces,
+            ToolRequest::CopyText => ToolKind::CopyText,
         }
     }
 
@@ -413,6 +421,13 @@ mod tests {
         assert_eq!(json["tool"], "style-transfer");
         assert_eq!(json["style"]["kind"], "builtin");
         assert_eq!(StyleChoice::preview_url(7), "/media/styles/7");
+    }
+
+    #[test]
+    fn copy_text_takes_no_options() {
+        assert_eq!(serde_json::to_value(ToolRequest::CopyText).unwrap(), serde_json::json!({ "tool": "copy-text" }));
+        assert_eq!(ToolRequest::CopyText.check(), Ok(()));
+        assert_eq!(ToolRequest::CopyText.label(), "Copy text");
     }
 
     #[test]

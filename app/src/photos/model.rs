@@ -24,6 +24,10 @@ pub struct PhotoSummary {
     pub alt_text: Option<String>,
     #[serde(default)]
     pub tags: Vec<String>,
+    /// The text OCR read in the photo, rows on their own lines: `None` until read, empty when it
+    /// has none.
+    #[serde(default)]
+    pub ocr_text: Option<String>,
     /// The server's pixel cap, so the editor never offers a step the server would refuse.
     #[serde(default)]
     pub max_pixels: u64,

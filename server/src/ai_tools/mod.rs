@@ -83,6 +83,7 @@ impl AiStore {
             before_url: self.photos.links.sign(&format!("/media/photos/{photo_id}/original")),
             result_url: has_result.then(|| self.photos.links.sign(&format!("/media/jobs/{id}/result"))),
             result_size: width.zip(height).map(|(w, h)| (u32::try_from(w).unwrap_or(0), u32::try_from(h).unwrap_or(0))),
+            text: detail.as_ref().and_then(|d| d.text.clone()),
             description: detail.and_then(|d| d.description),
             saved_photo_id: saved.and_then(|s| s.parse().ok()),
         })
@@ -239,6 +240,24 @@ impl AiService for AiStore {
             .bind(owner.to_string())
             .execute(self.db.pool())
             .await?;
+        crate::search::photo_changed(&self.db, owner, Some(photo)).await;
+        self.wake.notify_one();
+        self.photos.photo(owner, photo).await
+    }
+
+    async fn keep_alt_text(&self, owner: OwnerId, photo: PhotoId, alt_text: String) -> Result<PhotoSummary, AppError> {
+        self.photos.photo(owner, photo).await?;
+        // Text read in a photo comes in lines: alt-text is one run of words.
+        let words: Vec<&str> = alt_text.split_whitespace().collect();
+        let alt_text: String = words.join(" ").chars().filter(|c| !c.is_control()).take(1000).collect();
+        sqlx::query("UPDATE photos SET alt_text = $1 WHERE id = $2 AND owner_id = $3")
+            .bind((!alt_text.is_empty()).then_some(alt_text))
+            .bind(photo.to_string())
+            .bind(owner.to_string())
+            .execute(self.db.pool())
+            .await?;
+        crate::search::photo_changed(&self.db, owner, Some(photo)).await;
+        self.wake.notify_one();
         self.photos.photo(owner, photo).await
     }
 

@@ -60,7 +60,8 @@ pub async fn item(store: Arc<AiStore>, job: Claimed, progress: Arc<JobProgress>)
             store.db.version(job.owner, version).await.map_err(|e| Failure::internal("reading a version", e))?
         {
             let record = meter.finish(super::PIPELINE, (item.width, item.height), (item.width, item.height));
-            let detail = Detail { method: "saved by an earlier attempt".into(), duration_ms: 0, description: None };
+            let detail =
+                Detail { method: "saved by an earlier attempt".into(), duration_ms: 0, description: None, text: None };
             return Ok(Outcome {
                 detail: serde_json::to_string(&detail).ok(),
                 version: Some(version),
@@ -137,6 +138,17 @@ pub async fn item(store: Arc<AiStore>, job: Claimed, progress: Arc<JobProgress>)
                             .map_err(|e| Failure::internal("keeping a description", e))?;
                         before
                     }
+                    // Text read in the photo is kept on it, for search and alt-text.
+                    Produced::Text(text) => {
+                        let text = crate::photos::ocr::clean(&text);
+                        store
+                            .db
+                            .set_ocr_text(job.owner, job.photo, &text)
+                            .await
+                            .map_err(|e| Failure::internal("keeping text", e))?;
+                        crate::search::photo_changed(&store.db, job.owner, Some(job.photo)).await;
+                        before
+                    }
                 };
             }
             Step::Export { settings } => {
@@ -206,7 +218,7 @@ pub async fn item(store: Arc<AiStore>, job: Claimed, progress: Arc<JobProgress>)
         outcome.result = Some(tools::store_files(&store, &job, encoded).await?);
     }
     let record = meter.finish(super::PIPELINE, input_size, output_size);
-    let detail = Detail { method: methods.join(", "), duration_ms: record.duration_ms, description: None };
+    let detail = Detail { method: methods.join(", "), duration_ms: record.duration_ms, description: None, text: None };
     outcome.detail = serde_json::to_string(&detail).ok();
     outcome.usage = Some(record);
     Ok(outcome)

@@ -268,6 +268,7 @@ async fn build(store: &DataStore, id: &str, account_id: AccountId, owner: OwnerI
             "id": photo.id, "name": photo.name, "width": photo.width, "height": photo.height,
             "uploaded_at": photo.created_at, "file": path,
             "held_for_moderation": photo.held, "alt_text": photo.alt_text, "tags": photo.tags,
+            "ocr_text": photo.ocr_text,
             "camera": db.camera_facts(photo.id).await?,
         }));
         files.push((path, stored.object_key));

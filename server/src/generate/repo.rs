@@ -138,7 +138,7 @@ impl Db {
         }
         let list = (0..ids.len()).map(|i| format!("${}", i + 2)).collect::<Vec<_>>().join(", ");
         let sql = format!(
-            "SELECT p.id, p.name, p.width, p.height, p.created_at, p.moderation, p.alt_text, p.tags, p.generation_id, p.seed,
+            "SELECT p.id, p.name, p.width, p.height, p.created_at, p.moderation, p.alt_text, p.tags, p.ocr_text, p.generation_id, p.seed,
                     CAST(CASE WHEN EXISTS (SELECT 1 FROM versions v WHERE v.photo_id = p.id) THEN 1 ELSE 0 END AS BIGINT) AS saved
              FROM photos p WHERE p.owner_id = $1 AND p.generation_id IN ({list}) ORDER BY p.created_at, p.seed, p.id"
         );

@@ -2,6 +2,7 @@
 //! delivery for the HTTP routes. Every read is scoped by owner, so another owner's id is simply
 //! not found.
 
+pub mod ocr;
 pub mod repo;
 pub mod routes;
 
@@ -303,6 +304,7 @@ impl PhotoStore {
                     held,
                     alt_text: None,
                     tags: Vec::new(),
+                    ocr_text: None,
                     max_pixels: 0,
                     export_url: String::new(),
                 };

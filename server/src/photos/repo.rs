@@ -68,6 +68,7 @@ pub(crate) fn photo_summary(row: &AnyRow) -> Result<PhotoSummary, sqlx::Error> {
         held: row.try_get::<String, _>("moderation")? == "held",
         alt_text: row.try_get("alt_text")?,
         tags: row.try_get::<Option<String>, _>("tags")?.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default(),
+        ocr_text: row.try_get("ocr_text")?,
         max_pixels: 0,
         export_url: String::new(),
     })
@@ -212,7 +213,7 @@ impl Db {
     }
 
     pub async fn list_photos(&self, owner: OwnerId) -> Result<Vec<PhotoSummary>, sqlx::Error> {
-        sqlx::query("SELECT id, name, width, height, created_at, moderation, alt_text, tags FROM photos WHERE owner_id = $1 ORDER BY created_at DESC, id")
+        sqlx::query("SELECT id, name, width, height, created_at, moderation, alt_text, tags, ocr_text FROM photos WHERE owner_id = $1 ORDER BY created_at DESC, id")
             .bind(owner.to_string())
             .fetch_all(self.pool())
             .await?
@@ -223,8 +224,8 @@ impl Db {
 
     pub async fn photo(&self, owner: OwnerId, id: PhotoId) -> Result<Option<(PhotoSummary, StoredImage)>, sqlx::Error> {
         sqlx::query(
-            "SELECT id, name, width, height, created_at, moderation, alt_text, tags, content_type, object_key, thumbnail_key
-             FROM photos WHERE owner_id = $1 AND id = $2",
+            "SELECT id, name, width, height, created_at, moderation, alt_text, tags, ocr_text, content_type, object_key,
+             thumbnail_key FROM photos WHERE owner_id = $1 AND id = $2",
         )
         .bind(owner.to_string())
         .bind(id.to_string())

@@ -68,6 +68,8 @@ pub const TABLES: &[Table] = &[
             "sharpness",
             "exposure",
             "taken_at",
+            // Text in photos: what OCR read (NULL until read, '' for none).
+            "ocr_text",
         ],
         erase: Erase::Delete,
         export: Export::Included("photos"),

@@ -15,6 +15,7 @@ mod faces;
 mod fuzz;
 mod generate;
 mod lifecycle;
+mod ocr;
 mod oidc;
 mod optimize;
 mod retention;

@@ -6,6 +6,7 @@
 
 mod background;
 mod blur_faces;
+mod copy_text;
 mod describe;
 mod erase;
 mod scene;
@@ -41,6 +42,7 @@ pub fn tool(kind: ToolKind) -> &'static dyn Tool {
         ToolKind::ProductScene => &scene::ProductScene,
         ToolKind::StyleTransfer => &style::StyleTransfer,
         ToolKind::BlurFaces => &blur_faces::BlurFaces,
+        ToolKind::CopyText => &copy_text::CopyText,
     }
 }
 
@@ -164,12 +166,17 @@ pub struct Detail {
     pub duration_ms: u64,
     #[serde(default)]
     pub description: Option<PhotoDescription>,
+    /// What "copy text" read (also kept on the photo).
+    #[serde(default)]
+    pub text: Option<String>,
 }
 
 /// What a tool produced before it is stored.
 pub enum Produced {
     Image(DynamicImage),
     Description(PhotoDescription),
+    /// Text read in the photo, kept on it (`photos.ocr_text`) when the job finishes.
+    Text(String),
 }
 
 pub use app::ai_tools::parse_hex;
@@ -337,10 +344,22 @@ pub async fn run(store: Arc<AiStore>, job: Claimed, progress: Arc<JobProgress>) 
     .map_err(|e| Failure::internal("running a tool", e))??;
     let provider = ran_on.provider().map(|p| p.label().to_string()).ok();
 
+    let mut text = None;
     let (result, description, output_size) = match produced {
         Produced::Image(image) => {
             let size = (image.width(), image.height());
             (Some(store_result(&store, &job, image).await?), None, size)
+        }
+        Produced::Text(read) => {
+            let read = crate::photos::ocr::clean(&read);
+            store
+                .db
+                .set_ocr_text(job.owner, job.photo, &read)
+                .await
+                .map_err(|e| Failure::internal("keeping text", e))?;
+            crate::search::photo_changed(&store.db, job.owner, Some(job.photo)).await;
+            text = Some(read);
+            (None, None, input_size)
         }
         Produced::Description(mut description) => {
             if let Some(vision) = &store.vision {
@@ -366,7 +385,7 @@ pub async fn run(store: Arc<AiStore>, job: Claimed, progress: Arc<JobProgress>) 
     } else {
         method
     };
-    let detail = Detail { method, duration_ms, description };
+    let detail = Detail { method, duration_ms, description, text };
     Ok(Outcome { provider, detail: serde_json::to_string(&detail).ok(), result, version: None, usage: Some(record) })
 }
 
