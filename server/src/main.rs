@@ -4,6 +4,10 @@
 //! applies migrations, makes the account with that e-mail an administrator, or rotates the
 //! key-encryption key (re-wrapping every stored object's data key, then retiring unused keys).
 
+// The pages' view types nest deeply (the workspace page most); rustc's default limit (128) is too
+// low for their layouts, as in `frontend`.
+#![recursion_limit = "256"]
+
 use std::process::ExitCode;
 
 use secrecy::ExposeSecret;

@@ -33,6 +33,8 @@ pub fn DuplicatesSection(refresh: RwSignal<u32>) -> impl IntoView {
             _ => None,
         }}
     }
+    // Type-erased: the workspace page's view type is deep enough already.
+    .into_any()
 }
 
 #[component]
@@ -76,7 +78,7 @@ fn Group(group: DuplicateGroup, keep: ServerAction<KeepPhoto>) -> impl IntoView 
     view! {
         <li class="duplicate-group">
             <p class="why">{group.why.clone()}</p>
-            <ul class="grid photos">
+            <ul class="grid duplicate-photos">
                 {photos.into_iter().enumerate().map(|(i, photo)| view! { <Member photo best=i == 0 group=group.clone() keep/> }).collect_view()}
             </ul>
             <details class="keep-best">

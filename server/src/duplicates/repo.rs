@@ -5,8 +5,8 @@ use ai::similar::Fingerprint;
 use app::ids::{OwnerId, PhotoId};
 use app::photos::PhotoSummary;
 use sqlx::Row;
+use std::collections::HashMap;
 
-use crate::photos::repo::photo_summary;
 use crate::platform::db::{parse_id, Db};
 
 /// Kept in `phash` for a photo whose thumbnail could not be read, so it is not tried again on
@@ -70,11 +70,13 @@ impl Db {
     }
 
     /// The owner's fingerprinted photos that can be opened (not held), oldest first, with how many
-    /// saved versions each has.
+    /// saved versions each has. Their summaries come from the photos' own query, so this one
+    /// reads only what near-duplicates added.
     pub async fn fingerprinted(&self, owner: OwnerId) -> Result<Vec<Candidate>, sqlx::Error> {
-        sqlx::query(
-            "SELECT p.id, p.name, p.width, p.height, p.created_at, p.moderation, p.alt_text, p.tags,
-                    p.phash, p.sharpness, p.exposure, p.taken_at,
+        let mut summaries: HashMap<PhotoId, PhotoSummary> =
+            self.list_photos(owner).await?.into_iter().map(|summary| (summary.id, summary)).collect();
+        let rows = sqlx::query(
+            "SELECT p.id, p.phash, p.sharpness, p.exposure, p.taken_at,
                     (SELECT COUNT(*) FROM versions v WHERE v.photo_id = p.id AND v.owner_id = p.owner_id) AS saved
              FROM photos p
              WHERE p.owner_id = $1 AND p.phash IS NOT NULL AND p.phash <> '' AND p.moderation <> 'held'
@@ -82,23 +84,30 @@ impl Db {
         )
         .bind(owner.to_string())
         .fetch_all(self.pool())
-        .await?
-        .iter()
-        .filter_map(|row| candidate(row).transpose())
-        .collect()
+        .await?;
+        let mut candidates = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let id: PhotoId = parse_id(row, "id")?;
+            // A photo deleted between the two queries is simply left out.
+            if let Some(candidate) = summaries.remove(&id).map(|summary| candidate(row, summary)).transpose()?.flatten()
+            {
+                candidates.push(candidate);
+            }
+        }
+        Ok(candidates)
     }
 }
 
 /// A row as a candidate; `None` for a hash that does not parse (never written so, but a damaged
 /// value must not break the whole workspace's grouping).
-fn candidate(row: &sqlx::any::AnyRow) -> Result<Option<Candidate>, sqlx::Error> {
+fn candidate(row: &sqlx::any::AnyRow, summary: PhotoSummary) -> Result<Option<Candidate>, sqlx::Error> {
     let phash: String = row.try_get("phash")?;
     let Ok(hash) = u64::from_str_radix(&phash, 16) else { return Ok(None) };
     let sharpness: Option<i64> = row.try_get("sharpness")?;
     let exposure: Option<i64> = row.try_get("exposure")?;
     let saved: i64 = row.try_get("saved")?;
     Ok(Some(Candidate {
-        summary: photo_summary(row)?,
+        summary,
         fingerprint: Fingerprint {
             hash,
             sharpness: sharpness.unwrap_or(0) as f32 / 100.0,

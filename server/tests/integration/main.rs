@@ -1,6 +1,10 @@
 //! The server's integration tests, one binary: each test links the whole server (ONNX Runtime
 //! bindings included), and seven binaries took minutes to link and gigabytes of disk in CI.
 
+// The pages' view types nest deeply (the workspace page most); rustc's default limit (128) is too
+// low for their layouts, as in `frontend`.
+#![recursion_limit = "256"]
+
 #[macro_use]
 mod support;
 
@@ -10,6 +14,7 @@ mod batch;
 mod concurrency;
 mod consent;
 mod deadline;
+mod duplicates;
 mod edge;
 mod faces;
 mod fuzz;

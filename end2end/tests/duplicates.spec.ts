@@ -1,0 +1,40 @@
+import { test, expect } from '@playwright/test';
+import { fixture, hydrated } from './helpers';
+
+test('near-duplicates are grouped on the workspace and keeping the best deletes the others', async ({ page }) => {
+  await hydrated(page, '/');
+  // The same picture three ways (PNG, JPEG, a JPEG stored turned with an EXIF orientation) and an
+  // unrelated photo.
+  const names = ['chelsea.png', 'chelsea.jpg', 'chelsea-exif-rotated.jpg', 'coffee.png'];
+  await page.locator('input[name=photos]').setInputFiles(names.map(fixture));
+  await expect(page.locator('.photos .card')).toHaveCount(4);
+
+  const section = page.locator('section.duplicates');
+  await expect(section.getByRole('heading', { name: 'Duplicates' })).toBeVisible();
+  const group = section.locator('.duplicate-group');
+  await expect(group).toHaveCount(1);
+  await expect(group.locator('.duplicate')).toHaveCount(3);
+  await expect(group).not.toContainText('coffee.png');
+  await expect(group.locator('.duplicate img')).toHaveCount(3);
+  const best = group.locator('.duplicate.best');
+  await expect(best).toHaveCount(1);
+  await expect(best.locator('.best-badge')).toHaveText('Best');
+  await expect(best.locator('.card-meta')).toContainText('Best:');
+  const kept = (await best.locator('.card-title').textContent())!.trim();
+  expect(kept).toMatch(/^chelsea/);
+
+  // Nothing goes before the confirmation is opened and answered.
+  await group.getByText('Keep the best, delete the others').click();
+  await expect(group).toContainText(`Delete 2 photos and keep “${kept}”?`);
+  await group.getByRole('button', { name: 'Delete 2, keep the best' }).click();
+
+  await expect(section).toHaveCount(0);
+  await expect(page.locator('.photos .card')).toHaveCount(2);
+  const left = (await page.locator('.photos .card-title').allTextContents()).map((t) => t.trim()).sort();
+  expect(left).toEqual([kept, 'coffee.png'].sort());
+
+  // Still so after a reload: the server deleted them.
+  await hydrated(page, '/');
+  await expect(page.locator('.photos .card')).toHaveCount(2);
+  await expect(page.locator('section.duplicates')).toHaveCount(0);
+});
