@@ -85,8 +85,8 @@ impl Vocab {
 }
 
 /// BERT's basic tokenizer (uncased): control characters dropped, lower case, accents stripped,
-/// every punctuation mark and CJK character a word of its own.
-fn words(text: &str) -> Vec<String> {
+/// every punctuation mark and CJK character a word of its own. Search reads keywords this way too.
+pub fn words(text: &str) -> Vec<String> {
     let mut words = Vec::new();
     let mut current = String::new();
     let flush = |current: &mut String, words: &mut Vec<String>| {

@@ -18,6 +18,7 @@ pub mod optimize;
 pub mod photos;
 pub mod privacy;
 /// The edit recipe lives in its own crate so the page's bundle can leave its pixel code out.
+pub mod search;
 pub use ::recipe;
 #[cfg(feature = "ssr")]
 pub mod server_fn;

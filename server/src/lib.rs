@@ -15,6 +15,7 @@ pub mod photos;
 pub mod platform;
 pub mod privacy;
 pub mod state;
+pub mod search;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -209,6 +210,8 @@ impl Application {
         let generation_service: Generations = Arc::new(generate::GenerationStore { ai: state.ai.clone() });
         let duplicate_service: Duplicates = Arc::new(duplicates::DuplicateStore { photos: state.photos.clone() });
         let provide_services = move || {
+        let people_service: People = Arc::new(people::PeopleStore { ai: state.ai.clone() });
+        let search_service: app::search::Searches = Arc::new(search::SearchStore::new(state.ai.clone()));
             platform::http::page_security_policy();
             provide_context(service.clone());
             provide_context(account_service.clone());
@@ -220,6 +223,8 @@ impl Application {
             provide_context(generation_service.clone());
             provide_context(duplicate_service.clone());
         };
+            provide_context(people_service.clone());
+            provide_context(search_service.clone());
         let pages = Router::new()
             .leptos_routes_with_context(&state, generate_route_list(App), provide_services.clone(), {
                 let options = state.leptos_options.clone();

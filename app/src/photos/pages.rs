@@ -20,6 +20,7 @@ pub fn WorkspacePage() -> impl IntoView {
     view! {
         <section class="workspace">
             <h1>"Workspace"</h1>
+            <crate::search::SearchBox/>
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move { Some(retention.await).and_then(Result::ok).map(|facts| view! {
                     <p class="hint retention">{format!(
@@ -134,6 +135,7 @@ pub fn GalleryPage() -> impl IntoView {
     view! {
         <section class="gallery">
             <h1>"Gallery"</h1>
+            <crate::search::SearchBox gallery=true/>
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move { zip_link.await.ok().map(|link| view! {
                     <crate::optimize::ExportForm export_url=link form_id="gallery-export"

@@ -208,6 +208,14 @@ pub fn PrivacyPage() -> impl IntoView {
                             None => "Uploads are not checked automatically: no moderation model is installed on this server.".to_string(),
                         }}</li>
                     </ul>
+                    <h2>"Search"</h2>
+                    <ul>
+                        <li>"To let you search your photos, each one is read on this server after you upload it: the objects, faces (counted, never recognised) and colours it shows and the text in it (OCR). "
+                            "Its words (name, tags, alt-text, that text, camera, colours, month) and a search embedding — 384 numbers a language model on this server computes from its description and text, which say what the photo is about — are kept in a search index. "
+                            "Nothing is sent anywhere for it. The index entry is deleted with its photo, is part of \"Download my data\" (the numbers included) and goes with your account."</li>
+                        <li>"What you type in the search box is used for that search only and is not stored."</li>
+                    </ul>
+                    <crate::people::PeoplePolicy/>
                     <h2>"How long it keeps them"</h2>
                     <ul>
                         <li>{format!("An upload you have not saved a version of is deleted, with its files, {} hours after you uploaded it.", facts.unsaved_retention_hours)}</li>

@@ -132,6 +132,7 @@ impl Db {
         for statement in [
             "UPDATE photos SET owner_id = $1 WHERE owner_id = $2",
             "UPDATE versions SET owner_id = $1 WHERE owner_id = $2",
+            "UPDATE photo_index SET owner_id = $1 WHERE owner_id = $2",
             // Before the guest owner goes: its job rows would cascade away and leave their files.
             "UPDATE jobs SET owner_id = $1 WHERE owner_id = $2",
         ] {

@@ -117,7 +117,8 @@ macro_rules! claim {
             "UPDATE jobs SET state = 'running', locked_by = $1, lease_until = $2, attempts = attempts + 1, progress = 0
              WHERE id = (SELECT id FROM jobs
                          WHERE (state = 'queued' AND run_after <= $3) OR (state = 'running' AND lease_until < $3)
-                         ORDER BY CASE WHEN batch_id IS NULL THEN 0 ELSE 1 END, run_after, created_at, id LIMIT 1 ",
+                         ORDER BY CASE WHEN photo_id = owner_id THEN 2 WHEN batch_id IS NULL THEN 0 ELSE 1 END,
+                                  run_after, created_at, id LIMIT 1 ",
             $lock,
             ")
              RETURNING id, owner_id, photo_id, tool, params, mask_key, attempts, max_attempts"
@@ -142,7 +143,9 @@ fn claimed(row: &AnyRow) -> Result<Claimed, sqlx::Error> {
 
 impl Db {
     /// Queues the job unless its owner already has `max_active` queued or running; checked and
-    /// inserted in one step, so requests sent together cannot pass the cap. False when full.
+    /// inserted in one step, so requests sent together cannot pass the cap. False when full. The
+    /// server's own jobs over a whole workspace (the search index, People) hold the workspace's id
+    /// as their photo: they count against no cap, and run after what people asked for.
     pub async fn enqueue_job(&self, job: &NewJob<'_>, max_active: u64) -> Result<bool, sqlx::Error> {
         let at = now();
         let owner = job.owner.to_string();
@@ -152,7 +155,8 @@ impl Db {
             "INSERT INTO jobs (id, owner_id, photo_id, tool, params, state, progress, attempts, max_attempts, run_after,
                                cancel_requested, mask_key, created_at)
              SELECT $1, $2, $3, $4, $5, 'queued', 0, 0, $6, $7, 0, $8, $7
-             WHERE (SELECT COUNT(*) FROM jobs WHERE owner_id = $2 AND state IN ('queued', 'running')) < $9",
+             WHERE (SELECT COUNT(*) FROM jobs WHERE owner_id = $2 AND state IN ('queued', 'running')
+                    AND photo_id <> owner_id) < $9",
         )
         .bind(job.id.to_string())
         .bind(owner)

@@ -48,6 +48,10 @@ pub async fn process(store: &Arc<AiStore>, worker: &str, job: Claimed) {
         tokio::spawn(crate::batch::run::item(store.clone(), job.clone(), progress.clone()))
     } else if job.tool == crate::generate::GENERATE {
         tokio::spawn(crate::generate::run::job(store.clone(), job.clone(), progress.clone()))
+    } else if job.tool == crate::search::INDEX {
+        tokio::spawn(crate::search::index::job(store.clone(), job.clone(), progress.clone()))
+    } else if job.tool == crate::people::PEOPLE_JOB {
+        tokio::spawn(crate::people::run::job(store.clone(), job.clone(), progress.clone()))
     } else {
         tokio::spawn(tools::run(store.clone(), job.clone(), progress.clone()))
     };

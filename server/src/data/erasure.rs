@@ -30,6 +30,10 @@ impl Db {
             "DELETE FROM pipelines WHERE owner_id = $1",
             "DELETE FROM generations WHERE owner_id = $1",
             "DELETE FROM prompt_templates WHERE owner_id = $1",
+            "DELETE FROM photo_index WHERE owner_id = $1",
+            // People: faces before the people they point at.
+            "DELETE FROM faces WHERE owner_id = $1",
+            "DELETE FROM people WHERE owner_id = $1",
         ] {
             sqlx::query(statement).bind(&owner).execute(&mut *tx).await?;
         }

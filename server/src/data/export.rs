@@ -303,6 +303,8 @@ async fn build(store: &DataStore, id: &str, account_id: AccountId, owner: OwnerI
         "batches": db.batch_records(owner).await?,
         "generations": db.generation_records(owner).await?,
         "prompt_templates": db.template_records(owner).await?,
+        "search_index": db.search_records(owner).await?,
+        "people": db.people_records(account_id, owner).await?,
     });
 
     // The archive streams through a bounded channel into the sealer and the store: memory holds

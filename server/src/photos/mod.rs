@@ -293,6 +293,11 @@ impl PhotoStore {
                 crate::duplicates::remember(&self.db, id, fingerprint, taken_at).await;
                 let size = (files.width, files.height);
                 self.db.record_usage_or_log(owner, usage(size)).await;
+                // Only while People is on for the workspace's account (its faces are looked for
+                // in the job queue).
+                crate::people::photo_stored(&self.db, owner).await;
+                // Read for search (objects, text in it, meaning) in the job queue.
+                crate::search::photo_changed(&self.db, owner, None).await;
                 let photo = PhotoSummary {
                     id,
                     name: name.into(),

@@ -72,6 +72,8 @@ impl Db {
             .await
             .context("connecting to the database")?;
         sqlx::migrate!("../migrations").run(&pool).await.context("applying database migrations")?;
+        // Each database's own full-text index, which portable migrations cannot make.
+        crate::search::repo::create_full_text_index(&pool, !is_sqlite).await.context("making the search index")?;
         Ok(Self { pool, postgres: !is_sqlite })
     }
 

@@ -78,6 +78,14 @@ pub const TABLES: &[Table] = &[
     },
     Table {
         name: "versions",
+    // Search: each photo's words and the embedding of its description say what it shows.
+    Table {
+        name: "photo_index",
+        columns: &["photo_id", "owner_id", "words", "embedding", "faces", "indexed_at"],
+        erase: Erase::Delete,
+        export: Export::Included("search_index"),
+        retain: "with its photo: deleting the photo (by the person or the retention sweep) deletes its entry",
+    },
         columns: &[
             "id",
             "photo_id",
@@ -272,3 +280,13 @@ pub const MIGRATIONS_TABLE: &str = "_sqlx_migrations";
 pub fn table(name: &str) -> Option<&'static Table> {
     TABLES.iter().find(|table| table.name == name)
 }
+/// Tables a database makes for an index of a listed table, kept equal to it by the database (so
+/// erased, exported and expired with it): SQLite's full-text table over `photo_index.words` and
+/// FTS5's own tables behind it (`photo_words_data`, …). Postgres keeps a GIN index instead.
+pub const DERIVED: &[(&str, &str)] = &[("photo_words", "photo_index")];
+
+/// Whether `name` is a derived table or one of its database's internal tables.
+pub fn is_derived(name: &str) -> bool {
+    DERIVED.iter().any(|(derived, _)| name == *derived || name.strip_prefix(derived).is_some_and(|rest| rest.starts_with('_')))
+}
+

@@ -25,6 +25,7 @@ mod oidc;
 mod optimize;
 mod retention;
 mod security;
+mod search;
 mod selection;
 mod slice;
 mod style;

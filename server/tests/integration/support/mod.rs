@@ -367,6 +367,8 @@ pub async fn schema(
     .iter()
     .map(|row| row.try_get::<String, _>("name").unwrap())
     .filter(|name| name != server::platform::tables::MIGRATIONS_TABLE)
+    // SQLite's full-text tables follow their listed table (see `tables::DERIVED`).
+    .filter(|name| !server::platform::tables::is_derived(name))
     .collect();
     let mut schema = std::collections::BTreeMap::new();
     for table in tables {
