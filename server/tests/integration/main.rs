@@ -30,3 +30,4 @@ mod selection;
 mod slice;
 mod style;
 mod tables;
+mod upscale_photo;
