@@ -49,7 +49,9 @@ id_type!(
     /// One run of image generation: a prompt, its settings and the images it made.
     GenerationId,
     /// A person's saved prompt template.
-    TemplateId
+    TemplateId,
+    /// A group of faces taken for one person (People).
+    PersonId
 );
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

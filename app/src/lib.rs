@@ -15,10 +15,11 @@ pub mod error;
 pub mod generate;
 pub mod ids;
 pub mod optimize;
+pub mod people;
 pub mod photos;
 pub mod privacy;
-/// The edit recipe lives in its own crate so the page's bundle can leave its pixel code out.
 pub mod search;
+/// The edit recipe lives in its own crate so the page's bundle can leave its pixel code out.
 pub use ::recipe;
 #[cfg(feature = "ssr")]
 pub mod server_fn;
@@ -34,6 +35,7 @@ use crate::accounts::{AccountMenu, AccountPage, ResetPage, SignInPage, SignUpPag
 use crate::admin::AdminPage;
 use crate::batch::{BatchPage, BatchesPage};
 use crate::generate::StudioPage;
+use crate::people::{PeoplePage, PersonPage};
 use crate::photos::{EditorPage, GalleryPage, WorkspacePage};
 use crate::privacy::{ConsentBanner, CookiePolicyPage, PrivacyPage};
 pub use crate::shell::shell;
@@ -60,6 +62,7 @@ pub fn App() -> impl IntoView {
                     <A href="/gallery">"Gallery"</A>
                     <A href="/batch">"Batch"</A>
                     <A href="/studio">"Studio"</A>
+                    <A href="/people">"People"</A>
                 </nav>
                 <AccountMenu/>
             </header>
@@ -76,6 +79,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/batch/:id") view=BatchPage ssr=SsrMode::Async/>
                     // Async so an unknown or foreign photo answers with a real 404 status.
                     <Route path=path!("/photos/:id") view=EditorPage ssr=SsrMode::Async/>
+                    <Route path=path!("/people") view=PeoplePage ssr=SsrMode::InOrder/>
+                    // Async so an unknown or foreign person answers with a real 404 status.
+                    <Route path=path!("/people/:id") view=PersonPage ssr=SsrMode::Async/>
                     <Route path=path!("/privacy") view=PrivacyPage ssr=SsrMode::InOrder/>
                     <Route path=path!("/cookies") view=CookiePolicyPage ssr=SsrMode::InOrder/>
                     <Route path=path!("/signin") view=SignInPage ssr=SsrMode::InOrder/>

@@ -11,11 +11,12 @@ pub mod data;
 pub mod duplicates;
 pub mod generate;
 pub mod optimize;
+pub mod people;
 pub mod photos;
 pub mod platform;
 pub mod privacy;
-pub mod state;
 pub mod search;
+pub mod state;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -28,6 +29,7 @@ use app::batch::Batches;
 use app::data::Data;
 use app::duplicates::Duplicates;
 use app::generate::Generations;
+use app::people::People;
 use app::photos::Photos;
 use app::privacy::Privacy;
 use app::{shell, App};
@@ -208,10 +210,10 @@ impl Application {
         let selection_service: app::ai_tools::Selections = state.ai.clone();
         let batch_service: Batches = Arc::new(batch::BatchStore { ai: state.ai.clone() });
         let generation_service: Generations = Arc::new(generate::GenerationStore { ai: state.ai.clone() });
-        let duplicate_service: Duplicates = Arc::new(duplicates::DuplicateStore { photos: state.photos.clone() });
-        let provide_services = move || {
         let people_service: People = Arc::new(people::PeopleStore { ai: state.ai.clone() });
         let search_service: app::search::Searches = Arc::new(search::SearchStore::new(state.ai.clone()));
+        let duplicate_service: Duplicates = Arc::new(duplicates::DuplicateStore { photos: state.photos.clone() });
+        let provide_services = move || {
             platform::http::page_security_policy();
             provide_context(service.clone());
             provide_context(account_service.clone());
@@ -221,10 +223,10 @@ impl Application {
             provide_context(selection_service.clone());
             provide_context(batch_service.clone());
             provide_context(generation_service.clone());
-            provide_context(duplicate_service.clone());
-        };
             provide_context(people_service.clone());
             provide_context(search_service.clone());
+            provide_context(duplicate_service.clone());
+        };
         let pages = Router::new()
             .leptos_routes_with_context(&state, generate_route_list(App), provide_services.clone(), {
                 let options = state.leptos_options.clone();
@@ -241,6 +243,7 @@ impl Application {
             .merge(optimize::routes())
             .merge(ai_tools::routes::routes())
             .merge(batch::routes())
+            .merge(people::routes::routes())
             .merge(data::export::routes())
             .merge(accounts::routes())
             .merge(privacy::routes())

@@ -58,6 +58,7 @@ impl Db {
         }
         let by_account = [
             "DELETE FROM consent_records WHERE account_id = $1",
+            "DELETE FROM people_consents WHERE account_id = $1",
             "DELETE FROM audit_log WHERE account_id = $1 OR actor_id = $1",
             "DELETE FROM identities WHERE account_id = $1",
             "DELETE FROM email_tokens WHERE account_id = $1",

@@ -70,14 +70,14 @@ pub const TABLES: &[Table] = &[
             "taken_at",
             // Text in photos: what OCR read (NULL until read, '' for none).
             "ocr_text",
+            // People: when its faces were looked for (NULL again when People is switched off).
+            "faces_scanned_at",
         ],
         erase: Erase::Delete,
         export: Export::Included("photos"),
         retain:
             "an upload with no saved version: `unsaved_retention_hours` after upload; else until its last version goes",
     },
-    Table {
-        name: "versions",
     // Search: each photo's words and the embedding of its description say what it shows.
     Table {
         name: "photo_index",
@@ -86,6 +86,8 @@ pub const TABLES: &[Table] = &[
         export: Export::Included("search_index"),
         retain: "with its photo: deleting the photo (by the person or the retention sweep) deletes its entry",
     },
+    Table {
+        name: "versions",
         columns: &[
             "id",
             "photo_id",
@@ -113,7 +115,18 @@ pub const TABLES: &[Table] = &[
     },
     Table {
         name: "accounts",
-        columns: &["id", "owner_id", "email", "email_verified", "password_hash", "display_name", "role", "created_at"],
+        columns: &[
+            "id",
+            "owner_id",
+            "email",
+            "email_verified",
+            "password_hash",
+            "display_name",
+            "role",
+            "created_at",
+            // People: when it was switched on (NULL: off); exported as people.enabled_at.
+            "people_enabled_at",
+        ],
         erase: Erase::Delete,
         export: Export::Included("account"),
         retain: "until the person deletes it",
@@ -271,15 +284,40 @@ pub const TABLES: &[Table] = &[
         export: Export::Included("prompt_templates"),
         retain: "until the person deletes it, or with the workspace",
     },
+    Table {
+        name: "people_consents",
+        columns: &["id", "account_id", "action", "text_version", "created_at"],
+        erase: Erase::Delete,
+        export: Export::Included("people.consents"),
+        retain: "as proof of consent to People while the account lives",
+    },
+    Table {
+        name: "people",
+        columns: &["id", "owner_id", "name", "centroid", "created_at"],
+        erase: Erase::Delete,
+        export: Export::Included("people.people"),
+        retain: "while People is on: switching it off deletes every person at once; one left without faces goes when the People page is next opened",
+    },
+    Table {
+        name: "faces",
+        columns: &[
+            "id",
+            "owner_id",
+            "photo_id",
+            "person_id",
+            "box_x",
+            "box_y",
+            "box_w",
+            "box_h",
+            "embedding",
+            "created_at",
+        ],
+        erase: Erase::Delete,
+        export: Export::Included("people.faces"),
+        retain: "while People is on and its photo exists: switching People off deletes every face at once, deleting the photo deletes its faces",
+    },
 ];
 
-/// sqlx's own record of applied migrations: not Atelier's data.
-pub const MIGRATIONS_TABLE: &str = "_sqlx_migrations";
-
-/// The policy of `name`, if it has one.
-pub fn table(name: &str) -> Option<&'static Table> {
-    TABLES.iter().find(|table| table.name == name)
-}
 /// Tables a database makes for an index of a listed table, kept equal to it by the database (so
 /// erased, exported and expired with it): SQLite's full-text table over `photo_index.words` and
 /// FTS5's own tables behind it (`photo_words_data`, …). Postgres keeps a GIN index instead.
@@ -290,3 +328,10 @@ pub fn is_derived(name: &str) -> bool {
     DERIVED.iter().any(|(derived, _)| name == *derived || name.strip_prefix(derived).is_some_and(|rest| rest.starts_with('_')))
 }
 
+/// sqlx's own record of applied migrations: not Atelier's data.
+pub const MIGRATIONS_TABLE: &str = "_sqlx_migrations";
+
+/// The policy of `name`, if it has one.
+pub fn table(name: &str) -> Option<&'static Table> {
+    TABLES.iter().find(|table| table.name == name)
+}
