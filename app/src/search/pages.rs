@@ -12,6 +12,8 @@ use crate::ui::ErrorNote;
 
 /// How long typing pauses before the search runs.
 const DEBOUNCE: Duration = Duration::from_millis(250);
+/// While new photos are still being read, the search runs again this often, so they appear.
+const PENDING_RETRY: Duration = Duration::from_secs(2);
 
 /// `gallery`: only photos with a saved version are searched (the gallery's items).
 #[component]
@@ -31,9 +33,10 @@ pub fn SearchBox(#[prop(optional)] gallery: bool) -> impl IntoView {
         })
     };
     let query = RwSignal::new(from_url());
+    let again = RwSignal::new(0u32);
     let results = Resource::new(
-        move || query.get(),
-        |query| async move {
+        move || (query.get(), again.get()),
+        |(query, _)| async move {
             if query.is_empty() {
                 Ok(None)
             } else {
@@ -41,6 +44,13 @@ pub fn SearchBox(#[prop(optional)] gallery: bool) -> impl IntoView {
             }
         },
     );
+    // Photos uploaded a moment ago are found once the index job has read them: ask again until
+    // none is pending (in the browser only; effects do not run on the server).
+    Effect::new(move || {
+        if results.with(|found| matches!(found, Some(Ok(Some(found))) if found.pending > 0)) {
+            set_timeout(move || again.update(|n| *n += 1), PENDING_RETRY);
+        }
+    });
     // Each keystroke bumps the counter; only the last one's timer runs the search.
     let typed = RwSignal::new(0u64);
     let on_text = move |ev: leptos::ev::Event| {
@@ -131,7 +141,7 @@ fn Results(hits: Vec<SearchHit>, pending: u64) -> impl IntoView {
                     if pending == 1 { "it" } else { "them" },
                 ))}
             </p>
-            <ul class="grid photos">
+            <ul class="grid search-hits">
                 {hits.into_iter().map(|hit| {
                     let photo = hit.photo;
                     let alt = photo.alt_text.clone().unwrap_or_else(|| photo.name.clone());
