@@ -128,7 +128,7 @@ impl DuplicateStore {
             groups.push(self.group(cluster, members));
         }
         // The biggest groups first: the most to tidy.
-        groups.sort_by(|a, b| b.photos.len().cmp(&a.photos.len()));
+        groups.sort_by_key(|group| std::cmp::Reverse(group.photos.len()));
         Ok(groups)
     }
 
