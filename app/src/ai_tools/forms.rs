@@ -558,7 +558,7 @@ fn EraserTool(start: Start, services: Services, photo: PhotoSummary) -> impl Int
     view! {
         <fieldset class="ai-tool eraser">
             <legend>{ToolKind::Erase.label()}</legend>
-            <p class="hint">"Paint over an object, then erase it."</p>
+            <p class="hint">"Paint over an object (or select it: see Select below), then erase it."</p>
             <div class="mask-stage">
                 <img src=photo.original_url.clone() alt="" draggable="false"/>
                 <canvas node_ref=canvas class="mask-canvas" width=width height=height aria-label="Eraser mask: paint here" tabindex="0"
@@ -574,7 +574,6 @@ fn EraserTool(start: Start, services: Services, photo: PhotoSummary) -> impl Int
                     on:input=move |ev| brush.set(event_target_value(&ev).parse().unwrap_or(24.0)) aria-label="Brush size"/>
             </label>
             <button type="button" on:click=clear>"Clear mask"</button>
-            <SelectionTools selector/>
             <button type="button" on:click=erase>"Erase"</button>
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
@@ -596,6 +595,7 @@ fn EraserTool(start: Start, services: Services, photo: PhotoSummary) -> impl Int
                 })}
             </Transition>
             {move || message.get().map(|m| view! { <p class="error" role="alert">{m}</p> })}
+            <SelectionTools selector/>
         </fieldset>
     }
     .into_any()

@@ -85,6 +85,13 @@ async fn people_stay_off_until_consent_then_group_faces_and_switching_off_delete
     assert_eq!(rows_of(&app, "people", &owner).await, 0);
     assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM jobs WHERE owner_id = $1 AND tool = 'people'", &owner).await, 0);
 
+    // The page asks for consent with the text that is recorded; the privacy page explains People.
+    let page = String::from_utf8(app.get("/people", Some(&cookie)).await.body).unwrap();
+    assert!(page.contains("Switch People on") && page.contains("biometric data"), "{page}");
+    assert!(page.contains(r#"name="agree""#) && !page.contains("checked"), "nothing is ticked for the person");
+    let policy = String::from_utf8(app.get("/privacy", None).await.body).unwrap();
+    assert!(policy.contains(r#"id="people""#) && policy.contains("People is off by default"), "{policy}");
+
     // Consent must be explicit: no ticked box, or an outdated text, switches nothing on.
     for bad in [form(&[("text_version", "1")]), form(&[("agree", "on"), ("text_version", "999")])] {
         let reply = app.call_form("people/enable", Some(&cookie), &bad).await;
@@ -144,6 +151,11 @@ async fn people_stay_off_until_consent_then_group_faces_and_switching_off_delete
     let reply = app.call_form("people/rename", Some(&cookie), &form(&[("id", &astronaut), ("name", " Eileen ")])).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", String::from_utf8_lossy(&reply.body));
     assert_eq!(reply.json()["name"], "Eileen");
+    let page = String::from_utf8(app.get("/people", Some(&cookie)).await.body).unwrap();
+    assert!(page.contains("Eileen") && page.contains("/media/faces/") && page.contains("2 people found"), "{page}");
+    let reply = app.get(&format!("/people/{astronaut}"), Some(&cookie)).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(String::from_utf8_lossy(&reply.body).contains(&format!("/photos/{first}")));
     let found = app.call_form("people/search", Some(&cookie), &form(&[("name", "eil")])).await.json();
     assert_eq!(found.as_array().unwrap().len(), 2, "{found}");
     let found = app.call_form("people/search", Some(&cookie), &form(&[("name", "%")])).await.json();
@@ -194,6 +206,8 @@ async fn a_guest_cannot_switch_people_on(app: TestApp) {
     let (cookie, _) = app.new_owner_with_photo("astronaut.png").await;
     let view = overview(&app, &cookie).await;
     assert_eq!((view["signed_in"].clone(), view["enabled"].clone()), (Value::Bool(false), Value::Bool(false)));
+    let page = String::from_utf8(app.get("/people", Some(&cookie)).await.body).unwrap();
+    assert!(page.contains("only for accounts") && !page.contains(r#"name="agree""#), "{page}");
     let reply = app.call_form("people/enable", Some(&cookie), &enable_form()).await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", String::from_utf8_lossy(&reply.body));
     let total = sqlx::query("SELECT COUNT(*) AS n FROM people_consents").fetch_one(app.ai.db.pool()).await.unwrap();
@@ -232,6 +246,7 @@ async fn one_workspace_never_reaches_anothers_people(app: TestApp) {
         let reply = app.call_form(endpoint, Some(&bob), &args).await;
         assert_eq!(reply.status, StatusCode::NOT_FOUND, "{endpoint}: {}", String::from_utf8_lossy(&reply.body));
     }
+    assert_eq!(app.get(&format!("/people/{person}"), Some(&bob)).await.status, StatusCode::NOT_FOUND);
     let found = app.call_form("people/search", Some(&bob), &form(&[("name", "Eileen")])).await.json();
     assert_eq!(found, Value::Array(vec![]));
     assert_eq!(app.get(&face_url, Some(&bob)).await.status, StatusCode::NOT_FOUND);
