@@ -156,6 +156,26 @@ def check_centernet(d, _):
     return "; ".join(f"{k}: {v}" for k, v in res.items())
 
 
+def check_faceres(d, _):
+    """The astronaut's face (a square 1.4 times BlazeFace's box) against its mirror image and a cup:
+    only the descriptor comes out, and the same face is far nearer than the cup."""
+    s = session(d / "faceres.onnx")
+    assert [o.name for o in s.get_outputs()] == ["global_pooling/Mean"], [o.name for o in s.get_outputs()]
+    img = photo("astronaut.png")
+
+    def describe(im):
+        x = np.asarray(im.resize((224, 224), Image.BILINEAR), np.float32)[None]
+        e = s.run(None, {s.get_inputs()[0].name: x})[0][0]
+        return e / np.linalg.norm(e)
+
+    face = describe(img.crop((160, 64, 293, 197)))
+    mirror = describe(img.transpose(Image.FLIP_LEFT_RIGHT).crop((219, 64, 352, 197)))
+    cup = describe(photo("coffee.png").crop((200, 100, 400, 300)))
+    same, other = float(face @ mirror), float(face @ cup)
+    assert face.shape == (1024,) and same > 0.8 and other < 0.5, (face.shape, same, other)
+    return f"1024 numbers; the face against its mirror image {same:.2f}, against a cup {other:.2f}"
+
+
 def check_selfie(d, _):
     img = photo("astronaut.png")
     x = (np.asarray(img.resize((256, 256), Image.BILINEAR), np.float32) / 255)[None]
@@ -213,7 +233,7 @@ def check_style_transform(d, _):
 
 
 CHECKS = [("runtime", check_runtime), ("isnet", check_isnet), ("open-nsfw", check_open_nsfw),
-          ("esrgan-", check_esrgan), ("realesrgan-x4plus", check_realesrgan), ("face-short", check_face), ("centernet", check_centernet),
+          ("esrgan-", check_esrgan), ("realesrgan-x4plus", check_realesrgan), ("face-short", check_face), ("centernet", check_centernet), ("faceres", check_faceres),
           ("selfie", check_selfie), ("style-multi", check_style_multi), ("style-predict", check_style_predict),
           ("style-transform", check_style_transform)]
 
