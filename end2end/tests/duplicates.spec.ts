@@ -1,4 +1,5 @@
 import { test, expect } from '@playwright/test';
+import fs from 'node:fs';
 import { fixture, hydrated } from './helpers';
 
 test('near-duplicates are grouped on the workspace and keeping the best deletes the others', async ({ page }) => {
@@ -37,4 +38,44 @@ test('near-duplicates are grouped on the workspace and keeping the best deletes 
   await hydrated(page, '/');
   await expect(page.locator('.photos .card')).toHaveCount(2);
   await expect(page.locator('section.duplicates')).toHaveCount(0);
+});
+
+test.describe('without JavaScript', () => {
+  test.use({ javaScriptEnabled: false });
+
+  test('another photo of a group can be kept instead, and the page warns of saved versions', async ({ page }) => {
+    // Uploading needs the page's script; these photos arrive through the same endpoint.
+    const ids: Record<string, string> = {};
+    for (const name of ['chelsea.png', 'chelsea.jpg', 'coffee.png']) {
+      const upload = await page.request.post('/api/photos', {
+        data: fs.readFileSync(fixture(name)),
+        headers: { 'content-type': name.endsWith('png') ? 'image/png' : 'image/jpeg', 'x-file-name': name },
+      });
+      expect(upload.status()).toBe(201);
+      ids[name] = (await upload.json()).id;
+    }
+    const saved = await page.request.post('/api/gallery/save', {
+      data: { photo: ids['chelsea.jpg'], recipe: { ops: [{ op: 'grayscale' }] } },
+    });
+    expect(saved.ok()).toBe(true);
+
+    await page.goto('/');
+    const group = page.locator('section.duplicates .duplicate-group');
+    await expect(group).toHaveCount(1);
+    await expect(group.locator('.duplicate')).toHaveCount(2);
+    const best = (await group.locator('.duplicate.best .card-title').textContent())!.trim();
+    const other = best === 'chelsea.png' ? 'chelsea.jpg' : 'chelsea.png';
+    const card = group.locator('.duplicate:not(.best)');
+    await card.getByText('Keep this one instead…').click();
+    // Keeping the other deletes the best; chelsea.jpg's saved version would go with it.
+    const warning = best === 'chelsea.jpg' ? ' Their one saved version in the gallery goes with them.' : '';
+    await expect(card.locator('details p')).toHaveText(`Delete the other photo and keep “${other}”?${warning}`);
+    await card.getByRole('button', { name: 'Keep this one, delete the others' }).click();
+
+    // Back on the workspace (Leptos's redirect after a plain form may end in an empty query).
+    await expect(page).toHaveURL(/\/\??$/);
+    await expect(page.locator('section.duplicates')).toHaveCount(0);
+    const left = (await page.locator('.photos .card-title').allTextContents()).map((t) => t.trim()).sort();
+    expect(left).toEqual([other, 'coffee.png'].sort());
+  });
 });

@@ -113,7 +113,8 @@ fn Member(photo: DuplicatePhoto, best: bool, group: DuplicateGroup, keep: Server
                 <details class="keep-this">
                     <summary>"Keep this one instead…"</summary>
                     <p>{format!(
-                        "Delete the other {count} and keep “{}”?{}",
+                        "Delete the other {} and keep “{}”?{}",
+                        if count == 1 { "photo".to_string() } else { format!("{count} photos") },
                         photo.name,
                         gallery_warning(versions)
                     )}</p>
