@@ -172,6 +172,12 @@ pub fn normalised(mut vector: Vec<f32>) -> Vec<f32> {
     vector
 }
 
+/// The dot product of bytes (an embedding stored compactly) with floats: search scores every
+/// photo of a workspace this way, so it is here, where the dev build optimises.
+pub fn dot_i8(bytes: &[i8], vector: &[f32]) -> f32 {
+    bytes.iter().zip(vector).map(|(b, v)| f32::from(*b) * v).sum()
+}
+
 /// Cosine similarity of two normalised embeddings.
 pub fn similarity(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()

@@ -123,6 +123,7 @@ pub fn SearchBox(#[prop(optional)] gallery: bool) -> impl IntoView {
             })}
         </Transition>
     }
+    .into_any()
 }
 
 #[component]

@@ -181,8 +181,10 @@ impl SearchService for SearchStore {
         let (words, meaning, people) = if terms.is_empty() {
             (Vec::new(), Vec::new(), Vec::new())
         } else {
-            let words = db.keyword_matches(owner, &terms, &filter, limit).await?;
-            let meaning = self.by_meaning(owner, &text).await?;
+            // The query's embedding is computed while the database answers.
+            let (words, meaning) =
+                tokio::join!(db.keyword_matches(owner, &terms, &filter, limit), self.by_meaning(owner, &text));
+            let (words, meaning) = (words?, meaning?);
             let meaning = if filter.is_empty() || meaning.is_empty() {
                 meaning
             } else {

@@ -45,8 +45,7 @@ impl Packed {
 
     /// Cosine with a normalised query vector.
     pub fn similarity(&self, query: &[f32]) -> f32 {
-        let dot: f32 = self.bytes.iter().zip(query).map(|(b, q)| f32::from(*b) * q).sum();
-        dot * self.scale / 127.0
+        ai::embed::dot_i8(&self.bytes, query) * self.scale / 127.0
     }
 }
 
