@@ -31,25 +31,30 @@ pub struct DuplicateStore {
     pub photos: Arc<PhotoStore>,
 }
 
-/// The fingerprint of a stored thumbnail (JPEG), computed on the image pool; `None`, logged, when
-/// it cannot be read.
-pub async fn fingerprint_thumbnail(images: &Images, thumbnail: Vec<u8>) -> Option<Fingerprint> {
-    let computed = images
+/// The fingerprint of a stored thumbnail (JPEG), computed on the image pool.
+pub async fn fingerprint_thumbnail(images: &Images, thumbnail: Vec<u8>) -> Result<Fingerprint, AppError> {
+    images
         .run(move |max_pixels| {
             let image = images::decode(&thumbnail, max_pixels)?;
             Ok(similar::fingerprint(&image.to_rgb8()))
         })
-        .await;
-    computed.map_err(|error| tracing::warn!(%error, "a thumbnail could not be fingerprinted")).ok()
+        .await
 }
 
-/// Records a new photo's fingerprint and capture time; best effort (a failure is logged, and the
-/// photo is fingerprinted again when the duplicates are next looked at).
-pub async fn remember(db: &Db, photo: PhotoId, fingerprint: Option<Fingerprint>, taken_at: Option<i64>) {
-    if fingerprint.is_none() && taken_at.is_none() {
-        return;
-    }
-    if let Err(error) = db.save_fingerprint(photo, fingerprint, taken_at).await {
+/// Records a new photo's fingerprint and capture time; best effort: without a fingerprint (logged)
+/// the photo is fingerprinted when the duplicates are next looked at.
+pub async fn remember(db: &Db, photo: PhotoId, fingerprint: Result<Fingerprint, AppError>, taken_at: Option<i64>) {
+    let saved = match (fingerprint, taken_at) {
+        (Ok(fingerprint), taken_at) => db.save_fingerprint(photo, fingerprint, taken_at).await,
+        (Err(error), taken_at) => {
+            tracing::warn!(%error, %photo, "a new photo could not be fingerprinted; it is tried again later");
+            match taken_at {
+                Some(taken_at) => db.save_taken_at(photo, taken_at).await,
+                None => Ok(()),
+            }
+        }
+    };
+    if let Err(error) = saved {
         tracing::warn!(%error, %photo, "could not record a photo's fingerprint");
     }
 }
@@ -92,14 +97,26 @@ impl DuplicateStore {
         let (missing, total) = self.photos.db.unfingerprinted(owner, BACKFILL_PER_LOOK).await?;
         let mut done = 0;
         for (photo, thumbnail_key) in missing {
-            let fingerprint = match self.photos.storage.get(&thumbnail_key).await {
-                Ok(thumbnail) => fingerprint_thumbnail(&self.photos.images, thumbnail.to_vec()).await,
+            // A storage or worker failure may pass: the photo is left for the next look. A
+            // thumbnail that does not decode never will, and is marked so.
+            let thumbnail = match self.photos.storage.get(&thumbnail_key).await {
+                Ok(thumbnail) => thumbnail,
                 Err(error) => {
                     tracing::warn!(%error, %photo, "a thumbnail to fingerprint could not be read");
-                    None
+                    continue;
                 }
             };
-            self.photos.db.save_fingerprint(photo, fingerprint, None).await.or_internal("recording a fingerprint")?;
+            match fingerprint_thumbnail(&self.photos.images, thumbnail.to_vec()).await {
+                Ok(fingerprint) => self.photos.db.save_fingerprint(photo, fingerprint, None).await?,
+                Err(error @ (AppError::BadRequest(_) | AppError::UnsupportedType(_))) => {
+                    tracing::warn!(%error, %photo, "a thumbnail does not decode; it is left out of near-duplicates");
+                    self.photos.db.mark_unreadable(photo).await?;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, %photo, "a thumbnail could not be fingerprinted now");
+                    continue;
+                }
+            }
             done += 1;
         }
         Ok(total.saturating_sub(done))

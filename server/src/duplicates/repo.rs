@@ -22,25 +22,44 @@ pub struct Candidate {
 }
 
 impl Db {
-    /// Records a photo's fingerprint (`None`: it could not be computed) and when it was taken.
+    /// Records a photo's fingerprint, and when it was taken if known.
     pub async fn save_fingerprint(
         &self,
         photo: PhotoId,
-        fingerprint: Option<Fingerprint>,
+        fingerprint: Fingerprint,
         taken_at: Option<i64>,
     ) -> Result<(), sqlx::Error> {
-        let phash = fingerprint.map_or(UNREADABLE.to_string(), |f| format!("{:016x}", f.hash));
         sqlx::query(
             "UPDATE photos SET phash = $1, sharpness = $2, exposure = $3, taken_at = COALESCE($4, taken_at) WHERE id = $5",
         )
-        .bind(phash)
-        .bind(fingerprint.map(|f| (f64::from(f.sharpness) * 100.0).round() as i64))
-        .bind(fingerprint.map(|f| (f64::from(f.exposure) * 1000.0).round() as i64))
+        .bind(format!("{:016x}", fingerprint.hash))
+        .bind((f64::from(fingerprint.sharpness) * 100.0).round() as i64)
+        .bind((f64::from(fingerprint.exposure) * 1000.0).round() as i64)
         .bind(taken_at)
         .bind(photo.to_string())
         .execute(self.pool())
         .await
         .map(|_| ())
+    }
+
+    /// Records when a photo was taken, its fingerprint left to be computed later.
+    pub async fn save_taken_at(&self, photo: PhotoId, taken_at: i64) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE photos SET taken_at = $1 WHERE id = $2")
+            .bind(taken_at)
+            .bind(photo.to_string())
+            .execute(self.pool())
+            .await
+            .map(|_| ())
+    }
+
+    /// Marks a photo whose thumbnail cannot be decoded, so it is not tried on every look.
+    pub async fn mark_unreadable(&self, photo: PhotoId) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE photos SET phash = $1 WHERE id = $2")
+            .bind(UNREADABLE)
+            .bind(photo.to_string())
+            .execute(self.pool())
+            .await
+            .map(|_| ())
     }
 
     /// Up to `limit` of the owner's photos with no fingerprint yet (newest first) and their
