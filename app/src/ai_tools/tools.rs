@@ -73,7 +73,7 @@ impl ToolKind {
             },
             ToolKind::Erase => ToolInfo {
                 label: "Magic eraser",
-                privacy: "The magic eraser runs on this server (LaMa or PatchMatch); the mask you paint is stored encrypted with the job and deleted with it. Generative fill (a prompt with the mask) sends the photo, the mask and the prompt to the image service you pick, named below.",
+                privacy: "The magic eraser runs on this server (LaMa or PatchMatch); the mask you paint is stored encrypted with the job and deleted with it. Selecting the subject or an object (IS-Net, CenterNet, or a Segment Anything model the operator supplied) also runs on this server and keeps nothing. Generative fill (a prompt with the mask) sends the photo, the mask and the prompt to the image service you pick, named below.",
             },
             ToolKind::Describe => ToolInfo {
                 label: "Tags and alt-text",
