@@ -6,6 +6,7 @@
 
 pub mod background;
 pub mod describe;
+pub mod embed;
 pub mod faces;
 pub mod inpaint;
 pub mod models;
