@@ -97,11 +97,8 @@ fn select_in(engine: &ai::Engine, image: &image::RgbImage, request: SelectReques
                 ));
             }
             let at = (x * image.width() as f32, y * image.height() as f32);
-            (
-                Some(ai::segment::point(engine, image, at, quiet).map_err(ai_error)?),
-                Vec::new(),
-                ai::segment::Method::SegmentAnything,
-            )
+            let mask = ai::segment::point(engine, image, at, quiet).map_err(supplied_model_error)?;
+            (Some(mask), Vec::new(), ai::segment::Method::SegmentAnything)
         }
     };
     let mask = match mask {
@@ -117,6 +114,19 @@ fn select_in(engine: &ai::Engine, image: &image::RgbImage, request: SelectReques
 /// A model's failure as the person sees it (the same words a job's failure uses).
 fn ai_error(error: ai::AiError) -> AppError {
     refusal(Failure::from(error))
+}
+
+/// The operator's own model is not one `scripts/install-models` could mend: say so instead.
+fn supplied_model_error(error: ai::AiError) -> AppError {
+    match error {
+        ai::AiError::ModelInvalid { .. } | ai::AiError::ModelMissing { .. } => {
+            tracing::error!(%error, "the supplied Segment Anything model could not be used");
+            AppError::BadRequest(
+                "The Segment Anything model this server was given could not be used (its log says why): select the subject or a found object instead.".into(),
+            )
+        }
+        other => ai_error(other),
+    }
 }
 
 fn refusal(failure: Failure) -> AppError {

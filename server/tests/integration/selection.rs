@@ -199,5 +199,6 @@ async fn a_segment_anything_model_whose_hashes_match_is_offered_and_a_bad_file_i
     // The stand-in files are no model: the click is answered with what is wrong, never a mask.
     let reply = select(&app, &cookie, id, json!({ "kind": "point", "x": 0.5, "y": 0.5 }), (128, 128)).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", String::from_utf8_lossy(&reply.body));
-    assert!(String::from_utf8_lossy(&reply.body).contains("sam-encoder model on this server is damaged"));
+    assert!(String::from_utf8_lossy(&reply.body)
+        .contains("The Segment Anything model this server was given could not be used"));
 }
