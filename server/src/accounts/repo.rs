@@ -134,6 +134,8 @@ impl Db {
             "UPDATE versions SET owner_id = $1 WHERE owner_id = $2",
             "UPDATE photo_index SET owner_id = $1 WHERE owner_id = $2",
             // Before the guest owner goes: its job rows would cascade away and leave their files.
+            // The server's own jobs over the workspace name it as their photo: they follow too.
+            "UPDATE jobs SET photo_id = $1 WHERE owner_id = $2 AND photo_id = $2",
             "UPDATE jobs SET owner_id = $1 WHERE owner_id = $2",
         ] {
             sqlx::query(statement).bind(into.to_string()).bind(guest.to_string()).execute(&mut *tx).await?;

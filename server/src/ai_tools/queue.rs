@@ -308,11 +308,13 @@ impl Db {
     }
 
     /// An owner's AI jobs as "Download my data" lists them: what ran, with which options, when,
-    /// on what, and what it said (results are files of a day; kept ones are in the gallery).
+    /// on what, and what it said (results are files of a day; kept ones are in the gallery). The
+    /// server's own jobs over the workspace are left out: what they made is exported on its own
+    /// (the search index, People).
     pub async fn job_records(&self, owner: OwnerId) -> Result<Vec<serde_json::Value>, sqlx::Error> {
         let rows = sqlx::query(
             "SELECT id, photo_id, tool, params, state, attempts, provider, detail, error, saved_photo_id, created_at, finished_at
-             FROM jobs WHERE owner_id = $1 ORDER BY created_at",
+             FROM jobs WHERE owner_id = $1 AND photo_id <> owner_id ORDER BY created_at",
         )
         .bind(owner.to_string())
         .fetch_all(self.pool())

@@ -34,12 +34,14 @@ const FUSION_K: f32 = 60.0;
 const CACHED_OWNERS: usize = 32;
 
 type Vectors = Arc<Vec<(PhotoId, Packed)>>;
+/// The index's entry count and last write when the vectors were read.
+type Stamp = (i64, i64);
 
 pub struct SearchStore {
     pub ai: Arc<AiStore>,
     /// Each workspace's embeddings with the stamp they were read at (entries, last write), so a
     /// search reads them again only after the index changed.
-    vectors: Mutex<HashMap<OwnerId, ((i64, i64), Vectors)>>,
+    vectors: Mutex<HashMap<OwnerId, (Stamp, Vectors)>>,
 }
 
 impl SearchStore {

@@ -202,6 +202,7 @@ async fn a_job_whose_worker_died_is_finished_after_a_restart(app: TestApp) {
 /// Retries back off; a job that keeps losing its worker is given up after its attempts.
 async fn retries_back_off_and_end(app: TestApp) {
     let (cookie, photo) = app.new_owner_with_photo("chelsea.png").await;
+    crate::support::settle_background_jobs(&app).await;
     let id = photo["id"].as_str().unwrap();
     let job = start(&app, &cookie, id, json!({ "tool": "describe" })).await;
     let db = &app.ai.db;

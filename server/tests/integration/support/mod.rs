@@ -211,6 +211,16 @@ pub async fn job_finished(app: &TestApp, cookie: &str, photo: &str, job: &str, s
     }
 }
 
+/// Runs the server's own jobs queued so far (the search index after an upload), so a test that
+/// drives the queue by hand sees only the jobs it starts.
+pub async fn settle_background_jobs(app: &TestApp) {
+    let lease = app.ai.settings.lease_secs;
+    while let Some(job) = app.ai.db.claim_job("settle", server::platform::db::now(), lease).await.expect("claimed") {
+        assert_eq!(job.photo.0, job.owner.0, "only the server's own jobs were waiting, not {}", job.tool);
+        server::ai_tools::worker::process(&app.ai, "settle", job).await;
+    }
+}
+
 /// Deletes the signed-in account, confirming with its address, and checks it went.
 pub async fn delete_account(app: &TestApp, cookie: &str, email: &str) {
     let reply = app.call_form("data/delete-account", Some(cookie), &form(&[("confirmation", email)])).await;
