@@ -67,19 +67,32 @@ fn Group(group: DuplicateGroup, keep: ServerAction<KeepPhoto>) -> impl IntoView 
     let Some(best) = group.photos.first().map(|p| p.photo.clone()) else { return ().into_any() };
     let others = group.others_than(&best);
     let count = group.photos.len() - 1;
-    let versions: u32 = group.photos.iter().skip(1).map(|p| p.saved_versions).sum();
+    let total_versions = group.photos.iter().fold(0u32, |sum, p| sum.saturating_add(p.saved_versions));
+    let versions = total_versions.saturating_sub(group.photos.first().map_or(0, |p| p.saved_versions));
     let question = format!(
         "Delete {count} {} and keep “{}”?{}",
         if count == 1 { "photo" } else { "photos" },
         best.name,
         gallery_warning(versions)
     );
-    let photos = group.photos.clone();
+    let members: Vec<_> = group
+        .photos
+        .iter()
+        .enumerate()
+        .map(|(i, photo)| {
+            (
+                photo.clone(),
+                i == 0,
+                group.others_than(&photo.photo),
+                total_versions.saturating_sub(photo.saved_versions),
+            )
+        })
+        .collect();
     view! {
         <li class="duplicate-group">
             <p class="why">{group.why.clone()}</p>
             <ul class="grid duplicate-photos">
-                {photos.into_iter().enumerate().map(|(i, photo)| view! { <Member photo best=i == 0 group=group.clone() keep/> }).collect_view()}
+                {members.into_iter().map(|(photo, best, others, versions)| view! { <Member photo best others count versions keep/> }).collect_view()}
             </ul>
             <details class="keep-best">
                 <summary>"Keep the best, delete the others"</summary>
@@ -96,10 +109,15 @@ fn Group(group: DuplicateGroup, keep: ServerAction<KeepPhoto>) -> impl IntoView 
 }
 
 #[component]
-fn Member(photo: DuplicatePhoto, best: bool, group: DuplicateGroup, keep: ServerAction<KeepPhoto>) -> impl IntoView {
-    let others = group.others_than(&photo.photo);
-    let count = group.photos.len() - 1;
-    let versions: u32 = group.photos.iter().filter(|p| p.photo.id != photo.photo.id).map(|p| p.saved_versions).sum();
+fn Member(
+    photo: DuplicatePhoto,
+    best: bool,
+    /// The other photos' ids (what keeping this one deletes), how many, and their saved versions.
+    others: String,
+    count: usize,
+    versions: u32,
+    keep: ServerAction<KeepPhoto>,
+) -> impl IntoView {
     let DuplicatePhoto { photo, note, .. } = photo;
     view! {
         <li class=if best { "card duplicate best" } else { "card duplicate" }>
