@@ -84,15 +84,21 @@ pub async fn job(store: Arc<AiStore>, job: Claimed, progress: Arc<JobProgress>) 
     let owner = job.owner;
     let todo = store.db.photos_to_index(owner, PER_RUN).await.map_err(|e| Failure::internal("listing photos", e))?;
     let engine = store.engine.clone().ok();
-    for (done, photo) in todo.iter().enumerate() {
+    let mut done = 0;
+    for photo in &todo {
         ai::Progress::step(progress.as_ref(), done as f32 / todo.len() as f32)?;
         index_photo(&store, engine.clone(), owner, *photo).await?;
+        done += 1;
+        // Someone asked for a tool meanwhile: the worker is theirs after this photo.
+        if done < todo.len() && store.db.tools_waiting().await.map_err(|e| Failure::internal("reading the queue", e))? {
+            break;
+        }
     }
-    if todo.len() as i64 == PER_RUN {
+    if done < todo.len() || todo.len() as i64 == PER_RUN {
         // More may wait: the next run is queued behind whatever people asked for meanwhile.
         queue(&store.db, owner).await.map_err(|e| Failure::internal("queueing the index job", e))?;
     }
-    Ok(Outcome { detail: Some(format!("Indexed {} photos.", todo.len())), ..Outcome::default() })
+    Ok(Outcome { detail: Some(format!("Indexed {done} photos.")), ..Outcome::default() })
 }
 
 /// What the models found in one photo.

@@ -145,6 +145,17 @@ impl Db {
         .collect()
     }
 
+    /// Whether a job someone asked for is due (any workspace's): the index job then lets it run.
+    pub async fn tools_waiting(&self) -> Result<bool, sqlx::Error> {
+        let row = sqlx::query(
+            "SELECT 1 AS one FROM jobs WHERE state = 'queued' AND run_after <= $1 AND photo_id <> owner_id LIMIT 1",
+        )
+        .bind(crate::platform::db::now())
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.is_some())
+    }
+
     /// How many of the owner's photos are not in the index yet.
     pub async fn photos_not_indexed(&self, owner: OwnerId) -> Result<u64, sqlx::Error> {
         // Two counts over the owner indexes: no join of every photo with its entry.
