@@ -147,7 +147,8 @@ pub fn embed(engine: &Engine, text: &str) -> Result<Vec<f32>, AiError> {
     let ids = vocab(engine)?.encode(text);
     let n = ids.len();
     let shape = vec![1, n];
-    let outputs = engine.run_i64(MODEL, vec![(shape.clone(), ids), (shape.clone(), vec![1; n]), (shape, vec![0; n])])?;
+    let outputs =
+        engine.run_i64(MODEL, vec![(shape.clone(), ids), (shape.clone(), vec![1; n]), (shape, vec![0; n])])?;
     let hidden = outputs.first().ok_or_else(|| AiError::Inference("the model returned nothing".into()))?;
     if hidden.data.len() != n * DIMENSIONS {
         return Err(AiError::ModelInvalid {

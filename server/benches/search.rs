@@ -17,10 +17,11 @@ use server::search::vector::Packed;
 
 const WORDS: &[&str] = &[
     "beach", "sand", "sea", "sunset", "dog", "cat", "mountain", "snow", "city", "street", "car", "bicycle", "market",
-    "bread", "coffee", "cup", "table", "garden", "flower", "red", "blue", "green", "yellow", "white", "black", "person",
-    "people", "face", "portrait", "group", "child", "boat", "harbour", "bridge", "river", "forest", "tree", "house",
-    "window", "door", "sign", "menu", "shop", "night", "light", "rain", "cloud", "sky", "bird", "horse", "train",
-    "station", "museum", "painting", "statue", "church", "tower", "castle", "wedding", "cake", "birthday", "party",
+    "bread", "coffee", "cup", "table", "garden", "flower", "red", "blue", "green", "yellow", "white", "black",
+    "person", "people", "face", "portrait", "group", "child", "boat", "harbour", "bridge", "river", "forest", "tree",
+    "house", "window", "door", "sign", "menu", "shop", "night", "light", "rain", "cloud", "sky", "bird", "horse",
+    "train", "station", "museum", "painting", "statue", "church", "tower", "castle", "wedding", "cake", "birthday",
+    "party",
 ];
 
 fn setting(name: &str) -> Option<String> {
@@ -137,7 +138,10 @@ async fn main() {
         ("one word", SearchQuery { text: "beach".into(), ..SearchQuery::default() }),
         ("two words, typed", SearchQuery { text: "sunset bea".into(), ..SearchQuery::default() }),
         ("a sentence (meaning)", SearchQuery { text: "a dog playing in the snow".into(), ..SearchQuery::default() }),
-        ("words + filters", SearchQuery { text: "coffee".into(), has_faces: true, from: "2026-01-01".into(), ..SearchQuery::default() }),
+        (
+            "words + filters",
+            SearchQuery { text: "coffee".into(), has_faces: true, from: "2026-01-01".into(), ..SearchQuery::default() },
+        ),
         ("filters only", SearchQuery { has_text: true, ..SearchQuery::default() }),
         ("nothing matches", SearchQuery { text: "zzyzx".into(), ..SearchQuery::default() }),
     ];
@@ -145,7 +149,10 @@ async fn main() {
     let first = Instant::now();
     search.search(owner, queries[0].1.clone()).await.expect("a first search");
     let cold_ms = first.elapsed().as_secs_f64() * 1000.0;
-    println!("{}", serde_json::json!({ "database": database, "photos": photos, "query": "first search (cold)", "p50_ms": cold_ms, "p95_ms": cold_ms, "max_ms": cold_ms, "hits": 0 }));
+    println!(
+        "{}",
+        serde_json::json!({ "database": database, "photos": photos, "query": "first search (cold)", "p50_ms": cold_ms, "p95_ms": cold_ms, "max_ms": cold_ms, "hits": 0 })
+    );
     for (name, query) in queries {
         let mut times = Vec::with_capacity(runs);
         let mut hits = 0;

@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use crate::search::api::search_photos;
-use crate::search::{SearchHit, SearchQuery, Saved, MAX_QUERY_CHARS};
+use crate::search::{Saved, SearchHit, SearchQuery, MAX_QUERY_CHARS};
 use crate::ui::ErrorNote;
 
 /// How long typing pauses before the search runs.

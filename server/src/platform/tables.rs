@@ -325,7 +325,9 @@ pub const DERIVED: &[(&str, &str)] = &[("photo_words", "photo_index")];
 
 /// Whether `name` is a derived table or one of its database's internal tables.
 pub fn is_derived(name: &str) -> bool {
-    DERIVED.iter().any(|(derived, _)| name == *derived || name.strip_prefix(derived).is_some_and(|rest| rest.starts_with('_')))
+    DERIVED
+        .iter()
+        .any(|(derived, _)| name == *derived || name.strip_prefix(derived).is_some_and(|rest| rest.starts_with('_')))
 }
 
 /// sqlx's own record of applied migrations: not Atelier's data.

@@ -358,10 +358,11 @@ impl Db {
 
     /// Every embedding of the owner's photos (a broken one is skipped, never an error).
     pub async fn owner_vectors(&self, owner: OwnerId) -> Result<Vec<(PhotoId, Packed)>, sqlx::Error> {
-        let rows = sqlx::query("SELECT photo_id, embedding FROM photo_index WHERE owner_id = $1 AND embedding IS NOT NULL")
-            .bind(owner.to_string())
-            .fetch_all(self.pool())
-            .await?;
+        let rows =
+            sqlx::query("SELECT photo_id, embedding FROM photo_index WHERE owner_id = $1 AND embedding IS NOT NULL")
+                .bind(owner.to_string())
+                .fetch_all(self.pool())
+                .await?;
         let mut vectors = Vec::with_capacity(rows.len());
         for row in &rows {
             let text: String = row.try_get("embedding")?;
@@ -373,7 +374,12 @@ impl Db {
     }
 
     /// The ids among `ids` that pass the filter (for results by meaning, which come from memory).
-    pub async fn passing(&self, owner: OwnerId, ids: &[PhotoId], filter: &Filter) -> Result<HashSet<PhotoId>, sqlx::Error> {
+    pub async fn passing(
+        &self,
+        owner: OwnerId,
+        ids: &[PhotoId],
+        filter: &Filter,
+    ) -> Result<HashSet<PhotoId>, sqlx::Error> {
         let mut passing = HashSet::new();
         for chunk in ids.chunks(500) {
             let list = placeholders(2, chunk.len());
@@ -442,7 +448,10 @@ impl Db {
 fn found(row: &AnyRow) -> Result<Found, sqlx::Error> {
     Ok(Found {
         summary: crate::photos::repo::photo_summary(row)?,
-        saved: row.try_get::<i32, _>("saved").map(|v| v != 0).or_else(|_| row.try_get::<i64, _>("saved").map(|v| v != 0))?,
+        saved: row
+            .try_get::<i32, _>("saved")
+            .map(|v| v != 0)
+            .or_else(|_| row.try_get::<i64, _>("saved").map(|v| v != 0))?,
     })
 }
 

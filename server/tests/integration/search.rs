@@ -79,7 +79,11 @@ async fn photos_are_found_by_words_text_meaning_and_filters_in_their_workspace_o
     let cat = upload(&app, &cookie, "IMG_0042.png", "chelsea.png").await;
     // The person's own description of the cat photo: meaning search reads it.
     let reply = app
-        .call_form("ai/keep-alt-text", Some(&cookie), &form(&[("photo", &cat), ("alt_text", "A person on sand by the sea")]))
+        .call_form(
+            "ai/keep-alt-text",
+            Some(&cookie),
+            &form(&[("photo", &cat), ("alt_text", "A person on sand by the sea")]),
+        )
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", String::from_utf8_lossy(&reply.body));
     // Another workspace with the same pictures and words.
