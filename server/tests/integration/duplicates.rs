@@ -57,8 +57,15 @@ async fn copies_are_one_group_best_first_and_keeping_the_best_deletes_the_others
     let (stranger, theirs) = app.new_owner_with_photo("chelsea.png").await;
     let theirs = theirs["id"].as_str().unwrap().to_string();
 
+    // Fingerprinted when stored, before anyone looks.
+    let db = pool(&app).await;
+    for id in [&original, &small, &blurred, &coffee, &theirs] {
+        let (phash,): (Option<String>,) =
+            sqlx::query_as("SELECT phash FROM photos WHERE id = $1").bind(id).fetch_one(&db).await.unwrap();
+        assert_eq!(phash.map(|h| h.len()), Some(16), "{id}");
+    }
     let found = report(&app, &cookie).await;
-    assert_eq!(found["unchecked"], 0, "fingerprinted when stored: {found}");
+    assert_eq!(found["unchecked"], 0, "{found}");
     let groups = found["groups"].as_array().unwrap();
     assert_eq!(groups.len(), 1, "{found}");
     let group = &groups[0];
@@ -78,7 +85,6 @@ async fn copies_are_one_group_best_first_and_keeping_the_best_deletes_the_others
     assert_eq!(report(&app, &stranger).await["groups"], serde_json::json!([]), "one photo is no group");
 
     // A photo stored before fingerprints existed gets one when the groups are next looked at.
-    let db = pool(&app).await;
     sqlx::query("UPDATE photos SET phash = NULL, sharpness = NULL, exposure = NULL WHERE id = $1")
         .bind(&blurred)
         .execute(&db)
@@ -205,7 +211,32 @@ async fn frames_alike_within_seconds_are_a_burst_and_a_minute_apart_are_not(app:
     assert_eq!(report(&app, &cookie).await["groups"], serde_json::json!([]), "a minute apart is no burst");
 }
 
+async fn an_ai_result_kept_as_a_photo_is_fingerprinted_and_grouped_with_its_source(app: TestApp) {
+    server::ai_tools::spawn_workers(app.ai.clone(), 1);
+    let (cookie, photo) = app.new_owner_with_photo("chelsea.png").await;
+    let id = photo["id"].as_str().unwrap();
+    let request = serde_json::json!({ "photo": id, "request": { "tool": "upscale", "factor": 2, "quality": "fast" } });
+    let started = app.call_json("ai/start", Some(&cookie), request).await;
+    assert_eq!(started.status, StatusCode::OK, "{}", String::from_utf8_lossy(&started.body));
+    let job = started.json()["id"].as_str().unwrap().to_string();
+    let done = crate::support::job_finished(&app, &cookie, id, &job, 120).await;
+    assert_eq!(done["state"], "done", "{done}");
+    let saved = app.call_form("ai/save", Some(&cookie), &form(&[("job", &job)])).await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", String::from_utf8_lossy(&saved.body));
+    let saved = saved.json()["id"].as_str().unwrap().to_string();
+
+    let db = pool(&app).await;
+    let (phash,): (Option<String>,) =
+        sqlx::query_as("SELECT phash FROM photos WHERE id = $1").bind(&saved).fetch_one(&db).await.unwrap();
+    assert_eq!(phash.map(|h| h.len()), Some(16), "the kept result was fingerprinted when stored");
+    let found = report(&app, &cookie).await;
+    let group = &found["groups"][0];
+    assert_eq!(group["kind"], "copies", "{found}");
+    assert_eq!(ids(group).into_iter().collect::<BTreeSet<_>>(), [id.to_string(), saved].into_iter().collect());
+}
+
 on_both_databases!(
     copies_are_one_group_best_first_and_keeping_the_best_deletes_the_others,
     frames_alike_within_seconds_are_a_burst_and_a_minute_apart_are_not,
+    an_ai_result_kept_as_a_photo_is_fingerprinted_and_grouped_with_its_source,
 );
