@@ -36,17 +36,29 @@ pub fn form(
         ToolKind::Describe => view! { <DescribeTool start/> }.into_any(),
         ToolKind::ProductScene => view! { <SceneTool start photos services/> }.into_any(),
         ToolKind::StyleTransfer => view! { <StyleTool start photos/> }.into_any(),
-        ToolKind::BlurFaces => view! { <FacesTool start/> }.into_any(),
+        ToolKind::BlurFaces => view! { <FacesTool start photo=photo.clone()/> }.into_any(),
         ToolKind::CopyText => view! { <CopyTextTool start/> }.into_any(),
     }
 }
 
-/// Blur faces: every face found, blurred or pixelated, as strongly as the slider says (a share
-/// of each face's size). Picking single faces is left to the API (`ToolRequest::BlurFaces`).
+/// Blur faces: every face found, or the ones the person ticks after "Find faces", blurred or
+/// pixelated, as strongly as the slider says (a share of each face's size).
 #[component]
-fn FacesTool(start: Start) -> impl IntoView {
+fn FacesTool(start: Start, photo: PhotoSummary) -> impl IntoView {
     let style = RwSignal::new(FaceBlur::Blur);
     let strength = RwSignal::new(60u8);
+    // The faces are found on the photo scaled as the eraser's mask is: enough for BlazeFace.
+    let scale = (MASK_MAX_SIDE as f32 / photo.width.max(photo.height).max(1) as f32).min(1.0);
+    let (width, height) = ((photo.width as f32 * scale).max(1.0) as u32, (photo.height as f32 * scale).max(1.0) as u32);
+    let id = photo.id;
+    let find = Action::new(move |_: &()| async move {
+        crate::ai_tools::select_area(id, crate::ai_tools::SelectRequest::Faces, width, height)
+            .await
+            .map(|found| found.objects)
+    });
+    let picked = RwSignal::new(Vec::<usize>::new());
+    let thumbnail = photo.thumbnail_url.clone();
+    let faces = move || find.value().get().and_then(Result::ok).unwrap_or_default();
     let choice = move |value: FaceBlur, label: &'static str| {
         view! {
             <label>
@@ -73,6 +85,60 @@ fn FacesTool(start: Start) -> impl IntoView {
             <button type="button" on:click=move |_| {
                 start.dispatch(ToolRequest::BlurFaces { style: style.get(), strength: strength.get(), faces: None });
             }>"Blur every face"</button>
+            " "
+            <button type="button" disabled=move || find.pending().get() on:click=move |_| {
+                picked.set(Vec::new());
+                find.dispatch(());
+            }>"Find faces to pick…"</button>
+            {move || match find.value().get() {
+                Some(Err(error)) => Some(view! { <crate::ui::ErrorNote error/> }.into_any()),
+                Some(Ok(found)) if found.is_empty() => Some(view! { <p role="status">"No face found."</p> }.into_any()),
+                Some(Ok(found)) => {
+                    let thumbnail = thumbnail.clone();
+                    Some(view! {
+                        <fieldset class="face-picks">
+                            <legend>{match found.len() {
+                                1 => "1 face found: tick it to hide it".to_string(),
+                                n => format!("{n} faces found: tick the ones to hide"),
+                            }}</legend>
+                            {found.into_iter().enumerate().map(|(index, face)| {
+                                let [x, y, w, h] = face.bbox;
+                                // The thumbnail cropped to the face by CSS: no extra request.
+                                let at = |start: f32, size: f32| if size < 1.0 { start / (1.0 - size) * 100.0 } else { 0.0 };
+                                let crop = format!(
+                                    "background-image: url('{thumbnail}'); background-size: {:.2}% {:.2}%; background-position: {:.2}% {:.2}%",
+                                    100.0 / w, 100.0 / h, at(x, w), at(y, h)
+                                );
+                                view! {
+                                    <label class="face-pick">
+                                        <input type="checkbox" prop:checked=move || picked.with(|p| p.contains(&index))
+                                            on:change=move |ev| {
+                                                let on = event_target_checked(&ev);
+                                                picked.update(|p| {
+                                                    p.retain(|i| *i != index);
+                                                    if on { p.push(index); }
+                                                });
+                                            }/>
+                                        <span class="face-crop" style=crop aria-hidden="true"></span>
+                                        {format!("Face {}", index + 1)}
+                                    </label>
+                                }
+                            }).collect_view()}
+                            <button type="button" disabled=move || picked.with(Vec::is_empty) on:click=move |_| {
+                                let boxes: Vec<[f32; 4]> = picked.with(|p| p.iter().filter_map(|i| faces().get(*i).map(|f| f.bbox)).collect());
+                                if !boxes.is_empty() {
+                                    start.dispatch(ToolRequest::BlurFaces { style: style.get(), strength: strength.get(), faces: Some(boxes) });
+                                }
+                            }>{move || match picked.with(Vec::len) {
+                                0 => "Blur the ticked faces".to_string(),
+                                1 => "Blur the ticked face".to_string(),
+                                n => format!("Blur the {n} ticked faces"),
+                            }}</button>
+                        </fieldset>
+                    }.into_any())
+                }
+                None => None,
+            }}
         </fieldset>
     }
     .into_any()

@@ -27,6 +27,8 @@ pub enum SelectRequest {
     Subject,
     /// List the objects found (CenterNet), with no mask.
     Objects,
+    /// List the faces found (BlazeFace), with no mask, for blurring the ones picked.
+    Faces,
     /// The object in a box (x, y, width, height as fractions of the photo), as listed.
     Object { bbox: [f32; 4] },
     /// The object at a point (fractions of the photo), by Segment Anything when the server has it.

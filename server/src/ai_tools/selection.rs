@@ -86,6 +86,24 @@ fn select_in(engine: &ai::Engine, image: &image::RgbImage, request: SelectReques
                 .collect();
             return Ok(Selected { mask: None, objects, method: "CenterNet".into(), point_prompts });
         }
+        SelectRequest::Faces => {
+            let found = ai::describe::faces(engine, image).map_err(ai_error)?;
+            // Kept within the photo: a detector's box may reach past its edge.
+            let objects = found
+                .into_iter()
+                .take(MAX_LISTED_OBJECTS)
+                .filter_map(|[x, y, width, height]| {
+                    let (x0, y0) = (x.clamp(0.0, 1.0), y.clamp(0.0, 1.0));
+                    let (x1, y1) = ((x + width).clamp(0.0, 1.0), (y + height).clamp(0.0, 1.0));
+                    (x1 > x0 && y1 > y0).then(|| FoundObject {
+                        label: "face".into(),
+                        score: 1.0,
+                        bbox: [x0, y0, x1 - x0, y1 - y0],
+                    })
+                })
+                .collect();
+            return Ok(Selected { mask: None, objects, method: "BlazeFace".into(), point_prompts });
+        }
         SelectRequest::Object { bbox } => {
             let (mask, method) = ai::segment::object(engine, image, bbox, quiet).map_err(ai_error)?;
             (Some(mask), Vec::new(), method)
