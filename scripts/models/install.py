@@ -224,37 +224,27 @@ def build_selfie(e, pkg, work, out):
     selfie_tflite_to_onnx.convert(str(src), str(out))
 
 
-def build_centernet(e, pkg, work, out):
+def tfjs_graph_to_onnx(converter, e, pkg, work, out):
+    """A TF.js graph model (CenterNet, FaceRes) through tf2onnx with the fixes in `converter`, in
+    the TensorFlow venv: made on first need, removed when the install ends (see main)."""
     json_member = e["file"].split()[0]
     tar_extract_dir(pkg, os.path.dirname(json_member), work)
-    py = ensure_venv(VENV_TF, REQS_TF, "TensorFlow (only for the CenterNet conversion)")
+    py = ensure_venv(VENV_TF, REQS_TF, "TensorFlow (only for the TF.js graph conversions)")
     env = dict(os.environ, PYTHONHASHSEED="0", TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
-    try:
-        r = subprocess.run([str(py), str(HERE / "centernet_tfjs_to_onnx.py"),
-                            str(Path(work) / os.path.basename(json_member)), str(out)],
-                           capture_output=True, text=True, env=env)
-    finally:
-        # 1.6 GB used once: every clone keeping it helped fill CI's disk. pip's cache makes a rebuild quick.
-        shutil.rmtree(VENV_TF, ignore_errors=True)
+    r = subprocess.run([str(py), str(HERE / converter), str(Path(work) / os.path.basename(json_member)), str(out)],
+                       capture_output=True, text=True, env=env)
     if r.returncode != 0:
         raise RuntimeError("tf2onnx failed: " + (r.stderr or r.stdout).strip()[-400:])
+
+
+def build_centernet(e, pkg, work, out):
+    tfjs_graph_to_onnx("centernet_tfjs_to_onnx.py", e, pkg, work, out)
 
 
 def build_faceres(e, pkg, work, out):
     """FaceRes goes through the same TensorFlow venv and tf2onnx fixes as CenterNet; its
     converter keeps only the face descriptor (the age and gender heads are pruned)."""
-    json_member = e["file"].split()[0]
-    tar_extract_dir(pkg, os.path.dirname(json_member), work)
-    py = ensure_venv(VENV_TF, REQS_TF, "TensorFlow (only for the TF.js graph conversions)")
-    env = dict(os.environ, PYTHONHASHSEED="0", TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
-    try:
-        r = subprocess.run([str(py), str(HERE / "faceres_tfjs_to_onnx.py"),
-                            str(Path(work) / os.path.basename(json_member)), str(out)],
-                           capture_output=True, text=True, env=env)
-    finally:
-        shutil.rmtree(VENV_TF, ignore_errors=True)
-    if r.returncode != 0:
-        raise RuntimeError("tf2onnx failed: " + (r.stderr or r.stdout).strip()[-400:])
+    tfjs_graph_to_onnx("faceres_tfjs_to_onnx.py", e, pkg, work, out)
 
 
 def build_minilm_vocab(e, pkg, work, out):
@@ -360,6 +350,45 @@ class Verified:
         os.replace(tmp, self.path)
 
 
+def install_all(entries, opts, models_dir, verified):
+    """Installs each entry that is missing or wrong; returns how many failed."""
+    failed = 0
+    for e in entries:
+        mid = e["id"]
+        if (opts["only"] and mid not in opts["only"]) or mid in opts["skip"]:
+            continue
+        rel = e["installed"]
+        final = models_dir / rel
+        if final.exists():
+            if verified.sha256(rel, final) == e["sha256"]:
+                log(f"  present    {mid:18s} {rel}")
+                continue
+            log(f"  mismatch   {mid:18s} {rel} has a different SHA-256: rebuilding")
+        t0 = time.monotonic()
+        final.parent.mkdir(parents=True, exist_ok=True)
+        partial = final.with_name(f".{final.name}.partial")
+        try:
+            pkg = fetch(e)
+            CACHE.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(dir=CACHE) as work:
+                recipe_for(mid)(e, pkg, work, partial)
+            got = sha256_file(partial)
+            if got != e["sha256"]:
+                raise RuntimeError(f"SHA-256 mismatch: got {got}, manifest says {e['sha256']}")
+            os.replace(partial, final)
+            verified.forget(rel)
+            verified.sha256(rel, final)
+            log(f"  installed  {mid:18s} {rel} ({final.stat().st_size / 1e6:.1f} MB, {time.monotonic() - t0:.1f} s)")
+        except Exception as ex:  # one bad model must not stop the others
+            failed += 1
+            for p in (partial, final):
+                if p.exists():
+                    p.unlink()  # never leave a wrong file under the final name
+            verified.forget(rel)
+            log(f"  FAILED     {mid:18s} {type(ex).__name__}: {ex}")
+    return failed
+
+
 def parse_ids(v):
     return {x.strip() for x in (v or "").split(",") if x.strip()}
 
@@ -396,39 +425,12 @@ def main(argv):
         print(f"install-models: unknown id {bad} (known: {', '.join(sorted(known))})", file=sys.stderr)
         return 2
     failed = 0
-    for e in entries:
-        mid = e["id"]
-        if (opts["only"] and mid not in opts["only"]) or mid in opts["skip"]:
-            continue
-        rel = e["installed"]
-        final = models_dir / rel
-        if final.exists():
-            if verified.sha256(rel, final) == e["sha256"]:
-                log(f"  present    {mid:18s} {rel}")
-                continue
-            log(f"  mismatch   {mid:18s} {rel} has a different SHA-256: rebuilding")
-        t0 = time.monotonic()
-        final.parent.mkdir(parents=True, exist_ok=True)
-        partial = final.with_name(f".{final.name}.partial")
-        try:
-            pkg = fetch(e)
-            CACHE.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryDirectory(dir=CACHE) as work:
-                recipe_for(mid)(e, pkg, work, partial)
-            got = sha256_file(partial)
-            if got != e["sha256"]:
-                raise RuntimeError(f"SHA-256 mismatch: got {got}, manifest says {e['sha256']}")
-            os.replace(partial, final)
-            verified.forget(rel)
-            verified.sha256(rel, final)
-            log(f"  installed  {mid:18s} {rel} ({final.stat().st_size / 1e6:.1f} MB, {time.monotonic() - t0:.1f} s)")
-        except Exception as ex:  # one bad model must not stop the others
-            failed += 1
-            for p in (partial, final):
-                if p.exists():
-                    p.unlink()  # never leave a wrong file under the final name
-            verified.forget(rel)
-            log(f"  FAILED     {mid:18s} {type(ex).__name__}: {ex}")
+    try:
+        failed += install_all(entries, opts, models_dir, verified)
+    finally:
+        # 1.6 GB used for the TF.js conversions only (made once for all of them): every clone
+        # keeping it helped fill CI's disk. pip's cache makes a rebuild quick.
+        shutil.rmtree(VENV_TF, ignore_errors=True)
     verified.save()
     if opts["verify"]:
         r = subprocess.run([sys.executable, str(HERE / "verify.py"), str(models_dir),

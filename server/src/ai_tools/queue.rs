@@ -142,6 +142,35 @@ fn claimed(row: &AnyRow) -> Result<Claimed, sqlx::Error> {
 }
 
 impl Db {
+    /// Queues one of the server's own jobs over a whole workspace (the search index, People)
+    /// unless one of that `tool` is already waiting. Never refused for the workspace's job cap,
+    /// listed in no photo's AI panel: the queue's photo column holds the workspace's id.
+    pub async fn queue_workspace_job(
+        &self,
+        owner: OwnerId,
+        tool: &str,
+        max_attempts: i64,
+    ) -> Result<bool, sqlx::Error> {
+        let waiting = sqlx::query("SELECT 1 AS one FROM jobs WHERE owner_id = $1 AND tool = $2 AND state = 'queued'")
+            .bind(owner.to_string())
+            .bind(tool)
+            .fetch_optional(self.pool())
+            .await?;
+        if waiting.is_some() {
+            return Ok(false);
+        }
+        let job = NewJob {
+            id: JobId(Uuid::new_v4()),
+            owner,
+            photo: PhotoId(owner.0),
+            tool,
+            params: "{}",
+            mask_key: None,
+            max_attempts,
+        };
+        self.enqueue_job(&job, u64::MAX).await
+    }
+
     /// Queues the job unless its owner already has `max_active` queued or running; checked and
     /// inserted in one step, so requests sent together cannot pass the cap. False when full. The
     /// server's own jobs over a whole workspace (the search index, People) hold the workspace's id

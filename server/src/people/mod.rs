@@ -15,13 +15,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use app::error::AppError;
-use app::ids::{JobId, OwnerId, PersonId, PhotoId, SignedIn};
+use app::ids::{OwnerId, PersonId, PhotoId, SignedIn};
 use app::people::{PeopleOverview, PeopleService, PersonPhotos, PersonSummary, CONSENT_VERSION, MAX_NAME_CHARS};
 use app::photos::PhotoSummary;
 use async_trait::async_trait;
-use uuid::Uuid;
 
-use crate::ai_tools::{queue, AiStore};
+use crate::ai_tools::AiStore;
 use crate::data::audit::Event;
 use crate::platform::db::Db;
 use crate::platform::links::Links;
@@ -45,26 +44,7 @@ pub async fn queue_scan(db: &Db, owner: OwnerId) -> Result<bool, sqlx::Error> {
     if db.people_enabled_at(owner).await?.is_none() {
         return Ok(false);
     }
-    let waiting = sqlx::query("SELECT 1 AS one FROM jobs WHERE owner_id = $1 AND tool = $2 AND state = 'queued'")
-        .bind(owner.to_string())
-        .bind(PEOPLE_JOB)
-        .fetch_optional(db.pool())
-        .await?;
-    if waiting.is_some() {
-        return Ok(false);
-    }
-    let job = queue::NewJob {
-        id: JobId(Uuid::new_v4()),
-        owner,
-        // The job is about the whole workspace, not one photo: the column holds the workspace's
-        // id, so the job is listed in no photo's AI panel.
-        photo: PhotoId(owner.0),
-        tool: PEOPLE_JOB,
-        params: "{}",
-        mask_key: None,
-        max_attempts: MAX_ATTEMPTS,
-    };
-    db.enqueue_job(&job, u64::MAX).await
+    db.queue_workspace_job(owner, PEOPLE_JOB, MAX_ATTEMPTS).await
 }
 
 /// Called after a photo is stored: queues the face scan when People is on for its workspace. A

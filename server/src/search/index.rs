@@ -6,10 +6,9 @@
 use std::sync::Arc;
 
 use ai::describe::{CameraFacts, Description};
-use app::ids::{JobId, OwnerId, PhotoId};
-use uuid::Uuid;
+use app::ids::{OwnerId, PhotoId};
 
-use crate::ai_tools::queue::{self, Claimed, JobProgress, Outcome};
+use crate::ai_tools::queue::{Claimed, JobProgress, Outcome};
 use crate::ai_tools::tools::{self, Failure};
 use crate::ai_tools::AiStore;
 use crate::platform::db::Db;
@@ -40,28 +39,9 @@ const MONTHS: [&str; 12] = [
     "december",
 ];
 
-/// Queues the workspace's index job unless one is already waiting. It is the server's own work:
-/// never refused for the workspace's job cap, and listed in no photo's AI panel (the queue's
-/// photo column holds the workspace's id).
+/// Queues the workspace's index job unless one is already waiting (see `queue_workspace_job`).
 pub async fn queue(db: &Db, owner: OwnerId) -> Result<bool, sqlx::Error> {
-    let waiting = sqlx::query("SELECT 1 AS one FROM jobs WHERE owner_id = $1 AND tool = $2 AND state = 'queued'")
-        .bind(owner.to_string())
-        .bind(INDEX)
-        .fetch_optional(db.pool())
-        .await?;
-    if waiting.is_some() {
-        return Ok(false);
-    }
-    let job = queue::NewJob {
-        id: JobId(Uuid::new_v4()),
-        owner,
-        photo: PhotoId(owner.0),
-        tool: INDEX,
-        params: "{}",
-        mask_key: None,
-        max_attempts: MAX_ATTEMPTS,
-    };
-    db.enqueue_job(&job, u64::MAX).await
+    db.queue_workspace_job(owner, INDEX, MAX_ATTEMPTS).await
 }
 
 /// Called when a photo is stored (`photo` None: it is new, so not in the index) or its
