@@ -36,12 +36,28 @@ const POSTGRES_FULL_TEXT: &[&str] =
     &["CREATE INDEX IF NOT EXISTS photo_index_words ON photo_index USING GIN (to_tsvector('simple', words))"];
 
 /// Makes the full-text index the portable migrations cannot (each database has its own kind);
-/// run after the migrations at every start, idempotent.
+/// run after the migrations at every start, idempotent. On Postgres under an advisory lock, so
+/// processes starting together on one database do not race to make the same index (SQLite runs
+/// one schema change at a time by itself).
 pub async fn create_full_text_index(pool: &AnyPool, postgres: bool) -> Result<(), sqlx::Error> {
-    for statement in if postgres { POSTGRES_FULL_TEXT } else { SQLITE_FULL_TEXT } {
-        sqlx::query(*statement).execute(pool).await?;
+    // Any number of Atelier's own: it only has to be the same in every process.
+    const LOCK: &str = "SELECT pg_advisory_lock(2021120721)";
+    const UNLOCK: &str = "SELECT pg_advisory_unlock(2021120721)";
+    let mut connection = pool.acquire().await?;
+    if postgres {
+        sqlx::query(LOCK).execute(&mut *connection).await?;
     }
-    Ok(())
+    let mut made = Ok(());
+    for statement in if postgres { POSTGRES_FULL_TEXT } else { SQLITE_FULL_TEXT } {
+        made = sqlx::query(*statement).execute(&mut *connection).await.map(|_| ());
+        if made.is_err() {
+            break;
+        }
+    }
+    if postgres {
+        sqlx::query(UNLOCK).execute(&mut *connection).await?;
+    }
+    made
 }
 
 /// The filters as SQL over `photos p` and `photo_index i` (left-joined), with their values.
