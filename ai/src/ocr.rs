@@ -31,6 +31,8 @@ const UNCLIP_RATIO: f32 = 1.6;
 const MAX_REGIONS: usize = 1000;
 /// Recognized text with a lower mean confidence is dropped (rapidocr's `text_score`).
 const TEXT_THRESHOLD: f32 = 0.5;
+/// A lone character is more often a texture (fur, foliage) read as one: it must be surer.
+const LONE_CHARACTER_THRESHOLD: f32 = 0.9;
 const LINE_HEIGHT: u32 = 48;
 /// Lines are padded to at least this width, as the recognizer was trained.
 const LINE_MIN_WIDTH: u32 = 320;
@@ -462,7 +464,8 @@ fn recognize(
         return Ok(None);
     }
     let score = confidence / kept as f32;
-    Ok((score >= TEXT_THRESHOLD).then_some((text, score)))
+    let threshold = if text.chars().count() == 1 { LONE_CHARACTER_THRESHOLD } else { TEXT_THRESHOLD };
+    Ok((score >= threshold).then_some((text, score)))
 }
 
 /// The quad's pixels as a `width`×`height` image, its top edge at the top: bilinear samples,

@@ -108,9 +108,17 @@ def main():
         sys.argv = ["tf2onnx.convert", "--tfjs", patched, "--output", raw, "--opset", "17"]
         tf2onnx_convert.main()
         m = canonicalize(onnx.load(raw), keep_outputs={"tower_0/detections"})
+    save(m, "centernet", tf2onnx_version, dst)
+
+
+def save(m, name, tf2onnx_version, dst):
+    """Names, checks and writes a converted model the same way for every TF.js conversion, so
+    the bytes (and the manifest's SHA-256) depend on the model alone."""
+    import onnx
+
     m.producer_name = "tf2onnx+atelier"
     m.producer_version = tf2onnx_version
-    m.graph.name = "centernet"
+    m.graph.name = name
     onnx.checker.check_model(m)
     with open(dst + ".tmp", "wb") as f:
         f.write(m.SerializeToString(deterministic=True))

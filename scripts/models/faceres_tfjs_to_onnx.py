@@ -18,7 +18,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from centernet_tfjs_to_onnx import make_tf2onnx_deterministic, patch_graph_json  # noqa: E402
+from centernet_tfjs_to_onnx import make_tf2onnx_deterministic, patch_graph_json, save  # noqa: E402
 
 DESCRIPTOR = "global_pooling/Mean"
 
@@ -50,13 +50,7 @@ def main():
     heads = {n.op_type for n in m.graph.node} & {"MatMul", "Gemm", "Sigmoid", "Softmax"}
     if [o.name for o in m.graph.output] != [DESCRIPTOR] or heads:
         raise RuntimeError(f"the age/gender heads were not pruned ({sorted(heads)} left)")
-    m.producer_name = "tf2onnx+atelier"
-    m.producer_version = tf2onnx_version_mod.version
-    m.graph.name = "faceres"
-    onnx.checker.check_model(m)
-    with open(dst + ".tmp", "wb") as f:
-        f.write(m.SerializeToString(deterministic=True))
-    os.replace(dst + ".tmp", dst)
+    save(m, "faceres", tf2onnx_version_mod.version, dst)
 
 
 if __name__ == "__main__":

@@ -54,6 +54,14 @@ pub struct AiStore {
 }
 
 impl AiStore {
+    /// After a photo's tags or alt-text changed: the search index reads it again (in the job
+    /// queue, so a worker is woken), and the photo is answered as it now is.
+    async fn described(&self, owner: OwnerId, photo: PhotoId) -> Result<PhotoSummary, AppError> {
+        crate::search::photo_changed(&self.db, owner, Some(photo)).await;
+        self.wake.notify_one();
+        self.photos.photo(owner, photo).await
+    }
+
     /// A job row as the workspace shows it, with fresh signed links.
     fn view(&self, row: &AnyRow) -> Result<AiJob, sqlx::Error> {
         let id: JobId = parse(row, "id")?;
@@ -240,9 +248,7 @@ impl AiService for AiStore {
             .bind(owner.to_string())
             .execute(self.db.pool())
             .await?;
-        crate::search::photo_changed(&self.db, owner, Some(photo)).await;
-        self.wake.notify_one();
-        self.photos.photo(owner, photo).await
+        self.described(owner, photo).await
     }
 
     async fn keep_alt_text(&self, owner: OwnerId, photo: PhotoId, alt_text: String) -> Result<PhotoSummary, AppError> {
@@ -256,9 +262,7 @@ impl AiService for AiStore {
             .bind(owner.to_string())
             .execute(self.db.pool())
             .await?;
-        crate::search::photo_changed(&self.db, owner, Some(photo)).await;
-        self.wake.notify_one();
-        self.photos.photo(owner, photo).await
+        self.described(owner, photo).await
     }
 
     async fn held_photos(&self, admin: Admin) -> Result<Vec<HeldPhoto>, AppError> {

@@ -205,17 +205,16 @@ pub fn words(source: &Source, seen: Option<&Description>, camera: Option<&Camera
     let mut text = vec![name.to_string()];
     text.extend(source.tags.iter().cloned());
     text.extend(source.alt_text.clone());
-    if let Some(seen) = seen {
-        text.extend(seen.tags.iter().cloned());
-        text.push(seen.alt_text.clone());
-        text.extend(seen.objects.iter().map(|o| o.label.clone()));
-        text.extend(seen.colours.iter().map(|(name, _)| name.clone()));
-        if seen.faces > 0 {
-            text.push(if seen.faces == 1 { "face person portrait".into() } else { "faces people group".into() });
+    match seen {
+        // The detectors' tags hold the objects, main colours and camera already.
+        Some(seen) => {
+            text.extend(seen.tags.iter().cloned());
+            text.push(seen.alt_text.clone());
+            if seen.faces > 0 {
+                text.push(if seen.faces == 1 { "face person".into() } else { "faces people".into() });
+            }
         }
-    }
-    if let Some(camera) = camera {
-        text.extend(camera.camera.clone());
+        None => text.extend(camera.and_then(|c| c.camera.clone())),
     }
     text.extend(ocr.map(str::to_string));
     let (year, month, _) = app::ui::format::date_of(source.taken_at.unwrap_or(source.created_at));

@@ -98,8 +98,7 @@ impl Filter {
             sql.push_str(" AND i.faces > 0");
         }
         if self.has_text {
-            // A lone character read in a photo is more often a texture than text.
-            sql.push_str(" AND LENGTH(p.ocr_text) > 1");
+            sql.push_str(" AND p.ocr_text IS NOT NULL AND p.ocr_text <> ''");
         }
         (sql, values)
     }
@@ -449,7 +448,7 @@ impl Db {
         }
         let sql = format!(
             "SELECT p.id, p.name, p.width, p.height, p.created_at, p.moderation, p.alt_text, p.tags, p.ocr_text,
-                    CASE WHEN EXISTS (SELECT 1 FROM versions v WHERE v.photo_id = p.id) THEN 1 ELSE 0 END AS saved
+                    CAST(CASE WHEN EXISTS (SELECT 1 FROM versions v WHERE v.photo_id = p.id) THEN 1 ELSE 0 END AS BIGINT) AS saved
              FROM photos p WHERE p.owner_id = $1 AND p.id IN ({})",
             placeholders(2, ids.len())
         );
@@ -462,13 +461,7 @@ impl Db {
 }
 
 fn found(row: &AnyRow) -> Result<Found, sqlx::Error> {
-    Ok(Found {
-        summary: crate::photos::repo::photo_summary(row)?,
-        saved: row
-            .try_get::<i32, _>("saved")
-            .map(|v| v != 0)
-            .or_else(|_| row.try_get::<i64, _>("saved").map(|v| v != 0))?,
-    })
+    Ok(Found { summary: crate::photos::repo::photo_summary(row)?, saved: row.try_get::<i64, _>("saved")? != 0 })
 }
 
 /// "$from, $from+1, …" for an IN list of `count` values.

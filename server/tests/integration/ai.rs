@@ -84,6 +84,7 @@ async fn background_removal_runs_as_a_job_and_its_result_can_be_kept(app: TestAp
     // Unsaved results go after the unsaved period, their files purged.
     let key = format!("owners/{}/jobs/{}/result-1", owner_of(&app, photo_id).await, done["id"].as_str().unwrap());
     assert!(app.ai.photos.storage.get(&key).await.is_ok());
+    crate::support::background_idle(&app).await;
     app.retention.sweep(now() + 25 * 3600).await.unwrap();
     assert!(jobs(&app, &cookie, photo_id).await.is_empty());
     assert!(app.ai.photos.storage.get(&key).await.is_err(), "the result file is purged");

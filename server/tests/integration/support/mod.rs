@@ -221,6 +221,26 @@ pub async fn settle_background_jobs(app: &TestApp) {
     }
 }
 
+/// Waits until the workers have finished the server's own jobs (the search index after an
+/// upload), for tests that then change the database by hand beside them (a sweep run directly).
+pub async fn background_idle(app: &TestApp) {
+    use sqlx::Row;
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let busy: i64 =
+            sqlx::query("SELECT COUNT(*) AS n FROM jobs WHERE photo_id = owner_id AND state IN ('queued', 'running')")
+                .fetch_one(app.ai.db.pool())
+                .await
+                .expect("counted")
+                .get("n");
+        if busy == 0 {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "the server's own jobs did not finish");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Deletes the signed-in account, confirming with its address, and checks it went.
 pub async fn delete_account(app: &TestApp, cookie: &str, email: &str) {
     let reply = app.call_form("data/delete-account", Some(cookie), &form(&[("confirmation", email)])).await;
