@@ -10,6 +10,7 @@ pub mod batch;
 #[cfg(feature = "hydrate")]
 pub mod browser;
 pub mod data;
+pub mod developer;
 pub mod duplicates;
 pub mod error;
 pub mod generate;

@@ -8,6 +8,7 @@ pub mod ai_tools;
 pub mod batch;
 pub mod config;
 pub mod data;
+pub mod developer;
 pub mod duplicates;
 pub mod generate;
 pub mod optimize;
@@ -238,6 +239,7 @@ impl Application {
             .layer(axum::middleware::from_fn(platform::http::server_fn_status))
             .layer(axum::middleware::from_fn_with_state(deadlines, platform::deadline::enforce))
             .layer(RequestBodyLimitLayer::new(PAGE_BODY_LIMIT));
+        let api = developer::routes(state.clone());
         let router = pages
             .merge(photos::routes::routes())
             .merge(optimize::routes())
@@ -255,7 +257,8 @@ impl Application {
             .layer(axum::middleware::from_fn(platform::csrf::refuse_cross_site))
             .layer(axum::middleware::from_fn_with_state(hsts, platform::http::security_headers))
             .layer(TraceLayer::new_for_http())
-            .with_state(state);
+            .with_state(state)
+            .merge(api);
         Ok(Self { listener, router, sessions, retention, data, ai, ai_workers })
     }
 
