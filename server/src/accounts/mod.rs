@@ -4,6 +4,7 @@
 //! `AccountStore` keeps `app::accounts::AccountService`; the OIDC routes live in `oidc.rs`.
 
 pub mod mail;
+pub mod notices;
 pub mod oidc;
 pub mod passwords;
 pub mod repo;
@@ -25,6 +26,7 @@ use app::ids::{AccountId, Admin, OwnerId, Role, SignedIn};
 use app::server_fn::{ACCOUNT_KEY, DEVICE_KEY, FLOW_KEY, OWNER_KEY, SIGNED_IN_AT_KEY, STARTED_AT_KEY};
 
 use self::mail::Mailer;
+use self::notices::SecurityNotice;
 use self::repo::AccountRow;
 use crate::data::audit::Event;
 use crate::platform::crypto::{hex, sha256_hex};
@@ -504,6 +506,7 @@ impl AccountService for AccountStore {
         self.db.delete_email_tokens(account.id, "reset").await?;
         let detail = format!("Password changed; {ended} other session(s) ended.");
         self.db.audit_or_log(Some(account.id), Some(account.id), Event::PasswordChanged, &detail).await;
+        self.notify(account.id, SecurityNotice::PasswordChanged).await;
         Ok(())
     }
 
@@ -546,6 +549,7 @@ impl AccountService for AccountStore {
         let ended = self.sessions.delete_for_account(&id.to_string(), None).await?;
         let detail = format!("Password reset from an e-mailed link; {ended} session(s) ended.");
         self.db.audit_or_log(Some(id), Some(id), Event::PasswordReset, &detail).await;
+        self.notify(id, SecurityNotice::PasswordChanged).await;
         let account = self.db.account_by_id(id).await?.ok_or_else(expired)?;
         if !self.started_here(session, &account).await? {
             return Ok(None);
