@@ -90,6 +90,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/verify") view=VerifyPage ssr=SsrMode::InOrder/>
                     <Route path=path!("/reset") view=ResetPage ssr=SsrMode::InOrder/>
                     <Route path=path!("/account") view=AccountPage ssr=SsrMode::InOrder/>
+                    <Route path=path!("/account/api-calls") view=crate::developer::ApiCallsPage ssr=SsrMode::InOrder/>
+                    // Async: the page takes a new key out of the session, which must be saved before it answers.
+                    <Route path=path!("/account/api-keys/new") view=crate::developer::NewApiKeyPage ssr=SsrMode::Async/>
                     // Async so that anyone but an admin gets a real 404 status.
                     <Route path=path!("/admin") view=AdminPage ssr=SsrMode::Async/>
                 </Routes>

@@ -30,6 +30,8 @@ pub struct Settings {
     pub providers: Vec<ProviderSettings>,
     /// `[generation]` and its `[[generation.providers]]`: image services for the studio.
     pub generation: GenerationSettings,
+    /// `[developer]`: API keys and the call log.
+    pub developer: DeveloperSettings,
 }
 
 /// Where it listens and how it is reached, what it serves, its log and its time limits.
@@ -290,6 +292,24 @@ impl Default for GenerationSettings {
     }
 }
 
+/// The developer API's keys: their rate, and how long their call log is kept.
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeveloperSettings {
+    /// Requests one API key may make per minute (a burst of as many, then a steady rate).
+    pub requests_per_minute_per_key: u32,
+    /// Attempts with unknown API keys one client address may make per minute before a pause.
+    pub failed_keys_per_minute_per_ip: u32,
+    /// The API call log is deleted this long after each call.
+    pub api_log_retention_days: i64,
+}
+
+impl Default for DeveloperSettings {
+    fn default() -> Self {
+        Self { requests_per_minute_per_key: 120, failed_keys_per_minute_per_ip: 20, api_log_retention_days: 90 }
+    }
+}
+
 /// One image service: `kind` is "openai" (the OpenAI Images API, also served by LocalAI and
 /// others) or "sd-webui" (the Stable Diffusion WebUI API of AUTOMATIC1111, Forge, SD.Next).
 #[derive(Clone, Deserialize)]
@@ -317,64 +337,6 @@ pub struct ImageServiceSettings {
 
 fn one() -> u64 {
     1
-}
-
-/// `[billing.stripe]`: Stripe, used when `billing.mode` is "stripe". Its keys are secrets: never
-/// logged, never sent to a browser.
-#[derive(Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct StripeSettings {
-    /// The secret API key (`sk_live_…`, `sk_test_…` or a restricted `rk_…` key).
-    pub secret_key: Option<SecretString>,
-    /// The webhook endpoint's signing secret (`whsec_…`), for `/billing/stripe/webhook`.
-    pub webhook_secret: Option<SecretString>,
-    /// Stripe's API; tests point it at a stand-in on loopback.
-    pub api_base: String,
-    /// A webhook signed longer ago than this (or further ahead) is refused as a replay.
-    pub webhook_tolerance_secs: i64,
-    /// Credit packs on sale (`[[billing.stripe.packs]]`), in the order offered.
-    pub packs: Vec<CreditPackSettings>,
-    /// Plans on sale (`[[billing.stripe.plans]]`): credits every month.
-    pub plans: Vec<PlanSettings>,
-}
-
-impl Default for StripeSettings {
-    fn default() -> Self {
-        Self {
-            secret_key: None,
-            webhook_secret: None,
-            api_base: "https://api.stripe.com".into(),
-            webhook_tolerance_secs: 300,
-            packs: Vec::new(),
-            plans: Vec::new(),
-        }
-    }
-}
-
-/// A pack of credits bought once: a one-time Stripe price.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreditPackSettings {
-    /// Short and URL-safe; it names the pack in forms and in Stripe's metadata.
-    pub id: String,
-    pub name: String,
-    pub credits: u64,
-    /// The Stripe price (`price_…`) charged.
-    pub price_id: String,
-    /// The price as people see it before paying ("€5"); Stripe's checkout shows the real one.
-    pub shown_price: String,
-}
-
-/// A plan: a recurring Stripe price that brings credits with each paid invoice.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PlanSettings {
-    pub id: String,
-    pub name: String,
-    pub monthly_credits: u64,
-    pub price_id: String,
-    /// "€9 a month".
-    pub shown_price: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -463,6 +425,9 @@ impl Settings {
             ai.vision_model => "ATELIER_VISION_MODEL",
             server.page_timeout_secs => "ATELIER_PAGE_TIMEOUT_SECS",
             server.server_fn_timeout_secs => "ATELIER_SERVER_FN_TIMEOUT_SECS",
+            developer.requests_per_minute_per_key => "ATELIER_REQUESTS_PER_MINUTE_PER_KEY",
+            developer.failed_keys_per_minute_per_ip => "ATELIER_FAILED_KEYS_PER_MINUTE_PER_IP",
+            developer.api_log_retention_days => "ATELIER_API_LOG_RETENTION_DAYS",
         );
         macro_rules! optional_from_env {
             ($($group:ident.$field:ident => $name:literal),+ $(,)?) => {$(

@@ -96,6 +96,7 @@ impl Application {
             unsaved_secs: settings.retention.unsaved_retention_hours * 3600,
             saved_secs,
             export_secs,
+            api_log_secs: settings.developer.api_log_retention_days * 24 * 3600,
         };
         let listener = TcpListener::bind(settings.server.addr)
             .await
@@ -189,6 +190,12 @@ impl Application {
             settings: job_settings(&settings),
             wake: Arc::new(tokio::sync::Notify::new()),
         });
+        let developer = Arc::new(developer::DeveloperStore {
+            db: db.clone(),
+            storage: photos.storage.clone(),
+            accounts: accounts.clone(),
+            limits: developer::keys::ApiLimits::new(&settings.developer),
+        });
         let ai_workers = settings.ai.ai_workers;
         let deadlines = platform::deadline::Limits::from_settings(&settings);
         let state = AppState {
@@ -201,6 +208,7 @@ impl Application {
             data: data.clone(),
             ai: ai.clone(),
             limits: limits.clone(),
+            developer,
         };
 
         let service: Photos = state.photos.clone();
@@ -213,6 +221,7 @@ impl Application {
         let generation_service: Generations = Arc::new(generate::GenerationStore { ai: state.ai.clone() });
         let people_service: People = Arc::new(people::PeopleStore { ai: state.ai.clone() });
         let search_service: app::search::Searches = Arc::new(search::SearchStore::new(state.ai.clone()));
+        let developer_service: app::developer::Developer = state.developer.clone();
         let duplicate_service: Duplicates = Arc::new(duplicates::DuplicateStore { photos: state.photos.clone() });
         let provide_services = move || {
             platform::http::page_security_policy();
@@ -227,6 +236,7 @@ impl Application {
             provide_context(people_service.clone());
             provide_context(search_service.clone());
             provide_context(duplicate_service.clone());
+            provide_context(developer_service.clone());
         };
         let pages = Router::new()
             .leptos_routes_with_context(&state, generate_route_list(App), provide_services.clone(), {

@@ -9,6 +9,7 @@ use crate::accounts::AccountStore;
 use crate::ai_tools::AiStore;
 use crate::config::Settings;
 use crate::data::DataStore;
+use crate::developer::DeveloperStore;
 use crate::photos::PhotoStore;
 use crate::platform::db::Db;
 use crate::platform::rate::RateLimits;
@@ -25,4 +26,6 @@ pub struct AppState {
     pub data: Arc<DataStore>,
     pub ai: Arc<AiStore>,
     pub limits: Arc<RateLimits>,
+    /// API keys, their limits and the call log (`/api/v1` and the account page).
+    pub developer: Arc<DeveloperStore>,
 }

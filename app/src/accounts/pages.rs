@@ -275,6 +275,7 @@ pub fn AccountPage() -> impl IntoView {
             <ActionForm action=everywhere>
                 <button type="submit" class="danger">"Sign out everywhere"</button>
             </ActionForm>
+            <crate::developer::ApiKeys/>
             <h2>"Cookie consent"</h2>
             <p class="hint"><a href="/cookies#settings">"Change your cookie choices"</a></p>
             <crate::privacy::ConsentHistoryList/>

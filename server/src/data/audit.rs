@@ -29,6 +29,9 @@ pub enum Event {
     /// An administrator listed every account, or the uploads moderation held.
     AdminListedAccounts,
     AdminListedHeld,
+    /// An API key was made or revoked on the account page.
+    ApiKeyCreated,
+    ApiKeyRevoked,
 }
 
 impl Event {
@@ -48,6 +51,8 @@ impl Event {
             Event::SessionsEnded => "sessions_ended",
             Event::AdminListedAccounts => "admin_listed_accounts",
             Event::AdminListedHeld => "admin_listed_held",
+            Event::ApiKeyCreated => "api_key_created",
+            Event::ApiKeyRevoked => "api_key_revoked",
         }
     }
 }

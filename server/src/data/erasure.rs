@@ -59,6 +59,9 @@ impl Db {
         let by_account = [
             "DELETE FROM consent_records WHERE account_id = $1",
             "DELETE FROM people_consents WHERE account_id = $1",
+            // The call log before the keys it names; webhook secrets go with the workspace's files.
+            "DELETE FROM api_calls WHERE account_id = $1",
+            "DELETE FROM api_keys WHERE account_id = $1",
             "DELETE FROM audit_log WHERE account_id = $1 OR actor_id = $1",
             "DELETE FROM identities WHERE account_id = $1",
             "DELETE FROM email_tokens WHERE account_id = $1",

@@ -22,6 +22,8 @@ pub struct Retention {
     pub unsaved_secs: i64,
     pub saved_secs: i64,
     pub export_secs: i64,
+    /// The API call log (`api_log_retention_days`).
+    pub api_log_secs: i64,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -36,6 +38,7 @@ pub struct Swept {
     pub expired_generations: u64,
     pub empty_guests: u64,
     pub purged_objects: u64,
+    pub expired_api_calls: u64,
 }
 
 impl Db {
@@ -173,6 +176,7 @@ impl Retention {
     /// `longest` later (new uploads fall due a day later, so they never need an earlier one).
     pub async fn next_sweep(&self, now: i64, longest: i64) -> Result<i64, sqlx::Error> {
         let due = self.db.next_due(self.unsaved_secs, self.saved_secs, self.export_secs).await?;
+        let due = due.into_iter().chain(self.db.next_api_call_due(self.api_log_secs).await?).min();
         // A second later than due: `created_at <= now - period` is then surely true.
         // Something due that could not go yet (a job still running) is retried a little later.
         Ok(due.map_or(now + longest, |due| (due + 1).clamp(now + MIN_GAP_SECS, now + longest)))
@@ -189,6 +193,7 @@ impl Retention {
         let expired_generations = self.db.expire_generations(now - self.saved_secs).await?;
         let empty_guests = self.db.remove_empty_guests(now - self.unsaved_secs).await?;
         let purged_objects = purge(&self.db, &self.storage).await?;
+        let expired_api_calls = self.db.expire_api_calls(now - self.api_log_secs).await?;
         let swept = Swept {
             expired_versions,
             unsaved_photos,
@@ -198,6 +203,7 @@ impl Retention {
             expired_generations,
             empty_guests,
             purged_objects,
+            expired_api_calls,
         };
         tracing::info!(
             expired_versions,
@@ -208,6 +214,7 @@ impl Retention {
             expired_generations,
             empty_guests,
             purged_objects,
+            expired_api_calls,
             "retention sweep"
         );
         Ok(swept)

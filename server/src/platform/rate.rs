@@ -120,7 +120,7 @@ impl RateLimits {
     }
 
     /// The client's address: the peer's, or the last `X-Forwarded-For` hop when trusted.
-    fn client_ip(&self, request: &Request) -> IpAddr {
+    pub fn client_ip(&self, request: &Request) -> IpAddr {
         let forwarded = self
             .trust_forwarded_for
             .then(|| request.headers().get("x-forwarded-for")?.to_str().ok()?.rsplit(',').next()?.trim().parse().ok())

@@ -316,6 +316,34 @@ pub const TABLES: &[Table] = &[
         export: Export::Included("people.faces"),
         retain: "while People is on and its photo exists: switching People off deletes every face at once, deleting the photo deletes its faces",
     },
+    Table {
+        name: "api_keys",
+        columns: &[
+            "id",
+            "account_id",
+            "name",
+            "prefix",
+            "secret_hash",
+            "scopes",
+            "created_at",
+            "expires_at",
+            "last_used_at",
+            "last_used_ip",
+            "revoked_at",
+            "webhook_url",
+            "webhook_secret_key",
+        ],
+        erase: Erase::Delete,
+        export: Export::Included("api_keys"),
+        retain: "with the account (revoked keys too, so the call log can name them); the webhook secret goes at revocation",
+    },
+    Table {
+        name: "api_calls",
+        columns: &["id", "account_id", "key_id", "method", "path", "status", "duration_ms", "created_at"],
+        erase: Erase::Delete,
+        export: Export::Included("api_calls"),
+        retain: "`api_log_retention_days` (default 90) after the call, then deleted by the retention sweep",
+    },
 ];
 
 /// Tables a database makes for an index of a listed table, kept equal to it by the database (so

@@ -10,6 +10,7 @@ mod support;
 
 mod accounts;
 mod ai;
+mod api_keys;
 mod batch;
 mod concurrency;
 mod consent;
