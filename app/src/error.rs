@@ -32,6 +32,9 @@ pub enum AppError {
     /// Every slot for this kind of work is taken: try again after `retry_after_secs`.
     #[error("The server is busy. Please try again in a few seconds.")]
     Busy { retry_after_secs: u64 },
+    /// The workspace's credits do not cover the work (the message says what it costs and holds).
+    #[error("{0}")]
+    PaymentRequired(String),
     #[error("Something went wrong on our side. Please try again.")]
     Internal,
     /// The server could not finish in time (see the server's page and server-function limits).
@@ -52,6 +55,7 @@ impl AppError {
             AppError::QuotaExceeded(_) | AppError::Forbidden(_) => 403,
             AppError::Unauthorized => 401,
             AppError::TooManyRequests { .. } => 429,
+            AppError::PaymentRequired(_) => 402,
             AppError::Internal => 500,
             AppError::Unavailable | AppError::Busy { .. } => 503,
         }

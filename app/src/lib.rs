@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod admin;
 pub mod ai_tools;
 pub mod batch;
+pub mod billing;
 #[cfg(feature = "hydrate")]
 pub mod browser;
 pub mod data;

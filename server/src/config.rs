@@ -30,6 +30,8 @@ pub struct Settings {
     pub providers: Vec<ProviderSettings>,
     /// `[generation]` and its `[[generation.providers]]`: image services for the studio.
     pub generation: GenerationSettings,
+    /// `[billing]`: credits, what each tool costs, allowances (off by default).
+    pub billing: BillingSettings,
     /// `[developer]`: API keys and the call log.
     pub developer: DeveloperSettings,
 }
@@ -310,6 +312,49 @@ impl Default for DeveloperSettings {
     }
 }
 
+/// Credits: `mode` "off" (the default: nothing counted, nothing refused), "allowance" (each
+/// workspace gets a monthly allowance; jobs beyond it are refused) or "stripe" (the allowance
+/// plus credits people buy). A job reserves its tool's cost when queued.
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BillingSettings {
+    pub mode: app::billing::BillingMode,
+    /// Credits per run of each AI tool, by its name; a tool not listed costs one. A batch item
+    /// costs the sum of its pipeline's AI steps; a generated image costs its image service's
+    /// `credits_per_image`.
+    pub costs: std::collections::BTreeMap<String, u64>,
+    /// Credits an account's workspace gets each calendar month (UTC).
+    pub monthly_allowance: u64,
+    /// Credits a guest workspace gets each month.
+    pub guest_allowance: u64,
+    /// `[billing.stripe]`: keys, packs and plans when `mode` is "stripe".
+    pub stripe: StripeSettings,
+}
+
+impl Default for BillingSettings {
+    fn default() -> Self {
+        // One credit per processed image of up to 12 megapixels, as usage is metered; an upscale
+        // makes a larger image, so it costs as much as the four it usually is.
+        let costs = [
+            ("remove-background", 1),
+            ("upscale", 4),
+            ("erase", 1),
+            ("describe", 1),
+            ("product-scene", 1),
+            ("style-transfer", 1),
+            ("blur-faces", 1),
+            ("copy-text", 1),
+        ];
+        Self {
+            mode: app::billing::BillingMode::Off,
+            costs: costs.into_iter().map(|(tool, credits)| (tool.to_string(), credits)).collect(),
+            monthly_allowance: 100,
+            guest_allowance: 10,
+            stripe: StripeSettings::default(),
+        }
+    }
+}
+
 /// One image service: `kind` is "openai" (the OpenAI Images API, also served by LocalAI and
 /// others) or "sd-webui" (the Stable Diffusion WebUI API of AUTOMATIC1111, Forge, SD.Next).
 #[derive(Clone, Deserialize)]
@@ -425,6 +470,9 @@ impl Settings {
             ai.vision_model => "ATELIER_VISION_MODEL",
             server.page_timeout_secs => "ATELIER_PAGE_TIMEOUT_SECS",
             server.server_fn_timeout_secs => "ATELIER_SERVER_FN_TIMEOUT_SECS",
+            billing.mode => "ATELIER_BILLING_MODE",
+            billing.monthly_allowance => "ATELIER_MONTHLY_ALLOWANCE",
+            billing.guest_allowance => "ATELIER_GUEST_ALLOWANCE",
             developer.requests_per_minute_per_key => "ATELIER_REQUESTS_PER_MINUTE_PER_KEY",
             developer.failed_keys_per_minute_per_ip => "ATELIER_FAILED_KEYS_PER_MINUTE_PER_IP",
             developer.api_log_retention_days => "ATELIER_API_LOG_RETENTION_DAYS",

@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod ai_tools;
 pub mod batch;
+pub mod billing;
 pub mod config;
 pub mod data;
 pub mod developer;
@@ -196,6 +197,7 @@ impl Application {
             accounts: accounts.clone(),
             limits: developer::keys::ApiLimits::new(&settings.developer),
         });
+        let credits = Arc::new(billing::CreditStore { db: db.clone(), policy: ai.settings.credits.clone() });
         let ai_workers = settings.ai.ai_workers;
         let deadlines = platform::deadline::Limits::from_settings(&settings);
         let state = AppState {
@@ -208,6 +210,7 @@ impl Application {
             data: data.clone(),
             ai: ai.clone(),
             limits: limits.clone(),
+            credits,
             developer,
         };
 
@@ -222,6 +225,7 @@ impl Application {
         let people_service: People = Arc::new(people::PeopleStore { ai: state.ai.clone() });
         let search_service: app::search::Searches = Arc::new(search::SearchStore::new(state.ai.clone()));
         let developer_service: app::developer::Developer = state.developer.clone();
+        let billing_service: app::billing::Billing = state.credits.clone();
         let duplicate_service: Duplicates = Arc::new(duplicates::DuplicateStore { photos: state.photos.clone() });
         let provide_services = move || {
             platform::http::page_security_policy();
@@ -236,6 +240,7 @@ impl Application {
             provide_context(people_service.clone());
             provide_context(search_service.clone());
             provide_context(duplicate_service.clone());
+            provide_context(billing_service.clone());
             provide_context(developer_service.clone());
         };
         let pages = Router::new()
@@ -371,6 +376,7 @@ pub fn job_settings(settings: &Settings) -> JobSettings {
         // A result must also be storable as a photo when it is saved.
         max_upscale_pixels: settings.ai.max_upscale_pixels.min(settings.limits.max_image_pixels),
         max_active_per_owner: settings.limits.queued_jobs_per_owner.max(1),
+        credits: billing::CreditPolicy::from_settings(&settings.billing),
     }
 }
 

@@ -7,6 +7,7 @@ use leptos::config::LeptosOptions;
 
 use crate::accounts::AccountStore;
 use crate::ai_tools::AiStore;
+use crate::billing::CreditStore;
 use crate::config::Settings;
 use crate::data::DataStore;
 use crate::developer::DeveloperStore;
@@ -26,6 +27,8 @@ pub struct AppState {
     pub data: Arc<DataStore>,
     pub ai: Arc<AiStore>,
     pub limits: Arc<RateLimits>,
+    /// Credits: balances, grants, and what payments credit.
+    pub credits: Arc<CreditStore>,
     /// API keys, their limits and the call log (`/api/v1` and the account page).
     pub developer: Arc<DeveloperStore>,
 }

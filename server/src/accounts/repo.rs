@@ -137,6 +137,12 @@ impl Db {
             // The server's own jobs over the workspace name it as their photo: they follow too.
             "UPDATE jobs SET photo_id = $1 WHERE owner_id = $2 AND photo_id = $2",
             "UPDATE jobs SET owner_id = $1 WHERE owner_id = $2",
+            // Credits follow the work: what the guest held, spent or was given is the account's.
+            // A reference gains the guest's id, so the guest's allowance of a month never
+            // collides with the account's own.
+            "UPDATE credit_ledger SET owner_id = $1, reference = reference || ' (guest ' || $2 || ')'
+             WHERE owner_id = $2 AND reference IS NOT NULL",
+            "UPDATE credit_ledger SET owner_id = $1 WHERE owner_id = $2",
         ] {
             sqlx::query(statement).bind(into.to_string()).bind(guest.to_string()).execute(&mut *tx).await?;
         }

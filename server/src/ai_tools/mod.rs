@@ -37,6 +37,8 @@ pub struct JobSettings {
     pub max_upscale_pixels: u64,
     /// Jobs one workspace may have queued or running at once.
     pub max_active_per_owner: u64,
+    /// What jobs cost, and whether credits are enforced.
+    pub credits: crate::billing::CreditPolicy,
 }
 
 #[derive(Clone)]
@@ -152,7 +154,8 @@ impl AiService for AiStore {
             mask_key: mask_key.as_deref(),
             max_attempts: self.settings.max_attempts,
         };
-        let queued = self.db.enqueue_job(&job, self.settings.max_active_per_owner).await;
+        let price = self.settings.credits.cost(request.name());
+        let queued = crate::billing::enqueue(self, &job, price).await;
         if !matches!(queued, Ok(true)) {
             if let Some(key) = &mask_key {
                 let _ = self.photos.storage.delete(key).await;

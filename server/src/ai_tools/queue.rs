@@ -18,6 +18,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 use uuid::Uuid;
 
+use crate::billing::ledger::{settle, Settlement};
 use crate::platform::db::{now, parse_id as parse, queue_purge, Db};
 
 pub struct NewJob<'a> {
@@ -28,6 +29,18 @@ pub struct NewJob<'a> {
     pub params: &'a str,
     pub mask_key: Option<&'a str>,
     pub max_attempts: i64,
+}
+
+/// What `enqueue_charged_job` did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Enqueued {
+    Queued,
+    /// The owner has as many jobs queued or running as allowed.
+    Full,
+    /// The balance does not cover the job's credits.
+    Short {
+        balance: i64,
+    },
 }
 
 /// A job a worker now holds.
@@ -176,6 +189,19 @@ impl Db {
     /// server's own jobs over a whole workspace (the search index, People) hold the workspace's id
     /// as their photo: they count against no cap, and run after what people asked for.
     pub async fn enqueue_job(&self, job: &NewJob<'_>, max_active: u64) -> Result<bool, sqlx::Error> {
+        Ok(self.enqueue_charged_job(job, max_active, 0).await? == Enqueued::Queued)
+    }
+
+    /// `enqueue_job` that also reserves `credits` (when above zero) in the same transaction, only
+    /// when the owner's balance covers them. The balance is checked in the insert's own condition:
+    /// on SQLite that first write takes the database's write lock before it reads, on Postgres the
+    /// owner's row is locked first; either way no two enqueues can spend the same credits.
+    pub async fn enqueue_charged_job(
+        &self,
+        job: &NewJob<'_>,
+        max_active: u64,
+        credits: i64,
+    ) -> Result<Enqueued, sqlx::Error> {
         let at = now();
         let owner = job.owner.to_string();
         let mut tx = self.pool().begin().await?;
@@ -185,10 +211,11 @@ impl Db {
                                cancel_requested, mask_key, created_at)
              SELECT $1, $2, $3, $4, $5, 'queued', 0, 0, $6, $7, 0, $8, $7
              WHERE (SELECT COUNT(*) FROM jobs WHERE owner_id = $2 AND state IN ('queued', 'running')
-                    AND photo_id <> owner_id) < $9",
+                    AND photo_id <> owner_id) < $9
+               AND ($10 <= 0 OR (SELECT COALESCE(SUM(credits), 0) FROM credit_ledger WHERE owner_id = $2) >= $10)",
         )
         .bind(job.id.to_string())
-        .bind(owner)
+        .bind(&owner)
         .bind(job.photo.to_string())
         .bind(job.tool)
         .bind(job.params)
@@ -196,11 +223,25 @@ impl Db {
         .bind(at)
         .bind(job.mask_key)
         .bind(i64::try_from(max_active).unwrap_or(i64::MAX))
+        .bind(credits)
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        tx.commit().await?;
-        Ok(inserted == 1)
+        if inserted == 1 {
+            if credits > 0 {
+                let note = format!("{} queued", ToolKind::operation_label(job.tool));
+                crate::billing::ledger::reserve(&mut tx, &owner, &job.id.to_string(), credits, &note).await?;
+            }
+            tx.commit().await?;
+            return Ok(Enqueued::Queued);
+        }
+        if credits > 0 {
+            let balance = crate::billing::ledger::balance_in(&mut tx, &owner).await?;
+            if balance < credits {
+                return Ok(Enqueued::Short { balance });
+            }
+        }
+        Ok(Enqueued::Full)
     }
 
     /// Takes the oldest job that is due, or whose worker's lease ran out, for `worker`.
@@ -242,6 +283,7 @@ impl Db {
     /// the files it stored.
     pub async fn finish_job(&self, id: JobId, worker: &str, outcome: &Outcome) -> Result<bool, sqlx::Error> {
         let result = outcome.result.as_ref();
+        let mut tx = self.pool().begin().await?;
         let done = sqlx::query(
             "UPDATE jobs SET state = 'done', progress = 1000, provider = $3, detail = $4, result_key = $5,
                     result_thumbnail_key = $6, result_content_type = $7, result_width = $8, result_height = $9,
@@ -261,9 +303,14 @@ impl Db {
         .bind(now())
         .bind(result.map_or(0, |r| i64::try_from(r.byte_size).unwrap_or(i64::MAX)))
         .bind(outcome.version.map(|v| v.to_string()))
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
-        Ok(done.rows_affected() == 1)
+        let done = done.rows_affected() == 1;
+        if done {
+            settle(&mut tx, &id.to_string(), Settlement::Capture).await?;
+        }
+        tx.commit().await?;
+        Ok(done)
     }
 
     /// Records a failure: queued again after `retry_at` when given, otherwise failed for good.
@@ -281,42 +328,55 @@ impl Db {
             "UPDATE jobs SET state = 'failed', error = $3, finished_at = $4, locked_by = NULL, lease_until = NULL
              WHERE id = $1 AND locked_by = $2 AND state = 'running'"
         };
-        sqlx::query(sql)
+        // Tried again later, the job keeps its reservation; failed for good, it gets it back.
+        let mut tx = self.pool().begin().await?;
+        let failed = sqlx::query(sql)
             .bind(id.to_string())
             .bind(worker)
             .bind(error)
             .bind(retry_at.unwrap_or_else(now))
-            .execute(self.pool())
-            .await
-            .map(|_| ())
+            .execute(&mut *tx)
+            .await?;
+        if failed.rows_affected() == 1 && retry_at.is_none() {
+            settle(&mut tx, &id.to_string(), Settlement::Release).await?;
+        }
+        tx.commit().await
     }
 
     pub async fn mark_job_cancelled(&self, id: JobId, worker: &str) -> Result<(), sqlx::Error> {
-        sqlx::query(
+        let mut tx = self.pool().begin().await?;
+        let cancelled = sqlx::query(
             "UPDATE jobs SET state = 'cancelled', finished_at = $3, locked_by = NULL, lease_until = NULL
              WHERE id = $1 AND locked_by = $2 AND state = 'running'",
         )
         .bind(id.to_string())
         .bind(worker)
         .bind(now())
-        .execute(self.pool())
-        .await
-        .map(|_| ())
+        .execute(&mut *tx)
+        .await?;
+        if cancelled.rows_affected() == 1 {
+            settle(&mut tx, &id.to_string(), Settlement::Release).await?;
+        }
+        tx.commit().await
     }
 
     /// A queued job is cancelled at once; a running one is asked to stop at its next step.
     /// False when the owner has no such unfinished job.
     pub async fn request_job_cancel(&self, owner: OwnerId, id: JobId) -> Result<bool, sqlx::Error> {
         let (id, owner) = (id.to_string(), owner.to_string());
+        let mut tx = self.pool().begin().await?;
         let queued = sqlx::query("UPDATE jobs SET state = 'cancelled', finished_at = $3 WHERE id = $1 AND owner_id = $2 AND state = 'queued'")
             .bind(&id)
             .bind(&owner)
             .bind(now())
-            .execute(self.pool())
+            .execute(&mut *tx)
             .await?;
         if queued.rows_affected() == 1 {
+            settle(&mut tx, &id, Settlement::Release).await?;
+            tx.commit().await?;
             return Ok(true);
         }
+        tx.commit().await?;
         let running =
             sqlx::query("UPDATE jobs SET cancel_requested = 1 WHERE id = $1 AND owner_id = $2 AND state = 'running'")
                 .bind(&id)
@@ -380,13 +440,19 @@ impl Db {
         let mut tx = self.pool().begin().await?;
         let rows = sqlx::query(
             "DELETE FROM jobs WHERE created_at <= $1 AND (state <> 'running' OR lease_until < $2)
-             RETURNING result_key, result_thumbnail_key, mask_key",
+             RETURNING id, state, result_key, result_thumbnail_key, mask_key",
         )
         .bind(created_before)
         .bind(now)
         .fetch_all(&mut *tx)
         .await?;
         queue_purge(&mut tx, &rows, &["result_key", "result_thumbnail_key", "mask_key"]).await?;
+        // A job that never ran to its end gives its credits back as it goes.
+        for row in &rows {
+            if matches!(row.try_get::<String, _>("state")?.as_str(), "queued" | "running") {
+                settle(&mut tx, &row.try_get::<String, _>("id")?, Settlement::Release).await?;
+            }
+        }
         tx.commit().await?;
         Ok(rows.len() as u64)
     }

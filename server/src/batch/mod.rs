@@ -26,6 +26,7 @@ use axum::Router;
 use tower_sessions::Session;
 use uuid::Uuid;
 
+use crate::ai_tools::queue::Enqueued;
 use crate::ai_tools::AiStore;
 use crate::platform::archive::{zip_download, ZipNames};
 use crate::platform::db::now;
@@ -50,6 +51,14 @@ fn zip_path(id: BatchId) -> String {
 }
 
 impl BatchStore {
+    /// What each item of `pipeline` reserves: the sum of its AI steps' costs (nothing with
+    /// billing off), after the workspace's monthly allowance was granted when due.
+    async fn item_credits(&self, owner: OwnerId, pipeline: &Pipeline) -> Result<i64, AppError> {
+        let policy = &self.ai.settings.credits;
+        crate::billing::grant_allowance(&self.ai.db, policy, owner).await?;
+        Ok(policy.charge(pipeline.tools().map(|kind| policy.cost(kind.name())).sum()))
+    }
+
     /// The pipeline a choice names, checked.
     async fn resolve(&self, owner: OwnerId, choice: PipelineChoice) -> Result<Pipeline, AppError> {
         let pipeline = match choice {
@@ -177,14 +186,21 @@ impl BatchService for BatchStore {
             save_to_gallery,
             preview,
             max_attempts: self.ai.settings.max_attempts,
+            credits_per_item: self.item_credits(owner, &pipeline).await?,
         };
-        if !self.ai.db.insert_batch(&batch, MAX_UNFINISHED_ITEMS).await? {
-            return Err(AppError::TooManyRequests {
-                message: format!(
-                    "Your workspace has batches with up to {MAX_UNFINISHED_ITEMS} photos still to run; wait for them, or cancel one."
-                ),
-                retry_after_secs: 30,
-            });
+        match self.ai.db.insert_batch(&batch, MAX_UNFINISHED_ITEMS).await? {
+            Enqueued::Queued => {}
+            Enqueued::Full => {
+                return Err(AppError::TooManyRequests {
+                    message: format!(
+                        "Your workspace has batches with up to {MAX_UNFINISHED_ITEMS} photos still to run; wait for them, or cancel one."
+                    ),
+                    retry_after_secs: 30,
+                })
+            }
+            Enqueued::Short { balance } => {
+                return Err(crate::billing::insufficient(batch.credits_per_item * chosen.len() as i64, balance))
+            }
         }
         // Every idle worker in this process looks at once (others poll).
         self.ai.wake.notify_waiters();
@@ -245,7 +261,12 @@ impl BatchService for BatchStore {
             BatchAction::Resume => db.set_batch_paused(owner, id, false).await?,
             BatchAction::Cancel => db.cancel_batch(owner, id).await?,
             BatchAction::Retry => {
-                db.retry_batch(owner, id, row.paused).await?;
+                let credits = self.item_credits(owner, &row.pipeline).await?;
+                if let Enqueued::Short { balance } = db.retry_batch(owner, id, row.paused, credits).await? {
+                    let (counts, _) = db.batch_counts(id).await?;
+                    let waiting = i64::from(counts.failed + counts.cancelled);
+                    return Err(crate::billing::insufficient(credits * waiting, balance));
+                }
             }
         }
         self.ai.wake.notify_waiters();

@@ -5,6 +5,8 @@ use app::ids::{BatchId, JobId, JobState, OwnerId, PhotoId, PipelineId, VersionId
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use crate::ai_tools::queue::Enqueued;
+use crate::billing::ledger;
 use crate::platform::db::{now, parse_id as parse, queue_purge, Db};
 
 /// `run_after` of a paused batch's queued items: never due until it is resumed.
@@ -43,6 +45,8 @@ pub struct NewBatch<'a> {
     pub save_to_gallery: bool,
     pub preview: bool,
     pub max_attempts: i64,
+    /// What each item reserves when queued (0: nothing, as with billing off).
+    pub credits_per_item: i64,
 }
 
 fn json<T: serde::de::DeserializeOwned>(row: &AnyRow, column: &str) -> Result<T, sqlx::Error> {
@@ -124,8 +128,9 @@ impl Db {
     // --- batches ---
 
     /// The batch and one queued job per photo, in one transaction, unless the owner already has
-    /// `max_unfinished` batch items queued or running (checked under the owner's lock).
-    pub async fn insert_batch(&self, batch: &NewBatch<'_>, max_unfinished: i64) -> Result<bool, sqlx::Error> {
+    /// `max_unfinished` batch items queued or running (checked under the owner's lock), or its
+    /// balance does not cover every item's credits (each item reserves its own).
+    pub async fn insert_batch(&self, batch: &NewBatch<'_>, max_unfinished: i64) -> Result<Enqueued, sqlx::Error> {
         let at = now();
         let owner = batch.owner.to_string();
         let mut tx = self.pool().begin().await?;
@@ -138,7 +143,13 @@ impl Db {
         .await?
         .try_get("n")?;
         if unfinished + batch.photos.len() as i64 > max_unfinished {
-            return Ok(false);
+            return Ok(Enqueued::Full);
+        }
+        if batch.credits_per_item > 0 {
+            let balance = ledger::balance_in(&mut tx, &owner).await?;
+            if balance < batch.credits_per_item.saturating_mul(batch.photos.len() as i64) {
+                return Ok(Enqueued::Short { balance });
+            }
         }
         sqlx::query(
             "INSERT INTO batches (id, owner_id, name, pipeline, save_to_gallery, preview, paused, created_at)
@@ -153,14 +164,16 @@ impl Db {
         .bind(at)
         .execute(&mut *tx)
         .await?;
+        let note = format!("Batch item of {}", batch.name);
         for photo in batch.photos {
             // Time-ordered ids: items run (and list) in the order chosen.
+            let job = uuid::Uuid::now_v7().to_string();
             sqlx::query(
                 "INSERT INTO jobs (id, owner_id, photo_id, tool, params, state, progress, attempts, max_attempts, run_after,
                                    cancel_requested, created_at, batch_id)
                  VALUES ($1, $2, $3, $4, $5, 'queued', 0, 0, $6, $7, 0, $8, $9)",
             )
-            .bind(uuid::Uuid::now_v7().to_string())
+            .bind(&job)
             .bind(&owner)
             .bind(photo.to_string())
             .bind(super::PIPELINE)
@@ -171,9 +184,12 @@ impl Db {
             .bind(batch.id.to_string())
             .execute(&mut *tx)
             .await?;
+            if batch.credits_per_item > 0 {
+                ledger::reserve(&mut tx, &owner, &job, batch.credits_per_item, &note).await?;
+            }
         }
         tx.commit().await?;
-        Ok(true)
+        Ok(Enqueued::Queued)
     }
 
     pub async fn batch_row(&self, owner: OwnerId, id: BatchId) -> Result<Option<BatchRow>, sqlx::Error> {
@@ -273,38 +289,73 @@ impl Db {
         tx.commit().await
     }
 
-    /// Queued items are cancelled at once; running ones are asked to stop at their next step.
+    /// Queued items are cancelled at once (their credits come back); running ones are asked to
+    /// stop at their next step.
     pub async fn cancel_batch(&self, owner: OwnerId, id: BatchId) -> Result<(), sqlx::Error> {
         let (id, owner) = (id.to_string(), owner.to_string());
-        sqlx::query(
-            "UPDATE jobs SET state = 'cancelled', finished_at = $3 WHERE batch_id = $1 AND owner_id = $2 AND state = 'queued'",
+        let mut tx = self.pool().begin().await?;
+        let cancelled = sqlx::query(
+            "UPDATE jobs SET state = 'cancelled', finished_at = $3 WHERE batch_id = $1 AND owner_id = $2 AND state = 'queued'
+             RETURNING id",
         )
         .bind(&id)
         .bind(&owner)
         .bind(now())
-        .execute(self.pool())
+        .fetch_all(&mut *tx)
         .await?;
+        for row in &cancelled {
+            ledger::settle(&mut tx, &row.try_get::<String, _>("id")?, ledger::Settlement::Release).await?;
+        }
         sqlx::query("UPDATE jobs SET cancel_requested = 1 WHERE batch_id = $1 AND owner_id = $2 AND state = 'running'")
             .bind(&id)
             .bind(&owner)
-            .execute(self.pool())
+            .execute(&mut *tx)
             .await?;
-        Ok(())
+        tx.commit().await
     }
 
-    /// Failed and cancelled items start again from their first step (paused: they wait).
-    pub async fn retry_batch(&self, owner: OwnerId, id: BatchId, paused: bool) -> Result<u64, sqlx::Error> {
+    /// Failed and cancelled items start again from their first step (paused: they wait), each
+    /// reserving `credits_per_item` again; none starts when the balance does not cover them all.
+    pub async fn retry_batch(
+        &self,
+        owner: OwnerId,
+        id: BatchId,
+        paused: bool,
+        credits_per_item: i64,
+    ) -> Result<Enqueued, sqlx::Error> {
+        let owner = owner.to_string();
+        let mut tx = self.pool().begin().await?;
+        self.lock_owner(&mut tx, &owner).await?;
+        // The write comes first: on SQLite it takes the write lock before the balance is read.
         let retried = sqlx::query(
             "UPDATE jobs SET state = 'queued', attempts = 0, error = NULL, step = NULL, progress = 0, cancel_requested = 0,
                              finished_at = NULL, run_after = $3
-             WHERE batch_id = $1 AND owner_id = $2 AND state IN ('failed', 'cancelled')",
+             WHERE batch_id = $1 AND owner_id = $2 AND state IN ('failed', 'cancelled')
+             RETURNING id",
         )
         .bind(id.to_string())
-        .bind(owner.to_string())
+        .bind(&owner)
         .bind(if paused { PAUSED } else { now() })
-        .execute(self.pool())
+        .fetch_all(&mut *tx)
         .await?;
-        Ok(retried.rows_affected())
+        if credits_per_item > 0 && !retried.is_empty() {
+            let balance = ledger::balance_in(&mut tx, &owner).await?;
+            if balance < credits_per_item.saturating_mul(retried.len() as i64) {
+                return Ok(Enqueued::Short { balance });
+            }
+            for row in &retried {
+                ledger::reserve(
+                    &mut tx,
+                    &owner,
+                    &row.try_get::<String, _>("id")?,
+                    credits_per_item,
+                    "Batch item tried again",
+                )
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(Enqueued::Queued)
     }
 
     /// A done item's stored file: (storage key, content type, photo name).

@@ -29,6 +29,8 @@ pub enum Event {
     /// An administrator listed every account, or the uploads moderation held.
     AdminListedAccounts,
     AdminListedHeld,
+    /// An administrator granted credits to an account.
+    CreditsGranted,
     /// An API key was made or revoked on the account page.
     ApiKeyCreated,
     ApiKeyRevoked,
@@ -51,6 +53,7 @@ impl Event {
             Event::SessionsEnded => "sessions_ended",
             Event::AdminListedAccounts => "admin_listed_accounts",
             Event::AdminListedHeld => "admin_listed_held",
+            Event::CreditsGranted => "credits_granted",
             Event::ApiKeyCreated => "api_key_created",
             Event::ApiKeyRevoked => "api_key_revoked",
         }

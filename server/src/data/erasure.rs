@@ -79,6 +79,8 @@ impl Db {
             .bind(&owner)
             .execute(&mut *tx)
             .await?;
+        // Credit entries are money records: kept for the books, with nothing that leads back.
+        crate::billing::ledger::anonymise(&mut tx, &owner).await?;
         sqlx::query("DELETE FROM accounts WHERE id = $1").bind(&id).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM owners WHERE id = $1").bind(&owner).execute(&mut *tx).await?;
         tx.commit().await

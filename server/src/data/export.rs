@@ -305,6 +305,7 @@ async fn build(store: &DataStore, id: &str, account_id: AccountId, owner: OwnerI
         "prompt_templates": db.template_records(owner).await?,
         "search_index": db.search_records(owner).await?,
         "people": db.people_records(account_id, owner).await?,
+        "credits": db.ledger_records(owner).await?,
         "api_keys": db.api_key_records(account_id).await?,
         "api_calls": db.api_call_records(account_id).await?,
     });

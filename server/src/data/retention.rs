@@ -100,6 +100,10 @@ impl Db {
         sqlx::query("UPDATE usage_records SET owner_id = NULL WHERE owner_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM owners o WHERE o.id = usage_records.owner_id)")
             .execute(self.pool())
             .await?;
+        // So are their credit entries (an allowance never spent).
+        sqlx::query("UPDATE credit_ledger SET owner_id = NULL, note = '', job_id = NULL, created_by = NULL WHERE owner_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM owners o WHERE o.id = credit_ledger.owner_id)")
+            .execute(self.pool())
+            .await?;
         Ok(removed.rows_affected())
     }
 

@@ -35,6 +35,7 @@ impl From<AppError> for ApiError {
             AppError::Unauthorized => "unauthorized",
             AppError::TooManyRequests { .. } => "rate_limited",
             AppError::Busy { .. } => "busy",
+            AppError::PaymentRequired(_) => "insufficient_credits",
             AppError::Internal => "internal",
             AppError::Unavailable => "unavailable",
         };

@@ -140,7 +140,9 @@ impl GenerationService for GenerationStore {
             mask_key: None,
             max_attempts: self.ai.settings.max_attempts,
         };
-        let queued = db.enqueue_job(&job, self.ai.settings.max_active_per_owner).await;
+        let price =
+            i64::try_from(provider.credits_per_image.saturating_mul(u64::from(request.count))).unwrap_or(i64::MAX);
+        let queued = crate::billing::enqueue(&self.ai, &job, price).await;
         if !matches!(queued, Ok(true)) {
             // Nothing was queued: the history must not show a run that never was.
             db.delete_generations(owner, Some(id)).await?;

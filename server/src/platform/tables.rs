@@ -344,6 +344,15 @@ pub const TABLES: &[Table] = &[
         export: Export::Included("api_calls"),
         retain: "`api_log_retention_days` (default 90) after the call, then deleted by the retention sweep",
     },
+    Table {
+        name: "credit_ledger",
+        columns: &["id", "owner_id", "kind", "credits", "job_id", "reference", "note", "created_by", "created_at"],
+        erase: Erase::Anonymise(
+            "money records are kept for accounting: the workspace, the granting administrator, the note and the job are cleared; kind, credits, the payment reference and the time stay",
+        ),
+        export: Export::Included("credits"),
+        retain: "kept (the balance is their sum), anonymous once the workspace is gone",
+    },
 ];
 
 /// Tables a database makes for an index of a listed table, kept equal to it by the database (so

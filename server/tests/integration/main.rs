@@ -13,6 +13,7 @@ mod ai;
 mod api_keys;
 mod batch;
 mod concurrency;
+mod credits;
 mod consent;
 mod deadline;
 mod duplicates;
