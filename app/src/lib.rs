@@ -87,10 +87,14 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/privacy") view=PrivacyPage ssr=SsrMode::InOrder/>
                     <Route path=path!("/cookies") view=CookiePolicyPage ssr=SsrMode::InOrder/>
                     <Route path=path!("/signin") view=SignInPage ssr=SsrMode::InOrder/>
+                    <Route path=path!("/signin/code") view=crate::accounts::SignInCodePage ssr=SsrMode::InOrder/>
                     <Route path=path!("/signup") view=SignUpPage ssr=SsrMode::InOrder/>
                     <Route path=path!("/verify") view=VerifyPage ssr=SsrMode::InOrder/>
+                    <Route path=path!("/account/email") view=crate::accounts::EmailChangePage ssr=SsrMode::InOrder/>
                     <Route path=path!("/reset") view=ResetPage ssr=SsrMode::InOrder/>
-                    <Route path=path!("/account") view=AccountPage ssr=SsrMode::InOrder/>
+                    // Async: recovery codes are taken out of the session as the page renders, which
+                    // must be saved before it answers.
+                    <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
                     <Route path=path!("/account/api-calls") view=crate::developer::ApiCallsPage ssr=SsrMode::InOrder/>
                     // Async: the page takes a new key out of the session, which must be saved before it answers.
                     <Route path=path!("/account/api-keys/new") view=crate::developer::NewApiKeyPage ssr=SsrMode::Async/>

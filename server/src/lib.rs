@@ -158,6 +158,7 @@ impl Application {
             )?,
             public_url: settings.server.public_url.clone(),
             providers: Arc::new(Providers::new(&settings.server.public_url, &settings.providers)?),
+            keys: photos.storage.keys(),
             limits: limits.clone(),
         });
         let absolute_secs = settings.accounts.session_absolute_days * 24 * 3600;

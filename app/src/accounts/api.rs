@@ -8,15 +8,15 @@ use crate::accounts::Accounts;
 #[cfg(feature = "ssr")]
 use crate::server_fn::{admin, after_plain_form, run, service, session};
 
-use crate::accounts::{Account, AdminOverview, Provider, SessionInfo};
+use crate::accounts::{Account, AdminOverview, MailPreferences, Provider, SessionInfo, SignInStep, TwoFactorStatus};
 use crate::error::AppError;
 
-/// "Chrome on Linux", for the session list.
+/// The browser's User-Agent header (described for the session list and hashed for new-device
+/// notices by the service; never stored as sent).
 #[cfg(feature = "ssr")]
-async fn device() -> String {
+async fn user_agent() -> String {
     let headers = crate::server_fn::headers().await;
-    let agent = headers.get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
-    crate::accounts::describe_device(agent)
+    headers.get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("").chars().take(512).collect()
 }
 
 #[server(endpoint = "auth/me")]
@@ -51,7 +51,7 @@ fn after_link(result: Result<Option<Account>, AppError>, done: &str) -> Result<O
 
 #[server(endpoint = "auth/verify")]
 pub async fn verify_email(token: String) -> Result<Option<Account>, AppError> {
-    let device = device().await;
+    let device = user_agent().await;
     run(async {
         after_link(service::<Accounts>()?.verify_email(&session().await?, token, device).await, "/signin?confirmed=1")
     })
@@ -59,13 +59,21 @@ pub async fn verify_email(token: String) -> Result<Option<Account>, AppError> {
 }
 
 #[server(endpoint = "auth/signin")]
-pub async fn sign_in(email: String, password: String) -> Result<Account, AppError> {
-    let device = device().await;
+pub async fn sign_in(email: String, password: String) -> Result<SignInStep, AppError> {
+    let agent = user_agent().await;
     run(async {
         let from = crate::server_fn::client_ip();
-        after_plain_form("/", service::<Accounts>()?.sign_in(&session().await?, email, password, device, from).await)
+        let step = service::<Accounts>()?.sign_in(&session().await?, email, password, agent, from).await;
+        let next = if matches!(step, Ok(SignInStep::CodeNeeded)) { "/signin/code" } else { "/" };
+        after_plain_form(next, step)
     })
     .await
+}
+
+/// The second step of signing in when two-factor sign-in is on.
+#[server(endpoint = "auth/signin-code")]
+pub async fn sign_in_code(code: String) -> Result<Account, AppError> {
+    run(async { after_plain_form("/", service::<Accounts>()?.sign_in_code(&session().await?, code).await) }).await
 }
 
 #[server(endpoint = "auth/signout")]
@@ -90,7 +98,7 @@ pub async fn request_password_reset(email: String) -> Result<(), AppError> {
 
 #[server(endpoint = "auth/reset")]
 pub async fn reset_password(token: String, new: String) -> Result<Option<Account>, AppError> {
-    let device = device().await;
+    let device = user_agent().await;
     run(async {
         after_link(
             service::<Accounts>()?.reset_password(&session().await?, token, new, device).await,
@@ -113,4 +121,93 @@ pub async fn end_session(handle: String) -> Result<(), AppError> {
 #[server(endpoint = "admin/overview")]
 pub async fn admin_accounts() -> Result<AdminOverview, AppError> {
     run(async { service::<Accounts>()?.admin_overview(admin().await?).await }).await
+}
+
+#[server(endpoint = "account/name")]
+pub async fn change_display_name(display_name: String) -> Result<Account, AppError> {
+    run(async {
+        after_plain_form("/account", service::<Accounts>()?.change_display_name(&session().await?, display_name).await)
+    })
+    .await
+}
+
+/// Asks for a change of address; `password` is needed when the account has one.
+#[server(endpoint = "account/email")]
+pub async fn request_email_change(new_email: String, password: Option<String>) -> Result<(), AppError> {
+    run(async {
+        let accounts = service::<Accounts>()?;
+        after_plain_form(
+            "/account?email=sent",
+            accounts.request_email_change(&session().await?, new_email, password).await,
+        )
+    })
+    .await
+}
+
+#[server(endpoint = "account/email/confirm")]
+pub async fn confirm_email_change(token: String) -> Result<(), AppError> {
+    run(async { after_plain_form("/account/email?done=1", service::<Accounts>()?.confirm_email_change(token).await) })
+        .await
+}
+
+#[server(endpoint = "account/two-factor")]
+pub async fn load_two_factor_status() -> Result<TwoFactorStatus, AppError> {
+    run(async { service::<Accounts>()?.two_factor_status(&session().await?).await }).await
+}
+
+#[server(endpoint = "account/two-factor/start")]
+pub async fn start_two_factor() -> Result<(), AppError> {
+    run(async {
+        after_plain_form("/account#two-factor", service::<Accounts>()?.start_two_factor(&session().await?).await)
+    })
+    .await
+}
+
+#[server(endpoint = "account/two-factor/confirm")]
+pub async fn confirm_two_factor(code: String) -> Result<(), AppError> {
+    run(async {
+        after_plain_form(
+            "/account#two-factor",
+            service::<Accounts>()?.confirm_two_factor(&session().await?, code).await,
+        )
+    })
+    .await
+}
+
+/// Turns two-factor sign-in off; `proof` is a code from the app, a recovery code or the password.
+#[server(endpoint = "account/two-factor/off")]
+pub async fn turn_off_two_factor(proof: String) -> Result<(), AppError> {
+    run(async {
+        after_plain_form(
+            "/account#two-factor",
+            service::<Accounts>()?.turn_off_two_factor(&session().await?, proof).await,
+        )
+    })
+    .await
+}
+
+#[server(endpoint = "account/mail")]
+pub async fn load_mail_preferences() -> Result<MailPreferences, AppError> {
+    run(async { service::<Accounts>()?.mail_preferences(&session().await?).await }).await
+}
+
+/// Plain checkboxes: a box left unticked is simply absent from the form.
+#[server(endpoint = "account/mail/set")]
+pub async fn set_mail_preferences(marketing: Option<String>, announcements: Option<String>) -> Result<(), AppError> {
+    let choice = MailPreferences { marketing: marketing.is_some(), announcements: announcements.is_some() };
+    run(async {
+        after_plain_form("/account#mail", service::<Accounts>()?.set_mail_preferences(&session().await?, choice).await)
+    })
+    .await
+}
+
+/// Mails everyone who opted in to `kind` ("marketing" or "announcements"); answers how many.
+#[server(endpoint = "admin/announce")]
+pub async fn send_announcement(kind: String, subject: String, body: String) -> Result<u32, AppError> {
+    run(async {
+        let kind = crate::accounts::Mailing::parse(&kind)
+            .ok_or_else(|| AppError::BadRequest("Choose which mailing to send.".into()))?;
+        service::<Accounts>()?.send_announcement(admin().await?, kind, subject, body).await
+    })
+    .await
 }

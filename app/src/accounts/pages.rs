@@ -8,6 +8,7 @@ use crate::accounts::api::{
     current_account, list_sessions, sign_in_providers, ChangePassword, EndSession, RequestPasswordReset, ResetPassword,
     SignIn, SignOut, SignOutEverywhere, SignUp, VerifyEmail,
 };
+use crate::accounts::SignInStep;
 use crate::ids::Role;
 use crate::ui::{action_error, reload_to, when, ErrorNote};
 
@@ -52,10 +53,10 @@ pub fn SignInPage() -> impl IntoView {
     let query = use_query_map();
     let providers = Resource::new(|| (), |_| sign_in_providers());
     let action = ServerAction::<SignIn>::new();
-    Effect::new(move |_| {
-        if let Some(Ok(_)) = action.value().get() {
-            reload_to("/");
-        }
+    Effect::new(move |_| match action.value().get() {
+        Some(Ok(SignInStep::SignedIn(_))) => reload_to("/"),
+        Some(Ok(SignInStep::CodeNeeded)) => reload_to("/signin/code"),
+        _ => {}
     });
     let failed = move || query.with(|q| q.get("failed")).map(|reason| provider_failure(&reason));
     // A link followed in a browser that did not start its flow confirms but does not sign in.
@@ -252,6 +253,7 @@ pub fn AccountPage() -> impl IntoView {
                     Err(error) => view! { <ErrorNote error/> }.into_any(),
                 }) })}
             </Transition>
+            <crate::accounts::AccountSettings/>
             <h2>"Where you are signed in"</h2>
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move { Some(sessions.await).map(|list| match list {

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tower_sessions::Session;
 
-use crate::accounts::{Account, AdminOverview, Provider, SessionInfo};
+use crate::accounts::{
+    Account, AdminOverview, MailPreferences, Mailing, Provider, SessionInfo, SignInStep, TwoFactorStatus,
+};
 use crate::error::AppError;
 use crate::ids::{Admin, OwnerId, SignedIn};
 
@@ -33,16 +35,24 @@ pub trait AccountService: Send + Sync + 'static {
     ) -> Result<(), AppError>;
     /// Follows the link from the sign-up e-mail: verifies the address, and signs in only the
     /// browser that started the sign-up (`None`: confirmed, now sign in with the password).
-    async fn verify_email(&self, session: &Session, token: String, device: String)
-        -> Result<Option<Account>, AppError>;
+    /// `user_agent` is the browser's header as sent (described and hashed, never stored).
+    async fn verify_email(
+        &self,
+        session: &Session,
+        token: String,
+        user_agent: String,
+    ) -> Result<Option<Account>, AppError>;
+    /// With two-factor sign-in on, a right password only opens the second step (`CodeNeeded`).
     async fn sign_in(
         &self,
         session: &Session,
         email: String,
         password: String,
-        device: String,
+        user_agent: String,
         from: std::net::IpAddr,
-    ) -> Result<Account, AppError>;
+    ) -> Result<SignInStep, AppError>;
+    /// The second step: a code from the authenticator app or an unused recovery code.
+    async fn sign_in_code(&self, session: &Session, code: String) -> Result<Account, AppError>;
     async fn sign_out(&self, session: &Session) -> Result<(), AppError>;
     /// Ends every session of the account, this one included.
     async fn sign_out_everywhere(&self, session: &Session) -> Result<(), AppError>;
@@ -56,11 +66,40 @@ pub trait AccountService: Send + Sync + 'static {
         session: &Session,
         token: String,
         new: String,
-        device: String,
+        user_agent: String,
     ) -> Result<Option<Account>, AppError>;
     async fn sessions(&self, session: &Session) -> Result<Vec<SessionInfo>, AppError>;
     async fn end_session(&self, session: &Session, handle: String) -> Result<(), AppError>;
     async fn admin_overview(&self, admin: Admin) -> Result<AdminOverview, AppError>;
+    async fn change_display_name(&self, session: &Session, display_name: String) -> Result<Account, AppError>;
+    /// Mails a link to the new address (the address changes only when it is opened); asks for
+    /// the password when the account has one.
+    async fn request_email_change(
+        &self,
+        session: &Session,
+        new_email: String,
+        password: Option<String>,
+    ) -> Result<(), AppError>;
+    /// Follows the link sent to the new address (from any browser: the link is the proof).
+    async fn confirm_email_change(&self, token: String) -> Result<(), AppError>;
+    /// Two-factor state; recovery codes made just now are handed out here once.
+    async fn two_factor_status(&self, session: &Session) -> Result<TwoFactorStatus, AppError>;
+    /// A new secret waiting for its first code (nothing changes until then).
+    async fn start_two_factor(&self, session: &Session) -> Result<(), AppError>;
+    /// Turns two-factor sign-in on with a first code from the app, and makes recovery codes.
+    async fn confirm_two_factor(&self, session: &Session, code: String) -> Result<(), AppError>;
+    /// Turns it off; `proof` is a current code, a recovery code or the password.
+    async fn turn_off_two_factor(&self, session: &Session, proof: String) -> Result<(), AppError>;
+    async fn mail_preferences(&self, session: &Session) -> Result<MailPreferences, AppError>;
+    async fn set_mail_preferences(&self, session: &Session, preferences: MailPreferences) -> Result<(), AppError>;
+    /// Mails everyone who opted in to `kind` (and no one else); returns how many.
+    async fn send_announcement(
+        &self,
+        admin: Admin,
+        kind: Mailing,
+        subject: String,
+        body: String,
+    ) -> Result<u32, AppError>;
 }
 
 pub type Accounts = Arc<dyn AccountService>;

@@ -49,6 +49,7 @@ pub fn AdminPage() -> impl IntoView {
                         </table>
                         <h2>"Consent records"</h2>
                         <p><a href="/admin/consent-records.csv" rel="external" download>"Export all consent records (CSV)"</a></p>
+                        <crate::accounts::AnnouncementForm/>
                         <crate::ai_tools::HeldUploads data=held/>
                         <AdminAuditLog entries=audit/>
                     </section>

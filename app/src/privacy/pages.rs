@@ -242,6 +242,8 @@ pub fn PrivacyPage() -> impl IntoView {
                     } else {
                         "No mail server is configured: the messages Atelier would send (address confirmation, password reset) are kept as files on this server for its operator to pass on."
                     }}</p>
+                    <p class="security-mail">"Besides those links, Atelier mails your confirmed address when something happens to your account's security: a sign-in from a browser it has not seen before (it keeps only a hash of each browser's description, keyed to your account, never the browser's details or your address), a changed password or e-mail address (the old address is told), a new API key, and two-factor sign-in turned on or off. \
+                        Marketing and product-announcement e-mails are sent only if you opt in on your account page (both are off until you do); each one has a one-click unsubscribe link."</p>
                     <h2>"Age"</h2>
                     <p class="minimum-age">{format!("This Atelier is not meant for anyone under {}. If you are younger, please do not use it or create an account; if you learn that a child under {} has given us personal data, tell the operator and it will be deleted.", facts.minimum_age, facts.minimum_age)}</p>
                     <h2>"Your choices"</h2>

@@ -1,10 +1,10 @@
-//! Outgoing e-mail (verification and password-reset links). With no SMTP server configured each
+//! Outgoing e-mail (links, security notices and opt-in mailings). With no SMTP server configured each
 //! message is written as an `.eml` file under the data directory and its path logged, so sign-up
 //! works with zero configuration.
 
 use std::path::PathBuf;
 
-use lettre::message::header::ContentType;
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use app::error::AppError;
@@ -45,18 +45,44 @@ impl Mailer {
     }
 
     pub async fn send(&self, to: &str, subject: &str, body: String) -> Result<(), AppError> {
+        self.deliver(to, subject, body, None).await
+    }
+
+    /// An opt-in mailing: carries the RFC 8058 one-click unsubscribe headers, so mail clients can
+    /// offer the button and a POST to `unsubscribe_url` ends it.
+    pub async fn send_mailing(
+        &self,
+        to: &str,
+        subject: &str,
+        body: String,
+        unsubscribe_url: &str,
+    ) -> Result<(), AppError> {
+        self.deliver(to, subject, body, Some(unsubscribe_url)).await
+    }
+
+    async fn deliver(
+        &self,
+        to: &str,
+        subject: &str,
+        body: String,
+        unsubscribe_url: Option<&str>,
+    ) -> Result<(), AppError> {
         let internal = |error: &dyn std::fmt::Display| {
             tracing::error!(%error, "sending e-mail failed");
             AppError::Internal
         };
         let to = to.parse().map_err(|_| AppError::BadRequest("That is not an e-mail address.".into()))?;
-        let message = Message::builder()
-            .from(self.from.clone())
-            .to(to)
-            .subject(subject)
-            .header(ContentType::TEXT_PLAIN)
-            .body(body)
-            .map_err(|error| internal(&error))?;
+        let mut builder =
+            Message::builder().from(self.from.clone()).to(to).subject(subject).header(ContentType::TEXT_PLAIN);
+        if let Some(url) = unsubscribe_url {
+            builder = builder
+                .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("List-Unsubscribe"), format!("<{url}>")))
+                .raw_header(HeaderValue::new(
+                    HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
+                    "List-Unsubscribe=One-Click".into(),
+                ));
+        }
+        let message = builder.body(body).map_err(|error| internal(&error))?;
         match &self.transport {
             Transport::Files(files) => {
                 let id = files.send(message).await.map_err(|error| internal(&error))?;

@@ -1,13 +1,16 @@
 //! Accounts and sign-in: e-mail + password (Argon2id, rate-limited, no account enumeration),
 //! e-mail verification and password reset, sign-in through OpenID Connect providers, sessions
 //! (rotated at sign-in, idle and absolute timeouts, a list, "sign out everywhere") and roles.
-//! `AccountStore` keeps `app::accounts::AccountService`; the OIDC routes live in `oidc.rs`.
+//! `AccountStore` keeps `app::accounts::AccountService`; the OIDC routes live in `oidc.rs`, the
+//! account page's security side (e-mail change, two-factor sign-in, mailings) in `security.rs`.
 
 pub mod mail;
 pub mod notices;
 pub mod oidc;
 pub mod passwords;
 pub mod repo;
+pub mod security;
+pub mod totp;
 
 use std::sync::Arc;
 
@@ -20,7 +23,9 @@ use tower_sessions::Session;
 use uuid::Uuid;
 
 use app::accounts::AccountService;
-use app::accounts::{Account, AdminOverview, Provider, SessionInfo};
+use app::accounts::{
+    Account, AdminOverview, MailPreferences, Mailing, Provider, SessionInfo, SignInStep, TwoFactorStatus,
+};
 use app::error::AppError;
 use app::ids::{AccountId, Admin, OwnerId, Role, SignedIn};
 use app::server_fn::{ACCOUNT_KEY, DEVICE_KEY, FLOW_KEY, OWNER_KEY, SIGNED_IN_AT_KEY, STARTED_AT_KEY};
@@ -29,7 +34,7 @@ use self::mail::Mailer;
 use self::notices::SecurityNotice;
 use self::repo::AccountRow;
 use crate::data::audit::Event;
-use crate::platform::crypto::{hex, sha256_hex};
+use crate::platform::crypto::{hex, sha256_hex, SharedKeyring};
 use crate::platform::db::{now, Db};
 use crate::platform::error::OrInternal;
 use crate::platform::rate::RateLimits;
@@ -59,6 +64,8 @@ pub struct AccountStore {
     pub public_url: String,
     pub providers: Arc<oidc::Providers>,
     pub limits: Arc<RateLimits>,
+    /// Seals two-factor secrets and signs unsubscribe links.
+    pub keys: SharedKeyring,
 }
 
 fn session_failed(error: impl std::fmt::Display) -> AppError {
@@ -187,13 +194,15 @@ impl AccountStore {
     }
 
     /// Signs `account` in on this browser: adopts the guest workspace, rotates the session id
-    /// (a fixated id is worthless), and records when and on what.
+    /// (a fixated id is worthless), and records when and on what (a new browser is mailed about).
     pub async fn start_session(
         &self,
         session: &Session,
         account: &AccountRow,
-        device: &str,
+        user_agent: &str,
+        ip: Option<std::net::IpAddr>,
     ) -> Result<Account, AppError> {
+        let device = describe_device(user_agent);
         if let Some(guest) = self.workspace(session).await? {
             if guest != account.owner && !self.db.is_account_workspace(guest).await? {
                 self.db.adopt_workspace(guest, account.owner).await?;
@@ -201,26 +210,29 @@ impl AccountStore {
         }
         session.cycle_id().await.map_err(session_failed)?;
         // The account names the workspace from now on; a guest key left behind would outlive it.
-        for key in [OWNER_KEY, STARTED_AT_KEY, FLOW_KEY] {
+        for key in [OWNER_KEY, STARTED_AT_KEY, FLOW_KEY, security::PENDING_KEY] {
             session.remove_value(key).await.map_err(session_failed)?;
         }
         session.insert(ACCOUNT_KEY, account.id).await.map_err(session_failed)?;
         session.insert(SIGNED_IN_AT_KEY, now()).await.map_err(session_failed)?;
-        session.insert(DEVICE_KEY, device).await.map_err(session_failed)?;
+        session.insert(DEVICE_KEY, &device).await.map_err(session_failed)?;
         let detail = format!("Signed in on {device}.");
         self.db.audit_or_log(Some(account.id), Some(account.id), Event::SignedIn, &detail).await;
         tracing::info!(account = %account.id, "signed in");
+        self.note_device(account, user_agent, &device, ip).await;
         Ok(Account::from(account))
     }
 
     /// Sign-in through a provider: the account is found by (issuer, subject) only; a first
-    /// sign-in creates one (taking the e-mail only when verified and not already in use).
+    /// sign-in creates one (taking the e-mail only when verified and not already in use). An
+    /// account with two-factor sign-in on still needs its code.
     pub async fn sign_in_with_identity(
         &self,
         session: &Session,
         identity: Identity,
-        device: &str,
-    ) -> Result<Account, AppError> {
+        user_agent: &str,
+        ip: Option<std::net::IpAddr>,
+    ) -> Result<SignInStep, AppError> {
         let known = self.db.identity_account(&identity.issuer, &identity.subject).await?;
         let account = match known {
             Some(id) => self.db.account_by_id(id).await?.ok_or(AppError::Internal)?,
@@ -247,7 +259,7 @@ impl AccountStore {
                 row
             }
         };
-        self.start_session(session, &account, device).await
+        self.finish_sign_in(session, &account, user_agent, ip).await
     }
 
     /// The administrator signed in on this session, for the server's own routes; anyone else gets
@@ -293,6 +305,7 @@ where
     axum::Router::new()
         .route("/auth/{provider}/start", get(oidc::start))
         .route("/auth/{provider}/callback", get(oidc::callback))
+        .route("/unsubscribe", get(security::unsubscribe_page).post(security::unsubscribe))
 }
 
 /// Ends a session whose sign-in (or, for a guest, whose workspace) is older than the absolute
@@ -418,16 +431,17 @@ impl AccountService for AccountStore {
         &self,
         session: &Session,
         token: String,
-        device: String,
+        user_agent: String,
     ) -> Result<Option<Account>, AppError> {
         let expired = || AppError::BadRequest("This link has expired or was already used.".into());
         let id = self.db.take_email_token(&token_hash(token.trim()), "verify").await?.ok_or_else(expired)?;
         self.db.set_email_verified(id).await?;
         let account = self.db.account_by_id(id).await?.ok_or_else(expired)?;
-        if !self.started_here(session, &account).await? {
+        // A link proves the mailbox only: with two-factor on, the person signs in with a code.
+        if !self.started_here(session, &account).await? || self.db.two_factor_enabled(id).await? {
             return Ok(None);
         }
-        self.start_session(session, &account, &device).await.map(Some)
+        self.start_session(session, &account, &user_agent, None).await.map(Some)
     }
 
     async fn sign_in(
@@ -435,9 +449,9 @@ impl AccountService for AccountStore {
         session: &Session,
         email: String,
         password: String,
-        device: String,
+        user_agent: String,
         from: std::net::IpAddr,
-    ) -> Result<Account, AppError> {
+    ) -> Result<SignInStep, AppError> {
         let key = normalize_email(&email).map_err(|_| AppError::BadRequest(WRONG_LOGIN.into()))?;
         // Counted before hashing, so guesses sent in parallel are counted as they arrive.
         self.limits.sign_in_to(&key)?;
@@ -449,7 +463,7 @@ impl AccountService for AccountStore {
         let Some(account) = account.clone().filter(|_| matches) else {
             self.record_failure(&attempt).await?;
             if let Some(account) = &account {
-                let detail = format!("A sign-in with a wrong password on {device}.");
+                let detail = format!("A sign-in with a wrong password on {}.", describe_device(&user_agent));
                 self.db.audit_or_log(Some(account.id), None, Event::SignInFailed, &detail).await;
             }
             return Err(AppError::BadRequest(WRONG_LOGIN.into()));
@@ -470,7 +484,11 @@ impl AccountService for AccountStore {
                 "Confirm your e-mail address first: we have sent you the link again.".into(),
             ));
         }
-        self.start_session(session, &account, &device).await
+        self.finish_sign_in(session, &account, &user_agent, Some(from)).await
+    }
+
+    async fn sign_in_code(&self, session: &Session, code: String) -> Result<Account, AppError> {
+        self.second_step(session, code).await
     }
 
     async fn sign_out(&self, session: &Session) -> Result<(), AppError> {
@@ -536,7 +554,7 @@ impl AccountService for AccountStore {
         session: &Session,
         token: String,
         new: String,
-        device: String,
+        user_agent: String,
     ) -> Result<Option<Account>, AppError> {
         passwords::check_strength(&new)?;
         let expired = || AppError::BadRequest("This link has expired or was already used.".into());
@@ -551,10 +569,10 @@ impl AccountService for AccountStore {
         self.db.audit_or_log(Some(id), Some(id), Event::PasswordReset, &detail).await;
         self.notify(id, SecurityNotice::PasswordChanged).await;
         let account = self.db.account_by_id(id).await?.ok_or_else(expired)?;
-        if !self.started_here(session, &account).await? {
+        if !self.started_here(session, &account).await? || self.db.two_factor_enabled(id).await? {
             return Ok(None);
         }
-        self.start_session(session, &account, &device).await.map(Some)
+        self.start_session(session, &account, &user_agent, None).await.map(Some)
     }
 
     async fn sessions(&self, session: &Session) -> Result<Vec<SessionInfo>, AppError> {
@@ -606,6 +624,57 @@ impl AccountService for AccountStore {
             .map(|(path, views, visitors)| app::accounts::PageViews { path, views, visitors })
             .collect();
         Ok(AdminOverview { accounts: self.db.admin_accounts().await?, page_views })
+    }
+
+    async fn change_display_name(&self, session: &Session, display_name: String) -> Result<Account, AppError> {
+        self.change_name(session, display_name).await
+    }
+
+    async fn request_email_change(
+        &self,
+        session: &Session,
+        new_email: String,
+        password: Option<String>,
+    ) -> Result<(), AppError> {
+        self.ask_email_change(session, new_email, password).await
+    }
+
+    async fn confirm_email_change(&self, token: String) -> Result<(), AppError> {
+        self.finish_email_change(token).await
+    }
+
+    async fn two_factor_status(&self, session: &Session) -> Result<TwoFactorStatus, AppError> {
+        self.two_factor_state(session).await
+    }
+
+    async fn start_two_factor(&self, session: &Session) -> Result<(), AppError> {
+        self.begin_two_factor(session).await
+    }
+
+    async fn confirm_two_factor(&self, session: &Session, code: String) -> Result<(), AppError> {
+        self.enable_two_factor(session, code).await
+    }
+
+    async fn turn_off_two_factor(&self, session: &Session, proof: String) -> Result<(), AppError> {
+        self.disable_two_factor(session, proof).await
+    }
+
+    async fn mail_preferences(&self, session: &Session) -> Result<MailPreferences, AppError> {
+        self.mailings(session).await
+    }
+
+    async fn set_mail_preferences(&self, session: &Session, preferences: MailPreferences) -> Result<(), AppError> {
+        self.choose_mailings(session, preferences).await
+    }
+
+    async fn send_announcement(
+        &self,
+        admin: Admin,
+        kind: Mailing,
+        subject: String,
+        body: String,
+    ) -> Result<u32, AppError> {
+        self.announce(admin, kind, subject, body).await
     }
 }
 

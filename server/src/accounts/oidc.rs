@@ -22,9 +22,10 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 use tower_sessions::Session;
 
-use app::accounts::Provider;
+use app::accounts::{Provider, SignInStep};
+use app::server_fn::ClientIp;
 
-use super::{describe_device, AccountStore, Identity};
+use super::{AccountStore, Identity};
 use crate::config::ProviderSettings;
 use crate::platform::db::now;
 use crate::platform::http::local_path;
@@ -365,6 +366,7 @@ pub async fn callback(
     Path(id): Path<String>,
     Query(query): Query<CallbackQuery>,
     headers: HeaderMap,
+    client: Option<axum::Extension<ClientIp>>,
     session: Session,
 ) -> Response {
     let attempt = match session.remove::<Attempt>(ATTEMPT_KEY).await {
@@ -390,10 +392,12 @@ pub async fn callback(
             return failed("invalid");
         }
     };
-    let device =
-        describe_device(headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or(""));
-    match accounts.sign_in_with_identity(&session, identity, &device).await {
-        Ok(_) => Redirect::to(&attempt.return_to).into_response(),
+    let user_agent = headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let ip = client.map(|axum::Extension(ClientIp(ip))| ip);
+    match accounts.sign_in_with_identity(&session, identity, user_agent, ip).await {
+        Ok(SignInStep::SignedIn(_)) => Redirect::to(&attempt.return_to).into_response(),
+        // The account's two-factor setting holds whatever signed it in.
+        Ok(SignInStep::CodeNeeded) => Redirect::to("/signin/code").into_response(),
         Err(_) => failed("internal"),
     }
 }

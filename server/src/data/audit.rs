@@ -24,6 +24,13 @@ pub enum Event {
     SignInFailed,
     PasswordChanged,
     PasswordReset,
+    /// The account page: display name, e-mail address, two-factor sign-in, mail choices.
+    ProfileChanged,
+    EmailChanged,
+    TwoFactorChanged,
+    MailPreferencesChanged,
+    /// An administrator mailed those who opted in to a mailing.
+    AnnouncementSent,
     /// Sessions ended from the session list or by "sign out everywhere".
     SessionsEnded,
     /// An administrator listed every account, or the uploads moderation held.
@@ -50,6 +57,11 @@ impl Event {
             Event::SignInFailed => "sign_in_failed",
             Event::PasswordChanged => "password_changed",
             Event::PasswordReset => "password_reset",
+            Event::ProfileChanged => "profile_changed",
+            Event::EmailChanged => "email_changed",
+            Event::TwoFactorChanged => "two_factor_changed",
+            Event::MailPreferencesChanged => "mail_preferences_changed",
+            Event::AnnouncementSent => "announcement_sent",
             Event::SessionsEnded => "sessions_ended",
             Event::AdminListedAccounts => "admin_listed_accounts",
             Event::AdminListedHeld => "admin_listed_held",

@@ -65,6 +65,10 @@ impl Db {
             "DELETE FROM audit_log WHERE account_id = $1 OR actor_id = $1",
             "DELETE FROM identities WHERE account_id = $1",
             "DELETE FROM email_tokens WHERE account_id = $1",
+            "DELETE FROM email_changes WHERE account_id = $1",
+            "DELETE FROM known_devices WHERE account_id = $1",
+            "DELETE FROM recovery_codes WHERE account_id = $1",
+            "DELETE FROM two_factor WHERE account_id = $1",
             "DELETE FROM sessions WHERE account_id = $1",
         ];
         for statement in by_account {

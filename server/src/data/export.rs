@@ -291,6 +291,7 @@ async fn build(store: &DataStore, id: &str, account_id: AccountId, owner: OwnerI
             "id": account.id, "display_name": account.display_name, "email": account.email,
             "email_verified": account.email_verified, "role": account.role, "has_password": account.password_hash.is_some(),
             "identities": identities,
+            "security": db.account_security_records(account_id).await?,
         },
         "sessions": sessions,
         "consent_records": consent,

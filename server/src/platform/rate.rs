@@ -145,8 +145,8 @@ pub async fn per_client(State(limits): State<Arc<RateLimits>>, mut request: Requ
     request.extensions_mut().insert(ClientIp(ip));
     let path = request.uri().path();
     let check = match path {
-        "/api/auth/signin" => limits.sign_in_ip.check(&ip),
-        "/api/auth/signup" | "/api/auth/reset-request" => limits.mail_ip.check(&ip),
+        "/api/auth/signin" | "/api/auth/signin-code" => limits.sign_in_ip.check(&ip),
+        "/api/auth/signup" | "/api/auth/reset-request" | "/api/account/email" => limits.mail_ip.check(&ip),
         "/api/ai/start" | "/api/generate/start" | "/api/batch/run" => limits.jobs_ip.check(&ip),
         _ => Ok(()),
     };

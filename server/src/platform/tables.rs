@@ -126,6 +126,9 @@ pub const TABLES: &[Table] = &[
             "created_at",
             // People: when it was switched on (NULL: off); exported as people.enabled_at.
             "people_enabled_at",
+            // Opt-in mailings: when the person opted in (NULL: off); exported as account.security.mailings.
+            "marketing_opt_in_at",
+            "announcements_opt_in_at",
         ],
         erase: Erase::Delete,
         export: Export::Included("account"),
@@ -151,6 +154,34 @@ pub const TABLES: &[Table] = &[
         erase: Erase::Delete,
         export: Export::Excluded("one-use secrets, kept only as hashes"),
         retain: "until used or expired",
+    },
+    Table {
+        name: "email_changes",
+        columns: &["token_hash", "account_id", "new_email", "expires_at"],
+        erase: Erase::Delete,
+        export: Export::Included("account.security.email_change"),
+        retain: "until its link is used, a newer change replaces it, or the account goes (the link works 24 hours)",
+    },
+    Table {
+        name: "known_devices",
+        columns: &["account_id", "device_hash", "first_seen_at", "last_seen_at"],
+        erase: Erase::Delete,
+        export: Export::Included("account.security.known_devices"),
+        retain: "with the account: a keyed hash of each browser signed in from, for new-device notices",
+    },
+    Table {
+        name: "two_factor",
+        columns: &["account_id", "secret_sealed", "enabled_at", "last_step", "created_at"],
+        erase: Erase::Delete,
+        export: Export::Included("account.security.two_factor"),
+        retain: "until two-factor sign-in is turned off (the sealed secret is never exported)",
+    },
+    Table {
+        name: "recovery_codes",
+        columns: &["account_id", "code_hash", "created_at"],
+        erase: Erase::Delete,
+        export: Export::Excluded("one-use secrets, kept only as hashes; the export counts those left"),
+        retain: "until used, replaced, or two-factor sign-in is turned off",
     },
     Table {
         name: "consent_records",

@@ -8,6 +8,7 @@
 #[macro_use]
 mod support;
 
+mod account_security;
 mod accounts;
 mod ai;
 mod api_keys;
