@@ -6,6 +6,7 @@ const binary = process.env.ATELIER_E2E_BINARY ?? 'target/debug/atelier';
 const oidcPort = 3102;
 const githubPort = 3103;
 const sdPort = 3104;
+const stripePort = 3105;
 
 export default defineConfig({
   testDir: './tests',
@@ -52,6 +53,13 @@ export default defineConfig({
     reuseExistingServer: false,
     timeout: 30_000,
     env: { SD_PORT: String(sdPort) },
+  }, {
+    // A loopback stand-in for Stripe's API and its hosted checkout, which signs its webhooks.
+    command: 'exec node services/stripe.mjs',
+    url: `http://127.0.0.1:${stripePort}/health`,
+    reuseExistingServer: false,
+    timeout: 30_000,
+    env: { STRIPE_PORT: String(stripePort), APP_URL: `http://127.0.0.1:${port}` },
   }, {
     // The real server binary on a fresh data directory.
     command: `rm -rf target/e2e-data && exec ${binary}`,

@@ -86,6 +86,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/people/:id") view=PersonPage ssr=SsrMode::Async/>
                     <Route path=path!("/privacy") view=PrivacyPage ssr=SsrMode::InOrder/>
                     <Route path=path!("/cookies") view=CookiePolicyPage ssr=SsrMode::InOrder/>
+                    <Route path=path!("/billing/success") view=crate::billing::checkout::PurchaseSuccessPage ssr=SsrMode::InOrder/>
                     <Route path=path!("/signin") view=SignInPage ssr=SsrMode::InOrder/>
                     <Route path=path!("/signin/code") view=crate::accounts::SignInCodePage ssr=SsrMode::InOrder/>
                     <Route path=path!("/signup") view=SignUpPage ssr=SsrMode::InOrder/>

@@ -384,6 +384,64 @@ fn one() -> u64 {
     1
 }
 
+/// `[billing.stripe]`: Stripe, used when `billing.mode` is "stripe". Its keys are secrets: never
+/// logged, never sent to a browser.
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StripeSettings {
+    /// The secret API key (`sk_live_…`, `sk_test_…` or a restricted `rk_…` key).
+    pub secret_key: Option<SecretString>,
+    /// The webhook endpoint's signing secret (`whsec_…`), for `/billing/stripe/webhook`.
+    pub webhook_secret: Option<SecretString>,
+    /// Stripe's API; tests point it at a stand-in on loopback.
+    pub api_base: String,
+    /// A webhook signed longer ago than this (or further ahead) is refused as a replay.
+    pub webhook_tolerance_secs: i64,
+    /// Credit packs on sale (`[[billing.stripe.packs]]`), in the order offered.
+    pub packs: Vec<CreditPackSettings>,
+    /// Plans on sale (`[[billing.stripe.plans]]`): credits every month.
+    pub plans: Vec<PlanSettings>,
+}
+
+impl Default for StripeSettings {
+    fn default() -> Self {
+        Self {
+            secret_key: None,
+            webhook_secret: None,
+            api_base: "https://api.stripe.com".into(),
+            webhook_tolerance_secs: 300,
+            packs: Vec::new(),
+            plans: Vec::new(),
+        }
+    }
+}
+
+/// A pack of credits bought once: a one-time Stripe price.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreditPackSettings {
+    /// Short and URL-safe; it names the pack in forms and in Stripe's metadata.
+    pub id: String,
+    pub name: String,
+    pub credits: u64,
+    /// The Stripe price (`price_…`) charged.
+    pub price_id: String,
+    /// The price as people see it before paying ("€5"); Stripe's checkout shows the real one.
+    pub shown_price: String,
+}
+
+/// A plan: a recurring Stripe price that brings credits with each paid invoice.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanSettings {
+    pub id: String,
+    pub name: String,
+    pub monthly_credits: u64,
+    pub price_id: String,
+    /// "€9 a month".
+    pub shown_price: String,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read the settings file {path}: {source}")]
@@ -503,6 +561,12 @@ impl Settings {
         }
         if let Some(key) = var("ATELIER_VISION_KEY") {
             self.ai.vision_key = Some(key.into());
+        }
+        if let Some(key) = var("ATELIER_STRIPE_SECRET_KEY") {
+            self.billing.stripe.secret_key = Some(key.into());
+        }
+        if let Some(secret) = var("ATELIER_STRIPE_WEBHOOK_SECRET") {
+            self.billing.stripe.webhook_secret = Some(secret.into());
         }
         if let Some(dir) = var("ATELIER_STORAGE_DIR") {
             self.storage.storage_dir = Some(dir.into());

@@ -225,6 +225,17 @@ impl Application {
         let generation_service: Generations = Arc::new(generate::GenerationStore { ai: state.ai.clone() });
         let people_service: People = Arc::new(people::PeopleStore { ai: state.ai.clone() });
         let search_service: app::search::Searches = Arc::new(search::SearchStore::new(state.ai.clone()));
+        // Payments only in billing mode "stripe"; otherwise nothing is on sale and no route exists.
+        let payments = billing::payments::PaymentStore::from_settings(
+            &state.settings,
+            state.db.clone(),
+            state.credits.clone(),
+            state.accounts.clone(),
+        )?;
+        let payment_service: app::billing::checkout::Payments = match &payments {
+            Some(payments) => payments.clone(),
+            None => Arc::new(billing::payments::NoPayments),
+        };
         let developer_service: app::developer::Developer = state.developer.clone();
         let billing_service: app::billing::Billing = state.credits.clone();
         let duplicate_service: Duplicates = Arc::new(duplicates::DuplicateStore { photos: state.photos.clone() });
@@ -241,6 +252,7 @@ impl Application {
             provide_context(people_service.clone());
             provide_context(search_service.clone());
             provide_context(duplicate_service.clone());
+            provide_context(payment_service.clone());
             provide_context(billing_service.clone());
             provide_context(developer_service.clone());
         };
@@ -265,6 +277,7 @@ impl Application {
             .merge(data::export::routes())
             .merge(accounts::routes())
             .merge(privacy::routes())
+            .merge(payments.map(billing::routes::routes::<AppState>).unwrap_or_default())
             .route("/healthz", axum::routing::get(platform::http::healthz))
             .layer(axum::middleware::from_fn_with_state(state.privacy.clone(), privacy::enforce))
             .layer(axum::middleware::from_fn_with_state(absolute_secs, accounts::enforce_absolute_timeout))

@@ -2,6 +2,7 @@
 //! The server keeps the ledger (`server::billing`); the pages show it before anything runs.
 
 pub mod api;
+pub mod checkout;
 mod model;
 mod pages;
 #[cfg(feature = "ssr")]

@@ -63,6 +63,7 @@ pub fn CreditsSection(data: CreditsData) -> impl IntoView {
                     Err(error) => view! { <ErrorNote error/> }.into_any(),
                 }) })}
             </Transition>
+            <crate::billing::checkout::PaymentOptions/>
         </section>
     }
     .into_any()

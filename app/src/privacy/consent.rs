@@ -224,6 +224,9 @@ pub struct PolicyFacts {
     /// The age below which this service is not meant to be used.
     #[serde(default)]
     pub minimum_age: u32,
+    /// The payment service people pay through, when billing mode is "stripe": (name, host).
+    #[serde(default)]
+    pub payment_processor: Option<(String, String)>,
 }
 
 #[cfg(test)]

@@ -236,6 +236,14 @@ pub fn PrivacyPage() -> impl IntoView {
                     } else {
                         view! { <p>{format!("You can sign in through: {}. They learn that you signed in to this Atelier; Atelier learns your name, e-mail address and an identifier from them.", facts.providers.join(", "))}</p> }.into_any()
                     }}
+                    {facts.payment_processor.clone().map(|(name, host)| view! {
+                        <h2>"Payments"</h2>
+                        <p class="payment-processor">{format!(
+                            "Payments are processed by {name} (at {host}), the payment service this server's operator chose. You pay for credits or a plan on {name}'s own page: your card number goes to {name} and never reaches Atelier. \
+                             Atelier sends {name} your account's id, your e-mail address (for the receipt) and what you buy; {name} tells Atelier that you paid, your customer id there, and your card's brand and last four digits, which Atelier keeps only to show you which card is on file. \
+                             What each payment bought, when, and its amount are kept for accounting, also after your account is deleted, but then without anything that points to you. {name}'s own privacy policy covers what {name} keeps."
+                        )}</p>
+                    })}
                     <h2>"E-mail"</h2>
                     <p>{if facts.smtp_configured {
                         "Atelier sends e-mail (address confirmation, password reset) through the mail server its operator configured."

@@ -2,6 +2,9 @@
 //! is queued (`charge`), monthly allowances and administrators' grants (`CreditStore`).
 
 pub mod ledger;
+pub mod payments;
+pub mod routes;
+pub mod stripe;
 
 use std::collections::BTreeMap;
 

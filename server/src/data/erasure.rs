@@ -74,6 +74,13 @@ impl Db {
         for statement in by_account {
             sqlx::query(statement).bind(&id).execute(&mut *tx).await?;
         }
+        // Payments: the link to the customer at the payment service goes; what was paid stays for
+        // the books (accounting and tax law), naming nobody.
+        sqlx::query("DELETE FROM billing_customers WHERE account_id = $1").bind(&id).execute(&mut *tx).await?;
+        sqlx::query("UPDATE billing_payments SET account_id = NULL WHERE account_id = $1")
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
         // Guest sessions of the same workspace (a signed-out browser) hold the owner id.
         sqlx::query("DELETE FROM sessions WHERE data LIKE $1").bind(format!("%{owner}%")).execute(&mut *tx).await?;
         if let Some(email) = &account.email {

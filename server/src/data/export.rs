@@ -296,6 +296,7 @@ async fn build(store: &DataStore, id: &str, account_id: AccountId, owner: OwnerI
         "sessions": sessions,
         "consent_records": consent,
         "usage": usage,
+        "payments": db.payment_records(account_id).await?,
         "audit_log": audit,
         "photos": photo_entries,
         "gallery": gallery_entries,

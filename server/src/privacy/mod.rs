@@ -377,6 +377,8 @@ impl PrivacyService for PrivacyStore {
             image_services: self.image_services.clone(),
             moderation_threshold: self.moderation.then_some(self.settings.ai.moderation_threshold),
             minimum_age: self.settings.privacy.minimum_age,
+            payment_processor: (self.settings.billing.mode == app::billing::BillingMode::Stripe)
+                .then(|| crate::billing::stripe::processor(&self.settings.billing.stripe)),
         }
     }
 

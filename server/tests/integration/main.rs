@@ -13,6 +13,7 @@ mod accounts;
 mod ai;
 mod api_keys;
 mod batch;
+mod billing;
 mod concurrency;
 mod credits;
 mod consent;
