@@ -110,6 +110,10 @@ pub fn App() -> impl IntoView {
                     <a href="/cookies">"Cookie policy"</a>
                     <a href="/cookies#settings">"Cookie settings"</a>
                 </nav>
+                // A page the server renders (not a route of this app): loaded in full.
+                <nav aria-label="Developers">
+                    <a href="/developers/api" rel="external">"API reference"</a>
+                </nav>
                 <ThemeForm/>
             </footer>
         </Router>

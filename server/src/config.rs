@@ -304,11 +304,20 @@ pub struct DeveloperSettings {
     pub failed_keys_per_minute_per_ip: u32,
     /// The API call log is deleted this long after each call.
     pub api_log_retention_days: i64,
+    /// Completion webhooks may go to loopback and private-network addresses (off: a key's owner
+    /// could otherwise make this server call into its own network; tests and single-host setups
+    /// turn it on).
+    pub allow_private_webhooks: bool,
 }
 
 impl Default for DeveloperSettings {
     fn default() -> Self {
-        Self { requests_per_minute_per_key: 120, failed_keys_per_minute_per_ip: 20, api_log_retention_days: 90 }
+        Self {
+            requests_per_minute_per_key: 120,
+            failed_keys_per_minute_per_ip: 20,
+            api_log_retention_days: 90,
+            allow_private_webhooks: false,
+        }
     }
 }
 

@@ -277,6 +277,7 @@ impl Application {
             .merge(data::export::routes())
             .merge(accounts::routes())
             .merge(privacy::routes())
+            .merge(developer::v1::reference::routes())
             .merge(payments.map(billing::routes::routes::<AppState>).unwrap_or_default())
             .route("/healthz", axum::routing::get(platform::http::healthz))
             .layer(axum::middleware::from_fn_with_state(state.privacy.clone(), privacy::enforce))

@@ -310,6 +310,7 @@ async fn build(store: &DataStore, id: &str, account_id: AccountId, owner: OwnerI
         "credits": db.ledger_records(owner).await?,
         "api_keys": db.api_key_records(account_id).await?,
         "api_calls": db.api_call_records(account_id).await?,
+        "api_jobs": db.api_job_records(owner).await?,
     });
 
     // The archive streams through a bounded channel into the sealer and the store: memory holds

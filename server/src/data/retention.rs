@@ -198,6 +198,8 @@ impl Retention {
         let empty_guests = self.db.remove_empty_guests(now - self.unsaved_secs).await?;
         let purged_objects = purge(&self.db, &self.storage).await?;
         let expired_api_calls = self.db.expire_api_calls(now - self.api_log_secs).await?;
+        // Idempotency keys after a day; which key started a job, with the job.
+        crate::developer::v1::idempotency::sweep(&self.db, now, now - self.unsaved_secs).await?;
         let swept = Swept {
             expired_versions,
             unsaved_photos,

@@ -39,6 +39,8 @@ pub fn routes(state: AppState) -> Router {
     v1::routes()
         .route("/api/v1/me", get(me))
         .layer(axum::middleware::from_fn_with_state(state.clone(), keys::authenticate))
+        // The OpenAPI document and signed media links need no key.
+        .merge(v1::public_routes())
         .with_state(state)
 }
 

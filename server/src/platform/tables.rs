@@ -421,6 +421,22 @@ pub const TABLES: &[Table] = &[
         retain: "`api_log_retention_days` (default 90) after the call, then deleted by the retention sweep",
     },
     Table {
+        name: "api_idempotency",
+        columns: &["key_id", "idempotency_key", "fingerprint", "status", "body", "created_at"],
+        erase: Erase::Delete,
+        export: Export::Excluded(
+            "answers kept a day only to replay a repeated request; what they describe (photos, versions, jobs) is exported itself",
+        ),
+        retain: "24 hours, then deleted by the retention sweep (and with its key)",
+    },
+    Table {
+        name: "api_jobs",
+        columns: &["kind", "target_id", "key_id", "owner_id", "created_at", "attempts", "notified_at", "outcome"],
+        erase: Erase::Delete,
+        export: Export::Included("api_jobs"),
+        retain: "as long as an unsaved upload (`unsaved_retention_hours`), like the jobs it names; then the retention sweep",
+    },
+    Table {
         name: "credit_ledger",
         columns: &["id", "owner_id", "kind", "credits", "job_id", "reference", "note", "created_by", "created_at"],
         erase: Erase::Anonymise(

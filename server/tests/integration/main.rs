@@ -12,6 +12,7 @@ mod account_security;
 mod accounts;
 mod ai;
 mod api_keys;
+mod api_v1;
 mod batch;
 mod billing;
 mod concurrency;
