@@ -89,7 +89,7 @@ test('turn on two-factor sign-in, see the recovery codes once, sign in with pass
   await expect(page.locator('.account-name')).toHaveText('Ada');
 
   // Without JavaScript, in another browser: plain forms all the way, with a recovery code.
-  const plain = await browser.newContext({ javaScriptEnabled: false });
+  const plain = await browser.newContext({ javaScriptEnabled: false, baseURL: test.info().project.use.baseURL });
   const other = await plain.newPage();
   await other.goto('/signin');
   await signIn(other, email, password);

@@ -215,6 +215,34 @@ async fn github_sign_in_adopts_the_guest_workspace_and_finds_the_same_account_ag
     assert_eq!(replay.headers["location"], "/signin?failed=expired");
 }
 
+/// Two-factor sign-in is the account's setting, whatever signs it in: after the provider vouches
+/// for the person, the session still waits for a code (issue 19).
+#[tokio::test]
+async fn a_provider_sign_in_to_a_two_factor_account_still_asks_for_a_code() {
+    use server::accounts::totp::{code_at, step_at};
+    let (app, _github) = app_with_github().await;
+    let (cookie, location, _) = start_with(&app, "github", None, "/gallery").await;
+    let signed_in = app.get(&approve_at_provider(&location).await, Some(&cookie)).await.session_cookie().unwrap();
+    assert_eq!(app.call_form("account/two-factor/start", Some(&signed_in), "").await.status, StatusCode::OK);
+    let status = app.call_form("account/two-factor", Some(&signed_in), "").await.json();
+    let secret = data_encoding::BASE32_NOPAD.decode(status["setup"]["secret"].as_str().unwrap().as_bytes()).unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let step = step_at(now);
+    let code = crate::support::form(&[("code", &code_at(&secret, step))]);
+    assert_eq!(app.call_form("account/two-factor/confirm", Some(&signed_in), &code).await.status, StatusCode::OK);
+
+    let (cookie, location, _) = start_with(&app, "github", None, "/gallery").await;
+    let back = app.get(&approve_at_provider(&location).await, Some(&cookie)).await;
+    assert_eq!(back.headers["location"], "/signin/code");
+    let pending = back.session_cookie().unwrap_or(cookie);
+    assert_eq!(app.call_form("auth/me", Some(&pending), "").await.json(), serde_json::Value::Null);
+    let code = crate::support::form(&[("code", &code_at(&secret, step + 1))]);
+    let done = app.call_form("auth/signin-code", Some(&pending), &code).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", String::from_utf8_lossy(&done.body));
+    let me = app.call_form("auth/me", Some(&done.session_cookie().unwrap()), "").await.json();
+    assert_eq!(me["email"], "octocat@example.test");
+}
+
 /// ID tokens with one fault each are refused, and the token client follows no redirects; the same
 /// provider's valid token signs in, so each refusal is for its one fault. SECURITY.md "Sign-in" 4, 6.
 #[tokio::test]
