@@ -33,7 +33,7 @@ pub fn AdminPage() -> impl IntoView {
                                         <td>{if row.role == Role::Admin { "admin" } else { "user" }}</td>
                                         <td>{row.photos}</td>
                                         <td>{when(row.created_at)}</td>
-                                        <td><AdminWorkspaceForm account=row.id/></td>
+                                        <td><AdminWorkspaceForm account=row.id/><crate::billing::GrantCredits account=row.id/></td>
                                     </tr>
                                 }).collect_view()}
                             </tbody>

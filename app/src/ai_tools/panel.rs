@@ -32,6 +32,8 @@ pub struct AiPanelData {
     photos: Resource<Result<Vec<PhotoSummary>, AppError>>,
     /// The image services the server offers (generative fill, painted backdrops).
     services: Services,
+    /// What each tool costs, shown beside it before it runs.
+    prices: crate::billing::Prices,
 }
 
 impl AiPanelData {
@@ -52,13 +54,13 @@ impl AiPanelData {
         );
         let photos = Resource::new(|| (), |_| list_photos());
         let services = Resource::new(|| (), |_| crate::generate::api::open_studio());
-        Self { start, tick, jobs, photos, services }
+        Self { start, tick, jobs, photos, services, prices: crate::billing::load_prices() }
     }
 }
 
 #[component]
 pub fn AiTools(photo: PhotoSummary, data: AiPanelData) -> impl IntoView {
-    let AiPanelData { start, tick, jobs, photos, services } = data;
+    let AiPanelData { start, tick, jobs, photos, services, prices } = data;
     // While a job is unfinished, ask again every 0.7 s: the bars follow the server's progress.
     // A failed answer is asked again too, more slowly, so a passing error never freezes a bar.
     Effect::new(move |_| {
@@ -96,7 +98,12 @@ pub fn AiTools(photo: PhotoSummary, data: AiPanelData) -> impl IntoView {
             <h2 id="ai-tools-title">"AI tools"</h2>
             <p class="hint">"These run on this server; only generative fill and backdrops painted from a prompt go to an image service this server's operator configured (the privacy page names it). Results are kept for 24 hours unless you save them to your gallery."</p>
             <div class="ai-tool-grid">
-                {ToolKind::ALL.iter().map(|kind| form(*kind, start, photos, services, &photo)).collect_view()}
+                {ToolKind::ALL.iter().map(|kind| view! {
+                    <div class="ai-tool-cell">
+                        {form(*kind, start, photos, services, &photo)}
+                        <p class="hint"><crate::billing::CostNote tool=kind.name() prices/></p>
+                    </div>
+                }).collect_view()}
             </div>
             {move || start.value().get().and_then(Result::err).map(|error| view! { <ErrorNote error/> })}
             {move || description.get().map(|(id, photo, description)| view! {

@@ -25,6 +25,7 @@ pub fn BatchesPage() -> impl IntoView {
     let pipelines_changed = RwSignal::new(0u32);
     let pipelines = Resource::new(move || pipelines_changed.get(), |_| list_pipelines());
     let batches = Resource::new(|| (), |_| list_batches());
+    let prices = crate::billing::load_prices();
     // Photos chosen elsewhere (the gallery's "Run a batch on the ticked items") arrive as
     // `?photos=id,id`.
     let query = use_query_map();
@@ -122,6 +123,7 @@ pub fn BatchesPage() -> impl IntoView {
                                         <ol class="steps">
                                             {view.pipeline.steps.iter().map(|step| view! { <li>{step.label()}</li> }).collect_view()}
                                         </ol>
+                                        <crate::billing::PipelineCost tools=view.pipeline.tools().map(|kind| kind.name().to_string()).collect() prices/>
                                         {saved.map(|id| view! {
                                             <button type="button" class="danger" on:click=move |_| { delete.dispatch(id); }>"Delete"</button>
                                         })}

@@ -9,6 +9,6 @@ mod pages;
 mod service;
 
 pub use model::*;
-pub use pages::{load_prices, CostNote, CreditsData, CreditsSection, GrantCredits, Prices};
+pub use pages::{load_prices, CostNote, CreditsData, CreditsSection, GrantCredits, PipelineCost, Prices};
 #[cfg(feature = "ssr")]
 pub use service::{Billing, BillingService};

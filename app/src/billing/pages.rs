@@ -28,7 +28,7 @@ impl CreditsData {
     }
 }
 
-/// "N credits" (or "free") for one run of `tool`, once the prices are known.
+/// "Costs N credits" (or that it is free) for `times` runs of `tool`, once the prices are known.
 #[component]
 pub fn CostNote(#[prop(into)] tool: String, prices: Prices, #[prop(default = 1)] times: i64) -> impl IntoView {
     view! {
@@ -39,8 +39,34 @@ pub fn CostNote(#[prop(into)] tool: String, prices: Prices, #[prop(default = 1)]
                     let tool = tool.clone();
                     Suspend::new(async move {
                         prices.await.ok().map(|prices| {
-                            let label = prices.label(prices.cost(&tool) * times);
+                            let label = if prices.mode.enforced() {
+                                format!("Costs {}", prices.label(prices.cost(&tool) * times))
+                            } else {
+                                "Free on this server".to_string()
+                            };
                             view! { <span class="credit-cost" data-tool=tool.clone()>{label}</span> }
+                        })
+                    })
+                }
+            }
+        </Transition>
+    }
+    .into_any()
+}
+
+/// A batch pipeline's price per photo: the sum of its AI steps' costs.
+#[component]
+pub fn PipelineCost(tools: Vec<String>, prices: Prices) -> impl IntoView {
+    view! {
+        <Transition fallback=|| ()>
+            {
+                let tools = tools.clone();
+                move || {
+                    let tools = tools.clone();
+                    Suspend::new(async move {
+                        prices.await.ok().filter(|prices| prices.mode.enforced()).map(|prices| {
+                            let credits: i64 = tools.iter().map(|tool| prices.cost(tool)).sum();
+                            view! { <span class="credit-cost">{format!("{} a photo", prices.label(credits))}</span> }
                         })
                     })
                 }

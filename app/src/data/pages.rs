@@ -157,6 +157,7 @@ pub struct YourDataResources {
     start_export: ServerAction<StartExport>,
     tick: RwSignal<u32>,
     exports: Resource<Result<Vec<ExportJob>, AppError>>,
+    credits: crate::billing::CreditsData,
 }
 
 impl YourDataResources {
@@ -169,6 +170,7 @@ impl YourDataResources {
             start_export,
             tick,
             exports: Resource::new(move || (start_export.version().get(), tick.get()), |_| my_exports()),
+            credits: crate::billing::CreditsData::load(),
         }
     }
 }
@@ -176,8 +178,9 @@ impl YourDataResources {
 /// The account page's "Your data" part; `confirm_with` is what erasure asks to be typed.
 #[component]
 pub fn YourData(confirm_with: String, data: YourDataResources) -> impl IntoView {
-    let YourDataResources { usage, audit, start_export, tick, exports } = data;
+    let YourDataResources { usage, audit, start_export, tick, exports, credits } = data;
     view! {
+        <crate::billing::CreditsSection data=credits/>
         <h2>"Usage"</h2>
         <Transition fallback=|| ()>
             {move || Suspend::new(async move { Some(usage.await).map(|report| match report {

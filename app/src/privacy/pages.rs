@@ -174,6 +174,7 @@ pub fn PrivacyPage() -> impl IntoView {
                         <li>"Your cookie choices, as consent records (a random consent id, what you allowed, when, and the policy version), so we can show you what you agreed to."</li>
                         <li>"With your permission only: page views counted by Atelier's own statistics (the page, the day and a hash of a random cookie; no IP address, no browser details, no account)."</li>
                         <li>"Usage records: which tool ran, how long it took, the image sizes it read and wrote, and the credits it cost. Never your pictures, file names or what you typed. You can see yours, by day and tool, in your account."</li>
+                        <li>"Credits, when this server counts them: each credit given, bought or spent (held when a job is queued, spent when it succeeds, given back when it fails or is cancelled), with the job it was for and a short note. Your balance is their sum; you see the history in your account. After your account is deleted they are kept for the operator's accounts without anything that points to you."</li>
                         <li>"An audit log of security events: sign-ins, cookie choices, exports, deletions, and every time an administrator looks at your workspace (with the reason they gave). You can read your own entries in your account."</li>
                     </ul>
                     <h2>"How it protects them"</h2>
