@@ -23,6 +23,7 @@ use axum::{Extension, Json, Router};
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::accounts::notices::SecurityNotice;
 use crate::accounts::AccountStore;
 use crate::data::audit::Event;
 use crate::platform::db::{now, Db};
@@ -98,7 +99,8 @@ impl DeveloperService for DeveloperStore {
         let scopes = key.scopes.iter().map(|scope| scope.as_str()).collect::<Vec<_>>().join(", ");
         let detail = format!("API key \"{}\" ({}) created with scopes: {scopes}.", key.name, key.prefix);
         self.db.audit_or_log(Some(me.account), Some(me.account), Event::ApiKeyCreated, &detail).await;
-        self.notify_created(&me, &key).await;
+        let notice = SecurityNotice::ApiKeyCreated { name: key.name.clone() };
+        self.accounts.notify(me.account, notice).await;
         Ok(CreatedApiKey { key, token, webhook_secret })
     }
 
@@ -111,32 +113,5 @@ impl DeveloperService for DeveloperStore {
 
     async fn api_calls(&self, me: SignedIn, before: Option<String>) -> Result<ApiCallPage, AppError> {
         Ok(self.db.api_calls_of(me.account, before.as_deref()).await?)
-    }
-}
-
-impl DeveloperStore {
-    /// The "API key created" security mail; a mail that cannot go is logged, never fatal.
-    async fn notify_created(&self, me: &SignedIn, key: &ApiKeyInfo) {
-        let account = match self.db.account_by_id(me.account).await {
-            Ok(Some(account)) => account,
-            Ok(None) => return,
-            Err(error) => {
-                tracing::warn!(%error, "looking up an account to tell it about a new API key failed");
-                return;
-            }
-        };
-        let Some(email) = account.email else { return };
-        let body = format!(
-            "An API key named \"{}\" ({}) was created for your Atelier account.\n\n\
-             If that was not you, revoke it on your account page ({}/account) and change your password.\n",
-            key.name,
-            key.prefix,
-            self.accounts.public_url.trim_end_matches('/'),
-        );
-        if let Err(error) =
-            self.accounts.mailer.send(&email, "A new API key was created for your Atelier account", body).await
-        {
-            tracing::warn!(%error, "the \"API key created\" mail could not be sent");
-        }
     }
 }
