@@ -1,7 +1,7 @@
 // A loopback stand-in for Stripe, which the tests cannot reach for real. The API half checks the
 // secret key (a bearer token) and reads form-encoded fields as Stripe does: POST
 // /v1/checkout/sessions, GET /v1/checkout/sessions/:id (with the card expanded), POST
-// /v1/billing_portal/sessions. The hosted half plays Checkout: GET /checkout/:id shows the item
+// /v1/billing_portal/sessions, DELETE /v1/customers/:id. The hosted half plays Checkout: GET /checkout/:id shows the item
 // with a Pay button; paying sends the signed `checkout.session.completed` webhook to Atelier
 // (HMAC-SHA256 over "<t>.<body>" with the endpoint secret, as Stripe signs) and, once Atelier
 // answered 200, redirects to the session's success_url as Stripe does.
@@ -125,6 +125,10 @@ http.createServer(async (req, res) => {
       if (!form.get('customer')) return json(res, 400, { error: { type: 'invalid_request_error', message: 'Missing customer' } });
       const back = encodeURIComponent(form.get('return_url') ?? appUrl);
       return json(res, 200, { id: 'bps_e2e', object: 'billing_portal.session', url: `${base}/portal?return=${back}` });
+    }
+    if (req.method === 'DELETE' && parts[0] === 'v1' && parts[1] === 'customers' && parts[2]) {
+      if (!authorized(req, res)) return;
+      return json(res, 200, { id: parts[2], object: 'customer', deleted: true });
     }
     if (req.method === 'GET' && parts[0] === 'checkout' && parts[1]) {
       const session = sessions.get(parts[1]);

@@ -181,8 +181,15 @@ impl Application {
             vision_destination: vision.as_ref().map(ai_tools::vision::Vision::destination),
             image_services: generation.list.iter().map(|p| (p.name.clone(), p.destination())).collect(),
         });
-        let data =
-            Arc::new(DataStore { db: db.clone(), photos: photos.clone(), sessions: sessions.clone(), export_secs });
+        // Payments only in billing mode "stripe"; otherwise nothing is on sale and no route exists.
+        let payments = billing::payments::PaymentStore::from_settings(&settings, db.clone(), accounts.clone())?;
+        let data = Arc::new(DataStore {
+            db: db.clone(),
+            photos: photos.clone(),
+            sessions: sessions.clone(),
+            export_secs,
+            payments: payments.clone(),
+        });
         let ai = Arc::new(AiStore {
             db: db.clone(),
             photos: photos.clone(),
@@ -225,13 +232,6 @@ impl Application {
         let generation_service: Generations = Arc::new(generate::GenerationStore { ai: state.ai.clone() });
         let people_service: People = Arc::new(people::PeopleStore { ai: state.ai.clone() });
         let search_service: app::search::Searches = Arc::new(search::SearchStore::new(state.ai.clone()));
-        // Payments only in billing mode "stripe"; otherwise nothing is on sale and no route exists.
-        let payments = billing::payments::PaymentStore::from_settings(
-            &state.settings,
-            state.db.clone(),
-            state.credits.clone(),
-            state.accounts.clone(),
-        )?;
         let payment_service: app::billing::checkout::Payments = match &payments {
             Some(payments) => payments.clone(),
             None => Arc::new(billing::payments::NoPayments),

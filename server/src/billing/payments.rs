@@ -21,7 +21,7 @@ use app::error::AppError;
 use app::ids::{AccountId, OwnerId, SignedIn};
 
 use crate::accounts::AccountStore;
-use crate::billing::CreditStore;
+use crate::billing::{CreditPolicy, CreditStore};
 use crate::config::{CreditPackSettings, PlanSettings, Settings};
 use crate::platform::db::{now, Db};
 use crate::platform::error::OrInternal;
@@ -152,6 +152,8 @@ pub trait PaymentProvider: Send + Sync + 'static {
     async fn checkout(&self, request: CheckoutRequest) -> Result<Checkout, ProviderError>;
     /// A customer-portal session (cards, invoices, the plan), returning to `return_url`.
     async fn portal(&self, customer: &str, return_url: &str) -> Result<String, ProviderError>;
+    /// Deletes the customer (its cards, and its subscriptions at once); one already gone is fine.
+    async fn delete_customer(&self, customer: &str) -> Result<(), ProviderError>;
     /// The brand and last four digits of the card a completed checkout was paid with.
     async fn card_of_checkout(&self, session: &str) -> Result<Option<Card>, ProviderError>;
     /// Checks a webhook's signature over its raw body and reads its event.
@@ -365,16 +367,22 @@ impl Db {
         sqlx::query("DELETE FROM payment_events WHERE id = $1").bind(id).execute(self.pool()).await.map(|_| ())
     }
 
-    /// "Download my data": the customer link, card and plan, and each payment.
+    /// "Download my data": the customer link, card and plan (a list of at most one), and each
+    /// payment.
     pub async fn payment_records(&self, account: AccountId) -> Result<serde_json::Value, sqlx::Error> {
-        let customer = self.billing_customer(account).await?.map(|row| {
-            json!({
-                "customer_id": row.customer,
-                "card": row.card.map(|card| json!({ "brand": card.brand, "last4": card.last4 })),
-                "plan": row.plan, "subscription_id": row.subscription, "subscription_status": row.status,
-                "period_end": row.period_end,
+        let customers: Vec<_> = self
+            .billing_customer(account)
+            .await?
+            .into_iter()
+            .map(|row| {
+                json!({
+                    "customer_id": row.customer,
+                    "card": row.card.map(|card| json!({ "brand": card.brand, "last4": card.last4 })),
+                    "plan": row.plan, "subscription_id": row.subscription, "subscription_status": row.status,
+                    "period_end": row.period_end,
+                })
             })
-        });
+            .collect();
         let payments = sqlx::query(
             "SELECT id, kind, item, credits, amount, currency, refunded_credits, created_at FROM billing_payments
              WHERE account_id = $1 ORDER BY created_at, id",
@@ -393,7 +401,7 @@ impl Db {
             }))
         })
         .collect::<Result<Vec<_>, _>>()?;
-        Ok(json!({ "customer": customer, "payments": payments }))
+        Ok(json!({ "customers": customers, "payments": payments }))
     }
 }
 
@@ -410,7 +418,6 @@ impl PaymentStore {
     pub fn from_settings(
         settings: &Settings,
         db: Db,
-        billing: Arc<CreditStore>,
         accounts: Arc<AccountStore>,
     ) -> anyhow::Result<Option<Arc<Self>>> {
         if settings.billing.mode != BillingMode::Stripe {
@@ -424,6 +431,8 @@ impl PaymentStore {
                 anyhow::bail!("billing.stripe: the pack or plan id “{id}” must be letters, digits, - or _");
             }
         }
+        // The ledger as the rest of the server keeps it (the store holds no state of its own).
+        let billing = Arc::new(CreditStore { db: db.clone(), policy: CreditPolicy::from_settings(&settings.billing) });
         Ok(Some(Arc::new(Self {
             db,
             provider: Arc::new(super::stripe::Stripe::new(stripe)?),
@@ -497,6 +506,16 @@ impl PaymentStore {
             )
         })?;
         Ok(self.provider.portal(&customer.customer, &self.link(return_to)).await?)
+    }
+
+    /// Before an account is erased: its customer at the provider is deleted, which ends any plan
+    /// at once (it would otherwise go on charging a person who is gone) and removes the cards
+    /// kept there. Fails while the provider cannot be reached, so the erasure waits for it.
+    pub async fn forget_customer(&self, account: AccountId) -> Result<(), AppError> {
+        if let Some(customer) = self.db.billing_customer(account).await? {
+            self.provider.delete_customer(&customer.customer).await?;
+        }
+        Ok(())
     }
 
     /// Verifies and applies a webhook; `Ok(false)` when the event had been applied before.

@@ -69,6 +69,11 @@ impl Stripe {
             tracing::error!(%error, doing, "Stripe could not be reached");
             ProviderError
         })?;
+        self.read(response, doing).await
+    }
+
+    /// Stripe's JSON answer, or its error logged (type and code, never the key).
+    async fn read(&self, response: reqwest::Response, doing: &'static str) -> Result<Value, ProviderError> {
         let status = response.status();
         let body: Value = response.json().await.map_err(|error| {
             tracing::error!(%error, %status, doing, "Stripe's answer was not JSON");
@@ -160,6 +165,22 @@ impl PaymentProvider for Stripe {
             tracing::error!("Stripe's portal session has no URL");
             ProviderError
         })
+    }
+
+    async fn delete_customer(&self, customer: &str) -> Result<(), ProviderError> {
+        if !is_stripe_id(customer) {
+            return Ok(());
+        }
+        let request = self.http.delete(self.url(&format!("/v1/customers/{customer}")));
+        let response = request.bearer_auth(self.secret_key.expose_secret()).send().await.map_err(|error| {
+            tracing::error!(%error, "Stripe could not be reached to delete a customer");
+            ProviderError
+        })?;
+        // Deleted before (by the operator in Stripe's dashboard): nothing left to delete.
+        if response.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(());
+        }
+        self.read(response, "deleting a customer").await.map(|_| ())
     }
 
     async fn card_of_checkout(&self, session: &str) -> Result<Option<Card>, ProviderError> {

@@ -99,6 +99,11 @@ impl Db {
 }
 
 pub async fn erase(store: &DataStore, account: &AccountRow) -> Result<(), AppError> {
+    // The customer at the payment service goes first (its cards, and a plan that would go on
+    // charging): while it cannot be reached nothing is erased, and the person can try again.
+    if let Some(payments) = &store.payments {
+        payments.forget_customer(account.id).await?;
+    }
     store.db.erase_account(account).await?;
     // The log keeps that an erasure happened, never whose.
     store

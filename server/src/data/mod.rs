@@ -33,6 +33,8 @@ pub struct DataStore {
     pub sessions: DbSessionStore,
     /// How long a finished archive stays downloadable.
     pub export_secs: i64,
+    /// Payments, when on: erasure deletes the account's customer at the payment service first.
+    pub payments: Option<Arc<crate::billing::payments::PaymentStore>>,
 }
 
 impl DataStore {

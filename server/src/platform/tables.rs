@@ -258,7 +258,7 @@ pub const TABLES: &[Table] = &[
             "updated_at",
         ],
         erase: Erase::Delete,
-        export: Export::Included("payments.customer"),
+        export: Export::Included("payments.customers"),
         retain: "while the account lives: the customer id at the payment service and the card's brand and last four digits",
     },
     Table {

@@ -89,6 +89,14 @@ impl StandIn {
                     Json(json!({ "id": "bps_1", "object": "billing_portal.session", "url": "https://billing.stripe.test/p/session/bps_1" }))
                 }),
             )
+            .route(
+                "/v1/customers/{id}",
+                axum::routing::delete(|State(s): State<StandIn>, headers: HeaderMap, Path(id): Path<String>| async move {
+                    let path = format!("/v1/customers/{id}");
+                    s.seen.lock().unwrap().push(Seen { path, auth: auth(&headers), form: Vec::new(), query: String::new() });
+                    Json(json!({ "id": id, "object": "customer", "deleted": true }))
+                }),
+            )
             .with_state(self.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -474,12 +482,16 @@ async fn payments_are_exported_and_erasure_keeps_only_anonymous_accounting(app: 
     .await;
     let manifest = exported_manifest(&app, &cookie).await;
     let payments = &manifest["payments"];
-    assert_eq!(payments["customer"]["customer_id"], "cus_5");
-    assert_eq!(payments["customer"]["card"], json!({ "brand": "visa", "last4": "4242" }));
+    assert_eq!(payments["customers"][0]["customer_id"], "cus_5");
+    assert_eq!(payments["customers"][0]["card"], json!({ "brand": "visa", "last4": "4242" }));
     assert_eq!(payments["payments"][0]["credits"], 500);
     assert_eq!(payments["payments"][0]["currency"], "eur");
 
     delete_account(&app, &cookie, email).await;
+    // The customer at Stripe is deleted with the account: its cards, and any plan at once.
+    let deleted = standin.calls("/v1/customers/cus_5");
+    assert_eq!(deleted.len(), 1, "the customer is deleted at Stripe");
+    assert_eq!(deleted[0].auth.as_deref(), Some(format!("Bearer {SECRET_KEY}").as_str()));
     let pool = app.ai.db.pool();
     let customers: i64 =
         sqlx::query("SELECT COUNT(*) AS n FROM billing_customers").fetch_one(pool).await.unwrap().get("n");
