@@ -479,6 +479,17 @@ async fn every_operation_answers_as_its_document_says(app: TestApp) {
     }
     let stray = app.get("/api/v1/no-such-thing", None).await;
     assert_eq!(stray.status, StatusCode::NOT_FOUND);
+
+    // The reference page is rendered from the same document, by this server, without a script.
+    let page = app.get("/developers/api", None).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.headers["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(page.headers.contains_key("content-security-policy"));
+    let html = String::from_utf8(page.body).unwrap();
+    for id in &documented {
+        assert!(html.contains(&format!("id=\"op-{id}\"")), "the reference page lacks {id}");
+    }
+    assert!(html.contains("Atelier-Signature") && !html.contains("<script"));
 }
 
 /// The validator itself refuses what does not match, so the checks above can fail.
