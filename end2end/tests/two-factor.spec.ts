@@ -39,6 +39,11 @@ async function waitForHydration(page: Page) {
 }
 
 test('turn on two-factor sign-in, see the recovery codes once, sign in with password and code', async ({ page, browser }) => {
+  // The page must hydrate cleanly: forms that fall back to plain posts would hide a broken page.
+  const hydrationErrors: string[] = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error' && /hydrat/i.test(message.text())) hydrationErrors.push(message.text());
+  });
   const email = `ada-2fa-${Date.now()}@example.test`;
   const password = 'a long enough password';
   await signUp(page, 'Ada', email, password);
@@ -87,6 +92,7 @@ test('turn on two-factor sign-in, see the recovery codes once, sign in with pass
   await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await expect(page).toHaveURL(/127\.0\.0\.1:\d+\/$/);
   await expect(page.locator('.account-name')).toHaveText('Ada');
+  expect(hydrationErrors).toEqual([]);
 
   // Without JavaScript, in another browser: plain forms all the way, with a recovery code.
   const plain = await browser.newContext({ javaScriptEnabled: false, baseURL: test.info().project.use.baseURL });

@@ -11,7 +11,8 @@ use crate::accounts::api::{
     ConfirmTwoFactor, RequestEmailChange, SendAnnouncement, SetMailPreferences, SignInCode, StartTwoFactor,
     TurnOffTwoFactor,
 };
-use crate::accounts::TwoFactorStatus;
+use crate::accounts::{MailPreferences, TwoFactorStatus};
+use crate::error::AppError;
 use crate::ui::{action_error, reload_to, ErrorNote};
 
 /// The second step of signing in, when the account has two-factor sign-in on.
@@ -69,6 +70,9 @@ pub fn AccountSettings() -> impl IntoView {
     let rename = ServerAction::<ChangeDisplayName>::new();
     let email = ServerAction::<RequestEmailChange>::new();
     let me = Resource::new(|| (), |_| current_account());
+    // Made here, not inside the Transition that shows them: see `ai_tools::AiPanelData`.
+    let two_factor = TwoFactorData::load();
+    let mailings = MailingsData::load();
     Effect::new(move |_| {
         // The name shows in the header too: the page is read afresh.
         if let Some(Ok(_)) = rename.value().get() {
@@ -99,8 +103,8 @@ pub fn AccountSettings() -> impl IntoView {
                         <p class="notice" role="status">"If that address can be used, a confirmation link is on its way to it."</p>
                     })}
                     {action_error(email)}
-                    <TwoFactorSection/>
-                    <MailingsSection/>
+                    <TwoFactorSection data=two_factor/>
+                    <MailingsSection data=mailings/>
                 }.into_any(),
                 _ => ().into_any(),
             }) })}
@@ -108,15 +112,31 @@ pub fn AccountSettings() -> impl IntoView {
     }
 }
 
+/// The two-factor section's actions and the status they refresh.
+#[derive(Clone, Copy)]
+struct TwoFactorData {
+    start: ServerAction<StartTwoFactor>,
+    confirm: ServerAction<ConfirmTwoFactor>,
+    off: ServerAction<TurnOffTwoFactor>,
+    status: Resource<Result<TwoFactorStatus, AppError>>,
+}
+
+impl TwoFactorData {
+    fn load() -> Self {
+        let start = ServerAction::<StartTwoFactor>::new();
+        let confirm = ServerAction::<ConfirmTwoFactor>::new();
+        let off = ServerAction::<TurnOffTwoFactor>::new();
+        let status = Resource::new(
+            move || (start.version().get(), confirm.version().get(), off.version().get()),
+            |_| load_two_factor_status(),
+        );
+        Self { start, confirm, off, status }
+    }
+}
+
 #[component]
-fn TwoFactorSection() -> impl IntoView {
-    let start = ServerAction::<StartTwoFactor>::new();
-    let confirm = ServerAction::<ConfirmTwoFactor>::new();
-    let off = ServerAction::<TurnOffTwoFactor>::new();
-    let status = Resource::new(
-        move || (start.version().get(), confirm.version().get(), off.version().get()),
-        |_| load_two_factor_status(),
-    );
+fn TwoFactorSection(data: TwoFactorData) -> impl IntoView {
+    let TwoFactorData { start, confirm, off, status } = data;
     view! {
         <h2 id="two-factor">"Two-factor sign-in"</h2>
         <Transition fallback=|| ()>
@@ -166,10 +186,23 @@ fn TwoFactorSection() -> impl IntoView {
     }
 }
 
+/// The mailings form's action and the choices it refreshes.
+#[derive(Clone, Copy)]
+struct MailingsData {
+    save: ServerAction<SetMailPreferences>,
+    choices: Resource<Result<MailPreferences, AppError>>,
+}
+
+impl MailingsData {
+    fn load() -> Self {
+        let save = ServerAction::<SetMailPreferences>::new();
+        Self { save, choices: Resource::new(move || save.version().get(), |_| load_mail_preferences()) }
+    }
+}
+
 #[component]
-fn MailingsSection() -> impl IntoView {
-    let save = ServerAction::<SetMailPreferences>::new();
-    let choices = Resource::new(move || save.version().get(), |_| load_mail_preferences());
+fn MailingsSection(data: MailingsData) -> impl IntoView {
+    let MailingsData { save, choices } = data;
     view! {
         <h2 id="mail">"E-mails from Atelier"</h2>
         <p class="hint">"Messages about your account's security are always sent. These only if you tick them, and each carries a one-click unsubscribe link."</p>
