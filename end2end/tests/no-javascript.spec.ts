@@ -85,3 +85,31 @@ test('the workspace and the gallery list what the visitor has, rendered on the s
   await expect(page).toHaveURL(/\/gallery/);
   await expect(page.locator('.gallery-item')).toHaveCount(0);
 });
+
+test('an API key made with plain forms is shown once, then revoked', async ({ page }) => {
+  const email = `keys-nojs-${Date.now()}@example.test`;
+  await page.goto('/signup');
+  await sendSignUp(page, 'Key Keeper', email, 'a long enough password');
+  await expect(page.getByRole('status')).toContainText('Check your inbox');
+  await page.goto(await linkFromMail(email, '/verify?token='));
+  await page.getByRole('button', { name: 'Confirm my address' }).click();
+  await expect(page.locator('.account-name')).toHaveText('Key Keeper');
+
+  await page.goto('/account');
+  const form = page.locator('form.api-key-form');
+  await form.getByLabel('Name').fill('plain form');
+  await form.getByRole('button', { name: 'Create key' }).click();
+  await expect(page).toHaveURL(/\/account\/api-keys\/new$/);
+  const token = await page.getByTestId('api-token').inputValue();
+  expect(token).toMatch(/^atl_[0-9a-f]{8}_[0-9a-f]{64}$/);
+  await page.reload();
+  await expect(page.getByTestId('api-token')).toHaveCount(0);
+  await expect(page.getByText('shown already')).toBeVisible();
+
+  await page.goto('/account');
+  const row = page.locator(`.api-key-list tr[data-prefix="${token.slice(0, 'atl_'.length + 8)}"]`);
+  await row.getByText('Revoke…').click();
+  await row.getByRole('button', { name: 'Revoke "plain form" now' }).click();
+  await expect(page).toHaveURL(/\/account\??$/);
+  await expect(row).toHaveAttribute('data-state', 'revoked');
+});
