@@ -453,10 +453,11 @@ pub async fn unsubscribe_page(
     State(accounts): State<Arc<AccountStore>>,
     Query(query): Query<UnsubscribeQuery>,
 ) -> Response {
-    let Some(token) = query.token.filter(|token| accounts.read_unsubscribe_token(token).is_some()) else {
+    let Some((account, kind)) = query.token.as_deref().and_then(|token| accounts.read_unsubscribe_token(token)) else {
         return refused();
     };
-    // The token is ids, a fixed word and hex only (its signature held), so it needs no escaping.
+    // Written afresh from what it named, never echoed: an id, a fixed word and hex, nothing to escape.
+    let token = accounts.unsubscribe_token(account, kind);
     page(
         StatusCode::OK,
         "Unsubscribe",
