@@ -37,6 +37,8 @@ use self::keys::ApiLimits;
 /// gives its routes with their whole paths (`/api/v1/...`); every one of them, and `/api/v1/me`,
 /// is behind [`keys::authenticate`].
 pub fn routes(state: AppState) -> Router {
+    // Completion webhooks a restart interrupted are watched again.
+    v1::webhooks::resume(state.clone());
     v1::routes()
         .route("/api/v1/me", get(me))
         .layer(axum::middleware::from_fn_with_state(state.clone(), keys::authenticate))

@@ -701,6 +701,64 @@ async fn a_finished_job_is_announced_to_the_keys_webhook_signed(app: TestApp) {
     assert_eq!(received.lock().unwrap().len(), 1, "delivered once");
 }
 
+/// A webhook not yet sent when the server stopped is sent after it starts again, once.
+async fn a_webhook_a_restart_interrupted_is_sent_after_it(app: TestApp) {
+    let app = app.adjusted(|settings| settings.developer.allow_private_webhooks = true).await;
+    server::ai_tools::spawn_workers(app.ai.clone(), 1);
+    let (url, received) = receiver().await;
+    let (token, _, owner) = key(&app, "restart@example.com", EVERYTHING, None).await;
+    let api = Api::new(&app, token).await;
+    let photo = api.upload("astronaut.png", fixture("astronaut.png"), None).await.json();
+    let started = api
+        .post(
+            &format!("/api/v1/photos/{}/jobs", photo["id"].as_str().unwrap()),
+            json!({ "tool": "upscale", "factor": 2, "quality": "fast" }),
+        )
+        .await;
+    let job_id = started.json()["id"].as_str().unwrap().to_string();
+    poll_until(&api, &format!("/api/v1/jobs/{job_id}"), |job| job["state"] == "done").await;
+    // As if a key with a webhook had started it and the server had stopped before announcing it.
+    let row = sqlx::query("SELECT id FROM accounts WHERE email = $1")
+        .bind("restart@example.com")
+        .fetch_one(app.ai.db.pool())
+        .await
+        .unwrap();
+    let account: AccountId = row.get::<String, _>("id").parse().unwrap();
+    let me = app::ids::SignedIn { account, owner, role: app::ids::Role::User };
+    let (hooked, _, _) = server::developer::keys::create_key_with_webhook(
+        &app.ai.db,
+        &app.ai.photos.storage,
+        me,
+        "hooked",
+        EVERYTHING,
+        None,
+        &url,
+    )
+    .await
+    .unwrap();
+    sqlx::query("UPDATE api_jobs SET key_id = $1 WHERE target_id = $2")
+        .bind(hooked.id.to_string())
+        .bind(&job_id)
+        .execute(app.ai.db.pool())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(received.lock().unwrap().is_empty(), "nothing is sent before the restart");
+    let app = app.restart().await;
+    let _second = app.restart().await;
+    for _ in 0..300 {
+        if !received.lock().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let received = received.lock().unwrap();
+    assert_eq!(received.len(), 1, "sent once, though two starts resumed it");
+    let event: Value = serde_json::from_str(&received[0].1).unwrap();
+    assert_eq!((event["type"].as_str(), event["data"]["id"].as_str()), (Some("job.done"), Some(job_id.as_str())));
+}
+
 /// Without the setting, a webhook to a loopback address is never called.
 async fn webhooks_never_go_to_private_addresses_by_default(app: TestApp) {
     server::ai_tools::spawn_workers(app.ai.clone(), 1);
@@ -770,6 +828,7 @@ on_both_databases!(
     an_idempotency_key_makes_a_repeated_request_happen_once,
     lists_are_paginated_with_a_cursor,
     a_finished_job_is_announced_to_the_keys_webhook_signed,
+    a_webhook_a_restart_interrupted_is_sent_after_it,
     webhooks_never_go_to_private_addresses_by_default,
     a_job_beyond_the_balance_is_refused_with_402,
 );

@@ -95,6 +95,40 @@ pub async fn started(state: &AppState, caller: &ApiCaller, kind: Kind, target: S
     }
 }
 
+/// At start-up: watches again the jobs started through the API in the last day whose webhook has
+/// not been sent (a restart dropped their watch). Never fails the start: problems are logged.
+pub fn resume(state: AppState) {
+    tokio::spawn(async move {
+        let since = now() - i64::try_from(WATCH_FOR.as_secs()).unwrap_or(i64::MAX);
+        let rows = sqlx::query(
+            "SELECT kind, target_id, key_id, owner_id FROM api_jobs WHERE outcome IS NULL AND created_at > $1",
+        )
+        .bind(since)
+        .fetch_all(state.db.pool())
+        .await;
+        let rows = match rows {
+            Ok(rows) => rows,
+            Err(error) => return tracing::warn!(%error, "looking for webhooks to resume failed"),
+        };
+        for row in rows {
+            use sqlx::Row;
+            let text = |column: &str| row.try_get::<String, _>(column).unwrap_or_default();
+            let kind = match text("kind").as_str() {
+                "job" => Kind::Job,
+                "batch" => Kind::Batch,
+                "generation" => Kind::Generation,
+                _ => continue,
+            };
+            let (Ok(key), Ok(owner)) = (text("key_id").parse::<Uuid>(), text("owner_id").parse::<OwnerId>()) else {
+                continue;
+            };
+            if let Ok(Some(_)) = webhook_for(&state.db, &state.photos.storage, key).await {
+                tokio::spawn(watch(state.clone(), owner, key, kind, text("target_id")));
+            }
+        }
+    });
+}
+
 /// Polls the job until it has ended, then delivers its event.
 async fn watch(state: AppState, owner: OwnerId, key: Uuid, kind: Kind, target: String) {
     let until = Instant::now() + WATCH_FOR;
@@ -177,6 +211,18 @@ async fn deliver(state: &AppState, key: Uuid, kind: Kind, target: &str, event: &
         Ok(body) => body,
         Err(error) => return tracing::error!(%error, "serialising a webhook event failed"),
     };
+    // One delivery per job, however many processes watched it (a restart resumes watches).
+    let claimed =
+        sqlx::query("UPDATE api_jobs SET outcome = 'sending' WHERE kind = $1 AND target_id = $2 AND outcome IS NULL")
+            .bind(kind.name())
+            .bind(target)
+            .execute(state.db.pool())
+            .await;
+    match claimed {
+        Ok(done) if done.rows_affected() == 1 => {}
+        Ok(_) => return,
+        Err(error) => return tracing::warn!(%error, "claiming a webhook delivery failed"),
+    }
     let mut outcome = String::from("not delivered");
     for attempt in 0..=BACKOFF_SECS.len() {
         if attempt > 0 {
