@@ -42,36 +42,37 @@ fn escape(text: &str) -> String {
 
 /// The document's few marks: paragraphs, **bold** and `code`.
 fn prose(text: &str) -> String {
-    text.split("\n\n")
-        .map(|paragraph| {
-            let mut html = String::new();
-            let (mut bold, mut code) = (false, false);
-            let escaped = escape(paragraph);
-            let mut rest = escaped.as_str();
-            while let Some(c) = rest.chars().next() {
-                if rest.starts_with("**") && !code {
-                    html.push_str(if bold { "</strong>" } else { "<strong>" });
-                    bold = !bold;
-                    rest = &rest[2..];
-                    continue;
-                }
-                if c == '`' {
-                    html.push_str(if code { "</code>" } else { "<code>" });
-                    code = !code;
-                } else {
-                    html.push(c);
-                }
-                rest = &rest[c.len_utf8()..];
-            }
-            if code {
-                html.push_str("</code>");
-            }
-            if bold {
-                html.push_str("</strong>");
-            }
-            format!("<p>{html}</p>")
-        })
-        .collect()
+    text.split("\n\n").map(|paragraph| format!("<p>{}</p>", inline(paragraph))).collect()
+}
+
+/// **bold** and `code` in one line of text, escaped.
+fn inline(text: &str) -> String {
+    let mut html = String::new();
+    let (mut bold, mut code) = (false, false);
+    let escaped = escape(text);
+    let mut rest = escaped.as_str();
+    while let Some(c) = rest.chars().next() {
+        if rest.starts_with("**") && !code {
+            html.push_str(if bold { "</strong>" } else { "<strong>" });
+            bold = !bold;
+            rest = &rest[2..];
+            continue;
+        }
+        if c == '`' {
+            html.push_str(if code { "</code>" } else { "<code>" });
+            code = !code;
+        } else {
+            html.push(c);
+        }
+        rest = &rest[c.len_utf8()..];
+    }
+    if code {
+        html.push_str("</code>");
+    }
+    if bold {
+        html.push_str("</strong>");
+    }
+    html
 }
 
 fn schema_name(schema: &Value) -> String {
@@ -113,7 +114,7 @@ fn operation_html(method: &str, path: &str, operation: &Value) -> String {
         escape(path)
     );
     if let Some(summary) = operation.get("summary").and_then(Value::as_str) {
-        html.push_str(&format!("<p>{}</p>", escape(summary)));
+        html.push_str(&format!("<p>{}</p>", inline(summary)));
     }
     if let Some(description) = operation.get("description").and_then(Value::as_str) {
         html.push_str(&prose(description));
@@ -147,7 +148,7 @@ fn operation_html(method: &str, path: &str, operation: &Value) -> String {
                 escape(&text("in")),
                 parameter.get("schema").map(schema_name).unwrap_or_default(),
                 if required { "yes" } else { "no" },
-                escape(&text("description")),
+                inline(&text("description")),
             ));
         }
         html.push_str("</tbody></table>");
@@ -185,7 +186,7 @@ fn operation_html(method: &str, path: &str, operation: &Value) -> String {
             html.push_str(&format!(
                 "<tr><td>{}</td><td>{body}</td><td>{}</td></tr>",
                 escape(status),
-                escape(description)
+                inline(description)
             ));
         }
         html.push_str("</tbody></table>");
@@ -210,7 +211,7 @@ fn schema_html(name: &str, schema: &Value) -> String {
                     escape(field),
                     schema_name(property),
                     if required.contains(&field.as_str()) { "yes" } else { "no" },
-                    escape(property.get("description").and_then(Value::as_str).unwrap_or_default()),
+                    inline(property.get("description").and_then(Value::as_str).unwrap_or_default()),
                 ));
             }
             html.push_str("</tbody></table>");
@@ -276,7 +277,7 @@ pub fn render() -> String {
     let codes: String = CODES
         .iter()
         .map(|(code, status, meaning)| {
-            format!("<tr><td><code>{code}</code></td><td>{status}</td><td>{}</td></tr>", escape(meaning))
+            format!("<tr><td><code>{code}</code></td><td>{status}</td><td>{}</td></tr>", inline(meaning))
         })
         .collect();
     format!(
