@@ -1,10 +1,11 @@
 // A loopback stand-in for Stripe, which the tests cannot reach for real. The API half checks the
 // secret key (a bearer token) and reads form-encoded fields as Stripe does: POST
 // /v1/checkout/sessions, GET /v1/checkout/sessions/:id (with the card expanded), POST
-// /v1/billing_portal/sessions, DELETE /v1/customers/:id. The hosted half plays Checkout: GET /checkout/:id shows the item
-// with a Pay button; paying sends the signed `checkout.session.completed` webhook to Atelier
-// (HMAC-SHA256 over "<t>.<body>" with the endpoint secret, as Stripe signs) and, once Atelier
-// answered 200, redirects to the session's success_url as Stripe does.
+// /v1/billing_portal/sessions, DELETE /v1/customers/:id. The hosted half plays Checkout:
+// GET /checkout/:id shows the item with a Pay button; paying sends the signed
+// `checkout.session.completed` webhook to Atelier (HMAC-SHA256 over "<t>.<body>" with the
+// endpoint secret, as Stripe signs) and, once Atelier answered 200, redirects to the session's
+// success_url as Stripe does.
 import crypto from 'node:crypto';
 import http from 'node:http';
 
