@@ -44,6 +44,13 @@ pub fn routes(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), keys::authenticate))
         // The OpenAPI document and signed media links need no key.
         .merge(v1::public_routes())
+        // The headers every response carries (nosniff, CSP, HSTS…), and the request trace: this
+        // router is merged outside the application's layers, so it adds its own.
+        .layer(axum::middleware::from_fn_with_state(
+            state.settings.secure_cookies(),
+            crate::platform::http::security_headers,
+        ))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
 

@@ -89,6 +89,8 @@ async fn a_key_is_shown_once_stored_as_a_hash_and_authenticates_api_v1(app: Test
 
     let reply = me(&app, &token).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", String::from_utf8_lossy(&reply.body));
+    assert_eq!(reply.headers["x-content-type-options"], "nosniff", "the API's answers carry the security headers");
+    assert!(reply.headers.get(header::SET_COOKIE).is_none());
     let body = reply.json();
     assert_eq!(body["key"]["name"], "nightly script");
     assert_eq!(body["key"]["prefix"], prefix.as_str());
