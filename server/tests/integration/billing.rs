@@ -487,6 +487,13 @@ async fn payments_are_exported_and_erasure_keeps_only_anonymous_accounting(app: 
     assert_eq!(payments["payments"][0]["credits"], 500);
     assert_eq!(payments["payments"][0]["currency"], "eur");
 
+    // While Stripe cannot be reached, nothing is erased: the plan would go on charging.
+    let base = app.settings.billing.stripe.api_base.clone();
+    let app = app.adjusted(|settings| settings.billing.stripe.api_base = "http://127.0.0.1:9".into()).await;
+    let reply = app.call_form("data/delete-account", Some(&cookie), &form(&[("confirmation", email)])).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", String::from_utf8_lossy(&reply.body));
+    assert_eq!(account_id_of(&app, email).await, account_id);
+    let app = app.adjusted(|settings| settings.billing.stripe.api_base = base).await;
     delete_account(&app, &cookie, email).await;
     // The customer at Stripe is deleted with the account: its cards, and any plan at once.
     let deleted = standin.calls("/v1/customers/cus_5");
