@@ -54,8 +54,9 @@ with_allowance!(
     the_ledger_is_exported_and_anonymised_on_erasure,
     a_batch_reserves_per_item_and_a_cancel_gives_them_back,
     an_adopted_guest_workspace_brings_its_ledger,
+    the_pages_show_prices_before_running_and_the_balance_after,
 );
-on_both_databases!(billing_off_reserves_nothing);
+on_both_databases!(billing_off_reserves_nothing, with_billing_off_the_panel_says_tools_are_free);
 
 async fn start(app: &TestApp, cookie: &str, photo: &str, request: Value) -> crate::support::Reply {
     app.call_json("ai/start", Some(cookie), json!({ "photo": photo, "request": request })).await
@@ -378,4 +379,39 @@ async fn billing_off_reserves_nothing(app: TestApp) {
     assert_eq!((shown["mode"].as_str(), shown["balance"].as_i64()), (Some("off"), Some(0)));
     let prices = app.call_form("billing/prices", Some(&cookie), "").await.json();
     assert_eq!((prices["mode"].as_str(), prices["costs"]["upscale"].as_i64()), (Some("off"), Some(4)));
+}
+
+async fn the_pages_show_prices_before_running_and_the_balance_after(app: TestApp) {
+    let (cookie, photo, _) = guest(&app).await;
+    let editor = app.get(&format!("/photos/{photo}"), Some(&cookie)).await;
+    assert_eq!(editor.status, StatusCode::OK);
+    let html = String::from_utf8_lossy(&editor.body);
+    let cell = html.find("ai-tool-cell").map_or("", |at| &html[at..(at + 3000).min(html.len())]);
+    assert!(
+        html.contains(r#"data-tool="describe" class="credit-cost">Costs 3 credits"#),
+        "the AI panel names each tool's price: {cell}"
+    );
+    assert!(html.contains(r#"data-tool="upscale" class="credit-cost">Costs 4 credits"#));
+
+    let cookie = account(&app, Some(&cookie), "ada@example.org").await;
+    started(&app, &cookie, &photo, json!({ "tool": "describe" })).await;
+    let page = app.get("/account", Some(&cookie)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let html = String::from_utf8_lossy(&page.body);
+    // The account's 100 less the 3 its job holds (the guest never asked for its allowance).
+    let section =
+        html.find("credits-title").map_or(&html[..html.len().min(3000)], |at| &html[at..(at + 2000).min(html.len())]);
+    assert!(html.contains(r#"data-balance="97""#), "the account page shows the balance: {section}");
+    assert!(html.contains("3 held by jobs that are queued or running"));
+    assert!(html.contains(r#"<tr data-kind="reserve">"#), "and the history");
+}
+
+async fn with_billing_off_the_panel_says_tools_are_free(app: TestApp) {
+    let (cookie, photo, _) = guest(&app).await;
+    let editor = app.get(&format!("/photos/{photo}"), Some(&cookie)).await;
+    assert_eq!(editor.status, StatusCode::OK);
+    let html = String::from_utf8_lossy(&editor.body);
+    let cell = html.find("ai-tool-cell").map_or(&html[..], |at| &html[at..(at + 3000).min(html.len())]);
+    assert!(html.contains(r#"data-tool="upscale" class="credit-cost">Free on this server"#), "{cell}");
+    assert!(!html.contains("Costs "));
 }
