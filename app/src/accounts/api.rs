@@ -186,6 +186,16 @@ pub async fn turn_off_two_factor(proof: String) -> Result<(), AppError> {
     .await
 }
 
+/// New recovery codes in place of the old; `proof` as for turning two-factor sign-in off.
+#[server(endpoint = "account/two-factor/recovery-codes")]
+pub async fn renew_recovery_codes(proof: String) -> Result<(), AppError> {
+    run(async {
+        let accounts = service::<Accounts>()?;
+        after_plain_form("/account#two-factor", accounts.renew_recovery_codes(&session().await?, proof).await)
+    })
+    .await
+}
+
 #[server(endpoint = "account/mail")]
 pub async fn load_mail_preferences() -> Result<MailPreferences, AppError> {
     run(async { service::<Accounts>()?.mail_preferences(&session().await?).await }).await

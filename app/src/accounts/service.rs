@@ -90,6 +90,8 @@ pub trait AccountService: Send + Sync + 'static {
     async fn confirm_two_factor(&self, session: &Session, code: String) -> Result<(), AppError>;
     /// Turns it off; `proof` is a current code, a recovery code or the password.
     async fn turn_off_two_factor(&self, session: &Session, proof: String) -> Result<(), AppError>;
+    /// Ten new recovery codes (shown once) in place of the old; `proof` as for turning it off.
+    async fn renew_recovery_codes(&self, session: &Session, proof: String) -> Result<(), AppError>;
     async fn mail_preferences(&self, session: &Session) -> Result<MailPreferences, AppError>;
     async fn set_mail_preferences(&self, session: &Session, preferences: MailPreferences) -> Result<(), AppError>;
     /// Mails everyone who opted in to `kind` (and no one else); returns how many.

@@ -8,8 +8,8 @@ use leptos_router::hooks::use_query_map;
 
 use crate::accounts::api::{
     current_account, load_mail_preferences, load_two_factor_status, ChangeDisplayName, ConfirmEmailChange,
-    ConfirmTwoFactor, RequestEmailChange, SendAnnouncement, SetMailPreferences, SignInCode, StartTwoFactor,
-    TurnOffTwoFactor,
+    ConfirmTwoFactor, RenewRecoveryCodes, RequestEmailChange, SendAnnouncement, SetMailPreferences, SignInCode,
+    StartTwoFactor, TurnOffTwoFactor,
 };
 use crate::accounts::{MailPreferences, TwoFactorStatus};
 use crate::error::AppError;
@@ -118,6 +118,7 @@ struct TwoFactorData {
     start: ServerAction<StartTwoFactor>,
     confirm: ServerAction<ConfirmTwoFactor>,
     off: ServerAction<TurnOffTwoFactor>,
+    renew: ServerAction<RenewRecoveryCodes>,
     status: Resource<Result<TwoFactorStatus, AppError>>,
 }
 
@@ -126,17 +127,18 @@ impl TwoFactorData {
         let start = ServerAction::<StartTwoFactor>::new();
         let confirm = ServerAction::<ConfirmTwoFactor>::new();
         let off = ServerAction::<TurnOffTwoFactor>::new();
+        let renew = ServerAction::<RenewRecoveryCodes>::new();
         let status = Resource::new(
-            move || (start.version().get(), confirm.version().get(), off.version().get()),
+            move || (start.version().get(), confirm.version().get(), off.version().get(), renew.version().get()),
             |_| load_two_factor_status(),
         );
-        Self { start, confirm, off, status }
+        Self { start, confirm, off, renew, status }
     }
 }
 
 #[component]
 fn TwoFactorSection(data: TwoFactorData) -> impl IntoView {
-    let TwoFactorData { start, confirm, off, status } = data;
+    let TwoFactorData { start, confirm, off, renew, status } = data;
     view! {
         <h2 id="two-factor">"Two-factor sign-in"</h2>
         <Transition fallback=|| ()>
@@ -159,6 +161,11 @@ fn TwoFactorSection(data: TwoFactorData) -> impl IntoView {
                         <label>"A code from your app, a recovery code, or your password"
                             <input type="password" name="proof" autocomplete="off" required/></label>
                         <button type="submit" class="danger">"Turn off two-factor sign-in"</button>
+                    </ActionForm>
+                    <ActionForm action=renew attr:class="auth-form">
+                        <label>"To make new recovery codes: a code from your app, or your password"
+                            <input type="password" name="proof" autocomplete="off" required/></label>
+                        <button type="submit">"Make new recovery codes"</button>
                     </ActionForm>
                 }.into_any(),
                 Ok(TwoFactorStatus { setup: Some(setup), .. }) => view! {
@@ -183,6 +190,7 @@ fn TwoFactorSection(data: TwoFactorData) -> impl IntoView {
         {action_error(start)}
         {action_error(confirm)}
         {action_error(off)}
+        {action_error(renew)}
     }
 }
 

@@ -659,6 +659,10 @@ impl AccountService for AccountStore {
         self.disable_two_factor(session, proof).await
     }
 
+    async fn renew_recovery_codes(&self, session: &Session, proof: String) -> Result<(), AppError> {
+        self.renew_codes(session, proof).await
+    }
+
     async fn mail_preferences(&self, session: &Session) -> Result<MailPreferences, AppError> {
         self.mailings(session).await
     }

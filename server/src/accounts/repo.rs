@@ -491,6 +491,21 @@ impl Db {
         Ok(done.rows_affected() == 1)
     }
 
+    pub async fn replace_recovery_codes(&self, account: AccountId, codes: &[String]) -> Result<(), sqlx::Error> {
+        let id = account.to_string();
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("DELETE FROM recovery_codes WHERE account_id = $1").bind(&id).execute(&mut *tx).await?;
+        for hash in codes {
+            sqlx::query("INSERT INTO recovery_codes (account_id, code_hash, created_at) VALUES ($1, $2, $3)")
+                .bind(&id)
+                .bind(hash)
+                .bind(now())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await
+    }
+
     pub async fn recovery_codes_left(&self, account: AccountId) -> Result<u32, sqlx::Error> {
         let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM recovery_codes WHERE account_id = $1")
             .bind(account.to_string())

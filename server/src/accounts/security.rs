@@ -326,6 +326,17 @@ impl AccountStore {
             self.db.delete_two_factor(account.id).await?;
             return Ok(());
         }
+        self.prove(&account, proof).await?;
+        self.db.delete_two_factor(account.id).await?;
+        let detail = "Turned off two-factor sign-in.";
+        self.db.audit_or_log(Some(account.id), Some(account.id), Event::TwoFactorChanged, detail).await;
+        self.notify(account.id, SecurityNotice::TwoFactorOff).await;
+        Ok(())
+    }
+
+    /// A current code, an unused recovery code or the password, for changes to two-factor sign-in
+    /// itself (limited and backed off like sign-ins).
+    async fn prove(&self, account: &AccountRow, proof: String) -> Result<(), AppError> {
         let key = format!("{} two-factor", account.id);
         self.back_off(&key).await?;
         let proven = match self.check_second_factor(account.id, &proof).await? {
@@ -339,11 +350,22 @@ impl AccountStore {
             self.record_failure(&key).await?;
             return Err(AppError::BadRequest("That code or password is not right.".into()));
         }
-        self.db.clear_login_failures(&key).await?;
-        self.db.delete_two_factor(account.id).await?;
-        let detail = "Turned off two-factor sign-in.";
+        Ok(self.db.clear_login_failures(&key).await?)
+    }
+
+    /// Ten new recovery codes in place of the old ones, shown once like the first.
+    pub(crate) async fn renew_codes(&self, session: &Session, proof: String) -> Result<(), AppError> {
+        let account = self.signed_in(session).await?;
+        if !self.db.two_factor_enabled(account.id).await? {
+            return Err(AppError::BadRequest("Two-factor sign-in is off.".into()));
+        }
+        self.prove(&account, proof).await?;
+        let codes = totp::new_recovery_codes();
+        let hashes: Vec<String> = codes.iter().map(|code| totp::recovery_code_hash(code)).collect();
+        self.db.replace_recovery_codes(account.id, &hashes).await?;
+        session.insert(NEW_CODES_KEY, codes).await.map_err(session_failed)?;
+        let detail = "Made new recovery codes; the earlier ones no longer work.";
         self.db.audit_or_log(Some(account.id), Some(account.id), Event::TwoFactorChanged, detail).await;
-        self.notify(account.id, SecurityNotice::TwoFactorOff).await;
         Ok(())
     }
 

@@ -265,6 +265,20 @@ async fn two_factor_sign_in_needs_a_fresh_code_or_an_unused_recovery_code(app: T
         let reply = app.call_form("auth/signin-code", Some(&pending), &form(&[("code", &codes[1])])).await;
         reply.session_cookie().unwrap()
     };
+    // New recovery codes replace the old ones, and are shown once too.
+    let renew = form(&[("proof", PASSWORD)]);
+    assert_eq!(app.call_form("account/two-factor/recovery-codes", Some(&session), &renew).await.status, StatusCode::OK);
+    let status = app.call_form("account/two-factor", Some(&session), "").await.json();
+    assert_eq!(status["recovery_codes_left"], 10);
+    let fresh = status["new_recovery_codes"][0].as_str().unwrap().to_string();
+    assert!(!codes.contains(&fresh));
+    assert_eq!(app.call_form("account/two-factor", Some(&session), "").await.json()["new_recovery_codes"], json!([]));
+    let pending = sign_in(&app, "totp@example.org", PASSWORD).await.session_cookie().unwrap();
+    let old = app.call_form("auth/signin-code", Some(&pending), &form(&[("code", &codes[2])])).await;
+    assert_eq!(old.status, StatusCode::BAD_REQUEST, "the earlier codes are gone");
+    let new = app.call_form("auth/signin-code", Some(&pending), &form(&[("code", &fresh)])).await;
+    assert_eq!(new.status, StatusCode::OK);
+
     let refused = app.call_form("account/two-factor/off", Some(&session), &form(&[("proof", "123456")])).await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST);
     let off = app.call_form("account/two-factor/off", Some(&session), &form(&[("proof", PASSWORD)])).await;
