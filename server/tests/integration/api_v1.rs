@@ -268,7 +268,22 @@ const EVERYTHING: &[Scope] = &[Scope::Read, Scope::Write, Scope::Ai, Scope::Gene
 /// proof that the document and the router agree.
 async fn every_operation_answers_as_its_document_says(app: TestApp) {
     // The tour polls jobs and probes every path: more calls than a key's default minute allows.
-    let app = app.adjusted(|settings| settings.developer.requests_per_minute_per_key = 10_000).await;
+    // An image service for generation: a loopback Stable Diffusion WebUI stand-in.
+    let image_service = image_service().await;
+    let app = app
+        .adjusted(|settings| {
+            settings.developer.requests_per_minute_per_key = 10_000;
+            settings.generation.providers = vec![server::config::ImageServiceSettings {
+                name: "Test SD".into(),
+                kind: "sd-webui".into(),
+                url: image_service,
+                key: None,
+                models: vec!["test-model".into()],
+                credits_per_image: 1,
+                auth: None,
+            }];
+        })
+        .await;
     server::ai_tools::spawn_workers(app.ai.clone(), 1);
     let (token, _, _) = key(&app, "tour@example.com", EVERYTHING, None).await;
     let api = Api::new(&app, token).await;
@@ -412,11 +427,24 @@ async fn every_operation_answers_as_its_document_says(app: TestApp) {
     let no_choice = api.post("/api/v1/batches", json!({ "choice": { "kind": "ready" }, "photos": [photo_id] })).await;
     assert_eq!(no_choice.status, StatusCode::BAD_REQUEST);
 
-    // Generation: no image service is configured here, so a run is refused with its reason;
-    // the lists and unknown runs answer as documented.
-    let run = api.post("/api/v1/generations", json!({ "provider": "none", "prompt": "a red fox", "count": 1 })).await;
-    assert_eq!(run.status, StatusCode::BAD_REQUEST, "{}", body_text(&run));
-    assert_eq!(api.get("/api/v1/generations").await.json()["items"], json!([]));
+    // Generation: a run on the stand-in service, polled to its image; an unknown service is
+    // refused with its reason; unknown runs are not found.
+    let run =
+        api.post("/api/v1/generations", json!({ "provider": "Test SD", "prompt": "a red fox", "count": 1 })).await;
+    assert_eq!(run.status, StatusCode::ACCEPTED, "{}", body_text(&run));
+    let run_id = run.json()["id"].as_str().unwrap().to_string();
+    let made = poll_until(&api, &format!("/api/v1/generations/{run_id}"), |run| {
+        !matches!(run["state"].as_str(), Some("queued" | "running"))
+    })
+    .await;
+    assert_eq!(made["state"], "done", "{made}");
+    let image = made["images"][0]["photo"]["id"].as_str().expect("an image").to_string();
+    let links = api.get(&format!("/api/v1/photos/{image}/links")).await.json();
+    assert_eq!(anonymous.get(links["original"].as_str().unwrap()).await.status, StatusCode::OK);
+    let unknown_service =
+        api.post("/api/v1/generations", json!({ "provider": "none", "prompt": "a red fox", "count": 1 })).await;
+    assert_eq!(unknown_service.status, StatusCode::BAD_REQUEST, "{}", body_text(&unknown_service));
+    assert_eq!(api.get("/api/v1/generations").await.json()["items"].as_array().unwrap().len(), 1);
     let missing = uuid::Uuid::new_v4();
     assert_eq!(api.get(&format!("/api/v1/generations/{missing}")).await.status, StatusCode::NOT_FOUND);
     assert_eq!(
@@ -621,6 +649,27 @@ async fn lists_are_paginated_with_a_cursor(app: TestApp) {
         let reply = api.get(&format!("/api/v1/photos?{bad}")).await;
         assert_eq!((reply.status, code(&reply)), (StatusCode::BAD_REQUEST, "bad_request".into()), "{bad}");
     }
+}
+
+/// A loopback Stable Diffusion WebUI: `/sdapi/v1/txt2img` answers one PNG of the size asked.
+async fn image_service() -> String {
+    let router = axum::Router::new().route(
+        "/sdapi/v1/txt2img",
+        axum::routing::post(|body: axum::body::Bytes| async move {
+            let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            let side = |key: &str| request[key].as_u64().unwrap_or(64).clamp(8, 2048) as u32;
+            let image = image::RgbImage::from_pixel(side("width"), side("height"), image::Rgb([200, 80, 40]));
+            let mut png = std::io::Cursor::new(Vec::new());
+            image.write_to(&mut png, image::ImageFormat::Png).unwrap();
+            use base64::Engine as _;
+            let encoded = base64::engine::general_purpose::STANDARD.encode(png.into_inner());
+            axum::Json(json!({ "images": [encoded], "parameters": {}, "info": json!({ "seed": 7 }).to_string() }))
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    url
 }
 
 type Received = std::sync::Arc<Mutex<Vec<(axum::http::HeaderMap, String)>>>;

@@ -17,8 +17,9 @@ fn integer() -> ObjectBuilder {
     ObjectBuilder::new().schema_type(Type::Integer)
 }
 
-fn number() -> ObjectBuilder {
-    ObjectBuilder::new().schema_type(Type::Number)
+/// A field that may be `null` (serialised as such when not set).
+fn nullable(kind: Type) -> ObjectBuilder {
+    ObjectBuilder::new().schema_type(utoipa::openapi::schema::SchemaType::from_iter([kind, Type::Null]))
 }
 
 fn tagged(tag: &str, values: impl IntoIterator<Item = &'static str>, description: &str) -> ObjectBuilder {
@@ -144,15 +145,20 @@ described!(
         .schema_type(Type::Object)
         .description(Some("One generation run: a configured image service by name, a prompt, how many images."))
         .property("provider", string())
-        .property("model", string())
+        .property("model", nullable(Type::String))
         .property("prompt", string())
         .property("negative_prompt", string())
         .property("aspect", string().enum_values(Some(["square", "portrait", "landscape", "wide", "tall"])))
         .property("count", integer().minimum(Some(1)))
-        .property("seed", integer())
-        .property("steps", integer())
-        .property("guidance", number())
-        .property("style", string())
+        .property("seed", nullable(Type::Integer))
+        .property("steps", nullable(Type::Integer))
+        .property("guidance", nullable(Type::Number))
+        .property("style", nullable(Type::String))
+        .property(
+            "reference",
+            nullable(Type::Object)
+                .description(Some("Image-to-image: {photo: a photo id, strength: 0 keeps it, 1 ignores it}."))
+        )
         .required("provider")
         .required("prompt")
         .required("count")
