@@ -1,6 +1,7 @@
 //! Retention: uploads nobody saved a version of are deleted a day after upload, saved versions
 //! after the configured period (then their original goes too, once nothing saved needs it),
-//! finished "Download my data" archives after a day, and guest workspaces left empty; their files
+//! finished "Download my data" archives after a day, the API call log after
+//! `api_log_retention_days`, and guest workspaces left empty; their files
 //! are purged from storage. Uploads held by moderation go at the same time unless an
 //! administrator released them. A sweep is idempotent, takes "now" as a parameter (tests move the
 //! clock), and logs counts, never content. It runs at start-up, then at the next due time of

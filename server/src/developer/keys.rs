@@ -46,8 +46,9 @@ const MAX_WEBHOOK_URL_CHARS: usize = 2000;
 /// changes): the time is for people to read, not an audit trail, and writes cost on SQLite.
 const TOUCH_EVERY_SECS: i64 = 60;
 const FAILURE_WINDOW: Duration = Duration::from_secs(60);
-/// Addresses the failed-attempt counter remembers before it forgets the oldest windows.
-const MAX_TRACKED_ADDRESSES: usize = 100_000;
+/// Keys and addresses the limits remember before they forget the ones at rest, so a flood of
+/// new ones cannot grow their memory without bound.
+const MAX_TRACKED: usize = 100_000;
 
 /// A new token: its visible prefix (`atl_1a2b3c4d`) and the whole token.
 fn new_token() -> (String, String) {
@@ -379,7 +380,7 @@ impl ApiLimits {
 
     /// One request with `key`, or the seconds until the next is allowed.
     fn spend(&self, key: Uuid) -> Result<(), u64> {
-        if self.per_key.len() > MAX_TRACKED_ADDRESSES {
+        if self.per_key.len() > MAX_TRACKED {
             self.per_key.retain_recent();
         }
         self.per_key.check_key(&key).map_err(|not_until| {
@@ -399,7 +400,7 @@ impl ApiLimits {
 
     fn failed(&self, ip: IpAddr) {
         let mut failures = self.failures.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if failures.len() >= MAX_TRACKED_ADDRESSES {
+        if failures.len() >= MAX_TRACKED {
             failures.retain(|_, (since, _)| since.elapsed() < FAILURE_WINDOW);
         }
         let entry = failures.entry(ip).or_insert((Instant::now(), 0));
