@@ -207,6 +207,18 @@ impl Db {
         Ok(written.rows_affected() == 1)
     }
 
+    /// Whether the owner has an entry of `kind` with `reference`.
+    pub async fn has_credit(&self, owner: OwnerId, kind: EntryKind, reference: &str) -> Result<bool, sqlx::Error> {
+        let row =
+            sqlx::query("SELECT 1 AS one FROM credit_ledger WHERE owner_id = $1 AND kind = $2 AND reference = $3")
+                .bind(owner.to_string())
+                .bind(kind.name())
+                .bind(reference)
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(row.is_some())
+    }
+
     /// The newest `limit` entries, newest first.
     pub async fn ledger_entries(&self, owner: OwnerId, limit: i64) -> Result<Vec<LedgerEntry>, sqlx::Error> {
         let rows = sqlx::query("SELECT * FROM credit_ledger WHERE owner_id = $1 ORDER BY id DESC LIMIT $2")

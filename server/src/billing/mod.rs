@@ -84,9 +84,13 @@ pub async fn grant_allowance(db: &Db, policy: &CreditPolicy, owner: OwnerId) -> 
     if !policy.mode.enforced() {
         return Ok(());
     }
+    let month = ledger::month_of(now());
+    // Read first: most calls find this month's allowance there, and a read takes no write lock.
+    if db.has_credit(owner, EntryKind::Allowance, &month).await? {
+        return Ok(());
+    }
     let amount = if db.is_account_owner(owner).await? { policy.monthly_allowance } else { policy.guest_allowance };
     if amount > 0 {
-        let month = ledger::month_of(now());
         let note = format!("Free allowance for {month}");
         db.add_credit(&Credit {
             owner,
