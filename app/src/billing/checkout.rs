@@ -127,8 +127,7 @@ fn brand_label(brand: &str) -> String {
 /// Buy buttons for each pack and plan, the card and plan on file and the portal: for the credits
 /// section of the account page. Nothing at all unless billing mode is "stripe".
 #[component]
-pub fn PaymentOptions() -> impl IntoView {
-    let offer = Resource::new(|| (), |_| load_payment_offer());
+pub fn PaymentOptions(offer: Resource<Result<PaymentOffer, AppError>>) -> impl IntoView {
     let query = use_query_map();
     let note = move || query.read().get("payment").and_then(|what| payment_note(&what));
     view! {

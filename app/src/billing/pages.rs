@@ -20,11 +20,16 @@ pub fn load_prices() -> Prices {
 #[derive(Clone, Copy)]
 pub struct CreditsData {
     pub account: Resource<Result<CreditAccount, AppError>>,
+    /// The packs and plans on sale (nothing unless billing mode is "stripe").
+    pub offer: Resource<Result<crate::billing::checkout::PaymentOffer, AppError>>,
 }
 
 impl CreditsData {
     pub fn load() -> Self {
-        Self { account: Resource::new(|| (), |_| my_credit_account()) }
+        Self {
+            account: Resource::new(|| (), |_| my_credit_account()),
+            offer: Resource::new(|| (), |_| crate::billing::checkout::load_payment_offer()),
+        }
     }
 }
 
@@ -79,7 +84,7 @@ pub fn PipelineCost(tools: Vec<String>, prices: Prices) -> impl IntoView {
 /// The account page's "Credits": the balance, what jobs hold, the allowance and the history.
 #[component]
 pub fn CreditsSection(data: CreditsData) -> impl IntoView {
-    let CreditsData { account } = data;
+    let CreditsData { account, offer } = data;
     view! {
         <section class="credits" aria-labelledby="credits-title">
             <h2 id="credits-title">"Credits"</h2>
@@ -89,7 +94,7 @@ pub fn CreditsSection(data: CreditsData) -> impl IntoView {
                     Err(error) => view! { <ErrorNote error/> }.into_any(),
                 }) })}
             </Transition>
-            <crate::billing::checkout::PaymentOptions/>
+            <crate::billing::checkout::PaymentOptions offer/>
         </section>
     }
     .into_any()
@@ -117,7 +122,8 @@ fn credits_view(account: CreditAccount) -> impl IntoView {
                         <td>{when(entry.created_at)}</td>
                         <td>{entry.kind.label()}</td>
                         <td>{if entry.credits > 0 { format!("+{}", entry.credits) } else { entry.credits.to_string() }}</td>
-                        <td>{entry.note}</td>
+                        // An empty text node is not in the server's HTML, so hydration would miss it.
+                        <td>{if entry.note.is_empty() { "—".to_string() } else { entry.note }}</td>
                     </tr>
                 }).collect_view()}
             </tbody>

@@ -44,6 +44,8 @@ pub fn routes(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), keys::authenticate))
         // The OpenAPI document and signed media links need no key.
         .merge(v1::public_routes())
+        // Any other path under /api/v1 is answered in the API's JSON error shape, not the site's 404 page.
+        .route("/api/v1/{*rest}", axum::routing::any(unknown_path))
         // The headers every response carries (nosniff, CSP, HSTS…), and the request trace: this
         // router is merged outside the application's layers, so it adds its own.
         .layer(axum::middleware::from_fn_with_state(
@@ -52,6 +54,10 @@ pub fn routes(state: AppState) -> Router {
         ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
+}
+
+async fn unknown_path() -> error::ApiError {
+    error::ApiError::new(axum::http::StatusCode::NOT_FOUND, "not_found", "There is no such API path.")
 }
 
 /// `GET /api/v1/me`: the key making the call and its account; any scope may ask.

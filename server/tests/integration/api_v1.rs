@@ -549,6 +549,10 @@ async fn the_validator_refuses_answers_that_break_the_document(app: TestApp) {
     let caught =
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| api.check("GET", "/api/v1/nothing", &undocumented)));
     assert!(caught.is_err());
+    // The server answers such a path in the API's error shape, not with the site's HTML page.
+    let reply = app.get("/api/v1/nothing", None).await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    assert!(validate(&api.document, &error, &reply.json()).is_ok(), "{:?}", String::from_utf8_lossy(&reply.body));
 }
 
 /// Scopes: a read key reads but cannot upload, save, start AI jobs, generate or see credits.
