@@ -446,15 +446,7 @@ impl Db {
         if done == 0 {
             return Ok(false);
         }
-        sqlx::query("DELETE FROM recovery_codes WHERE account_id = $1").bind(&id).execute(&mut *tx).await?;
-        for hash in codes {
-            sqlx::query("INSERT INTO recovery_codes (account_id, code_hash, created_at) VALUES ($1, $2, $3)")
-                .bind(&id)
-                .bind(hash)
-                .bind(now())
-                .execute(&mut *tx)
-                .await?;
-        }
+        write_recovery_codes(&mut tx, &id, codes).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -494,15 +486,7 @@ impl Db {
     pub async fn replace_recovery_codes(&self, account: AccountId, codes: &[String]) -> Result<(), sqlx::Error> {
         let id = account.to_string();
         let mut tx = self.pool().begin().await?;
-        sqlx::query("DELETE FROM recovery_codes WHERE account_id = $1").bind(&id).execute(&mut *tx).await?;
-        for hash in codes {
-            sqlx::query("INSERT INTO recovery_codes (account_id, code_hash, created_at) VALUES ($1, $2, $3)")
-                .bind(&id)
-                .bind(hash)
-                .bind(now())
-                .execute(&mut *tx)
-                .await?;
-        }
+        write_recovery_codes(&mut tx, &id, codes).await?;
         tx.commit().await
     }
 
@@ -636,4 +620,22 @@ impl Db {
             "two_factor": two_factor,
         }))
     }
+}
+
+/// The account's recovery codes become `codes` (hashes), inside the caller's transaction.
+async fn write_recovery_codes(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    account: &str,
+    codes: &[String],
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM recovery_codes WHERE account_id = $1").bind(account).execute(&mut **tx).await?;
+    for hash in codes {
+        sqlx::query("INSERT INTO recovery_codes (account_id, code_hash, created_at) VALUES ($1, $2, $3)")
+            .bind(account)
+            .bind(hash)
+            .bind(now())
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
 }
