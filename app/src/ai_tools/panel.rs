@@ -15,7 +15,7 @@ use crate::error::AppError;
 use crate::ids::{JobState, PhotoId};
 use crate::photos::api::list_photos;
 use crate::photos::PhotoSummary;
-use crate::ui::ErrorNote;
+use crate::ui::{copy_to_clipboard, ErrorNote};
 
 /// What the AI panel loads and sends, created once by the page outside any `Suspense`.
 ///
@@ -259,31 +259,6 @@ fn TextFound(photo: PhotoId, text: String) -> impl IntoView {
         </div>
     }
     .into_any()
-}
-
-/// Puts `text` on the clipboard (the browser allows it on https and localhost); `done` hears
-/// whether it worked.
-fn copy_to_clipboard(text: String, done: RwSignal<Option<bool>>) {
-    #[cfg(feature = "hydrate")]
-    {
-        use wasm_bindgen::JsCast;
-        let field = |object: &wasm_bindgen::JsValue, key: &str| js_sys::Reflect::get(object, &key.into()).ok();
-        let navigator = field(&window().into(), "navigator");
-        let clipboard =
-            navigator.as_ref().and_then(|navigator| field(navigator, "clipboard")).filter(|c| c.is_object());
-        let promise = clipboard.and_then(|clipboard| {
-            let write: js_sys::Function = field(&clipboard, "writeText")?.dyn_into().ok()?;
-            write.call1(&clipboard, &text.into()).ok()?.dyn_into::<js_sys::Promise>().ok()
-        });
-        match promise {
-            Some(promise) => leptos::task::spawn_local(async move {
-                done.set(Some(wasm_bindgen_futures::JsFuture::from(promise).await.is_ok()));
-            }),
-            None => done.set(Some(false)),
-        }
-    }
-    #[cfg(not(feature = "hydrate"))]
-    let _ = (text, done);
 }
 
 /// The held uploads and the decisions on them, made once by the admin page outside its

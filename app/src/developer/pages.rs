@@ -7,7 +7,7 @@ use leptos_router::hooks::use_query_map;
 use crate::developer::api::{my_api_calls, my_api_keys, take_new_api_key, CreateApiKey, RevokeApiKey};
 use crate::developer::{ApiCall, ApiKeyInfo, CreatedApiKey, Scope};
 use crate::error::AppError;
-use crate::ui::{when, ErrorNote};
+use crate::ui::{copy_to_clipboard, when, ErrorNote};
 
 fn scope_hint(scope: Scope) -> &'static str {
     match scope {
@@ -233,29 +233,4 @@ fn unix_now() -> i64 {
         let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
         since.map_or(0, |elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX))
     }
-}
-
-/// Puts `text` on the clipboard (browsers allow it on https and localhost); `done` hears whether
-/// it worked.
-fn copy_to_clipboard(text: String, done: RwSignal<Option<bool>>) {
-    #[cfg(feature = "hydrate")]
-    {
-        use wasm_bindgen::JsCast;
-        let field = |object: &wasm_bindgen::JsValue, key: &str| js_sys::Reflect::get(object, &key.into()).ok();
-        let navigator = field(&window().into(), "navigator");
-        let clipboard =
-            navigator.as_ref().and_then(|navigator| field(navigator, "clipboard")).filter(|c| c.is_object());
-        let promise = clipboard.and_then(|clipboard| {
-            let write: js_sys::Function = field(&clipboard, "writeText")?.dyn_into().ok()?;
-            write.call1(&clipboard, &text.into()).ok()?.dyn_into::<js_sys::Promise>().ok()
-        });
-        match promise {
-            Some(promise) => leptos::task::spawn_local(async move {
-                done.set(Some(wasm_bindgen_futures::JsFuture::from(promise).await.is_ok()));
-            }),
-            None => done.set(Some(false)),
-        }
-    }
-    #[cfg(not(feature = "hydrate"))]
-    let _ = (text, done);
 }

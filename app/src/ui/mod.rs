@@ -3,5 +3,5 @@
 pub mod feedback;
 pub mod format;
 
-pub use feedback::{action_error, ask_again, reload_to, ErrorNote};
+pub use feedback::{action_error, ask_again, copy_to_clipboard, reload_to, ErrorNote};
 pub use format::{bytes, day, when};

@@ -11,16 +11,16 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use axum::http::HeaderMap;
-use hmac::{Hmac, Mac};
+use hmac::Mac;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
-use sha2::Sha256;
 
 use super::payments::{
     Card, Checkout, CheckoutItem, CheckoutRequest, EventKind, PaymentEvent, PaymentProvider, ProviderError,
     WebhookError,
 };
 use crate::config::StripeSettings;
+use crate::platform::crypto::{timestamped_mac, unhex};
 
 pub const SIGNATURE_HEADER: &str = "stripe-signature";
 
@@ -247,11 +247,7 @@ pub fn verify_signature(
         return Err(WebhookError::BadSignature("no v1 signature"));
     }
     let matches = signatures.iter().filter_map(|hex| unhex(hex)).any(|signature| {
-        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret) else { return false };
-        mac.update(timestamp.as_bytes());
-        mac.update(b".");
-        mac.update(body);
-        mac.verify_slice(&signature).is_ok()
+        timestamped_mac(secret, timestamp, body).is_some_and(|mac| mac.verify_slice(&signature).is_ok())
     });
     if !matches {
         return Err(WebhookError::BadSignature("no signature matches"));
@@ -260,13 +256,6 @@ pub fn verify_signature(
         return Err(WebhookError::TooOld);
     }
     Ok(())
-}
-
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    if text.len() != 64 {
-        return None;
-    }
-    (0..text.len()).step_by(2).map(|at| u8::from_str_radix(text.get(at..at + 2)?, 16).ok()).collect()
 }
 
 /// Stripe's ids are short ASCII words (`cs_…`, `cus_…`); anything else is not put in a path.
@@ -388,6 +377,9 @@ pub fn parse_event(body: &[u8]) -> Result<PaymentEvent, WebhookError> {
 
 #[cfg(test)]
 mod tests {
+    use hmac::Hmac;
+    use sha2::Sha256;
+
     use super::*;
 
     fn sign(secret: &[u8], timestamp: i64, body: &[u8]) -> String {

@@ -14,9 +14,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use app::ids::OwnerId;
-use hmac::{Hmac, Mac};
+use hmac::Mac;
 use serde::Serialize;
-use sha2::Sha256;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -24,7 +23,7 @@ use super::common::id;
 use super::{batches, generations, jobs};
 use crate::developer::caller::ApiCaller;
 use crate::developer::keys::webhook_for;
-use crate::platform::crypto::hex;
+use crate::platform::crypto::{hex, timestamped_mac};
 use crate::platform::db::now;
 use crate::state::AppState;
 
@@ -199,10 +198,8 @@ fn state_name(state: super::common::State) -> &'static str {
 
 /// `t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`.
 pub fn signature(secret: &[u8], timestamp: i64, body: &str) -> String {
-    // HMAC takes a key of any length.
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC accepts any key length");
-    mac.update(format!("{timestamp}.{body}").as_bytes());
-    format!("t={timestamp},v1={}", hex(&mac.finalize().into_bytes()))
+    let mac = timestamped_mac(secret, &timestamp.to_string(), body.as_bytes());
+    format!("t={timestamp},v1={}", mac.map(|mac| hex(&mac.finalize().into_bytes())).unwrap_or_default())
 }
 
 /// Delivers `event` with retries, and records how it went.
