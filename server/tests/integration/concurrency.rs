@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use futures::future::join_all;
 use serde_json::json;
 
+use crate::support::process::{client, RealProcess};
 use crate::support::{account, TestApp};
 
 /// Each answer must be complete within this; a healthy one takes milliseconds.
@@ -22,52 +23,6 @@ const PER_ROUTE: usize = 24;
 /// Measured: about 20 MB over the second load (the allocator growing to what the load needs),
 /// then under 1 MB per load; before the fix, one round of the editor page alone grew it by more.
 const RSS_GROWTH_LIMIT_KB: u64 = 32 * 1024;
-
-/// `atelier serve` as its own process on the test's database and files, stopped on drop.
-struct RealServer {
-    child: tokio::process::Child,
-    base: String,
-}
-
-impl RealServer {
-    async fn start(app: &TestApp) -> Self {
-        // A free loopback port, handed to the server (it is free again once this is dropped).
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = app
-            .atelier("serve")
-            .env("ATELIER_ADDR", format!("127.0.0.1:{port}"))
-            // Jobs stay queued: the pages show them without a worker taking the CPU.
-            .env("ATELIER_AI_WORKERS", "0")
-            // Longer than ANSWER_LIMIT, so a stall shows here as one, not as the server's 503.
-            .env("ATELIER_PAGE_TIMEOUT_SECS", "30")
-            .spawn()
-            .expect("atelier serve starts");
-        let server = Self { child, base: format!("http://127.0.0.1:{port}") };
-        let client = client();
-        for _ in 0..300 {
-            if client.get(format!("{}/healthz", server.base)).send().await.is_ok_and(|r| r.status().is_success()) {
-                return server;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("atelier serve did not answer /healthz within 30 s");
-    }
-
-    /// Resident memory in kB, from /proc.
-    fn rss_kb(&self) -> u64 {
-        let pid = self.child.id().expect("the server is running");
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("reading /proc/PID/status");
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmRSS:"))
-            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
-            .expect("VmRSS in /proc/PID/status")
-    }
-}
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
-}
 
 /// One page request: the path, and the session cookie it is sent with (if any).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -148,7 +103,13 @@ async fn every_page_answers_under_concurrent_load(app: TestApp) {
         guests.push((cookie, photo["id"].as_str().unwrap().to_string()));
     }
 
-    let server = RealServer::start(&app).await;
+    let server = RealProcess::serve(
+        &app,
+        // Jobs stay queued: the pages show them without a worker taking the CPU. The page
+        // deadline is longer than ANSWER_LIMIT, so a stall shows here as one, not as a 503.
+        &[("ATELIER_AI_WORKERS", "0"), ("ATELIER_PAGE_TIMEOUT_SECS", "30")],
+    )
+    .await;
     let client = client();
     let own_photo = |cookie: &Option<String>| match cookie {
         Some(cookie) if *cookie == admin => admin_photo.clone(),

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod process;
+
 use secrecy::ExposeSecret;
 use std::path::PathBuf;
 use std::time::Duration;
