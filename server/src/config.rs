@@ -78,9 +78,64 @@ pub struct StorageSettings {
     pub database_url: Option<SecretString>,
     /// Where stored objects go; defaults to `data_dir/objects`.
     pub storage_dir: Option<PathBuf>,
+    /// Where stored objects go, as a URL: a local path (as `storage_dir`, which it overrides) or
+    /// `s3://bucket[/prefix]` with `[storage.s3]`.
+    pub url: Option<String>,
+    /// `[storage.s3]`: the S3-compatible server for an `s3://` URL.
+    pub s3: S3Settings,
     /// The keyring with the key-encryption keys and the link-signing key. Kept outside
     /// `data_dir` on purpose: a copy of the data alone reveals nothing.
     pub key_file: PathBuf,
+}
+
+/// An S3 bucket's server and credentials. Objects are sealed before they leave Atelier, so the
+/// bucket's operator never sees a readable photo.
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct S3Settings {
+    /// A self-hosted or other S3-compatible server (`https://s3.example.net`), addressed
+    /// path-style; without it, AWS itself, addressed virtual-hosted style.
+    pub endpoint: Option<String>,
+    pub region: String,
+    /// Both or neither; without them, the machine's own role (EC2 instance metadata) is used.
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<SecretString>,
+    /// Plain `http://` endpoints are refused unless this is set: only for a server on the same
+    /// machine or a private network, since the credentials' signatures and sealed objects cross it.
+    pub allow_http: bool,
+}
+
+impl Default for S3Settings {
+    fn default() -> Self {
+        Self {
+            endpoint: None,
+            region: "us-east-1".into(),
+            access_key_id: None,
+            secret_access_key: None,
+            allow_http: false,
+        }
+    }
+}
+
+/// Where the objects are, from `[storage] url` (or `storage_dir`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StorageLocation {
+    Local(PathBuf),
+    /// `prefix` is empty or a path without leading or trailing slashes.
+    S3 {
+        bucket: String,
+        prefix: String,
+    },
+}
+
+impl fmt::Display for StorageLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Local(dir) => write!(f, "{}", dir.display()),
+            Self::S3 { bucket, prefix } if prefix.is_empty() => write!(f, "s3://{bucket}"),
+            Self::S3 { bucket, prefix } => write!(f, "s3://{bucket}/{prefix}"),
+        }
+    }
 }
 
 impl Default for StorageSettings {
@@ -89,6 +144,8 @@ impl Default for StorageSettings {
             data_dir: PathBuf::from("data"),
             database_url: None,
             storage_dir: None,
+            url: None,
+            s3: S3Settings::default(),
             key_file: PathBuf::from("keys/keyring"),
         }
     }
@@ -462,6 +519,9 @@ pub enum ConfigError {
     /// A model file the settings name is missing, incomplete or not the one its hash names.
     #[error("{0}")]
     Model(String),
+    /// The object storage settings (`[storage] url`, `[storage.s3]`) do not make a usable store.
+    #[error("object storage: {0}")]
+    Storage(String),
 }
 
 impl Settings {
@@ -474,6 +534,7 @@ impl Settings {
             None => Self::default(),
         };
         settings.apply_env(|name| std::env::var(name).ok())?;
+        settings.storage_location()?;
         Ok(settings)
     }
 
@@ -560,6 +621,7 @@ impl Settings {
             ai.sam_decoder => "ATELIER_SAM_DECODER",
             ai.sam_decoder_sha256 => "ATELIER_SAM_DECODER_SHA256",
             ai.vision_url => "ATELIER_VISION_URL",
+            storage.url => "ATELIER_STORAGE_URL",
         );
         // Secrets: never parsed into anything that could print them.
         if let Some(url) = var("ATELIER_DATABASE_URL") {
@@ -580,6 +642,21 @@ impl Settings {
         if let Some(dir) = var("ATELIER_STORAGE_DIR") {
             self.storage.storage_dir = Some(dir.into());
         }
+        if let Some(endpoint) = var("ATELIER_S3_ENDPOINT") {
+            self.storage.s3.endpoint = Some(endpoint);
+        }
+        if let Some(id) = var("ATELIER_S3_ACCESS_KEY_ID") {
+            self.storage.s3.access_key_id = Some(id);
+        }
+        if let Some(secret) = var("ATELIER_S3_SECRET_ACCESS_KEY") {
+            self.storage.s3.secret_access_key = Some(secret.into());
+        }
+        if let Some(region) = var("ATELIER_S3_REGION") {
+            self.storage.s3.region = region;
+        }
+        if let Some(allow) = var("ATELIER_S3_ALLOW_HTTP") {
+            self.storage.s3.allow_http = parse("ATELIER_S3_ALLOW_HTTP", &allow)?;
+        }
         Ok(())
     }
 
@@ -592,6 +669,65 @@ impl Settings {
 
     pub fn storage_dir(&self) -> PathBuf {
         self.storage.storage_dir.clone().unwrap_or_else(|| self.storage.data_dir.join("objects"))
+    }
+
+    /// Where the objects are: `[storage] url` when set (a path, `file://` path or `s3://` URL),
+    /// else `storage_dir`. A URL that is neither, or an S3 setup that cannot work, is refused here
+    /// so the server does not start with it.
+    pub fn storage_location(&self) -> Result<StorageLocation, ConfigError> {
+        let refuse = |message: String| Err(ConfigError::Storage(message));
+        let Some(url) = self.storage.url.as_deref().map(str::trim).filter(|url| !url.is_empty()) else {
+            return Ok(StorageLocation::Local(self.storage_dir()));
+        };
+        if let Some(path) = url.strip_prefix("file://") {
+            return Ok(StorageLocation::Local(PathBuf::from(path)));
+        }
+        let Some(rest) = url.strip_prefix("s3://") else {
+            if url.contains("://") {
+                return refuse(format!("unsupported storage URL {url:?}: use a local path or s3://bucket[/prefix]"));
+            }
+            return Ok(StorageLocation::Local(PathBuf::from(url)));
+        };
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        // S3's bucket naming rules: 3 to 63 lowercase letters, digits, dots and hyphens.
+        let valid_bucket = (3..=63).contains(&bucket.len())
+            && bucket.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+            && bucket.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && bucket.ends_with(|c: char| c.is_ascii_alphanumeric());
+        if !valid_bucket {
+            return refuse(format!(
+                "{url:?} does not name a bucket (3 to 63 lowercase letters, digits, dots or hyphens)"
+            ));
+        }
+        let prefix = prefix.trim_matches('/');
+        if prefix.split('/').any(|part| part == "." || part == "..") || prefix.contains("//") {
+            return refuse(format!("the prefix in {url:?} is not a plain path"));
+        }
+        let s3 = &self.storage.s3;
+        if s3.access_key_id.is_some() != s3.secret_access_key.is_some() {
+            return refuse(
+                "storage.s3.access_key_id and storage.s3.secret_access_key (ATELIER_S3_ACCESS_KEY_ID, \
+                 ATELIER_S3_SECRET_ACCESS_KEY) go together"
+                    .into(),
+            );
+        }
+        if let Some(endpoint) = &s3.endpoint {
+            match endpoint.split_once("://").map(|(scheme, _)| scheme) {
+                Some("https") => {}
+                Some("http") if s3.allow_http => {}
+                Some("http") => {
+                    return refuse(format!(
+                        "the endpoint {endpoint} is plain http: set storage.s3.allow_http \
+                         (ATELIER_S3_ALLOW_HTTP=true) only for a server on this machine or a private network"
+                    ))
+                }
+                _ => return refuse(format!("the endpoint {endpoint:?} is not an http(s):// URL")),
+            }
+        }
+        if s3.region.trim().is_empty() {
+            return refuse("storage.s3.region (ATELIER_S3_REGION) is empty".into());
+        }
+        Ok(StorageLocation::S3 { bucket: bucket.to_string(), prefix: prefix.to_string() })
     }
 
     pub fn mail_dir(&self) -> PathBuf {
@@ -670,7 +806,8 @@ impl fmt::Debug for Settings {
             .field("public_url", &self.server.public_url)
             .field("data_dir", &self.storage.data_dir)
             .field("database", &self.database_url().expose_secret().split(':').next().unwrap_or("unknown"))
-            .field("storage_dir", &self.storage_dir())
+            .field("objects", &self.storage_location().map(|at| at.to_string()).unwrap_or_else(|e| e.to_string()))
+            .field("s3_endpoint", &self.storage.s3.endpoint)
             .field("key_file", &self.storage.key_file)
             .field("site_root", &self.server.site_root)
             .field("max_upload_bytes", &self.limits.max_upload_bytes)
@@ -749,6 +886,51 @@ mod tests {
         assert_eq!(settings.database_url().expose_secret(), "sqlite://data/atelier.db?mode=rwc");
         assert_eq!(settings.storage_dir(), PathBuf::from("data/objects"));
         assert!(!settings.secure_cookies());
+    }
+
+    #[test]
+    fn the_storage_url_names_a_directory_or_a_bucket_and_bad_ones_are_refused() {
+        let with = |pairs: &[(&str, &str)]| {
+            let mut settings = Settings::default();
+            settings
+                .apply_env(|name| pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string()))
+                .map(|()| settings)
+        };
+        let location = |pairs: &[(&str, &str)]| with(pairs).unwrap().storage_location();
+        assert_eq!(location(&[]).unwrap(), StorageLocation::Local(PathBuf::from("data/objects")));
+        assert_eq!(
+            location(&[("ATELIER_STORAGE_DIR", "/srv/objects")]).unwrap(),
+            StorageLocation::Local(PathBuf::from("/srv/objects")),
+            "the older setting still works"
+        );
+        assert_eq!(
+            location(&[("ATELIER_STORAGE_URL", "file:///srv/o")]).unwrap(),
+            StorageLocation::Local("/srv/o".into())
+        );
+        assert_eq!(
+            location(&[("ATELIER_STORAGE_URL", "s3://photos-1/atelier/")]).unwrap(),
+            StorageLocation::S3 { bucket: "photos-1".into(), prefix: "atelier".into() }
+        );
+        for bad in ["gs://photos", "s3://", "s3://Photos", "s3://ab", "s3://photos/../x"] {
+            let error = location(&[("ATELIER_STORAGE_URL", bad)]).unwrap_err();
+            assert!(matches!(error, ConfigError::Storage(_)), "{bad}: {error}");
+        }
+        let s3 = [
+            ("ATELIER_STORAGE_URL", "s3://photos"),
+            ("ATELIER_S3_ENDPOINT", "http://10.0.0.5:9000"),
+            ("ATELIER_S3_ACCESS_KEY_ID", "AKID"),
+            ("ATELIER_S3_SECRET_ACCESS_KEY", "hunter2-secret"),
+        ];
+        let error = location(&s3).unwrap_err().to_string();
+        assert!(error.contains("ATELIER_S3_ALLOW_HTTP"), "plain http is refused unless allowed: {error}");
+        let allowed = with(&[&s3[..], &[("ATELIER_S3_ALLOW_HTTP", "true")]].concat()).unwrap();
+        assert!(allowed.storage_location().is_ok());
+        assert_eq!(allowed.storage.s3.region, "us-east-1");
+        let shown = format!("{allowed:?}");
+        assert!(shown.contains("s3://photos") && !shown.contains("hunter2"), "{shown}");
+        let error = location(&s3[..3]).unwrap_err().to_string();
+        assert!(error.contains("ATELIER_S3_SECRET_ACCESS_KEY"), "a key id without its secret: {error}");
+        assert!(with(&[("ATELIER_S3_ALLOW_HTTP", "sure")]).unwrap_err().to_string().contains("ATELIER_S3_ALLOW_HTTP"));
     }
 
     #[test]

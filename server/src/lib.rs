@@ -87,7 +87,7 @@ impl Application {
             .with_context(|| format!("creating the data directory {}", settings.storage.data_dir.display()))?;
         let db = Db::connect(settings.database_url().expose_secret()).await?;
         let keys = Keyring::load_or_create(&settings.storage.key_file)?;
-        let storage = Storage::local(&settings.storage_dir(), keys).context("opening object storage")?;
+        let storage = Storage::from_settings(&settings, keys).await.context("opening object storage")?;
         let links = Links::new(storage.keys(), settings.retention.download_link_secs);
         let saved_secs = settings.retention.saved_retention_days * 24 * 3600;
         let export_secs = settings.retention.export_retention_hours * 3600;

@@ -1,8 +1,10 @@
-//! `atelier [serve|worker|migrate|make-admin EMAIL|rotate-keys]`: starts the server (the default),
+//! `atelier [serve|worker|migrate|make-admin EMAIL|rotate-keys|backup DIR|restore DIR]`: starts
+//! the server (the default),
 //! runs AI job workers only (`worker`, for scale; the server has its own unless
 //! `ATELIER_AI_WORKERS=0`), only
 //! applies migrations, makes the account with that e-mail an administrator, or rotates the
-//! key-encryption key (re-wrapping every stored object's data key, then retiring unused keys).
+//! key-encryption key (re-wrapping every stored object's data key, then retiring unused keys), or
+//! backs up / restores the embedded setup (`server::data::backup`).
 
 // The pages' view types nest deeply (the workspace page most); rustc's default limit (128) is too
 // low for their layouts, as in `frontend`.
@@ -16,7 +18,7 @@ use server::platform::db::Db;
 use server::Application;
 use tracing_subscriber::EnvFilter;
 
-const USAGE: &str = "usage: atelier [serve|worker|migrate|make-admin EMAIL|rotate-keys]\n\nSettings come from atelier.toml (or ATELIER_CONFIG) and ATELIER_* variables.";
+const USAGE: &str = "usage: atelier [serve|worker|migrate|make-admin EMAIL|rotate-keys|backup DIR|restore DIR]\n\nSettings come from atelier.toml (or ATELIER_CONFIG) and ATELIER_* variables.";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -59,6 +61,14 @@ async fn main() -> ExitCode {
             }
         },
         Some("rotate-keys") => rotate_keys(&settings).await,
+        Some(command @ ("backup" | "restore")) => match std::env::args().nth(2) {
+            Some(dir) if command == "backup" => backup(&settings, std::path::Path::new(&dir)).await,
+            Some(dir) => restore(&settings, std::path::Path::new(&dir)).await,
+            None => {
+                eprintln!("atelier: {command} needs a directory\n{USAGE}");
+                return ExitCode::from(2);
+            }
+        },
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())
@@ -108,5 +118,45 @@ async fn rotate_keys(settings: &Settings) -> anyhow::Result<()> {
             println!("kept {id}: some object still uses it");
         }
     }
+    Ok(())
+}
+
+/// The keyring warning goes to stderr after the summary, where an operator's script shows it.
+async fn backup(settings: &Settings, dir: &std::path::Path) -> anyhow::Result<()> {
+    let done = server::data::backup::backup(settings, dir).await?;
+    let manifest = &done.manifest;
+    let bytes: u64 = manifest.objects.iter().map(|o| o.bytes).sum::<u64>() + manifest.database.bytes;
+    println!(
+        "backed up to {}: the database ({} photos, {} saved versions, {} accounts) and {} objects, {} bytes in all; \
+         objects need key(s) {}",
+        dir.display(),
+        manifest.rows.get("photos").copied().unwrap_or(0),
+        manifest.rows.get("versions").copied().unwrap_or(0),
+        manifest.rows.get("accounts").copied().unwrap_or(0),
+        manifest.objects.len(),
+        bytes,
+        manifest.required_key_ids.join(", ")
+    );
+    if done.vanished > 0 {
+        println!("{} objects were deleted while being copied and are left out", done.vanished);
+    }
+    if done.unsealed > 0 {
+        println!("{} objects are not encrypted yet: run `atelier rotate-keys` to seal them", done.unsealed);
+    }
+    eprintln!("{}", server::data::backup::keyring_warning(settings));
+    Ok(())
+}
+
+async fn restore(settings: &Settings, dir: &std::path::Path) -> anyhow::Result<()> {
+    let manifest = server::data::backup::restore(settings, dir).await?;
+    println!(
+        "restored {} objects and the database from {} (made by Atelier {} at unix time {}) into {}; start the server \
+         as usual",
+        manifest.objects.len(),
+        dir.display(),
+        manifest.atelier_version,
+        manifest.created_at,
+        settings.storage.data_dir.display()
+    );
     Ok(())
 }

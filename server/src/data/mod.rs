@@ -3,6 +3,7 @@
 //! `DataStore` keeps `app::data::DataService`.
 
 pub mod audit;
+pub mod backup;
 pub mod erasure;
 pub mod export;
 pub mod retention;

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod process;
+pub mod s3;
 
 use secrecy::ExposeSecret;
 use std::path::PathBuf;
