@@ -105,7 +105,7 @@ async fn make_admin(settings: &Settings, email: &str) -> anyhow::Result<()> {
 async fn rotate_keys(settings: &Settings) -> anyhow::Result<()> {
     let keys = server::platform::crypto::Keyring::load(&settings.storage.key_file)?;
     let old = keys.ids();
-    let storage = server::platform::storage::Storage::local(&settings.storage_dir(), keys)?;
+    let storage = server::platform::storage::Storage::from_settings(settings, keys).await?;
     let (active, done) = storage.rotate().await?;
     println!(
         "active key is now {active}: {} objects re-wrapped, {} already current, {} stored before encryption now sealed",
