@@ -52,6 +52,10 @@ pub struct ServerSettings {
     pub page_timeout_secs: u64,
     /// The same limit for a server function's answer.
     pub server_fn_timeout_secs: u64,
+    /// Work done once for all the processes sharing the database (the sweeps, resuming exports and
+    /// webhook watches) is held under a lease this long, renewed every third of it: a process that
+    /// died hands its work over after at most this many seconds.
+    pub lease_secs: u64,
 }
 
 impl Default for ServerSettings {
@@ -64,6 +68,7 @@ impl Default for ServerSettings {
             page_timeout_secs: 10,
             // Saving an edit replays it on the full-resolution original, which takes seconds.
             server_fn_timeout_secs: 60,
+            lease_secs: 60,
         }
     }
 }
@@ -292,6 +297,9 @@ pub struct AiSettings {
     pub sam_decoder_sha256: Option<String>,
     /// AI job workers inside the server process; 0 leaves the jobs to `atelier worker` processes.
     pub ai_workers: usize,
+    /// Whether this process's workers count as GPU workers, which take the big models' jobs
+    /// first: "auto" (when ONNX Runtime runs on CUDA), "yes" or "no".
+    pub worker_gpu: WorkerGpu,
     /// A worker renews its hold on a job this often (a third of it); a job whose worker stopped
     /// renewing is picked up again after this long.
     pub job_lease_secs: i64,
@@ -308,6 +316,28 @@ pub struct AiSettings {
     pub vision_model: String,
 }
 
+/// `ai.worker_gpu`: whether a process's AI workers take GPU-worthy jobs first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WorkerGpu {
+    /// A GPU worker when ONNX Runtime loaded with CUDA.
+    Auto,
+    Yes,
+    No,
+}
+
+impl FromStr for WorkerGpu {
+    type Err = String;
+    fn from_str(value: &str) -> Result<Self, String> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "auto" => Ok(Self::Auto),
+            "yes" | "true" | "1" => Ok(Self::Yes),
+            "no" | "false" | "0" => Ok(Self::No),
+            other => Err(format!("{other:?} is not auto, yes or no")),
+        }
+    }
+}
+
 impl Default for AiSettings {
     fn default() -> Self {
         Self {
@@ -320,6 +350,7 @@ impl Default for AiSettings {
             sam_decoder: None,
             sam_decoder_sha256: None,
             ai_workers: 1,
+            worker_gpu: WorkerGpu::Auto,
             job_lease_secs: 60,
             job_max_attempts: 3,
             moderation_threshold: 0.8,
@@ -591,6 +622,8 @@ impl Settings {
             server.log_filter => "ATELIER_LOG",
             ai.models_dir => "ATELIER_MODELS_DIR",
             ai.ai_workers => "ATELIER_AI_WORKERS",
+            ai.worker_gpu => "ATELIER_WORKER_GPU",
+            server.lease_secs => "ATELIER_LEASE_SECS",
             ai.job_lease_secs => "ATELIER_JOB_LEASE_SECS",
             ai.job_max_attempts => "ATELIER_JOB_MAX_ATTEMPTS",
             ai.moderation_threshold => "ATELIER_MODERATION_THRESHOLD",
@@ -816,6 +849,8 @@ impl fmt::Debug for Settings {
             .field("providers", &self.providers)
             .field("models_dir", &self.ai.models_dir)
             .field("ai_workers", &self.ai.ai_workers)
+            .field("worker_gpu", &self.ai.worker_gpu)
+            .field("lease_secs", &self.server.lease_secs)
             .field("vision", &self.ai.vision_url.is_some())
             .finish_non_exhaustive()
     }

@@ -76,6 +76,7 @@ pub struct Application {
     data: Arc<DataStore>,
     ai: Arc<AiStore>,
     ai_workers: usize,
+    state: AppState,
 }
 
 /// The longest time between two retention sweeps (they usually run at the next due time).
@@ -86,6 +87,7 @@ impl Application {
         std::fs::create_dir_all(&settings.storage.data_dir)
             .with_context(|| format!("creating the data directory {}", settings.storage.data_dir.display()))?;
         let db = Db::connect(settings.database_url().expose_secret()).await?;
+        platform::lease::set_ttl(Duration::from_secs(settings.server.lease_secs));
         let keys = Keyring::load_or_create(&settings.storage.key_file)?;
         let storage = Storage::from_settings(&settings, keys).await.context("opening object storage")?;
         let links = Links::new(storage.keys(), settings.retention.download_link_secs);
@@ -267,6 +269,7 @@ impl Application {
             .layer(axum::middleware::from_fn(platform::http::server_fn_status))
             .layer(axum::middleware::from_fn_with_state(deadlines, platform::deadline::enforce))
             .layer(RequestBodyLimitLayer::new(PAGE_BODY_LIMIT));
+        let kept_state = state.clone();
         let api = developer::routes(state.clone());
         let router = pages
             .merge(photos::routes::routes())
@@ -289,7 +292,7 @@ impl Application {
             .layer(TraceLayer::new_for_http())
             .with_state(state)
             .merge(api);
-        Ok(Self { listener, router, sessions, retention, data, ai, ai_workers })
+        Ok(Self { listener, router, sessions, retention, data, ai, ai_workers, state: kept_state })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -328,34 +331,8 @@ impl Application {
 
     /// Serves until Ctrl-C or SIGTERM, then lets in-flight requests finish.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let (sessions, retention) = (self.sessions.clone(), self.retention.clone());
-        match data::export::resume(&self.data).await {
-            Ok(0) => {}
-            Ok(resumed) => tracing::info!(resumed, "unfinished exports started again"),
-            Err(error) => tracing::warn!(%error, "could not look for unfinished exports"),
-        }
         ai_tools::spawn_workers(self.ai.clone(), self.ai_workers);
-        tokio::spawn(async move {
-            // The first sweep is at once: whatever fell due while the server was down goes now.
-            loop {
-                let now = platform::db::now();
-                match sessions.delete_expired().await {
-                    Ok(removed) => tracing::info!(removed, "expired sessions removed"),
-                    Err(error) => tracing::warn!(%error, "removing expired sessions failed"),
-                }
-                if let Err(error) = retention.sweep(now).await {
-                    tracing::warn!(%error, "the retention sweep failed; it runs again within the hour");
-                }
-                let next = retention.next_sweep(platform::db::now(), SWEEP_AT_LEAST_EVERY_SECS).await.unwrap_or_else(
-                    |error| {
-                        tracing::warn!(%error, "could not find the next due time; sweeping again within the hour");
-                        now + SWEEP_AT_LEAST_EVERY_SECS
-                    },
-                );
-                let wait = u64::try_from(next - platform::db::now()).unwrap_or(0).max(1);
-                tokio::time::sleep(Duration::from_secs(wait)).await;
-            }
-        });
+        tokio::spawn(sweeper(self.sessions.clone(), self.retention.clone(), self.data.clone(), self.state.clone()));
         tracing::info!(addr = %self.listener.local_addr()?, "Atelier is listening");
         axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown_signal())
@@ -363,6 +340,63 @@ impl Application {
         tracing::info!("Atelier stopped");
         Ok(())
     }
+}
+
+/// The cluster's periodic work, done by the one `serve` process holding the `sweeper` lease
+/// (whichever of them took it first; another once its holder dies): expired sessions and the
+/// retention sweep at their due times, and resuming the exports and webhook watches that a stopped
+/// process left (each under its own lease, so none is done twice).
+async fn sweeper(sessions: DbSessionStore, retention: Retention, data: Arc<DataStore>, state: AppState) {
+    use platform::lease;
+    let db = state.db.clone();
+    let kept = lease::Kept::start(db.clone(), lease::SWEEPER.to_string(), lease::ttl(), None).await;
+    let tick = (lease::ttl() / 3).max(Duration::from_secs(1));
+    // The first sweep is at once: whatever fell due while no process held the lease goes now.
+    let mut next_sweep = 0;
+    loop {
+        if kept.held() {
+            match data::export::resume(&data).await {
+                Ok(0) => {}
+                Ok(resumed) => tracing::info!(resumed, "unfinished exports started again"),
+                Err(error) => tracing::warn!(%error, "could not look for unfinished exports"),
+            }
+            developer::v1::webhooks::resume(state.clone());
+            let now = platform::db::now();
+            if now >= next_sweep {
+                match db.lease_ran(lease::SWEEPER, lease::holder()).await {
+                    Ok(true) => next_sweep = sweep(&sessions, &retention, now).await,
+                    Ok(false) => {}
+                    Err(error) => tracing::warn!(%error, "counting a sweep failed; not sweeping now"),
+                }
+                // Leases lapsed a day ago (finished exports' and watches', dead workers').
+                if let Err(error) = db.expire_leases(lease::now_ms() - 24 * 3600 * 1000).await {
+                    tracing::warn!(%error, "removing lapsed leases failed");
+                }
+            }
+        } else {
+            next_sweep = 0;
+        }
+        let until_sweep = Duration::from_secs(u64::try_from(next_sweep - platform::db::now()).unwrap_or(0).max(1));
+        tokio::select! {
+            () = tokio::time::sleep(until_sweep.min(tick)) => {}
+            () = kept.changed() => {}
+        }
+    }
+}
+
+/// Expired sessions and the retention sweep; returns when the next is due.
+async fn sweep(sessions: &DbSessionStore, retention: &Retention, now: i64) -> i64 {
+    match sessions.delete_expired().await {
+        Ok(removed) => tracing::info!(removed, "expired sessions removed"),
+        Err(error) => tracing::warn!(%error, "removing expired sessions failed"),
+    }
+    if let Err(error) = retention.sweep(now).await {
+        tracing::warn!(%error, "the retention sweep failed; it runs again within the hour");
+    }
+    retention.next_sweep(platform::db::now(), SWEEP_AT_LEAST_EVERY_SECS).await.unwrap_or_else(|error| {
+        tracing::warn!(%error, "could not find the next due time; sweeping again within the hour");
+        now + SWEEP_AT_LEAST_EVERY_SECS
+    })
 }
 
 /// The AI engine, or why not (logged once; each job then says it); with the Segment Anything
@@ -392,6 +426,7 @@ pub fn job_settings(settings: &Settings) -> JobSettings {
         max_upscale_pixels: settings.ai.max_upscale_pixels.min(settings.limits.max_image_pixels),
         max_active_per_owner: settings.limits.queued_jobs_per_owner.max(1),
         credits: billing::CreditPolicy::from_settings(&settings.billing),
+        worker_gpu: settings.ai.worker_gpu,
     }
 }
 

@@ -39,6 +39,8 @@ pub struct JobSettings {
     pub max_active_per_owner: u64,
     /// What jobs cost, and whether credits are enforced.
     pub credits: crate::billing::CreditPolicy,
+    /// Whether this process's workers are GPU workers (`ai.worker_gpu`).
+    pub worker_gpu: crate::config::WorkerGpu,
 }
 
 #[derive(Clone)]
@@ -323,8 +325,30 @@ impl AiService for AiStore {
 
 /// Starts `count` workers in this process (the server's own, or `atelier worker`).
 pub fn spawn_workers(store: Arc<AiStore>, count: usize) {
+    if count == 0 {
+        return;
+    }
+    let class = worker_class(&store);
+    tracing::info!(class = class.label(), count, "AI workers of this class");
+    // Alive while this process lives: CPU workers elsewhere leave GPU-worthy jobs to a live GPU
+    // worker. Kept for a job lease, the time after which a silent worker counts as gone.
+    let (db, ttl) = (store.db.clone(), std::time::Duration::from_secs(store.settings.lease_secs.unsigned_abs()));
+    let name = format!("{}{}", queue::WORKER_LEASE_PREFIX, crate::platform::lease::holder());
+    tokio::spawn(crate::platform::lease::Kept::start(db, name, ttl, Some(class.label().to_string())));
     for index in 0..count {
-        tokio::spawn(worker::run(store.clone(), queue::worker_id(index)));
+        tokio::spawn(worker::run(store.clone(), queue::worker_id(index), class));
+    }
+}
+
+/// A GPU worker when told so, or (`auto`) when ONNX Runtime loaded with CUDA.
+pub fn worker_class(store: &AiStore) -> queue::WorkerClass {
+    use crate::config::WorkerGpu;
+    let cuda = || store.engine.as_ref().ok().and_then(|engine| engine.provider().ok()) == Some(ai::Provider::Cuda);
+    match store.settings.worker_gpu {
+        WorkerGpu::Yes => queue::WorkerClass::Gpu,
+        WorkerGpu::No => queue::WorkerClass::Cpu,
+        WorkerGpu::Auto if cuda() => queue::WorkerClass::Gpu,
+        WorkerGpu::Auto => queue::WorkerClass::Cpu,
     }
 }
 

@@ -127,9 +127,9 @@ pub enum Lease {
 macro_rules! claim {
     ($lock:literal) => {
         concat!(
-            "UPDATE jobs SET state = 'running', locked_by = $1, lease_until = $2, attempts = attempts + 1, progress = 0
+            "UPDATE jobs SET state = 'running', locked_by = $1, ran_by = $1, lease_until = $2, attempts = attempts + 1, progress = 0
              WHERE id = (SELECT id FROM jobs
-                         WHERE (state = 'queued' AND run_after <= $3) OR (state = 'running' AND lease_until < $3)
+                         WHERE ((state = 'queued' AND run_after <= $3) OR (state = 'running' AND lease_until < $3))
                          ORDER BY CASE WHEN photo_id = owner_id THEN 2 WHEN batch_id IS NULL THEN 0 ELSE 1 END,
                                   run_after, created_at, id LIMIT 1 ",
             $lock,
@@ -140,6 +140,64 @@ macro_rules! claim {
 }
 const CLAIM_POSTGRES: &str = claim!("FOR UPDATE SKIP LOCKED");
 const CLAIM_SQLITE: &str = claim!("");
+
+/// What a worker process can run well, for the order it claims jobs in. The queue stays one table
+/// and the claim one statement; only its filter and order differ.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WorkerClass {
+    /// Runs on a GPU (ONNX Runtime with CUDA, or `ai.worker_gpu = "yes"`): the GPU-worthy tools'
+    /// jobs first, then any.
+    Gpu,
+    /// The rest first; a GPU-worthy job only when no GPU worker is alive (its `worker:` lease has
+    /// lapsed), or when the job has waited `GPU_WAIT_SECS` since it was due, so nothing starves
+    /// behind a busy or absent GPU.
+    Cpu,
+}
+
+impl WorkerClass {
+    pub fn label(self) -> &'static str {
+        match self {
+            WorkerClass::Gpu => "gpu",
+            WorkerClass::Cpu => "cpu",
+        }
+    }
+}
+
+/// How long a GPU-worthy job waits for a GPU worker before a CPU worker may take it.
+pub const GPU_WAIT_SECS: i64 = 30;
+/// The lease each worker process keeps while alive, `worker:<holder>`, its detail its class.
+pub const WORKER_LEASE_PREFIX: &str = "worker:";
+
+/// The claim for `class` on Postgres or SQLite: `claim!` with a filter and an order put first.
+/// Built once; the tool names are the registry's own constants, never input, so they are written
+/// into the statement (a bound list would need one placeholder per tool).
+fn claim_for(postgres: bool, class: WorkerClass) -> &'static str {
+    static STATEMENTS: std::sync::OnceLock<[String; 4]> = std::sync::OnceLock::new();
+    let statements = STATEMENTS.get_or_init(|| {
+        let names = crate::ai_tools::tools::gpu_worthy_tools();
+        let list = if names.is_empty() {
+            "''".to_string()
+        } else {
+            names.iter().map(|name| format!("'{}'", name.replace('\'', "''"))).collect::<Vec<_>>().join(", ")
+        };
+        let gpu_first = format!("ORDER BY CASE WHEN tool IN ({list}) THEN 0 ELSE 1 END, ");
+        let cpu_first = format!(
+            "AND (tool NOT IN ({list}) OR run_after <= $3 - {GPU_WAIT_SECS}
+                  OR NOT EXISTS (SELECT 1 FROM leases WHERE name LIKE '{WORKER_LEASE_PREFIX}%' AND detail = 'gpu'
+                                 AND until_ms >= $4))
+             ORDER BY CASE WHEN tool IN ({list}) THEN 1 ELSE 0 END, "
+        );
+        let with = |base: &str, order: &str| base.replacen("ORDER BY ", order, 1);
+        [
+            with(CLAIM_POSTGRES, &gpu_first),
+            with(CLAIM_POSTGRES, &cpu_first),
+            with(CLAIM_SQLITE, &gpu_first),
+            with(CLAIM_SQLITE, &cpu_first),
+        ]
+    });
+    let index = usize::from(!postgres) * 2 + usize::from(class == WorkerClass::Cpu);
+    &statements[index]
+}
 
 fn claimed(row: &AnyRow) -> Result<Claimed, sqlx::Error> {
     Ok(Claimed {
@@ -248,6 +306,24 @@ impl Db {
     pub async fn claim_job(&self, worker: &str, now: i64, lease_secs: i64) -> Result<Option<Claimed>, sqlx::Error> {
         let sql = if self.postgres { CLAIM_POSTGRES } else { CLAIM_SQLITE };
         let row = sqlx::query(sql).bind(worker).bind(now + lease_secs).bind(now).fetch_optional(self.pool()).await?;
+        row.as_ref().map(claimed).transpose()
+    }
+
+    /// `claim_job` for a worker of `class`: the jobs it suits first (see `WorkerClass`).
+    pub async fn claim_job_as(
+        &self,
+        worker: &str,
+        class: WorkerClass,
+        now: i64,
+        lease_secs: i64,
+    ) -> Result<Option<Claimed>, sqlx::Error> {
+        let query = sqlx::query(claim_for(self.postgres, class)).bind(worker).bind(now + lease_secs).bind(now);
+        // Only a CPU worker's claim asks whether a GPU worker is alive ($4).
+        let query = match class {
+            WorkerClass::Cpu => query.bind(crate::platform::lease::now_ms()),
+            WorkerClass::Gpu => query,
+        };
+        let row = query.fetch_optional(self.pool()).await?;
         row.as_ref().map(claimed).transpose()
     }
 

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::ai_tools::queue::{Claimed, JobProgress, Lease};
+use crate::ai_tools::queue::{Claimed, JobProgress, Lease, WorkerClass};
 use crate::ai_tools::tools::{self, Failure};
 use crate::ai_tools::{backoff, AiStore};
 use crate::platform::db::now;
@@ -13,10 +13,10 @@ use crate::platform::db::now;
 const POLL: Duration = Duration::from_secs(1);
 const HEARTBEAT: Duration = Duration::from_millis(500);
 
-pub async fn run(store: Arc<AiStore>, worker: String) {
-    tracing::info!(%worker, "AI worker started");
+pub async fn run(store: Arc<AiStore>, worker: String, class: WorkerClass) {
+    tracing::info!(%worker, class = class.label(), "AI worker started");
     loop {
-        match store.db.claim_job(&worker, now(), store.settings.lease_secs).await {
+        match store.db.claim_job_as(&worker, class, now(), store.settings.lease_secs).await {
             Ok(Some(job)) => process(&store, &worker, job).await,
             Ok(None) => {
                 tokio::select! {

@@ -25,6 +25,7 @@ use crate::data::audit::Event;
 use crate::platform::archive::ArchiveSink;
 use crate::platform::db::{now, Db};
 use crate::platform::error::{ApiError, OrInternal};
+use crate::platform::lease;
 use crate::platform::links::Signature;
 use crate::platform::storage::keys;
 
@@ -193,23 +194,41 @@ pub async fn resume(store: &DataStore) -> Result<usize, sqlx::Error> {
 /// so this bounds exports to the largest workspace's quota (the others wait, queued).
 static BUILDING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
 
+/// Each build runs under the lease `export:<id>`, so however many processes resume unfinished
+/// exports, one builds it; a process killed mid-build lets its lease lapse and the sweeper of the
+/// cluster resumes the export elsewhere.
 fn spawn(store: DataStore, id: String, account: AccountId, owner: OwnerId) {
     tokio::spawn(async move {
-        let built = match BUILDING.acquire().await {
-            Ok(_permit) => build(&store, &id, account, owner).await,
-            Err(error) => Err(error.into()),
-        };
-        let key = match built {
-            Ok(key) => Some(key),
-            Err(error) => {
-                tracing::error!(%error, export = %id, "an export failed");
-                None
-            }
-        };
-        if let Err(error) = store.db.export_finished(&id, key.as_deref()).await {
-            tracing::error!(%error, export = %id, "recording an export's end failed");
+        let db = store.db.clone();
+        let lease = format!("export:{id}");
+        match lease::run_held(&db, &lease, lease::ttl(), build_unfinished(store, id, account, owner)).await {
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, %lease, "taking an export's lease failed; the sweeper tries again"),
         }
     });
+}
+
+async fn build_unfinished(store: DataStore, id: String, account: AccountId, owner: OwnerId) {
+    // Another process may have finished it between the list and the lease.
+    match sqlx::query("SELECT state FROM export_jobs WHERE id = $1").bind(&id).fetch_optional(store.db.pool()).await {
+        Ok(Some(row)) if matches!(row.try_get::<String, _>("state").as_deref(), Ok("queued" | "running")) => {}
+        Ok(_) => return,
+        Err(error) => return tracing::warn!(%error, export = %id, "reading an export's state failed"),
+    }
+    let built = match BUILDING.acquire().await {
+        Ok(_permit) => build(&store, &id, account, owner).await,
+        Err(error) => Err(error.into()),
+    };
+    let key = match built {
+        Ok(key) => Some(key),
+        Err(error) => {
+            tracing::error!(%error, export = %id, "an export failed");
+            None
+        }
+    };
+    if let Err(error) = store.db.export_finished(&id, key.as_deref()).await {
+        tracing::error!(%error, export = %id, "recording an export's end failed");
+    }
 }
 
 pub fn extension(content_type: &str) -> &'static str {

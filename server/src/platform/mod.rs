@@ -11,6 +11,7 @@ pub mod error;
 pub mod heif;
 pub mod http;
 pub mod images;
+pub mod lease;
 pub mod links;
 pub mod progress;
 pub mod rate;

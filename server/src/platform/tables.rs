@@ -309,6 +309,8 @@ pub const TABLES: &[Table] = &[
             "max_attempts",
             "run_after",
             "locked_by",
+            // Which worker process last claimed it (not a person).
+            "ran_by",
             "lease_until",
             "cancel_requested",
             "provider",
@@ -444,6 +446,15 @@ pub const TABLES: &[Table] = &[
         ),
         export: Export::Included("credits"),
         retain: "kept (the balance is their sum), anonymous once the workspace is gone",
+    },
+    Table {
+        name: "leases",
+        columns: &["name", "holder", "until_ms", "detail", "taken_at", "runs"],
+        erase: Erase::NotPersonal(
+            "operational: which process holds which periodic task, export build or webhook watch; names hold ids of exports and jobs, never a person's data",
+        ),
+        export: Export::Excluded("operational state of the server processes, not the person's data"),
+        retain: "while held; a lapsed lease is deleted by the sweeper a day after it lapsed",
     },
 ];
 

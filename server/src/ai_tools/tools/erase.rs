@@ -34,6 +34,11 @@ pub struct Erase;
 
 #[async_trait]
 impl Tool for Erase {
+    /// LaMa inpainting: many times faster on a GPU.
+    fn gpu_worthy(&self) -> bool {
+        true
+    }
+
     async fn validate(
         &self,
         ai: &AiStore,

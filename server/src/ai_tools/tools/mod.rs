@@ -86,6 +86,17 @@ pub trait Tool: Send + Sync {
 
     /// The work itself, on the blocking pool: the result and the method that made it.
     fn run(&self, work: Work<'_>) -> Result<(Produced, String), Failure>;
+
+    /// Whether the tool runs a model big enough that a GPU worker should take its jobs first
+    /// (see `queue::WorkerClass`); the small ones run as well on any CPU.
+    fn gpu_worthy(&self) -> bool {
+        false
+    }
+}
+
+/// The names of the GPU-worthy tools, as the queue's `tool` column holds them.
+pub fn gpu_worthy_tools() -> Vec<&'static str> {
+    ToolKind::ALL.iter().filter(|kind| tool(**kind).gpu_worthy()).map(|kind| kind.name()).collect()
 }
 
 /// What a tool gathered besides the photo.

@@ -17,6 +17,11 @@ pub struct StyleTransfer;
 
 #[async_trait]
 impl Tool for StyleTransfer {
+    /// A style-transfer network at full resolution: many times faster on a GPU.
+    fn gpu_worthy(&self) -> bool {
+        true
+    }
+
     fn run(&self, work: Work<'_>) -> Result<(Produced, String), Failure> {
         let ToolRequest::StyleTransfer { style, strength } = work.request else { return Err(mismatch()) };
         let (painted, method) = match style {

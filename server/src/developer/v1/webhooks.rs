@@ -128,8 +128,20 @@ pub fn resume(state: AppState) {
     });
 }
 
-/// Polls the job until it has ended, then delivers its event.
+/// Watches under the lease `webhook:<kind>:<target>`, so that of the processes resuming watches
+/// one watches each job; a watcher killed with its process lets the lease lapse and the cluster's
+/// sweeper resumes the watch elsewhere.
 async fn watch(state: AppState, owner: OwnerId, key: Uuid, kind: Kind, target: String) {
+    let db = state.db.clone();
+    let lease = format!("webhook:{}:{target}", kind.name());
+    let watched = watch_held(state, owner, key, kind, target);
+    if let Err(error) = crate::platform::lease::run_held(&db, &lease, crate::platform::lease::ttl(), watched).await {
+        tracing::warn!(%error, %lease, "taking a webhook watch's lease failed; the sweeper tries again");
+    }
+}
+
+/// Polls the job until it has ended, then delivers its event.
+async fn watch_held(state: AppState, owner: OwnerId, key: Uuid, kind: Kind, target: String) {
     let until = Instant::now() + WATCH_FOR;
     let mut pause = Duration::from_millis(250);
     let event = loop {
