@@ -283,7 +283,10 @@ impl Engine {
         for (name, tensor) in names.into_iter().zip(inputs) {
             values.push((name, ort::session::SessionInputValue::from(tensor)));
         }
+        let started = std::time::Instant::now();
         let outputs = session.run(values).map_err(inference)?;
+        // The server exports this as a Prometheus histogram; the model id is from the manifest.
+        metrics::histogram!("atelier_inference_duration_seconds", "model" => id.to_string()).record(started.elapsed());
         let mut result = Vec::with_capacity(outputs.len());
         for (_, value) in outputs.iter() {
             let (shape, data) = value.try_extract_tensor::<f32>().map_err(inference)?;

@@ -34,6 +34,44 @@ pub struct Settings {
     pub billing: BillingSettings,
     /// `[developer]`: API keys and the call log.
     pub developer: DeveloperSettings,
+    /// `[metrics]`: where Prometheus scrapes `/metrics` (not served unless set).
+    pub metrics: MetricsSettings,
+}
+
+/// `/metrics` is served on `listen` (its own listener, for a private network), and/or on the
+/// main listener for requests bearing `token`; with neither, nowhere.
+#[derive(Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsSettings {
+    pub listen: Option<SocketAddr>,
+    /// A bearer token `/metrics` requires (on both listeners when set).
+    pub token: Option<SecretString>,
+}
+
+impl MetricsSettings {
+    pub fn enabled(&self) -> bool {
+        self.listen.is_some() || self.token.is_some()
+    }
+}
+
+/// How log lines are written: readable text, or one JSON object per line for a log collector.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+impl FromStr for LogFormat {
+    type Err = String;
+    fn from_str(value: &str) -> Result<Self, String> {
+        match value {
+            "text" => Ok(Self::Text),
+            "json" => Ok(Self::Json),
+            other => Err(format!("{other:?} is not a log format (text or json)")),
+        }
+    }
 }
 
 /// Where it listens and how it is reached, what it serves, its log and its time limits.
@@ -47,6 +85,8 @@ pub struct ServerSettings {
     /// Where the compiled site (WASM, CSS, static files) is served from.
     pub site_root: PathBuf,
     pub log_filter: String,
+    /// `text` (the default) or `json`.
+    pub log_format: LogFormat,
     /// A page must be rendered whole within this many seconds, or it is answered 503 and its
     /// render dropped (a stalled render then costs one error, not its memory for good).
     pub page_timeout_secs: u64,
@@ -65,6 +105,7 @@ impl Default for ServerSettings {
             public_url: "http://127.0.0.1:3000".into(),
             site_root: PathBuf::from("target/site"),
             log_filter: "info,atelier=debug,server=debug".into(),
+            log_format: LogFormat::Text,
             page_timeout_secs: 10,
             // Saving an edit replays it on the full-resolution original, which takes seconds.
             server_fn_timeout_secs: 60,
@@ -620,6 +661,7 @@ impl Settings {
             retention.download_link_secs => "ATELIER_DOWNLOAD_LINK_SECS",
             storage.key_file => "ATELIER_KEY_FILE",
             server.log_filter => "ATELIER_LOG",
+            server.log_format => "ATELIER_LOG_FORMAT",
             ai.models_dir => "ATELIER_MODELS_DIR",
             ai.ai_workers => "ATELIER_AI_WORKERS",
             ai.worker_gpu => "ATELIER_WORKER_GPU",
@@ -654,11 +696,15 @@ impl Settings {
             ai.sam_decoder => "ATELIER_SAM_DECODER",
             ai.sam_decoder_sha256 => "ATELIER_SAM_DECODER_SHA256",
             ai.vision_url => "ATELIER_VISION_URL",
+            metrics.listen => "ATELIER_METRICS_LISTEN",
             storage.url => "ATELIER_STORAGE_URL",
         );
         // Secrets: never parsed into anything that could print them.
         if let Some(url) = var("ATELIER_DATABASE_URL") {
             self.storage.database_url = Some(url.into());
+        }
+        if let Some(token) = var("ATELIER_METRICS_TOKEN").filter(|token| !token.trim().is_empty()) {
+            self.metrics.token = Some(token.into());
         }
         if let Some(url) = var("ATELIER_SMTP_URL") {
             self.accounts.smtp_url = Some(url.into());
@@ -852,6 +898,8 @@ impl fmt::Debug for Settings {
             .field("worker_gpu", &self.ai.worker_gpu)
             .field("lease_secs", &self.server.lease_secs)
             .field("vision", &self.ai.vision_url.is_some())
+            .field("metrics_listen", &self.metrics.listen)
+            .field("metrics_token", &self.metrics.token.is_some())
             .finish_non_exhaustive()
     }
 }

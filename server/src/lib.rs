@@ -76,6 +76,8 @@ pub struct Application {
     data: Arc<DataStore>,
     ai: Arc<AiStore>,
     ai_workers: usize,
+    /// `/metrics` on its own address (`[metrics] listen`), served by both run modes.
+    metrics: Option<platform::metrics::Listener>,
     state: AppState,
 }
 
@@ -105,6 +107,8 @@ impl Application {
             .await
             .with_context(|| format!("listening on {}", settings.server.addr))?;
         let addr = listener.local_addr()?;
+        let platform::metrics::Serving { main: metrics_route, listener: metrics } =
+            platform::metrics::Serving::from_settings(&settings.metrics, &db).await?;
 
         let leptos_options = LeptosOptions::builder()
             .output_name("atelier")
@@ -291,8 +295,13 @@ impl Application {
             .layer(axum::middleware::from_fn_with_state(hsts, platform::http::security_headers))
             .layer(TraceLayer::new_for_http())
             .with_state(state)
-            .merge(api);
-        Ok(Self { listener, router, sessions, retention, data, ai, ai_workers, state: kept_state })
+            .merge(api)
+            .merge(metrics_route)
+            // Outermost, on every route above (merge any new router before these): each response
+            // gets a request id, and every request is counted under its route template.
+            .layer(axum::middleware::from_fn(platform::metrics::record_request))
+            .layer(axum::middleware::from_fn(platform::http::request_id));
+        Ok(Self { listener, router, sessions, retention, data, ai, ai_workers, state: kept_state, metrics })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -313,6 +322,9 @@ impl Application {
     /// processes, on other machines too, can share one Postgres database and object store.
     pub async fn run_workers_until_stopped(self) -> anyhow::Result<()> {
         let count = self.ai_workers.max(1);
+        if let Some(metrics) = self.metrics {
+            metrics.spawn();
+        }
         ai_tools::spawn_workers(self.ai.clone(), count);
         tracing::info!(count, "AI workers running");
         shutdown_signal().await;
@@ -330,7 +342,10 @@ impl Application {
     }
 
     /// Serves until Ctrl-C or SIGTERM, then lets in-flight requests finish.
-    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+    pub async fn run_until_stopped(mut self) -> anyhow::Result<()> {
+        if let Some(metrics) = self.metrics.take() {
+            metrics.spawn();
+        }
         ai_tools::spawn_workers(self.ai.clone(), self.ai_workers);
         tokio::spawn(sweeper(self.sessions.clone(), self.retention.clone(), self.data.clone(), self.state.clone()));
         tracing::info!(addr = %self.listener.local_addr()?, "Atelier is listening");

@@ -13,7 +13,7 @@
 use std::process::ExitCode;
 
 use secrecy::ExposeSecret;
-use server::config::Settings;
+use server::config::{LogFormat, Settings};
 use server::platform::db::Db;
 use server::Application;
 use tracing_subscriber::EnvFilter;
@@ -30,7 +30,11 @@ async fn main() -> ExitCode {
         }
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.server.log_filter));
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    // JSON: one object per line, the request id among its spans' fields.
+    match settings.server.log_format {
+        LogFormat::Text => tracing_subscriber::fmt().with_env_filter(filter).init(),
+        LogFormat::Json => tracing_subscriber::fmt().json().with_env_filter(filter).init(),
+    }
 
     let command = std::env::args().nth(1);
     let outcome = match command.as_deref() {

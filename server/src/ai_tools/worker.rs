@@ -41,6 +41,7 @@ pub async fn process(store: &Arc<AiStore>, worker: &str, job: Claimed) {
         return;
     }
     tracing::info!(job = %id, attempt = job.attempts, "job started");
+    let started = std::time::Instant::now();
     let progress = Arc::new(JobProgress::default());
     // A batch item carries a whole pipeline, a generation asks an image service; any other job
     // is one tool.
@@ -69,6 +70,14 @@ pub async fn process(store: &Arc<AiStore>, worker: &str, job: Claimed) {
             }
         }
     };
+    let outcome = match &result {
+        Ok(Ok(_)) => "done",
+        Ok(Err(Failure::Cancelled)) => "cancelled",
+        Ok(Err(Failure::Transient(_))) if job.attempts < job.max_attempts => "retried",
+        Ok(Err(_)) => "failed",
+        Err(_) => "panicked",
+    };
+    crate::platform::metrics::job_finished(&job.tool, outcome, started.elapsed());
     match result {
         Ok(Ok(outcome)) => match store.db.finish_job(id, worker, &outcome).await {
             Ok(true) => {

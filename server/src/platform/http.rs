@@ -1,5 +1,6 @@
 //! HTTP pieces every feature's routes share: the media response, the health check, the security
-//! headers on every response, and the one check that a "return to" path stays on this site.
+//! headers and request id on every response, and the one check that a "return to" path stays on
+//! this site.
 
 use axum::body::Body;
 use axum::extract::State;
@@ -143,6 +144,24 @@ pub async fn security_headers(
     if hsts {
         headers
             .insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000; includeSubDomains"));
+    }
+    response
+}
+
+/// The header carrying each response's request id.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// Gives every request a fresh id: in its tracing span (so each log line written while handling
+/// it names it) and in the response's `X-Request-Id`. An id a client sends is ignored: it could
+/// be anything, and one made here is unique. The span is at ERROR level so that no log filter
+/// short of "off" leaves the id off the lines it lets through.
+pub async fn request_id(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    use tracing::Instrument;
+    let id = uuid::Uuid::new_v4().to_string();
+    let span = tracing::error_span!("request", request_id = %id);
+    let mut response = next.run(request).instrument(span).await;
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(header::HeaderName::from_static(REQUEST_ID), value);
     }
     response
 }

@@ -13,6 +13,7 @@ pub mod http;
 pub mod images;
 pub mod lease;
 pub mod links;
+pub mod metrics;
 pub mod progress;
 pub mod rate;
 pub mod sessions;

@@ -7,6 +7,7 @@
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
+use std::time::Instant;
 
 use anyhow::Context;
 use bytes::Bytes;
@@ -20,6 +21,7 @@ use secrecy::ExposeSecret;
 
 use crate::config::{Settings, StorageLocation};
 use crate::platform::crypto::{CryptoError, Keyring, SharedKeyring, PLAIN_CHUNK, SEALED_CHUNK};
+use crate::platform::metrics;
 
 /// Parts of a streamed upload in flight at once. `WriteMultipart` cuts parts of 5 MiB (S3's
 /// smallest part but the last), so a streamed upload holds at most about 15 MiB.
@@ -123,13 +125,20 @@ impl Storage {
         let (keys, name) = (self.keyring(), key.to_string());
         let sealed =
             tokio::task::spawn_blocking(move || keys.seal(&name, &data)).await.map_err(|_| StorageError::Join)??;
-        self.store.put(&Key::from(key), PutPayload::from(sealed)).await?;
+        // Metrics time the store itself (disk or S3 round trips), not the encryption.
+        let started = Instant::now();
+        let stored = self.store.put(&Key::from(key), PutPayload::from(sealed)).await;
+        metrics::storage_op("put", started, &stored);
+        stored?;
         Ok(())
     }
 
     /// Reads and decrypts; a changed, swapped or foreign file is an error, never wrong content.
     pub async fn get(&self, key: &str) -> Result<Bytes, StorageError> {
-        let sealed = self.store.get(&Key::from(key)).await?.bytes().await?;
+        let started = Instant::now();
+        let sealed = async { self.store.get(&Key::from(key)).await?.bytes().await }.await;
+        metrics::storage_op("get", started, &sealed);
+        let sealed = sealed?;
         let (keys, name) = (self.keyring(), key.to_string());
         let plain =
             tokio::task::spawn_blocking(move || keys.open(&name, &sealed)).await.map_err(|_| StorageError::Join)??;
@@ -263,16 +272,22 @@ impl Storage {
 
     /// Removing something already gone is not an error: deletes are retried after failures.
     pub async fn delete(&self, key: &str) -> Result<(), StorageError> {
-        match self.store.delete(&Key::from(key)).await {
+        let started = Instant::now();
+        let deleted = match self.store.delete(&Key::from(key)).await {
             Err(object_store::Error::NotFound { .. }) | Ok(()) => Ok(()),
             Err(error) => Err(error.into()),
-        }
+        };
+        metrics::storage_op("delete", started, &deleted);
+        deleted
     }
 
     /// Every stored key under `prefix` (all when `None`).
     pub async fn list(&self, prefix: Option<&str>) -> Result<Vec<String>, StorageError> {
         let prefix = prefix.map(Key::from);
-        let metas: Vec<_> = self.store.list(prefix.as_ref()).try_collect().await?;
+        let started = Instant::now();
+        let metas: Result<Vec<_>, _> = self.store.list(prefix.as_ref()).try_collect().await;
+        metrics::storage_op("list", started, &metas);
+        let metas = metas?;
         Ok(metas.into_iter().map(|meta| meta.location.to_string()).collect())
     }
 
