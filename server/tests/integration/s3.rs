@@ -268,6 +268,6 @@ async fn a_missing_bucket_is_refused_at_start() {
     let keys_dir = tempfile::tempdir().unwrap();
     let (mut settings, keys) = s3_storage(&s3, keys_dir.path());
     settings.storage.url = Some("s3://no-such-bucket".into());
-    let error = Storage::from_settings(&settings, keys).await.err().expect("refused").to_string();
+    let error = Storage::from_settings(&settings, keys).await.expect_err("refused").to_string();
     assert!(error.contains("s3://no-such-bucket") && error.contains("cannot be used"), "{error}");
 }
