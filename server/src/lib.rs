@@ -102,6 +102,7 @@ impl Application {
             saved_secs,
             export_secs,
             api_log_secs: settings.developer.api_log_retention_days * 24 * 3600,
+            reconcile: data::reconcile::Reconcile::for_settings(&settings),
         };
         let listener = TcpListener::bind(settings.server.addr)
             .await

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod backup;
 pub mod erasure;
 pub mod export;
+pub mod reconcile;
 pub mod retention;
 pub mod usage;
 

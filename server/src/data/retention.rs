@@ -6,7 +6,8 @@
 //! administrator released them. A sweep is idempotent, takes "now" as a parameter (tests move the
 //! clock), and logs counts, never content. It runs at start-up, then at the next due time of
 //! anything it deletes (at least hourly), so nothing outlives its published time by more than
-//! the few seconds a sweep takes.
+//! the few seconds a sweep takes. Each sweep also reconciles storage with the database
+//! (`reconcile`): objects no row owns, past a grace period, are removed.
 
 use sqlx::Row;
 
@@ -25,6 +26,8 @@ pub struct Retention {
     pub export_secs: i64,
     /// The API call log (`api_log_retention_days`).
     pub api_log_secs: i64,
+    /// Storage against the database: orphaned objects and staging files (`reconcile`).
+    pub reconcile: super::reconcile::Reconcile,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -40,6 +43,10 @@ pub struct Swept {
     pub empty_guests: u64,
     pub purged_objects: u64,
     pub expired_api_calls: u64,
+    /// Stored objects no row owned, past the grace period (`reconcile`).
+    pub orphans_removed: u64,
+    /// Staging files of writes a killed process never finished (local store).
+    pub partial_files_removed: u64,
 }
 
 impl Db {
@@ -201,6 +208,12 @@ impl Retention {
         let expired_api_calls = self.db.expire_api_calls(now - self.api_log_secs).await?;
         // Idempotency keys after a day; which key started a job, with the job.
         crate::developer::v1::idempotency::sweep(&self.db, now, now - self.unsaved_secs).await?;
+        // After the purge, so it finds only what no row and no queue accounts for. A failure is
+        // logged, not fatal: the rest of the sweep has done its work.
+        let reconciled = self.reconcile.run(&self.db, &self.storage, now).await.unwrap_or_else(|error| {
+            tracing::warn!(%error, "reconciling storage with the database failed; it runs again at a later sweep");
+            Default::default()
+        });
         let swept = Swept {
             expired_versions,
             unsaved_photos,
@@ -211,6 +224,8 @@ impl Retention {
             empty_guests,
             purged_objects,
             expired_api_calls,
+            orphans_removed: reconciled.orphans_removed,
+            partial_files_removed: reconciled.partial_files_removed,
         };
         tracing::info!(
             expired_versions,

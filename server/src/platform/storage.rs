@@ -63,6 +63,13 @@ pub struct Storage {
     keys: SharedKeyring,
 }
 
+/// A stored object as a listing gives it: its key and when it was last written (Unix seconds).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listed {
+    pub key: String,
+    pub modified: i64,
+}
+
 /// What `rotate` did.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Rotated {
@@ -289,6 +296,22 @@ impl Storage {
         metrics::storage_op("list", started, &metas);
         let metas = metas?;
         Ok(metas.into_iter().map(|meta| meta.location.to_string()).collect())
+    }
+
+    /// Every stored object after `after` (all when `None`), with when it was written, as a
+    /// stream (a large store's listing is never held whole): for the reconcile sweep. The order
+    /// is the store's: S3 lists in key order, the local store does not.
+    pub fn list_modified(
+        &self,
+        after: Option<&str>,
+    ) -> impl futures::Stream<Item = Result<Listed, StorageError>> + Send + 'static {
+        let listing = match after {
+            Some(after) => self.store.list_with_offset(None, &Key::from(after)),
+            None => self.store.list(None),
+        };
+        listing
+            .map_ok(|meta| Listed { key: meta.location.to_string(), modified: meta.last_modified.timestamp() })
+            .map_err(StorageError::from)
     }
 
     /// Key rotation: a new KEK becomes active (saved to the keyring file first), then every
