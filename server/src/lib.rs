@@ -329,6 +329,7 @@ impl Application {
         ai_tools::spawn_workers(self.ai.clone(), count);
         tracing::info!(count, "AI workers running");
         shutdown_signal().await;
+        platform::lease::hand_over(&self.state.db).await;
         Ok(())
     }
 
@@ -353,6 +354,7 @@ impl Application {
         axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown_signal())
             .await?;
+        platform::lease::hand_over(&self.state.db).await;
         tracing::info!("Atelier stopped");
         Ok(())
     }

@@ -104,6 +104,17 @@ impl Db {
             .map(|_| ())
     }
 
+    /// Gives up every lease `holder` has: a process stopping (SIGTERM) hands its work over at
+    /// once instead of after the leases' time to live.
+    pub async fn release_leases_of(&self, holder: &str) -> Result<u64, sqlx::Error> {
+        sqlx::query("UPDATE leases SET until_ms = $2 WHERE holder = $1 AND until_ms >= $2")
+            .bind(holder)
+            .bind(now_ms() - 1)
+            .execute(self.pool())
+            .await
+            .map(|done| done.rows_affected())
+    }
+
     /// Counts one run of the lease's work, if `holder` still has it; false when it does not (the
     /// work must then not be done: another process has taken over).
     pub async fn lease_ran(&self, name: &str, holder: &str) -> Result<bool, sqlx::Error> {
@@ -231,4 +242,13 @@ pub async fn run_held<F: Future>(
         db.release_lease(name, holder()).await?;
     }
     Ok(outcome)
+}
+
+/// At a clean stop: this process's leases go to the others at once (logged, never fatal).
+pub async fn hand_over(db: &Db) {
+    match db.release_leases_of(holder()).await {
+        Ok(0) => {}
+        Ok(released) => tracing::info!(released, "leases handed over"),
+        Err(error) => tracing::warn!(%error, "handing the leases over failed; they lapse on their own"),
+    }
 }

@@ -373,6 +373,16 @@ async fn two_web_and_two_worker_processes_share_one_database_and_store(app: Test
     // And the survivor still serves the session made on the dead one.
     let listed = ok_json(call(&other.base, "photos/list", Some(&cookie), String::new(), false).await).await;
     assert!(listed.as_array().unwrap().iter().any(|p| p["id"] == photo["id"]));
+
+    // A worker stopped cleanly (SIGTERM) hands its lease over at once, not after its 60 s: CPU
+    // workers then take GPU-worthy jobs without waiting.
+    let gpu_alive = "SELECT COUNT(*) AS n FROM leases WHERE name LIKE 'worker:%' AND detail = 'gpu' AND until_ms >= ";
+    assert_eq!(count(&db, &format!("{gpu_alive}{}", lease::now_ms())).await, 1);
+    let stopped = std::process::Command::new("kill").arg("-TERM").arg(gpu.pid().to_string()).status().unwrap();
+    assert!(stopped.success());
+    wait_until!("the stopped GPU worker's lease is given up", 10, {
+        count(&db, &format!("{gpu_alive}{}", lease::now_ms())).await == 0
+    });
     drop((other, gpu, cpu, s3));
 }
 
