@@ -296,4 +296,28 @@ mod tests {
         assert_eq!(method_label(&Method::from_bytes(b"BREW").unwrap()), "other");
         assert_eq!(escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
     }
+
+    #[test]
+    fn settings_come_from_the_environment_and_bad_ones_name_their_variable() {
+        use crate::config::{LogFormat, Settings};
+        let mut settings = Settings::default();
+        assert!(!settings.metrics.enabled(), "off by default");
+        settings
+            .apply_env(|name| match name {
+                "ATELIER_LOG_FORMAT" => Some("json".into()),
+                "ATELIER_METRICS_LISTEN" => Some("127.0.0.1:9464".into()),
+                "ATELIER_METRICS_TOKEN" => Some("   ".into()),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(settings.server.log_format, LogFormat::Json);
+        assert_eq!(settings.metrics.listen, Some("127.0.0.1:9464".parse().unwrap()));
+        assert!(settings.metrics.token.is_none(), "a blank token is no token");
+        assert!(settings.metrics.enabled());
+        let error = Settings::default()
+            .apply_env(|name| (name == "ATELIER_LOG_FORMAT").then(|| "xml".to_string()))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("ATELIER_LOG_FORMAT") && error.contains("text or json"), "{error}");
+    }
 }

@@ -108,6 +108,13 @@ async fn metrics_need_a_token(app: TestApp) {
     let error = server::Application::build(short).await.err().expect("a short token is refused");
     assert!(error.to_string().contains("at least 16 characters"), "{error:#}");
 
+    // The metrics listener is bound while the application is built: a taken port stops the start.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut clash = app.settings.clone();
+    clash.metrics.listen = Some(taken.local_addr().unwrap());
+    let error = server::Application::build(clash).await.err().expect("a taken metrics port is refused");
+    assert!(format!("{error:#}").contains("listening for metrics on"), "{error:#}");
+
     let app = with_token(app).await;
     for authorization in [None, Some("Bearer wrong-token-of-enough-length"), Some(TOKEN), Some("Bearer ")] {
         let reply = scrape_with(&app, authorization).await;
