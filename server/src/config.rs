@@ -109,7 +109,8 @@ impl Default for ServerSettings {
             page_timeout_secs: 10,
             // Saving an edit replays it on the full-resolution original, which takes seconds.
             server_fn_timeout_secs: 60,
-            lease_secs: 60,
+            // Short enough that a restarted single server resumes its work within seconds.
+            lease_secs: 15,
         }
     }
 }

@@ -27,7 +27,7 @@ use crate::platform::db::Db;
 pub const SWEEPER: &str = "sweeper";
 
 /// The time to live of the cluster's leases, `server.lease_secs` (set once at start-up).
-static TTL_MS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(60_000);
+static TTL_MS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(15_000);
 
 pub fn set_ttl(ttl: Duration) {
     let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1000);
@@ -219,6 +219,9 @@ pub async fn run_held<F: Future>(
     ttl: Duration,
     work: F,
 ) -> Result<Option<F::Output>, sqlx::Error> {
+    // The row's holder is the process, so the database alone would let two tasks of one process
+    // both "hold" it (a resume finding the export this process is building): one at a time here.
+    let Some(_running) = Running::enter(name) else { return Ok(None) };
     if !db.try_lease(name, holder(), ttl, None).await? || !db.lease_ran(name, holder()).await? {
         return Ok(None);
     }
@@ -242,6 +245,25 @@ pub async fn run_held<F: Future>(
         db.release_lease(name, holder()).await?;
     }
     Ok(outcome)
+}
+
+/// The names `run_held` is running under in this process, each removed when its run ends.
+struct Running(String);
+
+static RUNNING: std::sync::Mutex<std::collections::BTreeSet<String>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+impl Running {
+    fn enter(name: &str) -> Option<Self> {
+        let mut running = RUNNING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        running.insert(name.to_string()).then(|| Self(name.to_string()))
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        RUNNING.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&self.0);
+    }
 }
 
 /// At a clean stop: this process's leases go to the others at once (logged, never fatal).

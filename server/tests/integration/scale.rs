@@ -70,6 +70,14 @@ async fn leases_have_one_holder_and_pass_on_when_they_lapse(app: TestApp) {
     assert_eq!(done.unwrap(), Some("done"));
     assert!(!refused, "a renewed lease is not taken");
 
+    // Two tasks of one process (a resume finding what this process already runs): one runs.
+    let (first, second) = tokio::join!(
+        run_held(&db, "once", long, tokio::time::sleep(Duration::from_millis(300))),
+        run_held(&db, "once", long, async {})
+    );
+    assert_eq!((first.unwrap(), second.unwrap()), (Some(()), None));
+    assert_eq!(db.lease("once").await.unwrap().unwrap().runs, 1);
+
     // Lapsed leases go a day later.
     db.expire_leases(lease::now_ms()).await.unwrap();
     assert!(db.lease("work").await.unwrap().is_some(), "still held by another-process");
