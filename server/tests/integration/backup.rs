@@ -1,8 +1,8 @@
 //! `atelier backup DIR` / `atelier restore DIR` as an operator runs them: the real binary backs
 //! up a live server's data, restores it into a fresh data directory, and a server started there
 //! serves every photo and saved edit byte for byte. A restore refuses a non-empty target, a
-//! keyring without the backup's keys and a damaged backup, leaving nothing behind; on Postgres
-//! both commands refuse and point to the README's procedure.
+//! keyring without the backup's keys and a damaged backup, leaving nothing behind. With objects
+//! in S3 or the database on Postgres, both commands refuse and point to the README's procedure.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -101,6 +101,11 @@ async fn backup_restores_every_photo(app: TestApp) {
         assert!(!backup_dir.exists(), "a refused backup wrote nothing");
         return;
     }
+
+    // Objects in a bucket: refused before anything is written (the setting alone decides).
+    let run = atelier(&app, "backup", &backup_dir, &[("ATELIER_STORAGE_URL", "s3://atelier-backup-test")]).await;
+    assert!(!run.success && run.text.contains("S3") && run.text.contains("README"), "{}", run.text);
+    assert!(!backup_dir.exists(), "a refused backup wrote nothing");
 
     // A visitor with three photos and a saved edit, on the server that keeps running below.
     let (cookie, first) = app.new_owner_with_photo("chelsea.jpg").await;
