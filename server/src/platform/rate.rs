@@ -7,6 +7,7 @@
 use std::hash::Hash;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,8 +27,13 @@ use crate::platform::error::ApiError;
 /// of new addresses cannot grow its memory without bound.
 const MAX_TRACKED_KEYS: usize = 100_000;
 
-/// How long to wait for a free slot before answering "busy".
-const SLOT_WAIT: Duration = Duration::from_secs(2);
+/// How long a request waits for a free slot before the answer is "busy": long enough for a queue
+/// of visitors to take turns on a saturated machine (the load test's 50 uploading visitors wait
+/// seconds, not the 503 a 2-second wait gave a third of them), short of a client's patience.
+const SLOT_WAIT: Duration = Duration::from_secs(30);
+/// Requests waiting for slots of one kind, per slot, before the next is "busy" at once: a waiting
+/// request holds only its connection (its body is not read yet), and this bounds those.
+const WAITING_PER_SLOT: usize = 8;
 
 struct Keyed<K: Hash + Eq + Clone> {
     limiter: DefaultKeyedRateLimiter<K>,
@@ -70,8 +76,8 @@ pub struct RateLimits {
     /// AI tools, generation and batches started from one address: each spends server time or
     /// an image service's credits, and a new guest workspace is one cookie away.
     jobs_ip: Keyed<IpAddr>,
-    uploads: Arc<Semaphore>,
-    password_hashes: Arc<Semaphore>,
+    uploads: Slots,
+    password_hashes: Slots,
     trust_forwarded_for: bool,
 }
 
@@ -91,8 +97,8 @@ impl RateLimits {
                 per_hour(limits.jobs_per_hour_per_ip),
                 "Too much work asked from here this hour. Wait a little and try again.",
             ),
-            uploads: Arc::new(Semaphore::new(limits.concurrent_uploads.max(1))),
-            password_hashes: Arc::new(Semaphore::new(limits.concurrent_password_hashes.max(1))),
+            uploads: Slots::new(limits.concurrent_uploads),
+            password_hashes: Slots::new(limits.concurrent_password_hashes),
             trust_forwarded_for: limits.trust_forwarded_for,
         }
     }
@@ -109,14 +115,14 @@ impl RateLimits {
         self.mail_address.check(&address.to_string()).is_ok()
     }
 
-    /// A slot for one upload, waited for briefly.
+    /// A slot for one upload, waited for in a bounded queue.
     pub async fn upload_slot(&self) -> Result<OwnedSemaphorePermit, AppError> {
-        slot(&self.uploads).await
+        self.uploads.take(SLOT_WAIT).await
     }
 
     /// A slot for one password hash (Argon2 takes 19 MiB and tens of milliseconds of a core).
     pub async fn password_slot(&self) -> Result<OwnedSemaphorePermit, AppError> {
-        slot(&self.password_hashes).await
+        self.password_hashes.take(SLOT_WAIT).await
     }
 
     /// The client's address: the peer's, or the last `X-Forwarded-For` hop when trusted.
@@ -131,10 +137,40 @@ impl RateLimits {
     }
 }
 
-async fn slot(semaphore: &Arc<Semaphore>) -> Result<OwnedSemaphorePermit, AppError> {
-    match tokio::time::timeout(SLOT_WAIT, semaphore.clone().acquire_owned()).await {
-        Ok(Ok(permit)) => Ok(permit),
-        _ => Err(AppError::Busy { retry_after_secs: 5 }),
+/// A few slots for one kind of heavy work, and a bounded queue of requests waiting for them.
+#[derive(Debug)]
+struct Slots {
+    free: Arc<Semaphore>,
+    waiting: AtomicUsize,
+    most_waiting: usize,
+}
+
+impl Slots {
+    fn new(slots: usize) -> Self {
+        let slots = slots.max(1);
+        Self {
+            free: Arc::new(Semaphore::new(slots)),
+            waiting: AtomicUsize::new(0),
+            most_waiting: slots * WAITING_PER_SLOT,
+        }
+    }
+
+    /// A slot at once, or after waiting in line up to `wait`; "busy" when the line is full or the
+    /// wait is over.
+    async fn take(&self, wait: Duration) -> Result<OwnedSemaphorePermit, AppError> {
+        if let Ok(permit) = self.free.clone().try_acquire_owned() {
+            return Ok(permit);
+        }
+        if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.most_waiting {
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            return Err(AppError::Busy { retry_after_secs: 5 });
+        }
+        let permit = tokio::time::timeout(wait, self.free.clone().acquire_owned()).await;
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        match permit {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(AppError::Busy { retry_after_secs: 5 }),
+        }
     }
 }
 
@@ -177,5 +213,38 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(limiter.check(&"grace".to_string()).is_ok(), "keys are separate");
+    }
+
+    #[tokio::test]
+    async fn slots_queue_their_waiters_up_to_a_bound_then_answer_busy() {
+        let slots = Arc::new(Slots::new(1));
+        let held = slots.take(Duration::from_secs(1)).await.expect("a free slot at once");
+        // A waiter gets the slot once it is given back.
+        let waiter = tokio::spawn({
+            let slots = slots.clone();
+            async move { slots.take(Duration::from_secs(5)).await.map(drop) }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        drop(held);
+        assert!(waiter.await.unwrap().is_ok(), "the waiter took the freed slot");
+
+        // With the slot held, the line fills up to its bound; the next is busy at once.
+        let held = slots.take(Duration::from_secs(1)).await.expect("free again");
+        let line: Vec<_> = (0..WAITING_PER_SLOT)
+            .map(|_| {
+                let slots = slots.clone();
+                tokio::spawn(async move { slots.take(Duration::from_millis(300)).await.map(drop) })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let started = std::time::Instant::now();
+        assert!(matches!(slots.take(Duration::from_secs(5)).await, Err(AppError::Busy { .. })));
+        assert!(started.elapsed() < Duration::from_millis(100), "a full line answers at once");
+        // Those in line give up after their wait, busy, and leave the line empty.
+        for waiter in line {
+            assert!(matches!(waiter.await.unwrap(), Err(AppError::Busy { .. })));
+        }
+        assert_eq!(slots.waiting.load(Ordering::SeqCst), 0);
+        drop(held);
     }
 }
