@@ -178,16 +178,7 @@ impl Storage {
             Ok(())
         }
         .await;
-        match written {
-            Ok(()) => {
-                upload.finish().await?;
-                Ok(())
-            }
-            Err(error) => {
-                let _ = upload.abort().await;
-                Err(error)
-            }
-        }
+        finish_or_abort(upload, written).await
     }
 
     /// Reads and decrypts as a stream of chunks, never holding the whole object: for archives.
@@ -403,16 +394,7 @@ impl Storage {
             Ok(())
         }
         .await;
-        match copied {
-            Ok(()) => {
-                upload.finish().await?;
-                Ok(())
-            }
-            Err(error) => {
-                let _ = upload.abort().await;
-                Err(error)
-            }
-        }
+        finish_or_abort(upload, copied).await
     }
 
     /// Drops a KEK from the keyring once no object uses it (only each object's header is read).
@@ -448,6 +430,24 @@ async fn read_head(
         }
     }
     Ok(head)
+}
+
+/// Completes a multipart upload whose parts were all written, else aborts it: a failed write
+/// leaves no object (and, where the store can, no parts) behind.
+async fn finish_or_abort(
+    upload: object_store::WriteMultipart,
+    written: Result<(), StorageError>,
+) -> Result<(), StorageError> {
+    match written {
+        Ok(()) => {
+            upload.finish().await?;
+            Ok(())
+        }
+        Err(error) => {
+            let _ = upload.abort().await;
+            Err(error)
+        }
+    }
 }
 
 /// Where each kind of object lives; ids come from the server.

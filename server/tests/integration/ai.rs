@@ -180,6 +180,8 @@ async fn bad_requests_are_refused_before_anything_is_queued(app: TestApp) {
 /// A worker that dies mid-job: after a restart, another worker takes the job once its lease has
 /// run out, and finishes it.
 async fn a_job_whose_worker_died_is_finished_after_a_restart(app: TestApp) {
+    // A short lease: the test waits for it to run out (a minute by default).
+    let app = app.adjusted(|s| s.ai.job_lease_secs = 3).await;
     let (cookie, photo) = app.new_owner_with_photo("chelsea.png").await;
     let id = photo["id"].as_str().unwrap();
     let job = start(&app, &cookie, id, json!({ "tool": "upscale", "factor": 2, "quality": "fast" })).await;
