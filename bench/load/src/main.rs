@@ -189,12 +189,7 @@ async fn call(
     let response = match goose.response {
         Ok(response) => response,
         Err(error) => {
-            let outcome = if error.is_timeout() {
-                Outcome::Stalled(error.to_string())
-            } else {
-                Outcome::Failed(error.to_string())
-            };
-            record(route, outcome, started.elapsed());
+            record(route, unanswered(&error), started.elapsed());
             return Ok(None);
         }
     };
@@ -210,14 +205,18 @@ async fn call(
             Ok(Some((status, body.to_vec())))
         }
         Err(error) => {
-            let outcome = if error.is_timeout() {
-                Outcome::Stalled(error.to_string())
-            } else {
-                Outcome::Failed(error.to_string())
-            };
-            record(route, outcome, started.elapsed());
+            record(route, unanswered(&error), started.elapsed());
             Ok(None)
         }
+    }
+}
+
+/// A request that got no whole answer: stalled when it ran out of time, else failed.
+fn unanswered(error: &reqwest::Error) -> Outcome {
+    if error.is_timeout() {
+        Outcome::Stalled(error.to_string())
+    } else {
+        Outcome::Failed(error.to_string())
     }
 }
 

@@ -18,7 +18,7 @@ use sqlx::Row;
 use tokio::io::AsyncWriteExt;
 
 use crate::support::process::{client, RealProcess};
-use crate::support::{account, fixture, settle_background_jobs, TestApp};
+use crate::support::{account, fixture, owner_of, settle_background_jobs, TestApp};
 
 const HOUR: i64 = 3600;
 /// Short leases: a killed server's sweeper lease and a killed worker's job are taken over within
@@ -100,15 +100,6 @@ async fn sweep_leaves_exactly_what_rows_point_at(app: &TestApp) -> Swept {
 
 async fn count(app: &TestApp, sql: &'static str) -> i64 {
     sqlx::query(sql).fetch_one(app.ai.db.pool()).await.unwrap().get::<i64, _>("n")
-}
-
-async fn owner_of_photo(app: &TestApp, photo: &Value) -> String {
-    sqlx::query("SELECT owner_id FROM photos WHERE id = $1")
-        .bind(photo["id"].as_str().unwrap())
-        .fetch_one(app.ai.db.pool())
-        .await
-        .unwrap()
-        .get("owner_id")
 }
 
 /// For polling loops: what is awaited, and until when.
@@ -310,7 +301,7 @@ async fn an_export_killed_midway_is_finished_whole_after_a_restart(app: TestApp)
     for seed in 0..PHOTOS {
         let reply = app.upload(Some(&cookie), &format!("noise-{seed}.png"), noise_png(1200, 900, seed + 1)).await;
         assert_eq!(reply.status, 201, "{}", String::from_utf8_lossy(&reply.body));
-        owner = owner_of_photo(&app, &reply.json()).await;
+        owner = owner_of(&app, reply.json()["id"].as_str().unwrap()).await;
     }
     let exports_dir = format!("owners/{owner}/exports/");
 
@@ -435,7 +426,7 @@ async fn a_worker_killed_during_a_job_is_replaced_and_the_job_finishes_once(app:
     first.kill9().await;
     let (state, attempts, _) = job_row(&app, &job).await;
     assert_eq!((state.as_str(), attempts), ("running", 1), "killed during the job");
-    let owner = owner_of_photo(&app, &photo).await;
+    let owner = owner_of(&app, photo["id"].as_str().unwrap()).await;
     let first_results = app.data.photos.storage.list(Some(&format!("owners/{owner}/jobs/{job}"))).await.unwrap();
 
     let second = RealProcess::worker(&app, &env(&[("ATELIER_AI_WORKERS", "1")])).await;
@@ -532,7 +523,7 @@ async fn jobs_queued_when_the_server_is_killed_all_finish_once(app: TestApp) {
 /// object of no known kind stay; an old staging file goes, a young one stays.
 async fn the_sweep_removes_old_orphans_and_keeps_live_young_and_unknown_objects(app: TestApp) {
     let (cookie, photo) = app.new_owner_with_photo("chelsea.jpg").await;
-    let owner: app::ids::OwnerId = owner_of_photo(&app, &photo).await.parse().unwrap();
+    let owner: app::ids::OwnerId = owner_of(&app, photo["id"].as_str().unwrap()).await.parse().unwrap();
     let storage = &app.data.photos.storage;
     let orphan_photo = keys::photo(owner, app::ids::PhotoId(uuid::Uuid::new_v4())).0;
     let orphan_result = keys::job_result(owner, app::ids::JobId(uuid::Uuid::new_v4()), 1).0;
@@ -570,7 +561,7 @@ async fn the_sweep_reconciles_an_s3_bucket(app: TestApp) {
     let s3 = crate::support::s3::S3Server::start().await;
     let app = app.adjusted(|settings| s3.apply(settings)).await;
     let (cookie, photo) = app.new_owner_with_photo("chelsea.jpg").await;
-    let owner: app::ids::OwnerId = owner_of_photo(&app, &photo).await.parse().unwrap();
+    let owner: app::ids::OwnerId = owner_of(&app, photo["id"].as_str().unwrap()).await.parse().unwrap();
     let storage = &app.data.photos.storage;
     let orphan = keys::version(owner, app::ids::VersionId(uuid::Uuid::new_v4())).0;
     let unknown = format!("owners/{owner}/something-new/{}", uuid::Uuid::new_v4());

@@ -11,22 +11,12 @@ use futures::TryStreamExt;
 use serde_json::{json, Value};
 use server::platform::crypto::{Keyring, PLAIN_CHUNK};
 use server::platform::storage::Storage;
-use sqlx::Row;
 
 use crate::support::s3::S3Server;
-use crate::support::{account, delete_account, exported_manifest, fixture, TestApp};
+use crate::support::{account, delete_account, exported_manifest, fixture, owner_of, TestApp};
 
 fn url(value: &Value) -> &str {
     value.as_str().expect("a signed link")
-}
-
-async fn owner_of(app: &TestApp, photo: &str) -> String {
-    sqlx::query("SELECT owner_id FROM photos WHERE id = $1")
-        .bind(photo)
-        .fetch_one(app.ai.db.pool())
-        .await
-        .unwrap()
-        .get("owner_id")
 }
 
 /// Files under `dir` (none when it does not exist).

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use axum::http::StatusCode;
 use serde_json::{json, Value};
 
-use crate::support::{form, TestApp};
+use crate::support::{form, owner_of, TestApp};
 
 async fn search(app: &TestApp, cookie: &str, query: Value) -> Value {
     let reply = app.call_json("search", Some(cookie), json!({ "query": query })).await;
@@ -42,16 +42,6 @@ async fn indexed(app: &TestApp, cookie: &str, owner: &str) {
         assert!(Instant::now() < deadline, "still {pending} photos to index, {waiting} index jobs");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-}
-
-async fn owner_of(app: &TestApp, photo: &str) -> String {
-    use sqlx::Row;
-    sqlx::query("SELECT owner_id FROM photos WHERE id = $1")
-        .bind(photo)
-        .fetch_one(app.ai.db.pool())
-        .await
-        .unwrap()
-        .get("owner_id")
 }
 
 fn ids(found: &Value) -> Vec<String> {

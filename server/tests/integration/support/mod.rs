@@ -250,6 +250,17 @@ pub async fn delete_account(app: &TestApp, cookie: &str, email: &str) {
     assert_eq!(reply.status, StatusCode::OK, "{}", String::from_utf8_lossy(&reply.body));
 }
 
+/// The owner (account or guest workspace) of the photo with id `photo`.
+pub async fn owner_of(app: &TestApp, photo: &str) -> String {
+    use sqlx::Row;
+    sqlx::query("SELECT owner_id FROM photos WHERE id = $1")
+        .bind(photo)
+        .fetch_one(app.ai.db.pool())
+        .await
+        .expect("the photo's row")
+        .get("owner_id")
+}
+
 /// How many rows of `table` belong to `owner`.
 pub async fn rows_of(app: &TestApp, table: &str, owner: &str) -> i64 {
     use sqlx::Row;
